@@ -1,0 +1,27 @@
+# Finds every third-party dependency once and exposes it as an imported target.
+# All of them come from Debian 12 packages (see scripts/install-deps.sh).
+
+find_package(Threads REQUIRED)
+find_package(RocksDB 7.8 CONFIG REQUIRED)
+find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json)
+find_package(simdjson 3.0 CONFIG REQUIRED)
+find_package(OpenSSL 3.0 REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+
+if(TARGET RocksDB::rocksdb-shared)
+  set(AP_ROCKSDB RocksDB::rocksdb-shared)
+else()
+  set(AP_ROCKSDB RocksDB::rocksdb)
+endif()
+
+# CAF 0.17 ships neither a CMake config nor a pkg-config file, so the imported
+# targets are assembled by hand from the installed header and library.
+find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
+find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
+if(NOT TARGET CAF::core)
+  add_library(CAF::core UNKNOWN IMPORTED)
+  set_target_properties(CAF::core PROPERTIES
+    IMPORTED_LOCATION "${CAF_CORE_LIBRARY}"
+    INTERFACE_INCLUDE_DIRECTORIES "${CAF_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES Threads::Threads)
+endif()

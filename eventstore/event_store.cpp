@@ -1,0 +1,724 @@
+#include "eventstore/event_store.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace ap::es {
+
+// Key layout (one RocksDB column family, one-byte prefixes; see
+// docs/eventlog-format.md):
+//   'M' name                         -> store metadata ("format" -> "1")
+//   'E' be64(position)               -> event record (canonical bytes + hash)
+//   'S' stream 0x00 be64(version)    -> be64(position)
+//   'H' stream                       -> be64(last version)
+//   'P' stream                       -> be64(snapshot version) + snapshot bytes
+//   'C' projection                   -> be64(checkpoint position)
+//   'V' projection 0x00 key          -> view value
+namespace {
+
+constexpr char kMetaPrefix = 'M';
+constexpr char kEventPrefix = 'E';
+constexpr char kStreamIndexPrefix = 'S';
+constexpr char kStreamHeadPrefix = 'H';
+constexpr char kSnapshotPrefix = 'P';
+constexpr char kCheckpointPrefix = 'C';
+constexpr char kViewPrefix = 'V';
+constexpr std::size_t kSubscriptionBatch = 1000;
+
+std::string event_key(std::uint64_t position) {
+  std::string key(1, kEventPrefix);
+  put_be64(&key, position);
+  return key;
+}
+
+std::string stream_index_key(const std::string& stream, std::uint64_t version) {
+  std::string key(1, kStreamIndexPrefix);
+  key.append(stream);
+  key.push_back('\0');
+  put_be64(&key, version);
+  return key;
+}
+
+std::string prefixed(char prefix, const std::string& name) {
+  std::string key(1, prefix);
+  key.append(name);
+  return key;
+}
+
+std::string view_key(const std::string& projection, const std::string& key) {
+  std::string out(1, kViewPrefix);
+  out.append(projection);
+  out.push_back('\0');
+  out.append(key);
+  return out;
+}
+
+std::string be64_string(std::uint64_t value) {
+  std::string out;
+  put_be64(&out, value);
+  return out;
+}
+
+Status from_rocks(const rocksdb::Status& status) {
+  if (status.ok()) return Status::Ok();
+  if (status.IsNotFound()) return Status(Code::kNotFound, status.ToString());
+  if (status.IsCorruption()) return Status(Code::kCorruption, status.ToString());
+  return Status(Code::kIoError, status.ToString());
+}
+
+std::int64_t system_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status validate_append(const std::vector<StreamAppend>& parts, const Options& options) {
+  if (parts.empty()) return Status(Code::kInvalidArgument, "an append needs at least one stream");
+  std::size_t total_events = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const StreamAppend& part = parts[i];
+    if (part.stream.empty()) return Status(Code::kInvalidArgument, "stream id must not be empty");
+    if (part.stream.size() > kMaxStreamIdBytes) {
+      return Status(Code::kInvalidArgument,
+                    "stream id is " + std::to_string(part.stream.size()) + " bytes; the limit is " +
+                        std::to_string(kMaxStreamIdBytes));
+    }
+    if (part.stream.find('\0') != std::string::npos) {
+      return Status(Code::kInvalidArgument, "stream id must not contain NUL bytes");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (parts[j].stream == part.stream) {
+        return Status(Code::kInvalidArgument, "stream '" + part.stream + "' appears twice");
+      }
+    }
+    if (part.events.empty()) {
+      return Status(Code::kInvalidArgument, "append to '" + part.stream + "' has no events");
+    }
+    for (const NewEvent& event : part.events) {
+      if (event.type.empty() || event.type.size() > kMaxTypeBytes) {
+        return Status(Code::kInvalidArgument,
+                      "event type must be 1.." + std::to_string(kMaxTypeBytes) + " bytes");
+      }
+      const std::size_t bytes = event.type.size() + event.payload.size();
+      if (bytes > options.max_event_bytes) {
+        return Status(Code::kTooLarge, "event of " + std::to_string(bytes) +
+                                           " bytes exceeds the limit of " +
+                                           std::to_string(options.max_event_bytes));
+      }
+    }
+    total_events += part.events.size();
+  }
+  if (total_events > options.max_events_per_append) {
+    return Status(Code::kTooLarge, "append of " + std::to_string(total_events) +
+                                       " events exceeds the limit of " +
+                                       std::to_string(options.max_events_per_append));
+  }
+  return Status::Ok();
+}
+
+std::size_t event_count(const std::vector<StreamAppend>& parts) {
+  std::size_t count = 0;
+  for (const StreamAppend& part : parts) count += part.events.size();
+  return count;
+}
+
+}  // namespace
+
+void ViewBatch::put(std::string key, std::string value) {
+  ops_.push_back(Op{std::move(key), std::move(value)});
+}
+
+void ViewBatch::erase(std::string key) { ops_.push_back(Op{std::move(key), std::nullopt}); }
+
+struct EventStore::Impl {
+  struct Pending {
+    std::vector<StreamAppend> parts;
+    AppendCallback done;
+  };
+
+  Options options;
+  std::unique_ptr<rocksdb::DB> db;
+
+  // Queue between producers and the writer thread.
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::deque<Pending> queue;
+  bool closing = false;
+
+  // Writer-thread state: the next position and the chain's last hash.
+  std::uint64_t next_position = 1;
+  Hash last_hash{};
+  std::int64_t last_time_ms = 0;
+  Status sticky_error;  // Set once a commit fails; every later append fails with it.
+
+  // Published head, with a condition variable for subscribers and waiters.
+  std::atomic<std::uint64_t> head{0};
+  mutable std::mutex head_mu;
+  mutable std::condition_variable head_cv;
+
+  std::thread writer;
+
+  // Between the writer (stage 1) and the syncer (stage 2).
+  struct Completion {
+    AppendCallback done;
+    Status status;
+    AppendResult result;
+  };
+  struct SyncItem {
+    std::uint64_t last_position;  // 0 when the batch wrote nothing.
+    std::vector<Completion> completions;
+  };
+  std::mutex sync_mu;
+  std::condition_variable sync_cv;
+  std::deque<SyncItem> sync_queue;
+  bool sync_closing = false;
+  Status sync_failed;  // Guarded by queue_mu; copied into sticky_error by the writer.
+  std::thread syncer;
+
+  std::uint64_t read_stream_head(const std::string& stream) const {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), prefixed(kStreamHeadPrefix, stream), &value);
+    if (!s.ok() || value.size() != 8) return 0;
+    return get_be64(value.data());
+  }
+
+  void publish_head(std::uint64_t position) {
+    {
+      std::lock_guard<std::mutex> lock(head_mu);
+      head.store(position, std::memory_order_release);
+    }
+    head_cv.notify_all();
+  }
+
+  void run_writer() {
+    for (;;) {
+      std::vector<Pending> batch;
+      {
+        std::unique_lock<std::mutex> lock(queue_mu);
+        queue_cv.wait(lock, [&] { return closing || !queue.empty(); });
+        if (queue.empty()) return;  // closing and drained.
+        if (!sync_failed.ok() && sticky_error.ok()) sticky_error = sync_failed;
+        std::size_t events = 0;
+        while (!queue.empty() && (batch.empty() || events + event_count(queue.front().parts) <=
+                                                        options.max_events_per_commit)) {
+          events += event_count(queue.front().parts);
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+      }
+      commit(batch);
+    }
+  }
+
+  // Checks every pending append against the current stream versions, writes the
+  // accepted ones in one synced WriteBatch, then completes all of them.
+  void commit(std::vector<Pending>& batch) {
+    struct Outcome {
+      Status status;
+      AppendResult result;
+    };
+    std::vector<Outcome> outcomes(batch.size());
+    rocksdb::WriteBatch write_batch;
+    std::unordered_map<std::string, std::uint64_t> versions;  // Includes this batch's appends.
+    std::uint64_t position = next_position;
+    Hash hash = last_hash;
+    const std::int64_t now_ms = std::max(last_time_ms, options.clock_ms());
+    bool any_accepted = false;
+
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!sticky_error.ok()) {
+        outcomes[i].status = sticky_error;
+        continue;
+      }
+      const std::vector<StreamAppend>& parts = batch[i].parts;
+      Status check;
+      std::vector<std::uint64_t> current(parts.size());
+      for (std::size_t p = 0; p < parts.size() && check.ok(); ++p) {
+        auto it = versions.find(parts[p].stream);
+        current[p] = it != versions.end() ? it->second : read_stream_head(parts[p].stream);
+        const ExpectedVersion& expected = parts[p].expected;
+        if (!expected.is_any() && expected.value() != current[p]) {
+          check = Status(Code::kWrongExpectedVersion,
+                         "stream '" + parts[p].stream + "' is at version " +
+                             std::to_string(current[p]) + ", expected " +
+                             std::to_string(expected.value()));
+        }
+      }
+      if (!check.ok()) {
+        outcomes[i].status = check;
+        continue;
+      }
+      AppendResult& result = outcomes[i].result;
+      result.first_position = position;
+      result.time_ms = now_ms;
+      for (std::size_t p = 0; p < parts.size(); ++p) {
+        std::uint64_t version = current[p];
+        for (const NewEvent& event : parts[p].events) {
+          RecordedEvent record;
+          record.position = position;
+          record.stream = parts[p].stream;
+          record.version = ++version;
+          record.type = event.type;
+          record.time_ms = now_ms;
+          record.payload = event.payload;
+          const std::string canonical = encode_canonical(record);
+          hash = chain_hash(hash, canonical);
+          std::string value = canonical;
+          value.append(reinterpret_cast<const char*>(hash.data()), hash.size());
+          write_batch.Put(event_key(position), value);
+          write_batch.Put(stream_index_key(record.stream, record.version), be64_string(position));
+          ++position;
+        }
+        write_batch.Put(prefixed(kStreamHeadPrefix, parts[p].stream), be64_string(version));
+        versions[parts[p].stream] = version;
+        result.stream_version = version;
+      }
+      result.last_position = position - 1;
+      any_accepted = true;
+    }
+
+    // Stage 1: put the batch into RocksDB without syncing. Its events are not
+    // published (head does not move) and nobody is told about them yet.
+    std::uint64_t last = 0;
+    if (any_accepted) {
+      rocksdb::Status s = db->Write(rocksdb::WriteOptions(), &write_batch);
+      if (s.ok()) {
+        next_position = position;
+        last_hash = hash;
+        last_time_ms = now_ms;
+        last = position - 1;
+      } else {
+        sticky_error = Status(Code::kIoError, "log write failed: " + s.ToString());
+        for (Outcome& outcome : outcomes) {
+          if (outcome.status.ok()) outcome.status = sticky_error;
+        }
+      }
+    }
+    // Stage 2 (the syncer thread) fsyncs the WAL, then publishes and completes.
+    // While it waits for the disk, this thread prepares the next batch.
+    std::vector<Completion> completions;
+    completions.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      completions.push_back(
+          Completion{std::move(batch[i].done), outcomes[i].status, outcomes[i].result});
+    }
+    {
+      std::lock_guard<std::mutex> lock(sync_mu);
+      sync_queue.push_back(SyncItem{last, std::move(completions)});
+    }
+    sync_cv.notify_one();
+  }
+
+  // Syncs the WAL once for every batch written since the last sync, then
+  // publishes the new head and runs the callbacks, in commit order.
+  void run_syncer() {
+    for (;;) {
+      std::deque<SyncItem> items;
+      {
+        std::unique_lock<std::mutex> lock(sync_mu);
+        sync_cv.wait(lock, [&] { return sync_closing || !sync_queue.empty(); });
+        if (sync_queue.empty()) return;  // closing and drained.
+        items.swap(sync_queue);
+      }
+      std::uint64_t last = 0;
+      for (const SyncItem& item : items) last = std::max(last, item.last_position);
+      Status synced;
+      if (last > 0) {
+        rocksdb::Status s = db->SyncWAL();
+        if (!s.ok()) synced = Status(Code::kIoError, "log sync failed: " + s.ToString());
+      }
+      if (synced.ok() && last > 0) publish_head(last);
+      for (SyncItem& item : items) {
+        for (Completion& completion : item.completions) {
+          // A failed sync fails every append it covered; the writer stops
+          // accepting new ones through the sticky error it will see next.
+          const Status& status =
+              completion.status.ok() && !synced.ok() ? synced : completion.status;
+          completion.done(status, completion.result);
+        }
+      }
+      if (!synced.ok()) {
+        std::lock_guard<std::mutex> lock(queue_mu);
+        sync_failed = synced;
+      }
+    }
+  }
+};
+
+namespace {
+
+class SubscriptionImpl final : public Subscription {
+ public:
+  SubscriptionImpl(const EventStore* store, std::mutex* head_mu, std::condition_variable* head_cv,
+                   std::uint64_t from_position, EventHandler handler)
+      : store_(store), head_mu_(head_mu), head_cv_(head_cv), next_(std::max<std::uint64_t>(1, from_position)),
+        handler_(std::move(handler)) {
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~SubscriptionImpl() override {
+    {
+      std::lock_guard<std::mutex> lock(*head_mu_);
+      stop_ = true;
+    }
+    head_cv_->notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::vector<RecordedEvent> events;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(*head_mu_);
+        head_cv_->wait(lock, [&] { return stop_ || store_->head_position() >= next_; });
+        if (stop_) return;
+      }
+      events.clear();
+      const std::uint64_t head = store_->head_position();
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(kSubscriptionBatch, head - next_ + 1));
+      Status s = store_->read_all(next_, want, &events);
+      // The records up to head are committed; failing to read them back means
+      // the store is broken, and skipping them would break the no-gap promise.
+      assert(s.ok() && !events.empty() && events.front().position == next_);
+      if (!s.ok() || events.empty()) return;
+      next_ = events.back().position + 1;
+      handler_(events);
+    }
+  }
+
+  const EventStore* store_;
+  std::mutex* head_mu_;
+  std::condition_variable* head_cv_;
+  std::uint64_t next_;
+  EventHandler handler_;
+  bool stop_ = false;  // Guarded by *head_mu_.
+  std::thread thread_;
+};
+
+}  // namespace
+
+EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+EventStore::~EventStore() { close(); }
+
+Status EventStore::open(Options options, std::unique_ptr<EventStore>* out) {
+  if (!options.clock_ms) options.clock_ms = system_clock_ms;
+  namespace fs = std::filesystem;
+  const bool exists = fs::exists(fs::path(options.path) / "CURRENT");
+  const std::string format_key = prefixed(kMetaPrefix, "format");
+
+  if (exists) {
+    // Check the format read-only first so that a folder we cannot read is not
+    // touched at all (a normal open would write a new MANIFEST and WAL).
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(rocksdb::Options(), options.path, &raw);
+    if (!s.ok()) return Status(Code::kIoError, "cannot open " + options.path + ": " + s.ToString());
+    std::unique_ptr<rocksdb::DB> probe(raw);
+    std::string format;
+    s = probe->Get(rocksdb::ReadOptions(), format_key, &format);
+    if (!s.ok() || format != std::to_string(kFormatVersion)) {
+      return Status(Code::kUnsupportedFormat,
+                    "data folder " + options.path + " has format version '" +
+                        (s.ok() ? format : std::string("none")) + "'; this build reads version " +
+                        std::to_string(kFormatVersion) + ". The folder was left untouched.");
+    }
+  }
+
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.IncreaseParallelism(2);
+  db_options.max_background_jobs = 2;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
+  if (!s.ok()) return Status(Code::kIoError, "cannot open " + options.path + ": " + s.ToString());
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->db.reset(raw);
+
+  if (!exists) {
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    s = impl->db->Put(sync, format_key, std::to_string(kFormatVersion));
+    if (!s.ok()) return from_rocks(s);
+  }
+
+  // Recover the head, the chain's last hash and the last commit time from the
+  // last event record.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(rocksdb::ReadOptions()));
+    it->SeekForPrev(event_key(~std::uint64_t{0}));
+    if (it->Valid() && it->key().size() == 9 && it->key()[0] == kEventPrefix) {
+      RecordedEvent last;
+      Status d = decode_value(std::string_view(it->value().data(), it->value().size()), &last);
+      if (!d.ok()) return d;
+      impl->next_position = last.position + 1;
+      impl->last_hash = last.hash;
+      impl->last_time_ms = last.time_ms;
+      impl->head.store(last.position);
+    }
+  }
+
+  out->reset(new EventStore(std::move(impl)));
+  Impl* started = (*out)->impl_.get();
+  started->writer = std::thread([started] { started->run_writer(); });
+  started->syncer = std::thread([started] { started->run_syncer(); });
+  return Status::Ok();
+}
+
+void EventStore::close() {
+  if (!impl_ || !impl_->db) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->queue_mu);
+    impl_->closing = true;
+  }
+  impl_->queue_cv.notify_all();
+  if (impl_->writer.joinable()) impl_->writer.join();
+  {
+    std::lock_guard<std::mutex> lock(impl_->sync_mu);
+    impl_->sync_closing = true;
+  }
+  impl_->sync_cv.notify_all();
+  if (impl_->syncer.joinable()) impl_->syncer.join();
+  impl_->db->Flush(rocksdb::FlushOptions());
+  impl_->db->Close();
+  impl_->db.reset();
+}
+
+std::uint64_t EventStore::head_position() const {
+  return impl_->head.load(std::memory_order_acquire);
+}
+
+void EventStore::append(std::vector<StreamAppend> parts, AppendCallback done) {
+  assert(done);
+  Status valid = validate_append(parts, impl_->options);
+  if (!valid.ok()) {
+    done(valid, AppendResult{});
+    return;
+  }
+  {
+    std::unique_lock<std::mutex> lock(impl_->queue_mu);
+    if (impl_->closing) {
+      lock.unlock();
+      done(Status(Code::kClosed, "the event store is closed"), AppendResult{});
+      return;
+    }
+    if (impl_->queue.size() >= impl_->options.max_pending_appends) {
+      lock.unlock();
+      done(Status(Code::kBusy, "too many appends are pending; retry shortly"), AppendResult{});
+      return;
+    }
+    impl_->queue.push_back(Impl::Pending{std::move(parts), std::move(done)});
+  }
+  impl_->queue_cv.notify_one();
+}
+
+void EventStore::append(std::string stream, ExpectedVersion expected, std::vector<NewEvent> events,
+                        AppendCallback done) {
+  std::vector<StreamAppend> parts;
+  parts.push_back(StreamAppend{std::move(stream), expected, std::move(events)});
+  append(std::move(parts), std::move(done));
+}
+
+Status EventStore::append_and_wait(std::vector<StreamAppend> parts, AppendResult* result) {
+  std::promise<std::pair<Status, AppendResult>> promise;
+  auto future = promise.get_future();
+  append(std::move(parts), [&promise](const Status& status, const AppendResult& appended) {
+    promise.set_value({status, appended});
+  });
+  auto [status, appended] = future.get();
+  if (result != nullptr) *result = appended;
+  return status;
+}
+
+Status EventStore::read_stream(const std::string& stream, std::uint64_t from_version,
+                               std::size_t max_count, std::vector<RecordedEvent>* out) const {
+  out->clear();
+  std::string prefix(1, kStreamIndexPrefix);
+  prefix.append(stream);
+  prefix.push_back('\0');
+  std::vector<std::string> keys;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+    const std::uint64_t head = head_position();
+    for (it->Seek(stream_index_key(stream, std::max<std::uint64_t>(1, from_version)));
+         it->Valid() && keys.size() < max_count && it->key().starts_with(prefix); it->Next()) {
+      if (it->value().size() != 8) return Status(Code::kCorruption, "bad stream index entry");
+      const std::uint64_t position = get_be64(it->value().data());
+      if (position > head) break;  // Written but not yet fsync'd.
+      keys.push_back(event_key(position));
+    }
+    if (!it->status().ok()) return from_rocks(it->status());
+  }
+  out->reserve(keys.size());
+  for (const std::string& key : keys) {
+    std::string value;
+    rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), key, &value);
+    if (!s.ok()) return from_rocks(s);
+    out->emplace_back();
+    Status d = decode_value(value, &out->back());
+    if (!d.ok()) return d;
+  }
+  return Status::Ok();
+}
+
+Status EventStore::read_all(std::uint64_t from_position, std::size_t max_count,
+                            std::vector<RecordedEvent>* out) const {
+  out->clear();
+  // Events past the head are written but not yet fsync'd; they are not part
+  // of the log until the head covers them.
+  const std::uint64_t head = head_position();
+  if (from_position > head) return Status::Ok();
+  max_count = std::min<std::uint64_t>(max_count, head - std::max<std::uint64_t>(1, from_position) + 1);
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(event_key(std::max<std::uint64_t>(1, from_position)));
+       it->Valid() && out->size() < max_count && it->key().size() == 9 &&
+       it->key()[0] == kEventPrefix;
+       it->Next()) {
+    out->emplace_back();
+    Status d = decode_value(std::string_view(it->value().data(), it->value().size()), &out->back());
+    if (!d.ok()) return d;
+  }
+  return from_rocks(it->status());
+}
+
+std::uint64_t EventStore::stream_version(const std::string& stream) const {
+  return impl_->read_stream_head(stream);
+}
+
+VerifyReport EventStore::verify_chain(std::uint64_t from, std::uint64_t to) const {
+  VerifyReport report;
+  from = std::max<std::uint64_t>(1, from);
+  if (to == 0) to = head_position();
+  if (from > to) return report;
+  auto fail = [&report](std::uint64_t position, std::string problem) {
+    report.ok = false;
+    report.first_bad = position;
+    report.problem = std::move(problem);
+    return report;
+  };
+
+  Hash previous{};
+  if (from > 1) {
+    // The chain is verified from `from` on, trusting the hash stored at from-1.
+    std::string value;
+    RecordedEvent before;
+    if (!impl_->db->Get(rocksdb::ReadOptions(), event_key(from - 1), &value).ok() ||
+        !decode_value(value, &before).ok()) {
+      return fail(from - 1, "record is missing or malformed");
+    }
+    previous = before.hash;
+  }
+
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  std::uint64_t expected = from;
+  for (it->Seek(event_key(from)); expected <= to; it->Next(), ++expected) {
+    if (!it->Valid() || it->key().size() != 9 || it->key()[0] != kEventPrefix ||
+        get_be64(it->key().data() + 1) != expected) {
+      return fail(expected, "record is missing");
+    }
+    RecordedEvent record;
+    Status d = decode_value(std::string_view(it->value().data(), it->value().size()), &record);
+    if (!d.ok()) return fail(expected, d.message());
+    if (record.position != expected) return fail(expected, "record holds another position");
+    const Hash recomputed = chain_hash(previous, encode_canonical(record));
+    if (recomputed != record.hash) {
+      return fail(expected, "hash mismatch: stored " + to_hex(record.hash) + ", computed " +
+                                to_hex(recomputed));
+    }
+    previous = record.hash;
+    ++report.checked;
+  }
+  return report;
+}
+
+std::unique_ptr<Subscription> EventStore::subscribe(std::uint64_t from_position,
+                                                    EventHandler handler) {
+  return std::make_unique<SubscriptionImpl>(this, &impl_->head_mu, &impl_->head_cv, from_position,
+                                            std::move(handler));
+}
+
+bool EventStore::wait_for_head(std::uint64_t position, std::int64_t timeout_ms) const {
+  std::unique_lock<std::mutex> lock(impl_->head_mu);
+  return impl_->head_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                 [&] { return head_position() >= position; });
+}
+
+Status EventStore::save_snapshot(const std::string& stream, const Snapshot& snapshot) {
+  std::string value = be64_string(snapshot.version);
+  value.append(snapshot.bytes);
+  return from_rocks(
+      impl_->db->Put(rocksdb::WriteOptions(), prefixed(kSnapshotPrefix, stream), value));
+}
+
+Status EventStore::load_snapshot(const std::string& stream, std::optional<Snapshot>* out) const {
+  out->reset();
+  std::string value;
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), prefixed(kSnapshotPrefix, stream), &value);
+  if (s.IsNotFound()) return Status::Ok();
+  if (!s.ok()) return from_rocks(s);
+  if (value.size() < 8) return Status(Code::kCorruption, "snapshot shorter than its header");
+  *out = Snapshot{get_be64(value.data()), value.substr(8)};
+  return Status::Ok();
+}
+
+Status EventStore::commit_view(const std::string& projection, const ViewBatch& batch,
+                               std::uint64_t checkpoint_position) {
+  rocksdb::WriteBatch write_batch;
+  for (const ViewBatch::Op& op : batch.ops_) {
+    if (op.value) {
+      write_batch.Put(view_key(projection, op.key), *op.value);
+    } else {
+      write_batch.Delete(view_key(projection, op.key));
+    }
+  }
+  write_batch.Put(prefixed(kCheckpointPrefix, projection), be64_string(checkpoint_position));
+  // Views are derived data: the checkpoint travels in the same batch, so a
+  // write lost to a crash is simply replayed from the log.
+  return from_rocks(impl_->db->Write(rocksdb::WriteOptions(), &write_batch));
+}
+
+std::uint64_t EventStore::load_checkpoint(const std::string& projection) const {
+  std::string value;
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), prefixed(kCheckpointPrefix, projection), &value);
+  if (!s.ok() || value.size() != 8) return 0;
+  return get_be64(value.data());
+}
+
+Status EventStore::get_view(const std::string& projection, const std::string& key,
+                            std::string* value) const {
+  return from_rocks(impl_->db->Get(rocksdb::ReadOptions(), view_key(projection, key), value));
+}
+
+Status EventStore::scan_view(
+    const std::string& projection, const std::string& prefix, const std::string& start,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  const std::string full_prefix = view_key(projection, prefix);
+  const std::size_t strip = full_prefix.size() - prefix.size();
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(start.empty() ? full_prefix : view_key(projection, start));
+       it->Valid() && it->key().starts_with(full_prefix); it->Next()) {
+    std::string_view key(it->key().data() + strip, it->key().size() - strip);
+    if (!visit(key, std::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return from_rocks(it->status());
+}
+
+}  // namespace ap::es

@@ -1,0 +1,145 @@
+#include "eventstore/record.hpp"
+
+#include <openssl/evp.h>
+
+#include <cassert>
+
+namespace ap::es {
+
+namespace {
+
+constexpr std::uint8_t kRecordFormat = 1;
+
+}  // namespace
+
+const char* code_name(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kWrongExpectedVersion: return "wrong_expected_version";
+    case Code::kInvalidArgument: return "invalid_argument";
+    case Code::kTooLarge: return "too_large";
+    case Code::kBusy: return "busy";
+    case Code::kNotFound: return "not_found";
+    case Code::kCorruption: return "corruption";
+    case Code::kUnsupportedFormat: return "unsupported_format";
+    case Code::kClosed: return "closed";
+    case Code::kIoError: return "io_error";
+  }
+  return "unknown";
+}
+
+std::string Status::to_string() const {
+  if (ok()) return "OK";
+  return std::string(code_name(code_)) + ": " + message_;
+}
+
+void put_be64(std::string* out, std::uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
+}
+
+void put_be32(std::string* out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
+}
+
+std::uint64_t get_be64(const char* bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<std::uint8_t>(bytes[i]);
+  return value;
+}
+
+std::uint32_t get_be32(const char* bytes) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<std::uint8_t>(bytes[i]);
+  return value;
+}
+
+std::string encode_canonical(const RecordedEvent& event) {
+  std::string out;
+  out.reserve(1 + 8 + 4 + event.stream.size() + 8 + 4 + event.type.size() + 8 + 4 +
+              event.payload.size() + 32);
+  out.push_back(static_cast<char>(kRecordFormat));
+  put_be64(&out, event.position);
+  put_be32(&out, static_cast<std::uint32_t>(event.stream.size()));
+  out.append(event.stream);
+  put_be64(&out, event.version);
+  put_be32(&out, static_cast<std::uint32_t>(event.type.size()));
+  out.append(event.type);
+  put_be64(&out, static_cast<std::uint64_t>(event.time_ms));
+  put_be32(&out, static_cast<std::uint32_t>(event.payload.size()));
+  out.append(event.payload);
+  return out;
+}
+
+Hash chain_hash(const Hash& previous, std::string_view canonical) {
+  Hash digest{};
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  assert(ctx != nullptr);
+  unsigned int length = 0;
+  const bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                  EVP_DigestUpdate(ctx, previous.data(), previous.size()) == 1 &&
+                  EVP_DigestUpdate(ctx, canonical.data(), canonical.size()) == 1 &&
+                  EVP_DigestFinal_ex(ctx, digest.data(), &length) == 1;
+  EVP_MD_CTX_free(ctx);
+  // SHA-256 over memory cannot fail short of a broken OpenSSL install.
+  assert(ok && length == digest.size());
+  (void)ok;
+  return digest;
+}
+
+std::string encode_value(const RecordedEvent& event) {
+  std::string out = encode_canonical(event);
+  out.append(reinterpret_cast<const char*>(event.hash.data()), event.hash.size());
+  return out;
+}
+
+Status decode_value(std::string_view value, RecordedEvent* event) {
+  // Walks the fixed layout, checking each length before reading past it.
+  std::size_t at = 0;
+  auto need = [&](std::size_t bytes) { return value.size() - at >= bytes; };
+  auto corrupt = [](const char* what) { return Status(Code::kCorruption, what); };
+
+  if (!need(1) || static_cast<std::uint8_t>(value[0]) != kRecordFormat) {
+    return corrupt("unknown record format byte");
+  }
+  at = 1;
+  if (!need(12)) return corrupt("truncated record header");
+  event->position = get_be64(value.data() + at);
+  at += 8;
+  std::uint32_t stream_len = get_be32(value.data() + at);
+  at += 4;
+  if (!need(stream_len)) return corrupt("truncated stream id");
+  event->stream.assign(value.data() + at, stream_len);
+  at += stream_len;
+  if (!need(12)) return corrupt("truncated version");
+  event->version = get_be64(value.data() + at);
+  at += 8;
+  std::uint32_t type_len = get_be32(value.data() + at);
+  at += 4;
+  if (!need(type_len)) return corrupt("truncated type");
+  event->type.assign(value.data() + at, type_len);
+  at += type_len;
+  if (!need(12)) return corrupt("truncated time");
+  event->time_ms = static_cast<std::int64_t>(get_be64(value.data() + at));
+  at += 8;
+  std::uint32_t payload_len = get_be32(value.data() + at);
+  at += 4;
+  if (!need(payload_len)) return corrupt("truncated payload");
+  event->payload.assign(value.data() + at, payload_len);
+  at += payload_len;
+  if (value.size() - at != event->hash.size()) return corrupt("bad hash length");
+  std::copy(value.begin() + at, value.end(), event->hash.begin());
+  return Status::Ok();
+}
+
+std::string to_hex(const Hash& hash) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(hash.size() * 2);
+  for (std::uint8_t byte : hash) {
+    out.push_back(kDigits[byte >> 4]);
+    out.push_back(kDigits[byte & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace ap::es

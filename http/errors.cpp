@@ -1,0 +1,23 @@
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "http/server.hpp"
+
+namespace ap::http {
+
+Response error_response(int status, std::string_view message, std::string_view code,
+                        std::string_view type) {
+  boost::json::object error;
+  error["message"] = message;
+  error["code"] = code;
+  error["type"] = type;
+  boost::json::object body;
+  body["detail"] = message;
+  body["error"] = std::move(error);
+  Response response;
+  response.status = status;
+  response.body = boost::json::serialize(body);
+  return response;
+}
+
+}  // namespace ap::http

@@ -1,0 +1,24 @@
+// The `agentphone serve` command: opens the log, starts the HTTP front end and
+// runs until SIGINT/SIGTERM, then drains requests and closes the log.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ap::http {
+
+struct ServeConfig {
+  std::string data_dir = "./data";
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;
+  int io_threads = 2;
+  std::size_t body_limit_bytes = 1 << 20;
+  // When set, the bound port is written to this file once listening (tests
+  // start the server on port 0 and read the port from here).
+  std::string port_file;
+};
+
+// Returns the process exit code.
+int run_serve(const ServeConfig& config);
+
+}  // namespace ap::http

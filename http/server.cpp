@@ -1,0 +1,261 @@
+// The only translation unit that includes Boost.Beast and Asio for serving:
+// they cost ~20 s and ~700 MB to compile, so everything else talks to the
+// server through server.hpp.
+#include "http/server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace ap::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace asio = boost::asio;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+const std::string kEmpty;
+
+}  // namespace
+
+const std::string& Request::header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return value;
+  }
+  return kEmpty;
+}
+
+struct Server::Impl {
+  ServerOptions options;
+  Handler handler;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  std::vector<std::thread> threads;
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<bool> stopping{false};
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stop_requested = false;
+  std::uint16_t bound_port = 0;
+
+  void request_stop() {
+    {
+      std::lock_guard<std::mutex> lock(stop_mu);
+      stop_requested = true;
+    }
+    stop_cv.notify_all();
+  }
+
+  void do_accept();
+};
+
+namespace {
+
+// One connection. Lifetime: every pending asynchronous operation and every
+// outstanding Reply holds a shared_ptr to the session, so it lives until the
+// last of them completes.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Server::Impl* server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void start() {
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+ private:
+  void do_read() {
+    if (server_->stopping.load()) return do_close();
+    parser_.emplace();
+    parser_->body_limit(server_->options.body_limit_bytes);
+    parser_->header_limit(16 * 1024);
+    // The first request on a connection gets the read timeout; later ones on a
+    // kept-alive connection get the idle timeout.
+    stream_.expires_after(std::chrono::milliseconds(requests_ == 0
+                                                        ? server_->options.read_timeout_ms
+                                                        : server_->options.idle_timeout_ms));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      return do_close();
+    }
+    if (ec == bhttp::error::body_limit) {
+      keep_alive_ = false;
+      return write(error_response(413,
+                                  "Request body exceeds the limit of " +
+                                      std::to_string(server_->options.body_limit_bytes) + " bytes",
+                                  "PAYLOAD_TOO_LARGE", "invalid_request_error"));
+    }
+    if (ec) {
+      keep_alive_ = false;
+      return write(error_response(400, "Malformed HTTP request: " + ec.message(), "BAD_REQUEST",
+                                  "invalid_request_error"));
+    }
+    ++requests_;
+    bhttp::request<bhttp::string_body> message = parser_->release();
+    keep_alive_ = message.keep_alive();
+    version_ = message.version();
+
+    Request request;
+    request.method = std::string(message.method_string());
+    request.target = std::string(message.target());
+    request.headers.reserve(8);
+    for (const auto& field : message) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      request.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
+
+    // No timeout while the application works on the request; the reply
+    // re-enters this strand through post().
+    stream_.expires_never();
+    server_->in_flight.fetch_add(1);
+    auto self = shared_from_this();
+    server_->handler(std::move(request), [self](Response response) {
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->server_->in_flight.fetch_sub(1);
+        self->write(std::move(response));
+      });
+    });
+  }
+
+  void write(Response response) {
+    auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(response.status), version_ == 0 ? 11 : version_);
+    message->set(bhttp::field::server, "agentphone");
+    message->set(bhttp::field::content_type, response.content_type);
+    for (auto& [name, value] : response.headers) message->set(name, value);
+    message->body() = std::move(response.body);
+    message->keep_alive(keep_alive_ && !server_->stopping.load());
+    message->prepare_payload();
+    stream_.expires_after(std::chrono::milliseconds(server_->options.read_timeout_ms));
+    bhttp::async_write(stream_, *message,
+                       [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
+                         self->on_write(ec, message->keep_alive());
+                       });
+  }
+
+  void on_write(beast::error_code ec, bool keep_alive) {
+    if (ec || !keep_alive) return do_close();
+    do_read();
+  }
+
+  void do_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  Server::Impl* server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+  std::uint64_t requests_ = 0;
+};
+
+}  // namespace
+
+void Server::Impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    if (!acceptor.is_open()) return;
+    if (!ec) {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session>(std::move(socket), this)->start();
+    }
+    do_accept();
+  });
+}
+
+Server::Server(ServerOptions options, Handler handler) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+}
+
+Server::~Server() {
+  stop();
+  impl_->ioc.stop();
+  for (std::thread& thread : impl_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+std::string Server::start() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.address, ec);
+  if (ec) return "invalid listen address '" + impl_->options.address + "'";
+  tcp::endpoint endpoint(address, impl_->options.port);
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return "cannot listen on " + impl_->options.address + ":" +
+           std::to_string(impl_->options.port) + ": " + ec.message();
+  }
+  impl_->bound_port = impl_->acceptor.local_endpoint().port();
+  impl_->signals.async_wait([this](beast::error_code error, int) {
+    if (!error) impl_->request_stop();
+  });
+  impl_->do_accept();
+  const int threads = std::max(1, impl_->options.io_threads);
+  for (int i = 0; i < threads; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  return "";
+}
+
+std::uint16_t Server::port() const { return impl_->bound_port; }
+
+std::int64_t Server::in_flight() const { return impl_->in_flight.load(); }
+
+void Server::stop() { impl_->request_stop(); }
+
+void Server::wait() {
+  {
+    std::unique_lock<std::mutex> lock(impl_->stop_mu);
+    impl_->stop_cv.wait(lock, [&] { return impl_->stop_requested; });
+  }
+  // Stop accepting; sessions close after their current response.
+  impl_->stopping.store(true);
+  asio::post(impl_->ioc, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->signals.cancel(ignored);
+  });
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(impl_->options.shutdown_grace_ms);
+  while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Give the last responses a moment to be written before the loop stops.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  impl_->ioc.stop();
+  for (std::thread& thread : impl_->threads) {
+    if (thread.joinable()) thread.join();
+  }
+}
+
+}  // namespace ap::http
