@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "actors/admin.hpp"
 #include "http/serve.hpp"
 
 namespace {
@@ -33,8 +34,33 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   serve_cmd->add_option("--body-limit", serve.body_limit_bytes, "maximum request body in bytes");
   serve_cmd->add_option("--port-file", serve.port_file, "write the bound port to this file");
+  serve_cmd->add_option("--idle-timeout-ms", serve.idle_timeout_ms,
+                        "passivate entity actors idle this long")
+      ->check(CLI::Range(10, 86'400'000));
+  serve_cmd->add_option("--sim-numbers-per-area-code", serve.sim_numbers_per_area_code,
+                        "simulated carrier inventory per area code (1-1000)")
+      ->check(CLI::Range(1, 1000));
+
+  std::string data_dir = env_or("AGENTPHONE_DATA_DIR", "./data");
+  std::string email, account, key_id;
+  CLI::App* admin = app.add_subcommand("admin", "operator commands (server must be stopped)");
+  admin->require_subcommand(1);
+  admin->add_option("--data-dir", data_dir, "data folder (env AGENTPHONE_DATA_DIR)");
+  CLI::App* create_account = admin->add_subcommand("create-account", "create an account and key");
+  create_account->add_option("--email", email, "owner's email")->required();
+  CLI::App* create_key = admin->add_subcommand("create-key", "add an API key to an account");
+  create_key->add_option("--account", account, "account id")->required();
+  CLI::App* list_keys = admin->add_subcommand("list-keys", "list an account's keys (prefixes)");
+  list_keys->add_option("--account", account, "account id")->required();
+  CLI::App* revoke_key = admin->add_subcommand("revoke-key", "revoke an API key");
+  revoke_key->add_option("--account", account, "account id")->required();
+  revoke_key->add_option("--key-id", key_id, "key id from list-keys")->required();
 
   CLI11_PARSE(app, argc, argv);
   if (serve_cmd->parsed()) return ap::http::run_serve(serve);
+  if (create_account->parsed()) return ap::actors::admin_create_account(data_dir, email);
+  if (create_key->parsed()) return ap::actors::admin_create_key(data_dir, account);
+  if (list_keys->parsed()) return ap::actors::admin_list_keys(data_dir, account);
+  if (revoke_key->parsed()) return ap::actors::admin_revoke_key(data_dir, account, key_id);
   return 2;
 }

@@ -1,34 +1,18 @@
 #include "http/serve.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
-
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
+#include "actors/runtime.hpp"
+#include "actors/secrets.hpp"
 #include "eventstore/event_store.hpp"
+#include "http/api.hpp"
 #include "http/server.hpp"
-
-#ifndef AP_VERSION
-#define AP_VERSION "dev"
-#endif
+#include "projections/core_view.hpp"
+#include "sim/carrier.hpp"
 
 namespace ap::http {
-
-namespace {
-
-Response health(const es::EventStore& store) {
-  boost::json::object body;
-  body["status"] = "ok";
-  body["version"] = AP_VERSION;
-  body["logHead"] = store.head_position();
-  Response response;
-  response.body = boost::json::serialize(body);
-  return response;
-}
-
-}  // namespace
 
 int run_serve(const ServeConfig& config) {
   es::Options options;
@@ -40,22 +24,37 @@ int run_serve(const ServeConfig& config) {
     return 1;
   }
 
+  // Embedded defaults for the ports: the simulated carrier and OpenSSL ids.
+  // A number whose phone stream exists was claimed once and never returns.
+  sim::SimCarrier carrier(
+      [&store](const std::string& e164) {
+        return store->stream_version(domain::phone_stream(e164)) > 0;
+      },
+      config.sim_numbers_per_area_code);
+  domain::RandomIds ids;
+
+  projections::CoreView view(*store);
+  view.start();
+  // Serve only once the read model has caught up with the log, so that the
+  // first request already sees every earlier write.
+  while (!view.wait_until(store->head_position(), 1000)) {
+    std::fprintf(stderr, "agentphone: catching up: projection at %llu of %llu\n",
+                 static_cast<unsigned long long>(view.checkpoint()),
+                 static_cast<unsigned long long>(store->head_position()));
+  }
+
+  actors::RuntimeOptions runtime_options;
+  runtime_options.idle_timeout_ms = config.idle_timeout_ms;
+  auto runtime = std::make_unique<actors::Runtime>(*store, ids, carrier, runtime_options);
+  Api api(*store, *runtime, view, ids);
+
   ServerOptions server_options;
   server_options.address = config.address;
   server_options.port = config.port;
   server_options.io_threads = config.io_threads;
   server_options.body_limit_bytes = config.body_limit_bytes;
-  Server server(server_options, [&store](Request request, Reply reply) {
-    const std::string path = request.target.substr(0, request.target.find('?'));
-    if (path == "/healthz") {
-      if (request.method != "GET") {
-        return reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED",
-                                    "invalid_request_error"));
-      }
-      return reply(health(*store));
-    }
-    reply(error_response(404, "Not Found", "NOT_FOUND", "not_found"));
-  });
+  Server server(server_options,
+                [&api](Request request, Reply reply) { api.handle(std::move(request), reply); });
   const std::string error = server.start();
   if (!error.empty()) {
     std::fprintf(stderr, "agentphone: %s\n", error.c_str());
@@ -64,10 +63,13 @@ int run_serve(const ServeConfig& config) {
   if (!config.port_file.empty()) {
     std::ofstream(config.port_file) << server.port() << "\n";
   }
-  std::fprintf(stderr, "agentphone %s listening on http://%s:%u (data: %s)\n", AP_VERSION,
-               config.address.c_str(), static_cast<unsigned>(server.port()),
+  std::fprintf(stderr, "agentphone %s listening on http://%s:%u (data: %s, carrier: simulated)\n",
+               AP_VERSION, config.address.c_str(), static_cast<unsigned>(server.port()),
                config.data_dir.c_str());
   server.wait();
+  // In-flight requests are done; stop the actors, then close the log (which
+  // drains queued appends and flushes).
+  runtime.reset();
   store->close();
   std::fprintf(stderr, "agentphone: stopped; log head %llu\n",
                static_cast<unsigned long long>(store->head_position()));

@@ -1,0 +1,128 @@
+#include "actors/domain.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+namespace ap::domain {
+
+DomainError validation_error(std::vector<FieldError> fields) {
+  DomainError error;
+  error.kind = ErrorKind::kValidation;
+  error.code = "VALIDATION_ERROR";
+  error.message = fields.empty() ? "Invalid request" : fields.front().message;
+  error.fields = std::move(fields);
+  return error;
+}
+
+DomainError not_found(std::string what) {
+  DomainError error;
+  error.kind = ErrorKind::kNotFound;
+  error.code = "NOT_FOUND";
+  error.message = std::move(what);
+  return error;
+}
+
+std::string account_stream(std::string_view account_id) {
+  return "account-" + std::string(account_id);
+}
+std::string agent_stream(std::string_view agent_id) { return "agent-" + std::string(agent_id); }
+std::string number_stream(std::string_view number_id) {
+  return "number-" + std::string(number_id);
+}
+std::string phone_stream(std::string_view e164) { return "phone-" + std::string(e164); }
+
+std::string iso8601(std::int64_t ms) {
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buffer;
+}
+
+bool parse_iso8601(std::string_view text, std::int64_t* ms) {
+  int year, month, day, hour = 0, minute = 0, second = 0;
+  if (text.size() < 10) return false;
+  std::string copy(text);
+  int consumed = 0;
+  if (std::sscanf(copy.c_str(), "%4d-%2d-%2d%n", &year, &month, &day, &consumed) != 3 ||
+      consumed != 10) {
+    return false;
+  }
+  std::size_t at = 10;
+  std::int64_t millis = 0;
+  std::int64_t offset_minutes = 0;
+  if (at < copy.size() && (copy[at] == 'T' || copy[at] == ' ')) {
+    if (std::sscanf(copy.c_str() + at + 1, "%2d:%2d:%2d%n", &hour, &minute, &second, &consumed) !=
+            3 ||
+        consumed != 8) {
+      return false;
+    }
+    at += 9;
+    if (at < copy.size() && copy[at] == '.') {
+      ++at;
+      int digits = 0;
+      while (at < copy.size() && std::isdigit(static_cast<unsigned char>(copy[at]))) {
+        if (digits < 3) millis = millis * 10 + (copy[at] - '0');
+        ++digits;
+        ++at;
+      }
+      if (digits == 0) return false;
+      for (int d = digits; d < 3; ++d) millis *= 10;
+    }
+    if (at < copy.size()) {
+      if (copy[at] == 'Z' && at + 1 == copy.size()) {
+        ++at;
+      } else if ((copy[at] == '+' || copy[at] == '-') && copy.size() - at == 6 &&
+                 copy[at + 3] == ':') {
+        const int sign = copy[at] == '-' ? -1 : 1;
+        int oh, om;
+        if (std::sscanf(copy.c_str() + at + 1, "%2d:%2d", &oh, &om) != 2) return false;
+        offset_minutes = sign * (oh * 60 + om);
+        at = copy.size();
+      } else {
+        return false;
+      }
+    }
+  }
+  if (at != copy.size()) return false;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return false;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  const std::int64_t seconds = static_cast<std::int64_t>(timegm(&tm));
+  *ms = (seconds - offset_minutes * 60) * 1000 + millis;
+  return true;
+}
+
+std::string normalize_nanp(std::string_view text) {
+  std::string digits;
+  bool plus = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (std::isdigit(static_cast<unsigned char>(c))) {
+      digits.push_back(c);
+    } else if (c == '+' && i == 0) {
+      plus = true;
+    } else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') {
+      return "";
+    }
+  }
+  if (digits.size() == 11 && digits[0] == '1') digits.erase(0, 1);
+  else if (plus || digits.size() != 10) return "";
+  // NANP: area code and exchange start with 2-9; N11 codes are service codes.
+  auto is_n11 = [](const std::string& d, std::size_t at) { return d[at + 1] == '1' && d[at + 2] == '1'; };
+  if (digits[0] < '2' || digits[3] < '2' || is_n11(digits, 0) || is_n11(digits, 3)) return "";
+  return "+1" + digits;
+}
+
+}  // namespace ap::domain

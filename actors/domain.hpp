@@ -1,0 +1,105 @@
+// Vocabulary shared by every aggregate: commands in, events or an error out.
+//
+// A decider is a pure function decide(state, command, context) -> Decision and
+// evolve(state, event) -> state. Nothing in a decider reads a clock, draws a
+// random number or does I/O: the Context hands in the time and fresh ids, so
+// the simulator can run the same code under a virtual clock and seeded ids.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace ap::domain {
+
+namespace json = boost::json;
+
+enum class ErrorKind {
+  kValidation,           // Field-level problems: the FastAPI 422 list.
+  kBadRequest,           // A request that is well-formed but not allowed (400).
+  kNotFound,             // Unknown id, or an id of another account (404).
+  kConflict,             // State conflict, e.g. duplicate (409).
+  kInsufficientBalance,  // Not enough credit (402).
+  kUnavailable,          // A port (carrier, log) refused; retry later (503).
+};
+
+struct FieldError {
+  std::string field;  // Request field name; "" for the body as a whole.
+  std::string message;
+  std::string type;  // FastAPI error type, e.g. "missing", "string_type".
+};
+
+struct DomainError {
+  ErrorKind kind = ErrorKind::kBadRequest;
+  std::string code;  // Contract code, e.g. "VALIDATION_ERROR_NUMBER_LIMIT".
+  std::string message;
+  std::vector<FieldError> fields;
+};
+
+DomainError validation_error(std::vector<FieldError> fields);
+DomainError not_found(std::string what);
+
+// An event as a decider emits it. `stream` empty means the deciding
+// aggregate's own stream; otherwise the event goes to that stream, which must
+// not exist yet when `new_stream` is set (used to create and claim).
+struct Event {
+  std::string type;
+  json::object data;
+  std::string stream;
+  bool new_stream = false;
+};
+
+struct Command {
+  std::string type;        // e.g. "agent.create".
+  std::string account_id;  // The caller's account; aggregates refuse others.
+  json::object args;
+};
+
+// Fresh identifiers and secrets, from OpenSSL in production and a seeded
+// generator under the simulator.
+class IdSource {
+ public:
+  virtual ~IdSource() = default;
+  // Returns prefix + a unique, time-ordered, URL-safe suffix.
+  virtual std::string new_id(std::string_view prefix) = 0;
+};
+
+struct Context {
+  std::int64_t now_ms = 0;
+  IdSource* ids = nullptr;
+  // Filled by the host before deciding when the command needs a port's answer
+  // (e.g. the phone number the carrier offers for a provisioning command).
+  json::object port_answer;
+};
+
+using Decision = std::variant<std::vector<Event>, DomainError>;
+
+// Stream names of the aggregates.
+std::string account_stream(std::string_view account_id);
+std::string agent_stream(std::string_view agent_id);
+std::string number_stream(std::string_view number_id);
+std::string phone_stream(std::string_view e164);
+
+// Formats milliseconds since the epoch as ISO-8601 UTC with milliseconds.
+std::string iso8601(std::int64_t ms);
+// Parses ISO-8601 (Z or +hh:mm offset, optional fraction) into ms; false on error.
+bool parse_iso8601(std::string_view text, std::int64_t* ms);
+
+// Returns the E.164 form of a US/CA number written as +1XXXXXXXXXX, 1XXXXXXXXXX
+// or XXXXXXXXXX (spaces, dashes, dots and parentheses allowed), or "" when it
+// is not a valid NANP number.
+std::string normalize_nanp(std::string_view text);
+
+// Money is integer micro-dollars.
+constexpr std::int64_t kMicrosPerDollar = 1'000'000;
+constexpr std::int64_t kSignupCreditMicros = 5 * kMicrosPerDollar;
+constexpr std::int64_t kNumberMonthlyMicros = 3 * kMicrosPerDollar;
+constexpr int kSelfServeNumberLimit = 10;
+
+}  // namespace ap::domain

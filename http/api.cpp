@@ -1,0 +1,571 @@
+#include "http/api.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <simdjson.h>
+
+#include <chrono>
+#include <regex>
+#include <unordered_map>
+
+#include "actors/agent.hpp"
+#include "actors/secrets.hpp"
+#include "http/metrics.hpp"
+
+namespace ap::http {
+
+namespace json = boost::json;
+using actors::CommandResult;
+using actors::EntityKind;
+using domain::DomainError;
+using domain::ErrorKind;
+using domain::FieldError;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- Wire helpers -----------------------------------------------------------
+
+Response json_response(const json::value& body, int status = 200) {
+  Response response;
+  response.status = status;
+  response.body = json::serialize(body);
+  return response;
+}
+
+// FastAPI-style 422 plus the documented error envelope, so clients reading
+// either shape find the message.
+Response validation_response(const std::vector<FieldError>& fields, const char* location) {
+  json::array detail;
+  for (const FieldError& f : fields) {
+    json::array loc{location};
+    if (!f.field.empty()) {
+      std::size_t start = 0;
+      for (;;) {
+        const std::size_t dot = f.field.find('.', start);
+        const std::string part = f.field.substr(start, dot - start);
+        if (!part.empty() && std::all_of(part.begin(), part.end(), ::isdigit)) {
+          loc.push_back(std::stoll(part));
+        } else {
+          loc.push_back(json::string(part));
+        }
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+      }
+    }
+    detail.push_back(json::object{{"loc", loc}, {"msg", f.message}, {"type", f.type}});
+  }
+  const std::string message = fields.empty() ? "Invalid request" : fields.front().message;
+  json::array details;
+  for (const FieldError& f : fields) {
+    details.push_back(json::object{{"field", f.field}, {"message", f.message}, {"type", f.type}});
+  }
+  return json_response(
+      json::object{{"detail", detail},
+                   {"error", json::object{{"message", message},
+                                          {"code", "VALIDATION_ERROR"},
+                                          {"type", "validation_error"},
+                                          {"details", details}}}},
+      422);
+}
+
+Response domain_error_response(const DomainError& error) {
+  if (error.kind == ErrorKind::kValidation) return validation_response(error.fields, "body");
+  int status = 400;
+  const char* type = "invalid_request_error";
+  switch (error.kind) {
+    case ErrorKind::kNotFound: status = 404, type = "not_found"; break;
+    case ErrorKind::kConflict: status = 409, type = "conflict"; break;
+    case ErrorKind::kInsufficientBalance: status = 402, type = "payment_required"; break;
+    case ErrorKind::kUnavailable: status = 503, type = "service_unavailable"; break;
+    default: break;
+  }
+  if (error.code.rfind("VALIDATION_ERROR", 0) == 0) type = "validation_error";
+  return error_response(status, error.message, error.code, type);
+}
+
+Response not_found_response(const std::string& what) {
+  return error_response(404, what, "NOT_FOUND", "not_found");
+}
+
+// Converts a simdjson DOM element into a Boost.JSON value.
+json::value to_boost(simdjson::dom::element element) {
+  switch (element.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object object;
+      (void)element.get(object);
+      json::object out;
+      for (simdjson::dom::key_value_pair field : object) out[field.key] = to_boost(field.value);
+      return out;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      simdjson::dom::array array;
+      (void)element.get(array);
+      json::array out;
+      for (simdjson::dom::element item : array) out.push_back(to_boost(item));
+      return out;
+    }
+    case simdjson::dom::element_type::STRING: {
+      std::string_view text;
+      (void)element.get(text);
+      return json::string(text);
+    }
+    case simdjson::dom::element_type::INT64: return std::int64_t(element);
+    case simdjson::dom::element_type::UINT64: return std::uint64_t(element);
+    case simdjson::dom::element_type::DOUBLE: return double(element);
+    case simdjson::dom::element_type::BOOL: return bool(element);
+    case simdjson::dom::element_type::NULL_VALUE: return nullptr;
+  }
+  return nullptr;
+}
+
+// Parses a request body that must be a JSON object. On failure returns false
+// and sets `error` to the 422 a FastAPI server would give.
+bool parse_object(const std::string& body, json::object* out, Response* error) {
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
+    *error = validation_response({{"", "Field required", "missing"}}, "body");
+    return false;
+  }
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element element;
+  if (parser.parse(body).get(element) != simdjson::SUCCESS) {
+    *error = validation_response({{"", "JSON decode error: the body is not valid JSON", "json_invalid"}},
+                                 "body");
+    return false;
+  }
+  if (element.type() != simdjson::dom::element_type::OBJECT) {
+    *error = validation_response({{"", "Input should be a valid dictionary or object",
+                                   "model_attributes_type"}},
+                                 "body");
+    return false;
+  }
+  *out = to_boost(element).as_object();
+  return true;
+}
+
+struct Query {
+  std::vector<std::pair<std::string, std::string>> params;
+  const std::string* get(std::string_view name) const {
+    for (const auto& [k, v] : params) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
+};
+
+std::string url_decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(text[i + 1]) &&
+        std::isxdigit(text[i + 2])) {
+      out.push_back(static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(text[i] == '+' ? ' ' : text[i]);
+    }
+  }
+  return out;
+}
+
+Query parse_query(std::string_view query) {
+  Query q;
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    q.params.emplace_back(url_decode(pair.substr(0, eq)),
+                          eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1)));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return q;
+}
+
+// Reads integer query parameter `name` within [min, max], or `fallback`.
+bool query_int(const Query& q, const char* name, std::int64_t fallback, std::int64_t min,
+               std::int64_t max, std::int64_t* out, std::vector<FieldError>& errors) {
+  const std::string* text = q.get(name);
+  if (text == nullptr) {
+    *out = fallback;
+    return true;
+  }
+  static const std::regex kInt("^-?[0-9]{1,18}$");
+  if (!std::regex_match(*text, kInt)) {
+    errors.push_back({name, "Input should be a valid integer, unable to parse string as an integer",
+                      "int_parsing"});
+    return false;
+  }
+  *out = std::stoll(*text);
+  if (*out < min) {
+    errors.push_back({name, "Input should be greater than or equal to " + std::to_string(min),
+                      "greater_than_equal"});
+    return false;
+  }
+  if (*out > max) {
+    errors.push_back({name, "Input should be less than or equal to " + std::to_string(max),
+                      "less_than_equal"});
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> parts;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const std::size_t slash = path.find('/');
+    parts.push_back(url_decode(path.substr(0, slash)));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return parts;
+}
+
+}  // namespace
+
+// ---- The API ------------------------------------------------------------------
+
+struct Api::Impl {
+  es::EventStore& store;
+  actors::Runtime& runtime;
+  projections::CoreView& view;
+  domain::IdSource& ids;
+  Metrics metrics;
+
+  // The log position of each account's last acknowledged write; reads by that
+  // account wait until the projection has applied it (read-your-writes).
+  std::mutex writes_mu;
+  std::unordered_map<std::string, std::uint64_t> last_write;
+
+  Impl(es::EventStore& s, actors::Runtime& r, projections::CoreView& v, domain::IdSource& i)
+      : store(s), runtime(r), view(v), ids(i) {}
+
+  void note_write(const std::string& account, std::uint64_t position) {
+    std::lock_guard<std::mutex> lock(writes_mu);
+    std::uint64_t& last = last_write[account];
+    last = std::max(last, position);
+  }
+
+  // Runs `fn` once the projection reflects every write this account has
+  // been told succeeded.
+  void after_own_writes(const std::string& account, std::function<void()> fn) {
+    std::uint64_t position = 0;
+    {
+      std::lock_guard<std::mutex> lock(writes_mu);
+      auto it = last_write.find(account);
+      if (it != last_write.end()) position = it->second;
+    }
+    view.when_applied(position, std::move(fn));
+  }
+
+  // Sends a command; on success waits for the projection to apply it and
+  // answers with `respond(result)`; on failure answers with the error.
+  void command(EntityKind kind, const std::string& id, domain::Command cmd, const Reply& reply,
+               std::function<Response(const CommandResult&)> respond) {
+    const std::string account = cmd.account_id;
+    runtime.send(kind, id, std::move(cmd), [this, account, reply, respond](CommandResult result) {
+      if (!result.ok) return reply(domain_error_response(result.error));
+      if (result.last_position == 0) return reply(respond(result));
+      note_write(account, result.last_position);
+      view.when_applied(result.last_position,
+                        [reply, respond, result = std::move(result)] { reply(respond(result)); });
+    });
+  }
+
+  void route(const std::string& account, const Request& request, const std::vector<std::string>& p,
+             const Query& query, std::string* route_label, const Reply& reply);
+  void list_page(const projections::Page& page, bool with_has_more, const Reply& reply);
+};
+
+Api::Api(es::EventStore& store, actors::Runtime& runtime, projections::CoreView& view,
+         domain::IdSource& ids)
+    : impl_(std::make_unique<Impl>(store, runtime, view, ids)) {}
+
+Api::~Api() = default;
+
+void Api::handle(Request request, Reply reply) {
+  const auto started = Clock::now();
+  const std::size_t question = request.target.find('?');
+  const std::string path = request.target.substr(0, question);
+  const Query query = parse_query(question == std::string::npos
+                                      ? std::string_view()
+                                      : std::string_view(request.target).substr(question + 1));
+  auto route_label = std::make_shared<std::string>(path);
+  // Wraps the reply so that every answer is counted in the metrics.
+  Reply counted = [this, reply, started, method = request.method, route_label](Response response) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    impl_->metrics.record(method, *route_label, response.status, seconds);
+    reply(std::move(response));
+  };
+
+  if (path == "/healthz" || path == "/metrics") {
+    if (request.method != "GET") {
+      return counted(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED",
+                                    "invalid_request_error"));
+    }
+    if (path == "/healthz") {
+      return counted(json_response(json::object{{"status", "ok"},
+                                                {"version", AP_VERSION},
+                                                {"logHead", impl_->store.head_position()},
+                                                {"projectionCheckpoint", impl_->view.checkpoint()},
+                                                {"liveActors", impl_->runtime.live_actors()}}));
+    }
+    Response metrics;
+    metrics.content_type = "text/plain; version=0.0.4";
+    metrics.body = impl_->metrics.render(
+        {{"agentphone_log_head_position", static_cast<double>(impl_->store.head_position())},
+         {"agentphone_projection_checkpoint", static_cast<double>(impl_->view.checkpoint())},
+         {"agentphone_live_actors", static_cast<double>(impl_->runtime.live_actors())}});
+    return counted(std::move(metrics));
+  }
+
+  const std::vector<std::string> parts = split_path(path);
+  if (parts.empty() || parts[0] != "v1") {
+    *route_label = "unknown";
+    return counted(not_found_response("Not Found"));
+  }
+  // Bearer authentication: the key is looked up by its SHA-256 and the stored
+  // hash compared in constant time; the key itself is never stored.
+  const std::string& authorization = request.header("authorization");
+  std::optional<std::string> account;
+  if (authorization.size() > 7 && strncasecmp(authorization.c_str(), "Bearer ", 7) == 0) {
+    const std::string key = authorization.substr(7);
+    const std::string hash = domain::sha256_hex(key);
+    account = impl_->view.account_for_key(hash);
+  }
+  if (!account) {
+    *route_label = "unauthorized";
+    Response denied = error_response(
+        401, authorization.empty() ? "Not authenticated: send Authorization: Bearer <API key>"
+                                   : "Invalid API key",
+        "UNAUTHORIZED", "authentication_error");
+    denied.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return counted(std::move(denied));
+  }
+  impl_->route(*account, request, parts, query, route_label.get(), counted);
+}
+
+void Api::Impl::list_page(const projections::Page& page, bool with_has_more, const Reply& reply) {
+  json::array data;
+  for (const json::object& item : page.items) data.push_back(item);
+  json::object body{{"data", std::move(data)}, {"total", page.total}};
+  if (with_has_more) body["hasMore"] = page.has_more;
+  reply(json_response(body));
+}
+
+void Api::Impl::route(const std::string& account, const Request& request,
+                      const std::vector<std::string>& p, const Query& query,
+                      std::string* route_label, const Reply& reply) {
+  const std::string& method = request.method;
+  auto method_not_allowed = [&] {
+    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED",
+                         "invalid_request_error"));
+  };
+  auto paging = [&](std::int64_t* offset, std::int64_t* limit) {
+    std::vector<FieldError> errors;
+    query_int(query, "limit", 20, 1, 100, limit, errors);
+    query_int(query, "offset", 0, 0, 1'000'000'000, offset, errors);
+    if (!errors.empty()) reply(validation_response(errors, "query"));
+    return errors.empty();
+  };
+  auto body_object = [&](json::object* out) {
+    Response error;
+    if (!parse_object(request.body, out, &error)) {
+      reply(error);
+      return false;
+    }
+    return true;
+  };
+
+  // /v1/agents ...
+  if (p.size() >= 2 && p[1] == "agents") {
+    if (p.size() == 2) {
+      *route_label = "/v1/agents";
+      if (method == "GET") {
+        std::int64_t offset, limit;
+        if (!paging(&offset, &limit)) return;
+        return after_own_writes(account, [this, account, offset, limit, reply] {
+          list_page(view.agents(account, offset, limit), false, reply);
+        });
+      }
+      if (method == "POST") {
+        json::object body;
+        if (!body_object(&body)) return;
+        const std::string id = ids.new_id("agt_");
+        return command(EntityKind::kAgent, id, {"agent.create", account, std::move(body)}, reply,
+                       [this, account, id](const CommandResult&) {
+                         return json_response(*view.agent(account, id));
+                       });
+      }
+      return method_not_allowed();
+    }
+    if (p.size() == 3 && p[2] == "voices") {
+      *route_label = "/v1/agents/voices";
+      if (method != "GET") return method_not_allowed();
+      return reply(json_response(json::object{{"data", domain::voice_catalogue()}}));
+    }
+    const std::string agent_id = p[2];
+    if (p.size() == 3) {
+      *route_label = "/v1/agents/{id}";
+      if (method == "GET") {
+        return after_own_writes(account, [this, account, agent_id, reply] {
+          std::optional<json::object> agent = view.agent(account, agent_id);
+          reply(agent ? json_response(*agent) : not_found_response("Agent not found"));
+        });
+      }
+      if (method == "PATCH") {
+        json::object body;
+        if (!body_object(&body)) return;
+        return command(EntityKind::kAgent, agent_id, {"agent.update", account, std::move(body)},
+                       reply, [this, account, agent_id](const CommandResult&) {
+                         return json_response(*view.agent(account, agent_id));
+                       });
+      }
+      if (method == "DELETE") {
+        return command(EntityKind::kAgent, agent_id, {"agent.delete", account, {}}, reply,
+                       [agent_id](const CommandResult& result) {
+                         return json_response(json::object{
+                             {"success", true},
+                             {"id", agent_id},
+                             {"name", result.events.front().data.at("name")}});
+                       });
+      }
+      return method_not_allowed();
+    }
+    if (p[3] == "numbers" && (p.size() == 4 || p.size() == 5)) {
+      const bool attach = p.size() == 4;
+      *route_label = attach ? "/v1/agents/{id}/numbers" : "/v1/agents/{id}/numbers/{number_id}";
+      if (method != (attach ? "POST" : "DELETE")) return method_not_allowed();
+      std::string number_id;
+      if (attach) {
+        json::object body;
+        if (!body_object(&body)) return;
+        const json::value* n = body.if_contains("numberId");
+        if (n == nullptr || n->is_null()) {
+          return reply(validation_response({{"numberId", "Field required", "missing"}}, "body"));
+        }
+        if (!n->is_string()) {
+          return reply(validation_response(
+              {{"numberId", "Input should be a valid string", "string_type"}}, "body"));
+        }
+        number_id = std::string(n->as_string());
+      } else {
+        number_id = p[4];
+      }
+      return after_own_writes(account, [this, account, agent_id, number_id, attach, reply] {
+        if (!view.agent(account, agent_id)) return reply(not_found_response("Agent not found"));
+        if (!view.number(account, number_id)) {
+          return reply(error_response(404, "Phone number not found", "PHONE_NUMBER_NOT_FOUND",
+                                      "not_found"));
+        }
+        command(EntityKind::kNumber, number_id,
+                {attach ? "number.attach" : "number.detach", account, {{"agentId", agent_id}}},
+                reply, [this, account, agent_id, number_id, attach](const CommandResult&) {
+                  if (!attach) return json_response(json::object{{"success", true}});
+                  json::object number = *view.number(account, number_id);
+                  return json_response(json::object{
+                      {"agentId", agent_id},
+                      {"number", json::object{{"id", number.at("id")},
+                                              {"phoneNumber", number.at("phoneNumber")},
+                                              {"status", number.at("status")},
+                                              {"type", "sms"}}}});
+                });
+      });
+    }
+    *route_label = "unknown";
+    return reply(not_found_response("Not Found"));
+  }
+
+  // /v1/numbers ...
+  if (p.size() >= 2 && p[1] == "numbers") {
+    if (p.size() == 2) {
+      *route_label = "/v1/numbers";
+      if (method == "GET") {
+        std::int64_t offset, limit;
+        if (!paging(&offset, &limit)) return;
+        return after_own_writes(account, [this, account, offset, limit, reply] {
+          list_page(view.numbers(account, offset, limit), true, reply);
+        });
+      }
+      if (method != "POST") return method_not_allowed();
+      json::object body;
+      if (!body_object(&body)) return;
+      std::vector<FieldError> errors;
+      json::object args{{"country", "US"}, {"areaCode", nullptr}, {"agentId", nullptr}};
+      if (const json::value* c = body.if_contains("country"); c != nullptr && !c->is_null()) {
+        if (!c->is_string()) {
+          errors.push_back({"country", "Input should be a valid string", "string_type"});
+        } else if (c->as_string() != "US" && c->as_string() != "CA") {
+          errors.push_back({"country", "Only US and CA numbers are available", "value_error"});
+        } else {
+          args["country"] = *c;
+        }
+      }
+      if (const json::value* a = body.if_contains("areaCode"); a != nullptr && !a->is_null()) {
+        static const std::regex kArea("^[2-9][0-9]{2}$");
+        if (!a->is_string()) {
+          errors.push_back({"areaCode", "Input should be a valid string", "string_type"});
+        } else if (!std::regex_match(std::string(a->as_string()), kArea)) {
+          errors.push_back({"areaCode", "Area code must be 3 digits, the first from 2 to 9",
+                            "string_pattern_mismatch"});
+        } else {
+          args["areaCode"] = *a;
+        }
+      }
+      if (const json::value* g = body.if_contains("agentId"); g != nullptr && !g->is_null()) {
+        if (!g->is_string()) {
+          errors.push_back({"agentId", "Input should be a valid string", "string_type"});
+        } else {
+          args["agentId"] = *g;
+        }
+      }
+      if (!errors.empty()) return reply(validation_response(errors, "body"));
+      return after_own_writes(account, [this, account, args = std::move(args), reply]() mutable {
+        if (args["agentId"].is_string() &&
+            !view.agent(account, std::string(args["agentId"].as_string()))) {
+          return reply(not_found_response("Agent not found"));
+        }
+        command(EntityKind::kAccount, account, {"number.provision", account, std::move(args)},
+                reply, [this, account](const CommandResult& result) {
+                  std::string number_id;
+                  for (const domain::Event& e : result.events) {
+                    if (e.type == "number.provisioned") {
+                      number_id = std::string(e.data.at("numberId").as_string());
+                    }
+                  }
+                  return json_response(*view.number(account, number_id));
+                });
+      });
+    }
+    const std::string number_id = p[2];
+    if (p.size() == 3) {
+      *route_label = "/v1/numbers/{id}";
+      if (method == "GET") {
+        return after_own_writes(account, [this, account, number_id, reply] {
+          std::optional<json::object> number = view.number(account, number_id);
+          reply(number ? json_response(*number)
+                       : error_response(404, "Phone number not found", "PHONE_NUMBER_NOT_FOUND",
+                                        "not_found"));
+        });
+      }
+      if (method == "DELETE") {
+        return command(EntityKind::kNumber, number_id, {"number.release", account, {}}, reply,
+                       [number_id](const CommandResult& result) {
+                         return json_response(json::object{
+                             {"success", true},
+                             {"id", number_id},
+                             {"phoneNumber", result.events.front().data.at("phoneNumber")},
+                             {"status", "released"}});
+                       });
+      }
+      return method_not_allowed();
+    }
+  }
+  *route_label = "unknown";
+  reply(not_found_response("Not Found"));
+}
+
+}  // namespace ap::http

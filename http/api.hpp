@@ -1,0 +1,31 @@
+// Api: the REST surface (contract sections A, B.1, B.2). It authenticates,
+// validates wire JSON, turns requests into commands for the actor runtime or
+// queries of the projections, and writes wire JSON back. Domain rules live in
+// actors/; this layer only translates.
+#pragma once
+
+#include <memory>
+
+#include "actors/runtime.hpp"
+#include "eventstore/event_store.hpp"
+#include "http/server.hpp"
+#include "projections/core_view.hpp"
+
+namespace ap::http {
+
+class Api {
+ public:
+  Api(es::EventStore& store, actors::Runtime& runtime, projections::CoreView& view,
+      domain::IdSource& ids);
+  ~Api();
+
+  // Handles one request; `reply` may run later, on another thread.
+  void handle(Request request, Reply reply);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ap::http

@@ -1,0 +1,90 @@
+// CoreView: the read model of accounts' API keys, agents and numbers, built
+// only from events and stored as RocksDB view rows beside the log. Each event's
+// row changes commit together with the checkpoint, so a crash never applies an
+// event twice or skips one.
+//
+// View rows (projection "core"):
+//   k/<sha256 of key>         -> account id (active keys only)
+//   g/<account>/<agent id>    -> AgentResponse JSON without `numbers`
+//   gc/<account>              -> number of agents (decimal)
+//   n/<account>/<number id>   -> PhoneNumberResponse JSON (released ones too)
+//   nc/<account>              -> number of active numbers (decimal)
+//   gn/<agent id>/<number id> -> account id: numbers attached to an agent
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eventstore/event_store.hpp"
+
+namespace ap::projections {
+
+namespace json = boost::json;
+
+struct Page {
+  std::vector<json::object> items;
+  std::uint64_t total = 0;
+  bool has_more = false;
+};
+
+class CoreView {
+ public:
+  explicit CoreView(es::EventStore& store);
+  ~CoreView();
+
+  // Starts applying events after the stored checkpoint, then live ones.
+  void start();
+
+  // Position of the last event applied.
+  std::uint64_t checkpoint() const;
+
+  // Blocks until the checkpoint reaches `position` or the timeout passes.
+  bool wait_until(std::uint64_t position, std::int64_t timeout_ms);
+
+  // Runs `fn` once the checkpoint reaches `position`: at once, on this thread,
+  // if it already has; otherwise on the projection's thread.
+  void when_applied(std::uint64_t position, std::function<void()> fn);
+
+  // ---- Queries (thread-safe; they read committed rows). ----
+
+  // The account whose active API key hashes to `sha256_hex`.
+  std::optional<std::string> account_for_key(const std::string& sha256_hex) const;
+
+  // AgentResponse with `numbers`, or nullopt if unknown or not this account's.
+  std::optional<json::object> agent(const std::string& account, const std::string& agent_id) const;
+  Page agents(const std::string& account, std::uint64_t offset, std::uint64_t limit) const;
+
+  // PhoneNumberResponse (any status), or nullopt if unknown or not this account's.
+  std::optional<json::object> number(const std::string& account,
+                                     const std::string& number_id) const;
+  // Active numbers only.
+  Page numbers(const std::string& account, std::uint64_t offset, std::uint64_t limit) const;
+
+  static constexpr const char* kName = "core";
+
+ private:
+  void apply(const std::vector<es::RecordedEvent>& events);
+  void apply_one(const es::RecordedEvent& event, es::ViewBatch& batch);
+  std::optional<json::object> row(const std::string& key) const;
+  std::int64_t counter(const std::string& key) const;
+  std::vector<json::object> agent_numbers(const std::string& account,
+                                          const std::string& agent_id) const;
+
+  es::EventStore& store_;
+  std::unique_ptr<es::Subscription> subscription_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::uint64_t checkpoint_ = 0;
+  std::multimap<std::uint64_t, std::function<void()>> waiters_;
+};
+
+}  // namespace ap::projections

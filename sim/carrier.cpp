@@ -1,0 +1,104 @@
+#include "sim/carrier.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace ap::sim {
+
+namespace {
+
+const std::set<std::string>& us_area_codes() {
+  static const std::set<std::string> kCodes = {
+      "201", "202", "203", "205", "206", "207", "208", "209", "210", "212", "213", "214", "215",
+      "216", "217", "218", "219", "224", "225", "228", "229", "231", "234", "239", "240", "248",
+      "251", "252", "253", "254", "256", "260", "262", "267", "269", "270", "272", "276", "281",
+      "301", "302", "303", "304", "305", "307", "308", "309", "310", "312", "313", "314", "315",
+      "316", "317", "318", "319", "320", "321", "323", "325", "330", "331", "334", "336", "337",
+      "339", "346", "347", "351", "352", "360", "361", "385", "386", "401", "402", "404", "405",
+      "406", "407", "408", "409", "410", "412", "413", "414", "415", "417", "419", "423", "424",
+      "425", "430", "432", "434", "435", "440", "442", "443", "458", "469", "470", "475", "478",
+      "479", "480", "484", "501", "502", "503", "504", "505", "507", "508", "509", "510", "512",
+      "513", "515", "516", "517", "518", "520", "530", "531", "534", "539", "540", "541", "551",
+      "559", "561", "562", "563", "567", "570", "571", "573", "574", "575", "580", "585", "586",
+      "601", "602", "603", "605", "606", "607", "608", "609", "610", "612", "614", "615", "616",
+      "617", "618", "619", "620", "623", "626", "628", "629", "630", "631", "636", "641", "646",
+      "650", "651", "657", "660", "661", "662", "667", "669", "678", "681", "682", "701", "702",
+      "703", "704", "706", "707", "708", "712", "713", "714", "715", "716", "717", "718", "719",
+      "720", "724", "725", "727", "731", "732", "734", "737", "740", "747", "754", "757", "760",
+      "762", "763", "765", "769", "770", "772", "773", "774", "775", "779", "781", "785", "786",
+      "801", "802", "803", "804", "805", "806", "808", "810", "812", "813", "814", "815", "816",
+      "817", "818", "828", "830", "831", "832", "843", "845", "847", "848", "850", "856", "857",
+      "858", "859", "860", "862", "863", "864", "865", "870", "872", "878", "901", "903", "904",
+      "906", "907", "908", "909", "910", "912", "913", "914", "915", "916", "917", "918", "919",
+      "920", "925", "928", "929", "931", "936", "937", "940", "941", "947", "949", "951", "952",
+      "954", "956", "970", "971", "972", "973", "978", "979", "980", "984", "985", "989"};
+  return kCodes;
+}
+
+const std::set<std::string>& ca_area_codes() {
+  static const std::set<std::string> kCodes = {
+      "204", "226", "236", "249", "250", "289", "306", "343", "365", "403", "416", "418",
+      "431", "437", "438", "450", "506", "514", "519", "548", "579", "581", "587", "604",
+      "613", "639", "647", "705", "709", "778", "780", "782", "807", "819", "825", "867",
+      "873", "902", "905"};
+  return kCodes;
+}
+
+const char* default_area_code(const std::string& country) {
+  return country == "CA" ? "416" : "415";
+}
+
+}  // namespace
+
+SimCarrier::SimCarrier(std::function<bool(const std::string&)> is_taken, int per_area_code)
+    : is_taken_(std::move(is_taken)),
+      per_area_code_(std::clamp(per_area_code, 1, kMaxPerAreaCode)) {}
+
+std::string SimCarrier::country_of(const std::string& area_code) {
+  if (us_area_codes().count(area_code)) return "US";
+  if (ca_area_codes().count(area_code)) return "CA";
+  return "";
+}
+
+std::string SimCarrier::candidate(const std::string& area_code, int index) const {
+  // 100 line numbers (0100..0199) per exchange, exchanges 200..209, so an
+  // index below kMaxPerAreaCode never meets an N11 exchange.
+  const int exchange = 200 + index / 100;
+  const int line = 100 + index % 100;
+  return "+1" + area_code + std::to_string(exchange) + "0" + std::to_string(line);
+}
+
+domain::NumberOffer SimCarrier::offer_number(const std::string& country,
+                                             const std::string& area_code) {
+  domain::NumberOffer offer;
+  const std::string code = area_code.empty() ? default_area_code(country) : area_code;
+  const std::string owner = country_of(code);
+  if (owner.empty()) {
+    offer.status = 400;
+    offer.code = "AREA_CODE_UNAVAILABLE";
+    offer.message = "Area code " + code + " is not an area code we serve";
+    return offer;
+  }
+  if (owner != country) {
+    offer.status = 400;
+    offer.code = "AREA_CODE_UNAVAILABLE";
+    offer.message = "Area code " + code + " belongs to " + owner + ", not " + country;
+    return offer;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  int& index = next_index_[code];
+  for (; index < per_area_code_; ++index) {
+    const std::string phone = candidate(code, index);
+    if (!is_taken_(phone)) {
+      offer.ok = true;
+      offer.phone_number = phone;
+      return offer;
+    }
+  }
+  offer.status = 409;
+  offer.code = "AREA_CODE_EXHAUSTED";
+  offer.message = "No numbers are available in area code " + code + "; try another area code";
+  return offer;
+}
+
+}  // namespace ap::sim
