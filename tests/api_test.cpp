@@ -1,0 +1,295 @@
+// The REST API over a real loopback socket, against the real binary.
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "tests/server_process.hpp"
+#include "tests/temp_dir.hpp"
+
+namespace ap::test {
+namespace {
+
+namespace json = boost::json;
+
+struct Account {
+  std::string id;
+  std::string key;
+};
+
+// Runs `agentphone admin create-account` on a stopped data folder.
+Account create_account(const std::string& data_dir, const std::string& email) {
+  const std::string command = std::string(AP_BINARY) + " admin --data-dir " + data_dir +
+                              " create-account --email " + email;
+  FILE* pipe = popen(command.c_str(), "r");
+  char line[256];
+  Account account;
+  while (pipe != nullptr && fgets(line, sizeof line, pipe) != nullptr) {
+    std::string text(line);
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    if (text.rfind("account_id=", 0) == 0) account.id = text.substr(11);
+    if (text.rfind("api_key=", 0) == 0) account.key = text.substr(8);
+  }
+  if (pipe != nullptr) pclose(pipe);
+  return account;
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_.path() + "/data";
+    alice_ = create_account(data_, "alice@example.com");
+    bob_ = create_account(data_, "bob@example.com");
+    ASSERT_EQ(alice_.key.rfind("sk_live_", 0), 0u);
+    server_ = std::make_unique<ServerProcess>(
+        AP_BINARY, data_,
+        std::vector<std::string>{"--body-limit", "65536", "--idle-timeout-ms", "100",
+                                 "--sim-numbers-per-area-code", "2"});
+  }
+
+  HttpResult call(const Account& who, const std::string& method, const std::string& target,
+                  const std::string& body = "") {
+    HttpClient client(server_->port());
+    return client.request(method, target, body, {{"Authorization", "Bearer " + who.key}});
+  }
+
+  json::value call_json(const Account& who, const std::string& method, const std::string& target,
+                        const std::string& body = "", int expect = 200) {
+    HttpResult r = call(who, method, target, body);
+    EXPECT_EQ(r.status, expect) << method << " " << target << " -> " << r.body;
+    return json::parse(r.body);
+  }
+
+  std::uint64_t log_head() {
+    HttpClient client(server_->port());
+    return json::parse(client.request("GET", "/healthz").body).at("logHead").to_number<std::uint64_t>();
+  }
+
+  // Asserts that `method target body` answers `status` and writes nothing.
+  void expect_refused(const Account& who, const std::string& method, const std::string& target,
+                      const std::string& body, int status) {
+    const std::uint64_t before = log_head();
+    HttpResult r = call(who, method, target, body);
+    EXPECT_EQ(r.status, status) << method << " " << target << " " << body << " -> " << r.body;
+    EXPECT_NE(r.body.find("\"detail\""), std::string::npos) << r.body;
+    EXPECT_EQ(log_head(), before) << method << " " << target << " wrote to the log";
+  }
+
+  TempDir dir_;
+  std::string data_;
+  Account alice_, bob_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(ApiTest, RequiresAValidBearerKey) {
+  HttpClient client(server_->port());
+  HttpResult none = client.request("GET", "/v1/agents");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(none.body.find("UNAUTHORIZED"), std::string::npos);
+  HttpResult bad = client.request("GET", "/v1/agents", "", {{"Authorization", "Bearer sk_live_x"}});
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(call(alice_, "GET", "/v1/agents").status, 200);
+  EXPECT_EQ(call(alice_, "GET", "/v1/nothing-here").status, 404);
+  EXPECT_EQ(call(alice_, "PUT", "/v1/agents").status, 405);
+}
+
+TEST_F(ApiTest, AgentLifecycleWithReadYourWrites) {
+  json::object created = call_json(alice_, "POST", "/v1/agents",
+                                   R"({"name":"Support","voiceMode":"hosted",
+                                       "systemPrompt":"Help","voiceSpeed":1.5,"language":"fr-FR"})")
+                             .as_object();
+  const std::string id(created.at("id").as_string());
+  EXPECT_EQ(id.rfind("agt_", 0), 0u);
+  EXPECT_EQ(created.at("voiceSpeed").as_double(), 1.5);
+  EXPECT_EQ(created.at("maxSilenceMs"), 600000);
+  EXPECT_TRUE(created.at("numbers").as_array().empty());
+
+  json::object fetched = call_json(alice_, "GET", "/v1/agents/" + id).as_object();
+  EXPECT_EQ(fetched.at("name"), "Support");
+  json::object patched =
+      call_json(alice_, "PATCH", "/v1/agents/" + id, R"({"description":"Front desk"})").as_object();
+  EXPECT_EQ(patched.at("description"), "Front desk");
+  EXPECT_EQ(patched.at("language"), "fr-FR");  // Unsent fields keep their values.
+  json::object switched =
+      call_json(alice_, "PATCH", "/v1/agents/" + id, R"({"voiceMode":"webhook"})").as_object();
+  EXPECT_EQ(switched.at("voiceMode"), "webhook");
+
+  for (int i = 0; i < 4; ++i) call_json(alice_, "POST", "/v1/agents", R"({"name":"n"})");
+  json::object page = call_json(alice_, "GET", "/v1/agents?limit=2&offset=1").as_object();
+  EXPECT_EQ(page.at("total"), 5);
+  EXPECT_EQ(page.at("data").as_array().size(), 2u);
+  EXPECT_EQ(call_json(bob_, "GET", "/v1/agents").at("total"), 0);
+
+  json::object deleted = call_json(alice_, "DELETE", "/v1/agents/" + id).as_object();
+  EXPECT_EQ(deleted.at("success"), true);
+  EXPECT_EQ(deleted.at("name"), "Support");
+  EXPECT_EQ(call(alice_, "GET", "/v1/agents/" + id).status, 404);
+  EXPECT_EQ(call_json(alice_, "GET", "/v1/agents").at("total"), 4);
+}
+
+TEST_F(ApiTest, VoicesCatalogueHasTheDefaultVoice) {
+  json::array voices = call_json(alice_, "GET", "/v1/agents/voices").at("data").as_array();
+  ASSERT_FALSE(voices.empty());
+  EXPECT_EQ(voices[0].at("voice_id"), "custom_voice_ea22ba5fdfaa18f39c274851c1");
+  for (const json::value& v : voices) EXPECT_TRUE(v.as_object().contains("voice_name"));
+}
+
+TEST_F(ApiTest, BadInputIsRefusedAndWritesNothing) {
+  expect_refused(alice_, "POST", "/v1/agents", "{not json", 422);
+  expect_refused(alice_, "POST", "/v1/agents", "[1,2]", 422);
+  expect_refused(alice_, "POST", "/v1/agents", "", 422);
+  expect_refused(alice_, "POST", "/v1/agents", R"({"description":"no name"})", 422);
+  expect_refused(alice_, "POST", "/v1/agents", R"({"name":7})", 422);
+  expect_refused(alice_, "POST", "/v1/agents", R"({"name":"x","voiceMode":"robot"})", 422);
+  expect_refused(alice_, "POST", "/v1/agents", R"({"name":"x","maxSilenceMs":1})", 422);
+  expect_refused(alice_, "POST", "/v1/agents", R"({"name":"x","interruptionSensitivity":2})", 422);
+  expect_refused(alice_, "POST", "/v1/agents", R"({"name":"x","voiceMode":"hosted"})", 422);
+  expect_refused(alice_, "POST", "/v1/agents", R"({"name":"x","voice":"nobody"})", 422);
+  expect_refused(alice_, "POST", "/v1/agents", R"({"name":"x","transferNumber":"555"})", 422);
+  expect_refused(alice_, "POST", "/v1/agents", "{\"name\":\"" + std::string(70000, 'a') + "\"}",
+                 413);
+  expect_refused(alice_, "GET", "/v1/agents?limit=500", "", 422);
+  expect_refused(alice_, "GET", "/v1/agents?limit=abc", "", 422);
+  expect_refused(alice_, "GET", "/v1/numbers?offset=-1", "", 422);
+  expect_refused(alice_, "POST", "/v1/numbers", R"({"country":"GB"})", 422);
+  expect_refused(alice_, "POST", "/v1/numbers", R"({"areaCode":"12"})", 422);
+  expect_refused(alice_, "POST", "/v1/numbers", R"({"areaCode":123})", 422);
+  expect_refused(alice_, "POST", "/v1/numbers", R"({"areaCode":"999"})", 400);
+  expect_refused(alice_, "POST", "/v1/numbers", R"({"country":"US","areaCode":"416"})", 400);
+  expect_refused(alice_, "POST", "/v1/numbers", R"({"agentId":"agt_missing"})", 404);
+  expect_refused(alice_, "PATCH", "/v1/agents/agt_missing", R"({"name":"x"})", 404);
+
+  HttpResult r = call(alice_, "POST", "/v1/agents", R"({"name":"x","voiceSpeed":"fast"})");
+  json::object body = json::parse(r.body).as_object();
+  const json::object& first = body.at("detail").as_array().at(0).as_object();
+  EXPECT_EQ(first.at("loc"), (json::array{"body", "voiceSpeed"}));
+  EXPECT_EQ(first.at("type"), "float_type");
+  EXPECT_EQ(body.at("error").at("code"), "VALIDATION_ERROR");
+}
+
+TEST_F(ApiTest, AnotherAccountsIdsAreNotFound) {
+  const std::string agent(
+      call_json(alice_, "POST", "/v1/agents", R"({"name":"mine"})").at("id").as_string());
+  const std::string number(call_json(alice_, "POST", "/v1/numbers", "{}").at("id").as_string());
+  expect_refused(bob_, "GET", "/v1/agents/" + agent, "", 404);
+  expect_refused(bob_, "PATCH", "/v1/agents/" + agent, R"({"name":"theirs"})", 404);
+  expect_refused(bob_, "DELETE", "/v1/agents/" + agent, "", 404);
+  expect_refused(bob_, "GET", "/v1/numbers/" + number, "", 404);
+  expect_refused(bob_, "DELETE", "/v1/numbers/" + number, "", 404);
+  expect_refused(bob_, "POST", "/v1/agents/" + agent + "/numbers",
+                 "{\"numberId\":\"" + number + "\"}", 404);
+  const std::string bobs(
+      call_json(bob_, "POST", "/v1/agents", R"({"name":"bob"})").at("id").as_string());
+  expect_refused(bob_, "POST", "/v1/agents/" + bobs + "/numbers",
+                 "{\"numberId\":\"" + number + "\"}", 404);
+  EXPECT_EQ(call_json(alice_, "GET", "/v1/agents/" + agent).at("name"), "mine");
+}
+
+TEST_F(ApiTest, NumbersProvisionAttachDetachAndRelease) {
+  const std::string agent(
+      call_json(alice_, "POST", "/v1/agents", R"({"name":"a"})").at("id").as_string());
+  json::object number = call_json(alice_, "POST", "/v1/numbers",
+                                  "{\"areaCode\":\"212\",\"agentId\":\"" + agent + "\"}")
+                            .as_object();
+  const std::string id(number.at("id").as_string());
+  EXPECT_EQ(id.rfind("num_", 0), 0u);
+  EXPECT_EQ(std::string(number.at("phoneNumber").as_string()).substr(0, 5), "+1212");
+  EXPECT_EQ(number.at("status"), "active");
+  EXPECT_EQ(number.at("agentId"), agent.c_str());
+  EXPECT_EQ(call_json(alice_, "GET", "/v1/agents/" + agent).at("numbers").as_array().size(), 1u);
+
+  // The $5.00 sign-up credit pays for one $3.00 number.
+  HttpResult broke = call(alice_, "POST", "/v1/numbers", "{}");
+  EXPECT_EQ(broke.status, 402);
+  EXPECT_NE(broke.body.find("INSUFFICIENT_BALANCE"), std::string::npos);
+
+  EXPECT_EQ(call_json(alice_, "DELETE", "/v1/agents/" + agent + "/numbers/" + id).at("success"),
+            true);
+  EXPECT_TRUE(call_json(alice_, "GET", "/v1/numbers/" + id).at("agentId").is_null());
+  json::object attached = call_json(alice_, "POST", "/v1/agents/" + agent + "/numbers",
+                                    "{\"numberId\":\"" + id + "\"}")
+                              .as_object();
+  EXPECT_EQ(attached.at("number").at("id"), id.c_str());
+  // Deleting the agent keeps the number, unattached.
+  call_json(alice_, "DELETE", "/v1/agents/" + agent);
+  EXPECT_TRUE(call_json(alice_, "GET", "/v1/numbers/" + id).at("agentId").is_null());
+
+  json::object released = call_json(alice_, "DELETE", "/v1/numbers/" + id).as_object();
+  EXPECT_EQ(released.at("status"), "released");
+  EXPECT_EQ(call_json(alice_, "GET", "/v1/numbers/" + id).at("status"), "released");
+  json::object list = call_json(alice_, "GET", "/v1/numbers").as_object();
+  EXPECT_EQ(list.at("total"), 0);
+  EXPECT_EQ(list.at("hasMore"), false);
+  expect_refused(alice_, "DELETE", "/v1/numbers/" + id, "", 400);
+
+  // Canadian numbers come from Canadian area codes.
+  json::object ca = call_json(bob_, "POST", "/v1/numbers", R"({"country":"CA"})").as_object();
+  EXPECT_EQ(std::string(ca.at("phoneNumber").as_string()).substr(0, 5), "+1416");
+}
+
+// Numbers are unique across accounts; a released number never returns to the
+// inventory (2 per area code here), which then runs out with a clear error.
+TEST_F(ApiTest, AreaCodeInventoryIsUniqueAndRunsOut) {
+  std::string first(call_json(alice_, "POST", "/v1/numbers", R"({"areaCode":"305"})")
+                        .at("phoneNumber")
+                        .as_string());
+  std::string second(call_json(bob_, "POST", "/v1/numbers", R"({"areaCode":"305"})")
+                         .at("phoneNumber")
+                         .as_string());
+  EXPECT_NE(first, second);
+  call_json(alice_, "DELETE", "/v1/numbers/" +
+                                  std::string(call_json(alice_, "GET", "/v1/numbers")
+                                                  .at("data")
+                                                  .at(0)
+                                                  .at("id")
+                                                  .as_string()));
+  server_->stop(SIGTERM);
+  Account carol = create_account(data_, "carol@example.com");
+  server_->start();
+  HttpResult r = call(carol, "POST", "/v1/numbers", R"({"areaCode":"305"})");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("AREA_CODE_EXHAUSTED"), std::string::npos);
+}
+
+TEST_F(ApiTest, DataSurvivesRestartAndKillNine) {
+  const std::string agent(
+      call_json(alice_, "POST", "/v1/agents", R"({"name":"durable"})").at("id").as_string());
+  const std::string before = call(alice_, "GET", "/v1/agents/" + agent).body;
+  server_->restart();
+  EXPECT_EQ(call(alice_, "GET", "/v1/agents/" + agent).body, before);
+  call_json(alice_, "PATCH", "/v1/agents/" + agent, R"({"description":"acknowledged"})");
+  server_->stop(SIGKILL);
+  server_->start();
+  EXPECT_EQ(call_json(alice_, "GET", "/v1/agents/" + agent).at("description"), "acknowledged");
+}
+
+TEST_F(ApiTest, IdleActorsPassivateAndRehydrate) {
+  const std::string agent(
+      call_json(alice_, "POST", "/v1/agents", R"({"name":"sleepy"})").at("id").as_string());
+  HttpClient health(server_->port());
+  std::int64_t live = -1;
+  for (int i = 0; i < 100 && live != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    live = json::parse(health.request("GET", "/healthz").body).at("liveActors").as_int64();
+  }
+  EXPECT_EQ(live, 0);
+  EXPECT_EQ(call_json(alice_, "PATCH", "/v1/agents/" + agent, R"({"name":"awake"})").at("name"),
+            "awake");
+}
+
+TEST_F(ApiTest, MetricsArePrometheusText) {
+  call(alice_, "GET", "/v1/agents");
+  HttpClient client(server_->port());
+  HttpResult r = client.request("GET", "/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("agentphone_http_requests_total{method=\"GET\",route=\"/v1/agents\","
+                        "status=\"200\"}"),
+            std::string::npos)
+      << r.body;
+  EXPECT_NE(r.body.find("agentphone_http_request_duration_seconds_bucket"), std::string::npos);
+  EXPECT_NE(r.body.find("agentphone_log_head_position"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ap::test

@@ -1,0 +1,249 @@
+// The pure deciders, without CAF, a log or a clock.
+#include <gtest/gtest.h>
+
+#include "actors/account.hpp"
+#include "actors/agent.hpp"
+#include "actors/number.hpp"
+#include "sim/carrier.hpp"
+
+namespace ap::domain {
+namespace {
+
+Context context_at(std::int64_t now_ms) {
+  Context context;
+  context.now_ms = now_ms;
+  return context;
+}
+
+const std::vector<Event>& events_of(const Decision& decision) {
+  if (auto* error = std::get_if<DomainError>(&decision)) {
+    ADD_FAILURE() << "unexpected error: " << error->message;
+  }
+  static const std::vector<Event> kNone;
+  return std::holds_alternative<std::vector<Event>>(decision)
+             ? std::get<std::vector<Event>>(decision)
+             : kNone;
+}
+
+AgentState created_agent(json::object body) {
+  AgentState state;
+  state.id = "agt_1";
+  Decision d = decide_agent(state, {"agent.create", "acct_1", std::move(body)}, context_at(5000));
+  for (const Event& e : events_of(d)) evolve_agent(state, e.type, e.data);
+  return state;
+}
+
+TEST(AgentDecider, CreateFillsDefaultsAndRecordsTheTime) {
+  AgentState state = created_agent({{"name", "Support"}});
+  ASSERT_TRUE(state.exists);
+  EXPECT_EQ(state.created_at_ms, 5000);
+  EXPECT_EQ(state.config.at("voiceMode"), "webhook");
+  EXPECT_EQ(state.config.at("voice"), default_voice_id());
+  EXPECT_EQ(state.config.at("maxSilenceMs"), 600000);
+  EXPECT_TRUE(state.config.at("description").is_null());
+  json::object wire = agent_to_wire(state);
+  EXPECT_EQ(wire.at("id"), "agt_1");
+  EXPECT_EQ(wire.at("createdAt"), "1970-01-01T00:00:05.000Z");
+}
+
+TEST(AgentDecider, ValidationReportsEveryBadFieldWithFastApiTypes) {
+  AgentState state;
+  state.id = "agt_1";
+  Decision d = decide_agent(state,
+                            {"agent.create", "acct_1",
+                             {{"voiceMode", "robot"},
+                              {"maxSilenceMs", 5},
+                              {"voiceSpeed", "fast"},
+                              {"language", "xx-XX"},
+                              {"enableMessaging", "yes"}}},
+                            context_at(0));
+  ASSERT_TRUE(std::holds_alternative<DomainError>(d));
+  const DomainError& error = std::get<DomainError>(d);
+  EXPECT_EQ(error.kind, ErrorKind::kValidation);
+  std::map<std::string, std::string> types;
+  for (const FieldError& f : error.fields) types[f.field] = f.type;
+  EXPECT_EQ(types["name"], "missing");
+  EXPECT_EQ(types["voiceMode"], "enum");
+  EXPECT_EQ(types["maxSilenceMs"], "greater_than_equal");
+  EXPECT_EQ(types["voiceSpeed"], "float_type");
+  EXPECT_EQ(types["language"], "enum");
+  EXPECT_EQ(types["enableMessaging"], "bool_type");
+}
+
+TEST(AgentDecider, HostedModeNeedsASystemPrompt) {
+  AgentState state;
+  state.id = "agt_1";
+  Decision d =
+      decide_agent(state, {"agent.create", "acct_1", {{"name", "x"}, {"voiceMode", "hosted"}}},
+                   context_at(0));
+  ASSERT_TRUE(std::holds_alternative<DomainError>(d));
+  EXPECT_EQ(std::get<DomainError>(d).fields.at(0).field, "systemPrompt");
+
+  AgentState agent = created_agent({{"name", "x"}});
+  Decision patch =
+      decide_agent(agent, {"agent.update", "acct_1", {{"voiceMode", "hosted"}}}, context_at(0));
+  ASSERT_TRUE(std::holds_alternative<DomainError>(patch));
+}
+
+TEST(AgentDecider, UpdateRecordsOnlyRealChangesAndTheVoiceModeSwitch) {
+  AgentState agent = created_agent({{"name", "x"}, {"description", "d"}});
+  Decision same = decide_agent(agent, {"agent.update", "acct_1", {{"name", "x"}}}, context_at(0));
+  EXPECT_TRUE(events_of(same).empty());
+  Decision d = decide_agent(
+      agent,
+      {"agent.update", "acct_1",
+       {{"voiceMode", "hosted"}, {"systemPrompt", "Be kind"}, {"description", nullptr}}},
+      context_at(0));
+  const auto& events = events_of(d);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "agent.updated");
+  EXPECT_EQ(events[1].type, "agent.voice_mode_changed");
+  EXPECT_EQ(events[1].data.at("from"), "webhook");
+  for (const Event& e : events) evolve_agent(agent, e.type, e.data);
+  EXPECT_TRUE(agent.config.at("description").is_null());
+  EXPECT_EQ(agent.config.at("name"), "x");
+}
+
+TEST(AgentDecider, ForeignAndDeletedAgentsAreNotFound) {
+  AgentState agent = created_agent({{"name", "x"}});
+  Decision foreign = decide_agent(agent, {"agent.delete", "acct_2", {}}, context_at(0));
+  EXPECT_EQ(std::get<DomainError>(foreign).kind, ErrorKind::kNotFound);
+  Decision removal = decide_agent(agent, {"agent.delete", "acct_1", {}}, context_at(0));
+  for (const Event& e : events_of(removal)) evolve_agent(agent, e.type, e.data);
+  Decision again = decide_agent(agent, {"agent.update", "acct_1", {{"name", "y"}}}, context_at(0));
+  EXPECT_EQ(std::get<DomainError>(again).kind, ErrorKind::kNotFound);
+}
+
+AccountState created_account() {
+  AccountState state;
+  state.id = "acct_1";
+  Decision d = decide_account(state,
+                              {"account.create", "acct_1",
+                               {{"email", "a@b.co"},
+                                {"keyId", "key_1"},
+                                {"keyPrefix", "sk_live_abcd"},
+                                {"keySha256", "ff"}}},
+                              context_at(0));
+  for (const Event& e : events_of(d)) evolve_account(state, e.type, e.data);
+  return state;
+}
+
+Decision provision(const AccountState& state, int n) {
+  Context context = context_at(0);
+  context.port_answer = {{"numberId", "num_" + std::to_string(n)},
+                         {"phoneNumber", "+1415200010" + std::to_string(n % 10)}};
+  return decide_account(state, {"number.provision", "acct_1", {{"country", "US"}}}, context);
+}
+
+TEST(AccountDecider, SignupCreditAndTheNumberCap) {
+  AccountState account = created_account();
+  EXPECT_EQ(account.balance_micros, 5'000'000);
+  ASSERT_EQ(account.keys.size(), 1u);
+  // $5.00 pays for one $3.00 number; the second is refused for balance.
+  Decision provisioned = provision(account, 1);
+  const auto& first = events_of(provisioned);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[1].stream, number_stream("num_1"));
+  EXPECT_TRUE(first[1].new_stream);
+  EXPECT_EQ(first[2].stream, phone_stream("+14152000101"));
+  for (const Event& e : first) {
+    if (e.stream.empty()) evolve_account(account, e.type, e.data);
+  }
+  EXPECT_EQ(account.balance_micros, 2'000'000);
+  Decision second = provision(account, 2);
+  EXPECT_EQ(std::get<DomainError>(second).code, "INSUFFICIENT_BALANCE");
+
+  account.balance_micros = 100 * kMicrosPerDollar;
+  account.active_numbers = kSelfServeNumberLimit;
+  EXPECT_EQ(std::get<DomainError>(provision(account, 3)).code, "VALIDATION_ERROR_NUMBER_LIMIT");
+}
+
+TEST(AccountDecider, RevokedKeysCannotBeRevokedAgain) {
+  AccountState account = created_account();
+  Decision d = decide_account(account, {"account.revoke_key", "acct_1", {{"keyId", "key_1"}}},
+                              context_at(0));
+  for (const Event& e : events_of(d)) evolve_account(account, e.type, e.data);
+  EXPECT_TRUE(account.keys["key_1"].revoked);
+  Decision again = decide_account(account, {"account.revoke_key", "acct_1", {{"keyId", "key_1"}}},
+                                  context_at(0));
+  EXPECT_EQ(std::get<DomainError>(again).kind, ErrorKind::kNotFound);
+}
+
+TEST(NumberDecider, AttachDetachAndReleaseIsFinal) {
+  NumberState number;
+  number.id = "num_1";
+  evolve_number(number, "number.provisioned",
+                {{"accountId", "acct_1"},
+                 {"phoneNumber", "+14152000100"},
+                 {"country", "US"},
+                 {"agentId", nullptr},
+                 {"createdAtMs", 1}});
+  auto apply = [&](const Decision& d) {
+    for (const Event& e : events_of(d)) {
+      if (e.stream.empty()) evolve_number(number, e.type, e.data);
+    }
+  };
+  apply(decide_number(number, {"number.attach", "acct_1", {{"agentId", "agt_1"}}}, context_at(0)));
+  EXPECT_EQ(number.agent_id, "agt_1");
+  Decision wrong = decide_number(number, {"number.detach", "acct_1", {{"agentId", "agt_2"}}},
+                                 context_at(0));
+  EXPECT_EQ(std::get<DomainError>(wrong).kind, ErrorKind::kNotFound);
+  Decision release = decide_number(number, {"number.release", "acct_1", {}}, context_at(0));
+  ASSERT_EQ(events_of(release).size(), 2u);
+  EXPECT_EQ(events_of(release)[1].stream, account_stream("acct_1"));
+  apply(release);
+  EXPECT_EQ(number.status, "released");
+  Decision attach =
+      decide_number(number, {"number.attach", "acct_1", {{"agentId", "agt_1"}}}, context_at(0));
+  EXPECT_EQ(std::get<DomainError>(attach).code, "NUMBER_RELEASED");
+  Decision foreign = decide_number(number, {"number.release", "acct_2", {}}, context_at(0));
+  EXPECT_EQ(std::get<DomainError>(foreign).code, "PHONE_NUMBER_NOT_FOUND");
+}
+
+TEST(Nanp, NormalizesAndRejects) {
+  EXPECT_EQ(normalize_nanp("+1 (415) 555-2671"), "+14155552671");
+  EXPECT_EQ(normalize_nanp("415.555.2671"), "+14155552671");
+  EXPECT_EQ(normalize_nanp("14155552671"), "+14155552671");
+  EXPECT_EQ(normalize_nanp("+44 20 7946 0958"), "");
+  EXPECT_EQ(normalize_nanp("+11155552671"), "");  // Area code cannot start with 1.
+  EXPECT_EQ(normalize_nanp("4111552671"), "");    // N11 area code.
+  EXPECT_EQ(normalize_nanp("415555267"), "");
+  EXPECT_EQ(normalize_nanp("415-555-267a"), "");
+}
+
+TEST(Iso8601, RoundTripsAndParsesOffsets) {
+  std::int64_t ms = 0;
+  ASSERT_TRUE(parse_iso8601("2026-11-28T12:00:00.250Z", &ms));
+  EXPECT_EQ(iso8601(ms), "2026-11-28T12:00:00.250Z");
+  ASSERT_TRUE(parse_iso8601("2026-11-28T13:00:00+01:00", &ms));
+  EXPECT_EQ(iso8601(ms), "2026-11-28T12:00:00.000Z");
+  EXPECT_FALSE(parse_iso8601("yesterday", &ms));
+  EXPECT_FALSE(parse_iso8601("2026-13-01T00:00:00Z", &ms));
+}
+
+TEST(SimCarrier, DeterministicUniqueAndBounded) {
+  std::set<std::string> taken;
+  sim::SimCarrier carrier([&](const std::string& n) { return taken.count(n) > 0; }, 3);
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) {
+    NumberOffer offer = carrier.offer_number("US", "212");
+    ASSERT_TRUE(offer.ok) << offer.message;
+    EXPECT_EQ(normalize_nanp(offer.phone_number), offer.phone_number);
+    EXPECT_EQ(offer.phone_number.substr(0, 5), "+1212");
+    taken.insert(offer.phone_number);
+    got.push_back(offer.phone_number);
+  }
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()).size(), 3u);
+  NumberOffer exhausted = carrier.offer_number("US", "212");
+  EXPECT_FALSE(exhausted.ok);
+  EXPECT_EQ(exhausted.code, "AREA_CODE_EXHAUSTED");
+  EXPECT_EQ(carrier.offer_number("US", "416").code, "AREA_CODE_UNAVAILABLE");  // Toronto.
+  EXPECT_TRUE(carrier.offer_number("CA", "416").ok);
+  EXPECT_EQ(carrier.offer_number("US", "999").code, "AREA_CODE_UNAVAILABLE");
+  // A fresh carrier over the same claims offers the same next number.
+  sim::SimCarrier again([&](const std::string& n) { return taken.count(n) > 0; }, 5);
+  EXPECT_EQ(again.offer_number("US", "212").phone_number, "+12122000103");
+}
+
+}  // namespace
+}  // namespace ap::domain
