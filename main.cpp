@@ -34,11 +34,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   serve_cmd->add_option("--body-limit", serve.body_limit_bytes, "maximum request body in bytes");
   serve_cmd->add_option("--port-file", serve.port_file, "write the bound port to this file");
-  serve_cmd->add_option("--idle-timeout-ms", serve.idle_timeout_ms,
-                        "passivate entity actors idle this long")
+  serve_cmd
+      ->add_option("--idle-timeout-ms", serve.idle_timeout_ms,
+                   "passivate entity actors idle this long")
       ->check(CLI::Range(10, 86'400'000));
-  serve_cmd->add_option("--sim-numbers-per-area-code", serve.sim_numbers_per_area_code,
-                        "simulated carrier inventory per area code (1-1000)")
+  serve_cmd
+      ->add_option("--sim-numbers-per-area-code", serve.sim_numbers_per_area_code,
+                   "simulated carrier inventory per area code (1-1000)")
       ->check(CLI::Range(1, 1000));
 
   std::string data_dir = env_or("AGENTPHONE_DATA_DIR", "./data");

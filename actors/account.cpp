@@ -28,8 +28,7 @@ Event key_created(const AccountState& state, const Command& command, const Conte
 
 }  // namespace
 
-Decision decide_account(const AccountState& state, const Command& command,
-                        const Context& context) {
+Decision decide_account(const AccountState& state, const Command& command, const Context& context) {
   if (command.type == "account.create") {
     if (state.exists) {
       return error_of(ErrorKind::kConflict, "CONFLICT", "Account " + state.id + " already exists");
@@ -39,13 +38,12 @@ Decision decide_account(const AccountState& state, const Command& command,
     if (at == std::string::npos || at == 0 || at + 1 >= email.size() || email.size() > 254) {
       return validation_error({{"email", "A valid email address is required", "value_error"}});
     }
-    return std::vector<Event>{
-        Event{"account.created",
-              {{"accountId", state.id},
-               {"email", email},
-               {"creditMicros", kSignupCreditMicros},
-               {"createdAtMs", context.now_ms}}},
-        key_created(state, command, context)};
+    return std::vector<Event>{Event{"account.created",
+                                    {{"accountId", state.id},
+                                     {"email", email},
+                                     {"creditMicros", kSignupCreditMicros},
+                                     {"createdAtMs", context.now_ms}}},
+                              key_created(state, command, context)};
   }
 
   if (!state.exists || command.account_id != state.id) return not_found("Account not found");
@@ -56,9 +54,9 @@ Decision decide_account(const AccountState& state, const Command& command,
   if (command.type == "account.revoke_key") {
     auto it = state.keys.find(arg(command, "keyId"));
     if (it == state.keys.end() || it->second.revoked) return not_found("API key not found");
-    return std::vector<Event>{Event{"account.api_key_revoked", {{"accountId", state.id},
-                                                                {"keyId", it->first},
-                                                                {"sha256", it->second.sha256}}}};
+    return std::vector<Event>{
+        Event{"account.api_key_revoked",
+              {{"accountId", state.id}, {"keyId", it->first}, {"sha256", it->second.sha256}}}};
   }
   if (command.type == "number.provision") {
     if (state.active_numbers >= kSelfServeNumberLimit) {

@@ -33,8 +33,7 @@ struct AccountState {
 //   "account.revoke_key"  args {keyId}
 //   "number.provision"    args {country, areaCode|null, agentId|null};
 //                         context.port_answer {numberId, phoneNumber} from the carrier
-Decision decide_account(const AccountState& state, const Command& command,
-                        const Context& context);
+Decision decide_account(const AccountState& state, const Command& command, const Context& context);
 void evolve_account(AccountState& state, const std::string& type, const json::object& data);
 
 }  // namespace ap::domain

@@ -61,10 +61,10 @@ int run(es::EventStore& store, domain::AccountState& state, const domain::Comman
     std::fprintf(stderr, "agentphone admin: %s\n", error->message.c_str());
     return 1;
   }
-  es::StreamAppend part{domain::account_stream(state.id),
-                        version == 0 ? es::ExpectedVersion::no_stream()
-                                     : es::ExpectedVersion::exact(version),
-                        {}};
+  es::StreamAppend part{
+      domain::account_stream(state.id),
+      version == 0 ? es::ExpectedVersion::no_stream() : es::ExpectedVersion::exact(version),
+      {}};
   for (const domain::Event& e : std::get<std::vector<domain::Event>>(decision)) {
     part.events.push_back({e.type, json::serialize(e.data)});
   }

@@ -24,13 +24,13 @@ struct FieldSpec {
 
 const std::vector<const char*>& languages() {
   static const std::vector<const char*> kLanguages = {
-      "af-ZA", "ar-SA", "az-AZ", "bg-BG", "bs-BA", "ca-ES", "cs-CZ", "cy-GB",  "da-DK", "de-DE",
-      "el-GR", "en-AU", "en-GB", "en-IN", "en-NZ", "en-US", "es-419", "es-ES", "fa-IR", "fi-FI",
-      "fil-PH", "fr-CA", "fr-FR", "gl-ES", "he-IL", "hi-IN", "hr-HR", "hu-HU", "hy-AM", "id-ID",
-      "is-IS", "it-IT", "ja-JP", "kk-KZ", "kn-IN", "ko-KR", "lt-LT", "lv-LV", "mk-MK", "mr-IN",
-      "ms-MY", "ne-NP", "nl-BE", "nl-NL", "no-NO", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU",
-      "sk-SK", "sl-SI", "sr-RS", "sv-SE", "sw-KE", "ta-IN", "th-TH", "tr-TR", "uk-UA", "ur-IN",
-      "vi-VN", "yue-CN", "zh-CN"};
+      "af-ZA", "ar-SA", "az-AZ",  "bg-BG", "bs-BA", "ca-ES", "cs-CZ", "cy-GB",  "da-DK",
+      "de-DE", "el-GR", "en-AU",  "en-GB", "en-IN", "en-NZ", "en-US", "es-419", "es-ES",
+      "fa-IR", "fi-FI", "fil-PH", "fr-CA", "fr-FR", "gl-ES", "he-IL", "hi-IN",  "hr-HR",
+      "hu-HU", "hy-AM", "id-ID",  "is-IS", "it-IT", "ja-JP", "kk-KZ", "kn-IN",  "ko-KR",
+      "lt-LT", "lv-LV", "mk-MK",  "mr-IN", "ms-MY", "ne-NP", "nl-BE", "nl-NL",  "no-NO",
+      "pl-PL", "pt-BR", "pt-PT",  "ro-RO", "ru-RU", "sk-SK", "sl-SI", "sr-RS",  "sv-SE",
+      "sw-KE", "ta-IN", "th-TH",  "tr-TR", "uk-UA", "ur-IN", "vi-VN", "yue-CN", "zh-CN"};
   return kLanguages;
 }
 
@@ -106,10 +106,14 @@ bool is_e164(const std::string& text) {
 }
 
 bool as_double(const json::value& value, double* out) {
-  if (value.is_int64()) *out = static_cast<double>(value.as_int64());
-  else if (value.is_uint64()) *out = static_cast<double>(value.as_uint64());
-  else if (value.is_double()) *out = value.as_double();
-  else return false;
+  if (value.is_int64())
+    *out = static_cast<double>(value.as_int64());
+  else if (value.is_uint64())
+    *out = static_cast<double>(value.as_uint64());
+  else if (value.is_double())
+    *out = value.as_double();
+  else
+    return false;
   return true;
 }
 
@@ -148,7 +152,8 @@ void check_tool(const json::value& tool, std::size_t index, std::vector<FieldErr
   } else if (!std::string_view(url->as_string()).starts_with("https://")) {
     errors.push_back({at + ".url", "Tool URL must use https", "value_error"});
   }
-  if (const json::value* method = t.if_contains("method"); method != nullptr && !method->is_null()) {
+  if (const json::value* method = t.if_contains("method");
+      method != nullptr && !method->is_null()) {
     if (!method->is_string() || (method->as_string() != "GET" && method->as_string() != "POST")) {
       errors.push_back({at + ".method", "Input should be 'GET' or 'POST'", "enum"});
     }
@@ -157,8 +162,8 @@ void check_tool(const json::value& tool, std::size_t index, std::vector<FieldErr
       timeout != nullptr && !timeout->is_null()) {
     double ms = 0;
     if (!as_double(*timeout, &ms) || ms != std::floor(ms) || ms < 1000 || ms > 120000) {
-      errors.push_back({at + ".timeoutMs", "Input should be an integer from 1000 to 120000",
-                        "value_error"});
+      errors.push_back(
+          {at + ".timeoutMs", "Input should be an integer from 1000 to 120000", "value_error"});
     }
   }
 }
@@ -187,21 +192,21 @@ json::object validate_fields(const json::object& body, std::vector<FieldError>& 
           if (text.empty()) {
             changes[spec.name] = nullptr;  // "" removes, per the MCP docs.
           } else if (!is_e164(text)) {
-            errors.push_back({spec.name, "Phone number must be E.164, e.g. +14155551234",
-                              "value_error"});
+            errors.push_back(
+                {spec.name, "Phone number must be E.164, e.g. +14155551234", "value_error"});
           } else {
             changes[spec.name] = text;
           }
           break;
         }
         if (std::string_view(spec.name) == "name" && text.empty()) {
-          errors.push_back({spec.name, "String should have at least 1 character",
-                            "string_too_short"});
+          errors.push_back(
+              {spec.name, "String should have at least 1 character", "string_too_short"});
         } else if (text.size() > spec.max_length) {
-          errors.push_back({spec.name,
-                            "String should have at most " + std::to_string(spec.max_length) +
-                                " characters",
-                            "string_too_long"});
+          errors.push_back(
+              {spec.name,
+               "String should have at most " + std::to_string(spec.max_length) + " characters",
+               "string_too_long"});
         } else if (std::string_view(spec.name) == "voicemailMessage" && text.empty()) {
           changes[spec.name] = nullptr;
         } else {
@@ -225,8 +230,9 @@ json::object validate_fields(const json::object& body, std::vector<FieldError>& 
                                                     : "Input should be a valid number",
                             spec.kind == Kind::kInt ? "int_type" : "float_type"});
         } else if (spec.kind == Kind::kInt && number != std::floor(number)) {
-          errors.push_back({spec.name, "Input should be a valid integer, got a number with a "
-                                       "fractional part",
+          errors.push_back({spec.name,
+                            "Input should be a valid integer, got a number with a "
+                            "fractional part",
                             "int_from_float"});
         } else if (number < spec.min) {
           errors.push_back({spec.name,
@@ -293,8 +299,8 @@ void check_merged(const json::object& merged, std::vector<FieldError>& errors) {
   const bool hosted = merged.at("voiceMode").as_string() == "hosted";
   const json::value& prompt = merged.at("systemPrompt");
   if (hosted && (!prompt.is_string() || prompt.as_string().empty())) {
-    errors.push_back({"systemPrompt", "systemPrompt is required when voiceMode is 'hosted'",
-                      "missing"});
+    errors.push_back(
+        {"systemPrompt", "systemPrompt is required when voiceMode is 'hosted'", "missing"});
   }
   const json::value& tools = merged.at("customTools");
   if (!hosted && tools.is_array() && !tools.as_array().empty()) {
@@ -341,7 +347,9 @@ const json::array& voice_catalogue() {
   return kVoices;
 }
 
-const char* default_voice_id() { return "custom_voice_ea22ba5fdfaa18f39c274851c1"; }
+const char* default_voice_id() {
+  return "custom_voice_ea22ba5fdfaa18f39c274851c1";
+}
 
 Decision decide_agent(const AgentState& state, const Command& command, const Context& context) {
   if (command.type == "agent.create") {
@@ -385,9 +393,9 @@ Decision decide_agent(const AgentState& state, const Command& command, const Con
     std::vector<Event> events;
     if (effective.empty()) return events;
     const json::value* mode = effective.if_contains("voiceMode");
-    events.push_back(Event{"agent.updated", {{"agentId", state.id},
-                                             {"accountId", state.account_id},
-                                             {"changes", effective}}});
+    events.push_back(
+        Event{"agent.updated",
+              {{"agentId", state.id}, {"accountId", state.account_id}, {"changes", effective}}});
     if (mode != nullptr) {
       // The voice layer re-provisions infrastructure and rebinds numbers on this.
       events.push_back(Event{"agent.voice_mode_changed",
@@ -399,9 +407,10 @@ Decision decide_agent(const AgentState& state, const Command& command, const Con
     return events;
   }
   if (command.type == "agent.delete") {
-    return std::vector<Event>{Event{"agent.deleted", {{"agentId", state.id},
-                                                      {"accountId", state.account_id},
-                                                      {"name", state.config.at("name")}}}};
+    return std::vector<Event>{Event{"agent.deleted",
+                                    {{"agentId", state.id},
+                                     {"accountId", state.account_id},
+                                     {"name", state.config.at("name")}}}};
   }
   DomainError error;
   error.code = "UNKNOWN_COMMAND";
@@ -414,7 +423,8 @@ void evolve_agent(AgentState& state, const std::string& type, const json::object
     state.exists = true;
     state.account_id = std::string(data.at("accountId").as_string());
     state.config = data.at("config").as_object();
-    if (const json::value* at = data.if_contains("createdAtMs")) state.created_at_ms = at->as_int64();
+    if (const json::value* at = data.if_contains("createdAtMs"))
+      state.created_at_ms = at->as_int64();
   } else if (type == "agent.updated") {
     for (const auto& [key, value] : data.at("changes").as_object()) state.config[key] = value;
   } else if (type == "agent.deleted") {

@@ -26,11 +26,15 @@ DomainError not_found(std::string what) {
 std::string account_stream(std::string_view account_id) {
   return "account-" + std::string(account_id);
 }
-std::string agent_stream(std::string_view agent_id) { return "agent-" + std::string(agent_id); }
+std::string agent_stream(std::string_view agent_id) {
+  return "agent-" + std::string(agent_id);
+}
 std::string number_stream(std::string_view number_id) {
   return "number-" + std::string(number_id);
 }
-std::string phone_stream(std::string_view e164) { return "phone-" + std::string(e164); }
+std::string phone_stream(std::string_view e164) {
+  return "phone-" + std::string(e164);
+}
 
 std::string iso8601(std::int64_t ms) {
   const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
@@ -117,10 +121,14 @@ std::string normalize_nanp(std::string_view text) {
       return "";
     }
   }
-  if (digits.size() == 11 && digits[0] == '1') digits.erase(0, 1);
-  else if (plus || digits.size() != 10) return "";
+  if (digits.size() == 11 && digits[0] == '1')
+    digits.erase(0, 1);
+  else if (plus || digits.size() != 10)
+    return "";
   // NANP: area code and exchange start with 2-9; N11 codes are service codes.
-  auto is_n11 = [](const std::string& d, std::size_t at) { return d[at + 1] == '1' && d[at + 2] == '1'; };
+  auto is_n11 = [](const std::string& d, std::size_t at) {
+    return d[at + 1] == '1' && d[at + 2] == '1';
+  };
   if (digits[0] < '2' || digits[3] < '2' || is_n11(digits, 0) || is_n11(digits, 3)) return "";
   return "+1" + digits;
 }

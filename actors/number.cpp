@@ -22,21 +22,21 @@ Decision decide_number(const NumberState& state, const Command& command, const C
   if (command.type == "number.attach") {
     if (state.status != "active") return released_error();
     if (state.agent_id == agent_id) return std::vector<Event>{};
-    return std::vector<Event>{Event{"number.agent_attached",
-                                    {{"numberId", state.id},
-                                     {"accountId", state.account_id},
-                                     {"agentId", agent_id},
-                                     {"previousAgentId", state.agent_id.empty()
-                                                             ? json::value(nullptr)
-                                                             : json::value(state.agent_id)}}}};
+    return std::vector<Event>{
+        Event{"number.agent_attached",
+              {{"numberId", state.id},
+               {"accountId", state.account_id},
+               {"agentId", agent_id},
+               {"previousAgentId",
+                state.agent_id.empty() ? json::value(nullptr) : json::value(state.agent_id)}}}};
   }
   if (command.type == "number.detach") {
     if (state.status != "active" || state.agent_id != agent_id) {
       return not_found("Phone number " + state.id + " is not attached to agent " + agent_id);
     }
-    return std::vector<Event>{Event{"number.agent_detached", {{"numberId", state.id},
-                                                              {"accountId", state.account_id},
-                                                              {"agentId", agent_id}}}};
+    return std::vector<Event>{
+        Event{"number.agent_detached",
+              {{"numberId", state.id}, {"accountId", state.account_id}, {"agentId", agent_id}}}};
   }
   if (command.type == "number.release") {
     if (state.status != "active") return released_error();
@@ -45,8 +45,8 @@ Decision decide_number(const NumberState& state, const Command& command, const C
               {{"numberId", state.id},
                {"accountId", state.account_id},
                {"phoneNumber", state.phone_number},
-               {"agentId", state.agent_id.empty() ? json::value(nullptr)
-                                                  : json::value(state.agent_id)}}},
+               {"agentId",
+                state.agent_id.empty() ? json::value(nullptr) : json::value(state.agent_id)}}},
         Event{"account.number_released",
               {{"accountId", state.account_id}, {"numberId", state.id}},
               account_stream(state.account_id),

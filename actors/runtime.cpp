@@ -77,9 +77,12 @@ AnyState empty_state(EntityKind kind, const std::string& id) {
 
 std::string stream_of(EntityKind kind, const std::string& id) {
   switch (kind) {
-    case EntityKind::kAccount: return domain::account_stream(id);
-    case EntityKind::kAgent: return domain::agent_stream(id);
-    case EntityKind::kNumber: return domain::number_stream(id);
+    case EntityKind::kAccount:
+      return domain::account_stream(id);
+    case EntityKind::kAgent:
+      return domain::agent_stream(id);
+    case EntityKind::kNumber:
+      return domain::number_stream(id);
   }
   return "";
 }
@@ -134,13 +137,18 @@ json::object snapshot_of(const AnyState& state) {
                   {"activeNumbers", s.active_numbers},
                   {"keys", keys}};
         } else if constexpr (std::is_same_v<T, domain::AgentState>) {
-          return {{"exists", s.exists},        {"deleted", s.deleted},
-                  {"accountId", s.account_id}, {"createdAtMs", s.created_at_ms},
+          return {{"exists", s.exists},
+                  {"deleted", s.deleted},
+                  {"accountId", s.account_id},
+                  {"createdAtMs", s.created_at_ms},
                   {"config", s.config}};
         } else {
-          return {{"exists", s.exists},         {"accountId", s.account_id},
-                  {"phoneNumber", s.phone_number}, {"country", s.country},
-                  {"status", s.status},         {"agentId", s.agent_id},
+          return {{"exists", s.exists},
+                  {"accountId", s.account_id},
+                  {"phoneNumber", s.phone_number},
+                  {"country", s.country},
+                  {"status", s.status},
+                  {"agentId", s.agent_id},
                   {"createdAtMs", s.created_at_ms}};
         }
       },
@@ -159,9 +167,10 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           s.active_numbers = static_cast<int>(o.at("activeNumbers").as_int64());
           for (const auto& [id, k] : o.at("keys").as_object()) {
             const json::object& key = k.as_object();
-            s.keys[std::string(id)] = domain::ApiKeyState{
-                std::string(key.at("prefix").as_string()), std::string(key.at("sha256").as_string()),
-                key.at("createdAtMs").as_int64(), key.at("revoked").as_bool()};
+            s.keys[std::string(id)] =
+                domain::ApiKeyState{std::string(key.at("prefix").as_string()),
+                                    std::string(key.at("sha256").as_string()),
+                                    key.at("createdAtMs").as_int64(), key.at("revoked").as_bool()};
           }
         } else if constexpr (std::is_same_v<T, domain::AgentState>) {
           s.deleted = o.at("deleted").as_bool();
@@ -206,12 +215,12 @@ struct EntityState {
   std::string stream;
   bool loaded = false;
   AnyState aggregate;
-  std::uint64_t version = 0;            // Last stream version applied.
+  std::uint64_t version = 0;  // Last stream version applied.
   std::uint64_t last_snapshot_version = 0;
-  std::deque<CommandMsg> queue;         // Commands waiting while one is in flight.
+  std::deque<CommandMsg> queue;  // Commands waiting while one is in flight.
   bool busy = false;
   int conflict_retries = 0;
-  std::uint64_t handled = 0;            // Commands completed, for passivation.
+  std::uint64_t handled = 0;  // Commands completed, for passivation.
   std::chrono::steady_clock::time_point last_active;
   bool idle_timer = false;
   std::vector<domain::Event> in_flight;  // Events of the command being appended.
@@ -268,8 +277,8 @@ void process_next(EntityActor* self, Runtime::Impl* env) {
           area != nullptr && area->is_string() ? std::string(area->as_string()) : "");
       if (!offer.ok) {
         CommandResult result;
-        result.error.kind = offer.status == 409 ? domain::ErrorKind::kConflict
-                                                : domain::ErrorKind::kBadRequest;
+        result.error.kind =
+            offer.status == 409 ? domain::ErrorKind::kConflict : domain::ErrorKind::kBadRequest;
         result.error.code = offer.code;
         result.error.message = offer.message;
         finish(self, std::move(result));
@@ -295,7 +304,8 @@ void process_next(EntityActor* self, Runtime::Impl* env) {
     // Group the events by stream; this aggregate's stream names the version
     // it expects, streams created here must not exist yet.
     std::vector<es::StreamAppend> parts;
-    auto part_for = [&](const std::string& stream, es::ExpectedVersion expected) -> es::StreamAppend& {
+    auto part_for = [&](const std::string& stream,
+                        es::ExpectedVersion expected) -> es::StreamAppend& {
       for (es::StreamAppend& p : parts) {
         if (p.stream == stream) return p;
       }
@@ -306,7 +316,7 @@ void process_next(EntityActor* self, Runtime::Impl* env) {
       const bool own = event.stream.empty();
       es::StreamAppend& part =
           own ? part_for(st.stream, st.version == 0 ? es::ExpectedVersion::no_stream()
-                                                     : es::ExpectedVersion::exact(st.version))
+                                                    : es::ExpectedVersion::exact(st.version))
               : part_for(event.stream, event.new_stream ? es::ExpectedVersion::no_stream()
                                                         : es::ExpectedVersion::any());
       part.events.push_back(es::NewEvent{event.type, json::serialize(event.data)});
@@ -353,8 +363,8 @@ void on_appended(EntityActor* self, Runtime::Impl* env, const AppendDone& done) 
     result.last_position = done.result.last_position;
     result.events = st.in_flight;
     if (st.version - st.last_snapshot_version >= env->options.snapshot_every) {
-      env->store.save_snapshot(st.stream, es::Snapshot{st.version,
-                                                       json::serialize(snapshot_of(st.aggregate))});
+      env->store.save_snapshot(
+          st.stream, es::Snapshot{st.version, json::serialize(snapshot_of(st.aggregate))});
       st.last_snapshot_version = st.version;
     }
   }
@@ -461,11 +471,12 @@ Runtime::~Runtime() {
   impl_->system.reset();
 }
 
-void Runtime::send(EntityKind kind, const std::string& id, domain::Command command,
-                   ResultFn done) {
+void Runtime::send(EntityKind kind, const std::string& id, domain::Command command, ResultFn done) {
   caf::anon_send(impl_->registry, CommandMsg{kind, id, std::move(command), std::move(done)});
 }
 
-std::int64_t Runtime::live_actors() const { return impl_->live.load(); }
+std::int64_t Runtime::live_actors() const {
+  return impl_->live.load();
+}
 
 }  // namespace ap::actors

@@ -24,9 +24,9 @@ enum class EntityKind { kAccount, kAgent, kNumber };
 
 struct CommandResult {
   bool ok = false;
-  domain::DomainError error;       // When !ok.
-  std::uint64_t last_position = 0;  // Log position of the last event written; 0 if none.
-  std::vector<domain::Event> events; // The events written, in order.
+  domain::DomainError error;          // When !ok.
+  std::uint64_t last_position = 0;    // Log position of the last event written; 0 if none.
+  std::vector<domain::Event> events;  // The events written, in order.
 };
 
 using ResultFn = std::function<void(CommandResult)>;
@@ -34,7 +34,7 @@ using ResultFn = std::function<void(CommandResult)>;
 struct RuntimeOptions {
   int scheduler_threads = 2;
   std::int64_t idle_timeout_ms = 60'000;
-  std::uint64_t snapshot_every = 50;  // Save a snapshot every N events of a stream.
+  std::uint64_t snapshot_every = 50;       // Save a snapshot every N events of a stream.
   std::function<std::int64_t()> clock_ms;  // System clock when empty.
 };
 

@@ -43,7 +43,9 @@ std::string RandomIds::new_id(std::string_view prefix) {
   return std::string(prefix) + head + random_hex(4);
 }
 
-std::string new_api_key() { return "sk_live_" + random_hex(24); }
+std::string new_api_key() {
+  return "sk_live_" + random_hex(24);
+}
 
 std::string sha256_hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -79,7 +79,8 @@ double raw_write_batches(const std::string& path, double seconds) {
   const auto start = Clock::now();
   while (seconds_since(start) < seconds) {
     rocksdb::WriteBatch batch;
-    for (int i = 0; i < 100; ++i, ++count) batch.Put("k" + std::to_string(count), payload_300(count));
+    for (int i = 0; i < 100; ++i, ++count)
+      batch.Put("k" + std::to_string(count), payload_300(count));
     db->Write(sync, &batch);
   }
   return static_cast<double>(count) / seconds_since(start);
@@ -175,7 +176,8 @@ double store_replay(const std::string& path, std::uint64_t events) {
     if (batch.empty()) break;
     for (ap::es::RecordedEvent& event : batch) {
       event.payload.reserve(event.payload.size() + simdjson::SIMDJSON_PADDING);
-      auto doc = parser.iterate(event.payload.data(), event.payload.size(), event.payload.capacity());
+      auto doc =
+          parser.iterate(event.payload.data(), event.payload.size(), event.payload.capacity());
       checksum += doc["n"].get_uint64().value();
       ++parsed;
     }
@@ -224,7 +226,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
     if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
-    if (std::strcmp(argv[i], "--replay-events") == 0) replay_events = std::strtoull(argv[i + 1], nullptr, 10);
+    if (std::strcmp(argv[i], "--replay-events") == 0)
+      replay_events = std::strtoull(argv[i + 1], nullptr, 10);
   }
   std::filesystem::create_directories(dir);
 

@@ -92,9 +92,9 @@ Status validate_append(const std::vector<StreamAppend>& parts, const Options& op
     const StreamAppend& part = parts[i];
     if (part.stream.empty()) return Status(Code::kInvalidArgument, "stream id must not be empty");
     if (part.stream.size() > kMaxStreamIdBytes) {
-      return Status(Code::kInvalidArgument,
-                    "stream id is " + std::to_string(part.stream.size()) + " bytes; the limit is " +
-                        std::to_string(kMaxStreamIdBytes));
+      return Status(Code::kInvalidArgument, "stream id is " + std::to_string(part.stream.size()) +
+                                                " bytes; the limit is " +
+                                                std::to_string(kMaxStreamIdBytes));
     }
     if (part.stream.find('\0') != std::string::npos) {
       return Status(Code::kInvalidArgument, "stream id must not contain NUL bytes");
@@ -141,7 +141,9 @@ void ViewBatch::put(std::string key, std::string value) {
   ops_.push_back(Op{std::move(key), std::move(value)});
 }
 
-void ViewBatch::erase(std::string key) { ops_.push_back(Op{std::move(key), std::nullopt}); }
+void ViewBatch::erase(std::string key) {
+  ops_.push_back(Op{std::move(key), std::nullopt});
+}
 
 struct EventStore::Impl {
   struct Pending {
@@ -190,7 +192,8 @@ struct EventStore::Impl {
 
   std::uint64_t read_stream_head(const std::string& stream) const {
     std::string value;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), prefixed(kStreamHeadPrefix, stream), &value);
+    rocksdb::Status s =
+        db->Get(rocksdb::ReadOptions(), prefixed(kStreamHeadPrefix, stream), &value);
     if (!s.ok() || value.size() != 8) return 0;
     return get_be64(value.data());
   }
@@ -213,7 +216,7 @@ struct EventStore::Impl {
         if (!sync_failed.ok() && sticky_error.ok()) sticky_error = sync_failed;
         std::size_t events = 0;
         while (!queue.empty() && (batch.empty() || events + event_count(queue.front().parts) <=
-                                                        options.max_events_per_commit)) {
+                                                       options.max_events_per_commit)) {
           events += event_count(queue.front().parts);
           batch.push_back(std::move(queue.front()));
           queue.pop_front();
@@ -364,7 +367,10 @@ class SubscriptionImpl final : public Subscription {
  public:
   SubscriptionImpl(const EventStore* store, std::mutex* head_mu, std::condition_variable* head_cv,
                    std::uint64_t from_position, EventHandler handler)
-      : store_(store), head_mu_(head_mu), head_cv_(head_cv), next_(std::max<std::uint64_t>(1, from_position)),
+      : store_(store),
+        head_mu_(head_mu),
+        head_cv_(head_cv),
+        next_(std::max<std::uint64_t>(1, from_position)),
         handler_(std::move(handler)) {
     thread_ = std::thread([this] { run(); });
   }
@@ -414,7 +420,9 @@ class SubscriptionImpl final : public Subscription {
 
 EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-EventStore::~EventStore() { close(); }
+EventStore::~EventStore() {
+  close();
+}
 
 Status EventStore::open(Options options, std::unique_ptr<EventStore>* out) {
   if (!options.clock_ms) options.clock_ms = system_clock_ms;
@@ -584,7 +592,8 @@ Status EventStore::read_all(std::uint64_t from_position, std::size_t max_count,
   // of the log until the head covers them.
   const std::uint64_t head = head_position();
   if (from_position > head) return Status::Ok();
-  max_count = std::min<std::uint64_t>(max_count, head - std::max<std::uint64_t>(1, from_position) + 1);
+  max_count =
+      std::min<std::uint64_t>(max_count, head - std::max<std::uint64_t>(1, from_position) + 1);
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(event_key(std::max<std::uint64_t>(1, from_position)));
        it->Valid() && out->size() < max_count && it->key().size() == 9 &&

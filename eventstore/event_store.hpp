@@ -31,12 +31,12 @@ constexpr std::size_t kMaxStreamIdBytes = 200;
 constexpr std::size_t kMaxTypeBytes = 100;
 
 struct Options {
-  std::string path;                              // Data folder; created when missing.
-  std::size_t max_event_bytes = 1 << 20;         // type + payload of one event.
-  std::size_t max_events_per_append = 1000;      // Events in one append request.
-  std::size_t max_pending_appends = 100'000;     // Bounded queue before kBusy.
-  std::size_t max_events_per_commit = 20'000;    // Events in one group commit.
-  std::function<std::int64_t()> clock_ms;        // Injected clock; system clock when empty.
+  std::string path;                            // Data folder; created when missing.
+  std::size_t max_event_bytes = 1 << 20;       // type + payload of one event.
+  std::size_t max_events_per_append = 1000;    // Events in one append request.
+  std::size_t max_pending_appends = 100'000;   // Bounded queue before kBusy.
+  std::size_t max_events_per_commit = 20'000;  // Events in one group commit.
+  std::function<std::int64_t()> clock_ms;      // Injected clock; system clock when empty.
 };
 
 // The stream version an append expects to find.
@@ -87,9 +87,9 @@ using EventHandler = std::function<void(const std::vector<RecordedEvent>&)>;
 // Result of verify_chain.
 struct VerifyReport {
   bool ok = true;
-  std::uint64_t checked = 0;       // Records whose hash was recomputed.
-  std::uint64_t first_bad = 0;     // First position that failed, 0 when ok.
-  std::string problem;             // What was wrong at first_bad.
+  std::uint64_t checked = 0;    // Records whose hash was recomputed.
+  std::uint64_t first_bad = 0;  // First position that failed, 0 when ok.
+  std::string problem;          // What was wrong at first_bad.
 };
 
 struct Snapshot {

@@ -1,7 +1,7 @@
 #include "http/api.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <simdjson.h>
+#include <boost/json/serialize.hpp>
 
 #include <chrono>
 #include <regex>
@@ -60,13 +60,12 @@ Response validation_response(const std::vector<FieldError>& fields, const char* 
   for (const FieldError& f : fields) {
     details.push_back(json::object{{"field", f.field}, {"message", f.message}, {"type", f.type}});
   }
-  return json_response(
-      json::object{{"detail", detail},
-                   {"error", json::object{{"message", message},
-                                          {"code", "VALIDATION_ERROR"},
-                                          {"type", "validation_error"},
-                                          {"details", details}}}},
-      422);
+  return json_response(json::object{{"detail", detail},
+                                    {"error", json::object{{"message", message},
+                                                           {"code", "VALIDATION_ERROR"},
+                                                           {"type", "validation_error"},
+                                                           {"details", details}}}},
+                       422);
 }
 
 Response domain_error_response(const DomainError& error) {
@@ -74,11 +73,20 @@ Response domain_error_response(const DomainError& error) {
   int status = 400;
   const char* type = "invalid_request_error";
   switch (error.kind) {
-    case ErrorKind::kNotFound: status = 404, type = "not_found"; break;
-    case ErrorKind::kConflict: status = 409, type = "conflict"; break;
-    case ErrorKind::kInsufficientBalance: status = 402, type = "payment_required"; break;
-    case ErrorKind::kUnavailable: status = 503, type = "service_unavailable"; break;
-    default: break;
+    case ErrorKind::kNotFound:
+      status = 404, type = "not_found";
+      break;
+    case ErrorKind::kConflict:
+      status = 409, type = "conflict";
+      break;
+    case ErrorKind::kInsufficientBalance:
+      status = 402, type = "payment_required";
+      break;
+    case ErrorKind::kUnavailable:
+      status = 503, type = "service_unavailable";
+      break;
+    default:
+      break;
   }
   if (error.code.rfind("VALIDATION_ERROR", 0) == 0) type = "validation_error";
   return error_response(status, error.message, error.code, type);
@@ -110,11 +118,16 @@ json::value to_boost(simdjson::dom::element element) {
       (void)element.get(text);
       return json::string(text);
     }
-    case simdjson::dom::element_type::INT64: return std::int64_t(element);
-    case simdjson::dom::element_type::UINT64: return std::uint64_t(element);
-    case simdjson::dom::element_type::DOUBLE: return double(element);
-    case simdjson::dom::element_type::BOOL: return bool(element);
-    case simdjson::dom::element_type::NULL_VALUE: return nullptr;
+    case simdjson::dom::element_type::INT64:
+      return std::int64_t(element);
+    case simdjson::dom::element_type::UINT64:
+      return std::uint64_t(element);
+    case simdjson::dom::element_type::DOUBLE:
+      return double(element);
+    case simdjson::dom::element_type::BOOL:
+      return bool(element);
+    case simdjson::dom::element_type::NULL_VALUE:
+      return nullptr;
   }
   return nullptr;
 }
@@ -129,14 +142,13 @@ bool parse_object(const std::string& body, json::object* out, Response* error) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element element;
   if (parser.parse(body).get(element) != simdjson::SUCCESS) {
-    *error = validation_response({{"", "JSON decode error: the body is not valid JSON", "json_invalid"}},
-                                 "body");
+    *error = validation_response(
+        {{"", "JSON decode error: the body is not valid JSON", "json_invalid"}}, "body");
     return false;
   }
   if (element.type() != simdjson::dom::element_type::OBJECT) {
-    *error = validation_response({{"", "Input should be a valid dictionary or object",
-                                   "model_attributes_type"}},
-                                 "body");
+    *error = validation_response(
+        {{"", "Input should be a valid dictionary or object", "model_attributes_type"}}, "body");
     return false;
   }
   *out = to_boost(element).as_object();
@@ -202,8 +214,8 @@ bool query_int(const Query& q, const char* name, std::int64_t fallback, std::int
     return false;
   }
   if (*out > max) {
-    errors.push_back({name, "Input should be less than or equal to " + std::to_string(max),
-                      "less_than_equal"});
+    errors.push_back(
+        {name, "Input should be less than or equal to " + std::to_string(max), "less_than_equal"});
     return false;
   }
   return true;
@@ -303,8 +315,8 @@ void Api::handle(Request request, Reply reply) {
 
   if (path == "/healthz" || path == "/metrics") {
     if (request.method != "GET") {
-      return counted(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED",
-                                    "invalid_request_error"));
+      return counted(
+          error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
     }
     if (path == "/healthz") {
       return counted(json_response(json::object{{"status", "ok"},
@@ -338,10 +350,11 @@ void Api::handle(Request request, Reply reply) {
   }
   if (!account) {
     *route_label = "unauthorized";
-    Response denied = error_response(
-        401, authorization.empty() ? "Not authenticated: send Authorization: Bearer <API key>"
-                                   : "Invalid API key",
-        "UNAUTHORIZED", "authentication_error");
+    Response denied = error_response(401,
+                                     authorization.empty()
+                                         ? "Not authenticated: send Authorization: Bearer <API key>"
+                                         : "Invalid API key",
+                                     "UNAUTHORIZED", "authentication_error");
     denied.headers.emplace_back("WWW-Authenticate", "Bearer");
     return counted(std::move(denied));
   }
@@ -361,8 +374,7 @@ void Api::Impl::route(const std::string& account, const Request& request,
                       std::string* route_label, const Reply& reply) {
   const std::string& method = request.method;
   auto method_not_allowed = [&] {
-    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED",
-                         "invalid_request_error"));
+    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
   };
   auto paging = [&](std::int64_t* offset, std::int64_t* limit) {
     std::vector<FieldError> errors;
@@ -425,13 +437,13 @@ void Api::Impl::route(const std::string& account, const Request& request,
                        });
       }
       if (method == "DELETE") {
-        return command(EntityKind::kAgent, agent_id, {"agent.delete", account, {}}, reply,
-                       [agent_id](const CommandResult& result) {
-                         return json_response(json::object{
-                             {"success", true},
-                             {"id", agent_id},
-                             {"name", result.events.front().data.at("name")}});
-                       });
+        return command(
+            EntityKind::kAgent, agent_id, {"agent.delete", account, {}}, reply,
+            [agent_id](const CommandResult& result) {
+              return json_response(json::object{{"success", true},
+                                                {"id", agent_id},
+                                                {"name", result.events.front().data.at("name")}});
+            });
       }
       return method_not_allowed();
     }
@@ -458,8 +470,8 @@ void Api::Impl::route(const std::string& account, const Request& request,
       return after_own_writes(account, [this, account, agent_id, number_id, attach, reply] {
         if (!view.agent(account, agent_id)) return reply(not_found_response("Agent not found"));
         if (!view.number(account, number_id)) {
-          return reply(error_response(404, "Phone number not found", "PHONE_NUMBER_NOT_FOUND",
-                                      "not_found"));
+          return reply(
+              error_response(404, "Phone number not found", "PHONE_NUMBER_NOT_FOUND", "not_found"));
         }
         command(EntityKind::kNumber, number_id,
                 {attach ? "number.attach" : "number.detach", account, {{"agentId", agent_id}}},

@@ -89,9 +89,8 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(16 * 1024);
     // The first request on a connection gets the read timeout; later ones on a
     // kept-alive connection get the idle timeout.
-    stream_.expires_after(std::chrono::milliseconds(requests_ == 0
-                                                        ? server_->options.read_timeout_ms
-                                                        : server_->options.idle_timeout_ms));
+    stream_.expires_after(std::chrono::milliseconds(
+        requests_ == 0 ? server_->options.read_timeout_ms : server_->options.idle_timeout_ms));
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
@@ -227,11 +226,17 @@ std::string Server::start() {
   return "";
 }
 
-std::uint16_t Server::port() const { return impl_->bound_port; }
+std::uint16_t Server::port() const {
+  return impl_->bound_port;
+}
 
-std::int64_t Server::in_flight() const { return impl_->in_flight.load(); }
+std::int64_t Server::in_flight() const {
+  return impl_->in_flight.load();
+}
 
-void Server::stop() { impl_->request_stop(); }
+void Server::stop() {
+  impl_->request_stop();
+}
 
 void Server::wait() {
   {

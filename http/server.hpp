@@ -16,8 +16,8 @@
 namespace ap::http {
 
 struct Request {
-  std::string method;  // Upper-case verb, e.g. "GET".
-  std::string target;  // Path and query, as sent.
+  std::string method;                                        // Upper-case verb, e.g. "GET".
+  std::string target;                                        // Path and query, as sent.
   std::vector<std::pair<std::string, std::string>> headers;  // Names lower-cased.
   std::string body;
 

@@ -23,7 +23,9 @@ CoreView::CoreView(es::EventStore& store) : store_(store) {
   checkpoint_ = store_.load_checkpoint(kName);
 }
 
-CoreView::~CoreView() { subscription_.reset(); }
+CoreView::~CoreView() {
+  subscription_.reset();
+}
 
 void CoreView::start() {
   subscription_ = store_.subscribe(checkpoint() + 1, [this](const auto& events) { apply(events); });
@@ -116,16 +118,17 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     batch.erase("g/" + account + "/" + agent_id);
     batch.put("gc/" + account, std::to_string(counter("gc/" + account) - 1));
     // Numbers stay with the account, no longer attached to anyone.
-    store_.scan_view(kName, "gn/" + agent_id + "/", "", [&](std::string_view key, std::string_view) {
-      const std::string number_id(key.substr(key.rfind('/') + 1));
-      const std::string number_key = "n/" + account + "/" + number_id;
-      if (std::optional<json::object> number = row(number_key)) {
-        (*number)["agentId"] = nullptr;
-        batch.put(number_key, json::serialize(*number));
-      }
-      batch.erase(std::string(key));
-      return true;
-    });
+    store_.scan_view(kName, "gn/" + agent_id + "/", "",
+                     [&](std::string_view key, std::string_view) {
+                       const std::string number_id(key.substr(key.rfind('/') + 1));
+                       const std::string number_key = "n/" + account + "/" + number_id;
+                       if (std::optional<json::object> number = row(number_key)) {
+                         (*number)["agentId"] = nullptr;
+                         batch.put(number_key, json::serialize(*number));
+                       }
+                       batch.erase(std::string(key));
+                       return true;
+                     });
   } else if (type == "number.provisioned") {
     const std::string number_id = str(data, "numberId");
     json::object number{{"id", number_id},
@@ -147,7 +150,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     std::optional<json::object> number = row(key);
     if (!number) return;
     const json::value previous = (*number)["agentId"];
-    if (previous.is_string()) batch.erase("gn/" + std::string(previous.as_string()) + "/" + number_id);
+    if (previous.is_string())
+      batch.erase("gn/" + std::string(previous.as_string()) + "/" + number_id);
     if (type == "number.agent_attached") {
       const std::string agent_id = str(data, "agentId");
       (*number)["agentId"] = agent_id;
@@ -191,7 +195,8 @@ std::optional<json::object> CoreView::agent(const std::string& account,
   std::optional<json::object> agent = row("g/" + account + "/" + agent_id);
   if (!agent) return std::nullopt;
   json::array numbers;
-  for (json::object& number : agent_numbers(account, agent_id)) numbers.push_back(std::move(number));
+  for (json::object& number : agent_numbers(account, agent_id))
+    numbers.push_back(std::move(number));
   (*agent)["numbers"] = std::move(numbers);
   return agent;
 }

@@ -1,6 +1,6 @@
 // The REST API over a real loopback socket, against the real binary.
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <cstdio>
 #include <thread>
@@ -20,8 +20,8 @@ struct Account {
 
 // Runs `agentphone admin create-account` on a stopped data folder.
 Account create_account(const std::string& data_dir, const std::string& email) {
-  const std::string command = std::string(AP_BINARY) + " admin --data-dir " + data_dir +
-                              " create-account --email " + email;
+  const std::string command =
+      std::string(AP_BINARY) + " admin --data-dir " + data_dir + " create-account --email " + email;
   FILE* pipe = popen(command.c_str(), "r");
   char line[256];
   Account account;
@@ -63,7 +63,9 @@ class ApiTest : public ::testing::Test {
 
   std::uint64_t log_head() {
     HttpClient client(server_->port());
-    return json::parse(client.request("GET", "/healthz").body).at("logHead").to_number<std::uint64_t>();
+    return json::parse(client.request("GET", "/healthz").body)
+        .at("logHead")
+        .to_number<std::uint64_t>();
   }
 
   // Asserts that `method target body` answers `status` and writes nothing.
@@ -207,9 +209,9 @@ TEST_F(ApiTest, NumbersProvisionAttachDetachAndRelease) {
   EXPECT_EQ(call_json(alice_, "DELETE", "/v1/agents/" + agent + "/numbers/" + id).at("success"),
             true);
   EXPECT_TRUE(call_json(alice_, "GET", "/v1/numbers/" + id).at("agentId").is_null());
-  json::object attached = call_json(alice_, "POST", "/v1/agents/" + agent + "/numbers",
-                                    "{\"numberId\":\"" + id + "\"}")
-                              .as_object();
+  json::object attached =
+      call_json(alice_, "POST", "/v1/agents/" + agent + "/numbers", "{\"numberId\":\"" + id + "\"}")
+          .as_object();
   EXPECT_EQ(attached.at("number").at("id"), id.c_str());
   // Deleting the agent keeps the number, unattached.
   call_json(alice_, "DELETE", "/v1/agents/" + agent);
@@ -238,12 +240,10 @@ TEST_F(ApiTest, AreaCodeInventoryIsUniqueAndRunsOut) {
                          .at("phoneNumber")
                          .as_string());
   EXPECT_NE(first, second);
-  call_json(alice_, "DELETE", "/v1/numbers/" +
-                                  std::string(call_json(alice_, "GET", "/v1/numbers")
-                                                  .at("data")
-                                                  .at(0)
-                                                  .at("id")
-                                                  .as_string()));
+  call_json(alice_, "DELETE",
+            "/v1/numbers/" +
+                std::string(
+                    call_json(alice_, "GET", "/v1/numbers").at("data").at(0).at("id").as_string()));
   server_->stop(SIGTERM);
   Account carol = create_account(data_, "carol@example.com");
   server_->start();

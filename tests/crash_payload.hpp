@@ -8,8 +8,8 @@
 namespace ap {
 
 inline std::string crash_payload(const std::string& stream, std::uint64_t version) {
-  std::string payload = "{\"stream\":\"" + stream + "\",\"version\":" + std::to_string(version) +
-                        ",\"pad\":\"";
+  std::string payload =
+      "{\"stream\":\"" + stream + "\",\"version\":" + std::to_string(version) + ",\"pad\":\"";
   // ~300-byte events, with content that differs per version.
   for (int i = 0; payload.size() < 290; ++i) {
     payload.push_back(static_cast<char>('a' + (version * 31 + i) % 26));

@@ -50,7 +50,8 @@ TEST(AgentDecider, ValidationReportsEveryBadFieldWithFastApiTypes) {
   AgentState state;
   state.id = "agt_1";
   Decision d = decide_agent(state,
-                            {"agent.create", "acct_1",
+                            {"agent.create",
+                             "acct_1",
                              {{"voiceMode", "robot"},
                               {"maxSilenceMs", 5},
                               {"voiceSpeed", "fast"},
@@ -73,9 +74,8 @@ TEST(AgentDecider, ValidationReportsEveryBadFieldWithFastApiTypes) {
 TEST(AgentDecider, HostedModeNeedsASystemPrompt) {
   AgentState state;
   state.id = "agt_1";
-  Decision d =
-      decide_agent(state, {"agent.create", "acct_1", {{"name", "x"}, {"voiceMode", "hosted"}}},
-                   context_at(0));
+  Decision d = decide_agent(
+      state, {"agent.create", "acct_1", {{"name", "x"}, {"voiceMode", "hosted"}}}, context_at(0));
   ASSERT_TRUE(std::holds_alternative<DomainError>(d));
   EXPECT_EQ(std::get<DomainError>(d).fields.at(0).field, "systemPrompt");
 
@@ -91,7 +91,8 @@ TEST(AgentDecider, UpdateRecordsOnlyRealChangesAndTheVoiceModeSwitch) {
   EXPECT_TRUE(events_of(same).empty());
   Decision d = decide_agent(
       agent,
-      {"agent.update", "acct_1",
+      {"agent.update",
+       "acct_1",
        {{"voiceMode", "hosted"}, {"systemPrompt", "Be kind"}, {"description", nullptr}}},
       context_at(0));
   const auto& events = events_of(d);
@@ -118,7 +119,8 @@ AccountState created_account() {
   AccountState state;
   state.id = "acct_1";
   Decision d = decide_account(state,
-                              {"account.create", "acct_1",
+                              {"account.create",
+                               "acct_1",
                                {{"email", "a@b.co"},
                                 {"keyId", "key_1"},
                                 {"keyPrefix", "sk_live_abcd"},
@@ -185,8 +187,8 @@ TEST(NumberDecider, AttachDetachAndReleaseIsFinal) {
   };
   apply(decide_number(number, {"number.attach", "acct_1", {{"agentId", "agt_1"}}}, context_at(0)));
   EXPECT_EQ(number.agent_id, "agt_1");
-  Decision wrong = decide_number(number, {"number.detach", "acct_1", {{"agentId", "agt_2"}}},
-                                 context_at(0));
+  Decision wrong =
+      decide_number(number, {"number.detach", "acct_1", {{"agentId", "agt_2"}}}, context_at(0));
   EXPECT_EQ(std::get<DomainError>(wrong).kind, ErrorKind::kNotFound);
   Decision release = decide_number(number, {"number.release", "acct_1", {}}, context_at(0));
   ASSERT_EQ(events_of(release).size(), 2u);

@@ -58,8 +58,8 @@ class EventStoreTest : public ::testing::Test {
 
 TEST_F(EventStoreTest, AppendAssignsDensePositionsVersionsAndClockTime) {
   AppendResult result;
-  ASSERT_TRUE(append(part("a", ExpectedVersion::no_stream(), {"{\"n\":1}", "{\"n\":2}"}), &result)
-                  .ok());
+  ASSERT_TRUE(
+      append(part("a", ExpectedVersion::no_stream(), {"{\"n\":1}", "{\"n\":2}"}), &result).ok());
   EXPECT_EQ(result.first_position, 1u);
   EXPECT_EQ(result.last_position, 2u);
   EXPECT_EQ(result.stream_version, 2u);
@@ -199,8 +199,8 @@ TEST_F(EventStoreTest, RefusedAppendInAGroupCommitDoesNotAffectTheOthers) {
 
 TEST_F(EventStoreTest, LimitsAreRefusedWithClearErrorsAndNothingWritten) {
   EXPECT_EQ(append(part("", ExpectedVersion::any(), {"1"})).code(), Code::kInvalidArgument);
-  Status long_id = append(part(std::string(kMaxStreamIdBytes + 1, 'a'), ExpectedVersion::any(),
-                               {"1"}));
+  Status long_id =
+      append(part(std::string(kMaxStreamIdBytes + 1, 'a'), ExpectedVersion::any(), {"1"}));
   EXPECT_EQ(long_id.code(), Code::kInvalidArgument);
   EXPECT_NE(long_id.message().find("limit"), std::string::npos);
   EXPECT_EQ(append(part(std::string("a\0b", 3), ExpectedVersion::any(), {"1"})).code(),
@@ -208,8 +208,8 @@ TEST_F(EventStoreTest, LimitsAreRefusedWithClearErrorsAndNothingWritten) {
   EXPECT_EQ(append(StreamAppend{"s", ExpectedVersion::any(), {}}).code(), Code::kInvalidArgument);
   EXPECT_EQ(append(StreamAppend{"s", ExpectedVersion::any(), {NewEvent{"", "{}"}}}).code(),
             Code::kInvalidArgument);
-  Status big = append(
-      StreamAppend{"s", ExpectedVersion::any(), {NewEvent{"t", std::string(5000, 'x')}}});
+  Status big =
+      append(StreamAppend{"s", ExpectedVersion::any(), {NewEvent{"t", std::string(5000, 'x')}}});
   EXPECT_EQ(big.code(), Code::kTooLarge);
   EXPECT_NE(big.message().find("exceeds the limit of 4096"), std::string::npos) << big.message();
   std::vector<NewEvent> many(11, NewEvent{"t", "{}"});
@@ -240,8 +240,8 @@ TEST_F(EventStoreTest, ReadAllInBatches) {
 
 TEST_F(EventStoreTest, VerifyChainDetectsTamperingAtTheFirstBadPosition) {
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(append(part("s" + std::to_string(i % 3), ExpectedVersion::any(), {"{\"v\":1}"}))
-                    .ok());
+    ASSERT_TRUE(
+        append(part("s" + std::to_string(i % 3), ExpectedVersion::any(), {"{\"v\":1}"})).ok());
   }
   VerifyReport ok = store_->verify_chain();
   EXPECT_TRUE(ok.ok);
@@ -396,16 +396,22 @@ TEST_F(EventStoreTest, ViewUpdatesCommitWithTheirCheckpoint) {
   EXPECT_EQ(store_->get_view("p", "acct1/b", &value).code(), Code::kNotFound);
   EXPECT_EQ(store_->get_view("q", "acct2/c", &value).code(), Code::kNotFound);
   std::vector<std::string> keys;
-  ASSERT_TRUE(store_->scan_view("p", "acct1/", "", [&](std::string_view key, std::string_view) {
-    keys.emplace_back(key);
-    return true;
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->scan_view("p", "acct1/", "",
+                              [&](std::string_view key, std::string_view) {
+                                keys.emplace_back(key);
+                                return true;
+                              })
+                  .ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"acct1/a", "acct1/d"}));
   keys.clear();
-  ASSERT_TRUE(store_->scan_view("p", "acct1/", "acct1/b", [&](std::string_view key, std::string_view) {
-    keys.emplace_back(key);
-    return true;
-  }).ok());
+  ASSERT_TRUE(store_
+                  ->scan_view("p", "acct1/", "acct1/b",
+                              [&](std::string_view key, std::string_view) {
+                                keys.emplace_back(key);
+                                return true;
+                              })
+                  .ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"acct1/d"}));
 }
 
@@ -426,9 +432,9 @@ TEST_F(EventStoreTest, ManyProducersOverManyStreamsKeepEverythingDense) {
         // Optimistic writers retry on conflicts, as actors would after reloading.
         for (;;) {
           const std::uint64_t version = store_->stream_version(stream);
-          Status s = append(part(stream, version == 0 ? ExpectedVersion::no_stream()
-                                                      : ExpectedVersion::exact(version),
-                                 {"{\"k\":2}"}));
+          Status s = append(part(
+              stream, version == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(version),
+              {"{\"k\":2}"}));
           if (s.ok()) break;
           ASSERT_EQ(s.code(), Code::kWrongExpectedVersion);
           conflicts.fetch_add(1);

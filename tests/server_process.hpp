@@ -133,8 +133,8 @@ class ServerProcess {
   void start() {
     const std::string port_file = data_dir_ + ".port";
     ::unlink(port_file.c_str());
-    std::vector<std::string> args = {binary_,     "serve",     "--data-dir", data_dir_,
-                                     "--port",    "0",         "--port-file", port_file};
+    std::vector<std::string> args = {binary_,  "serve", "--data-dir",  data_dir_,
+                                     "--port", "0",     "--port-file", port_file};
     args.insert(args.end(), extra_.begin(), extra_.end());
     pid_ = ::fork();
     if (pid_ == 0) {
