@@ -4,14 +4,6 @@ namespace ap::domain {
 
 namespace {
 
-DomainError error_of(ErrorKind kind, std::string code, std::string message) {
-  DomainError error;
-  error.kind = kind;
-  error.code = std::move(code);
-  error.message = std::move(message);
-  return error;
-}
-
 std::string arg(const Command& command, const char* name) {
   const json::value* value = command.args.if_contains(name);
   return value != nullptr && value->is_string() ? std::string(value->as_string()) : std::string();
@@ -20,7 +12,7 @@ std::string arg(const Command& command, const char* name) {
 Event key_created(const AccountState& state, const Command& command, const Context& context) {
   return Event{"account.api_key_created",
                {{"accountId", state.id},
-                {"keyId", arg(command, "keyId")},
+                {"keyId", context.ids->new_id("key_")},
                 {"prefix", arg(command, "keyPrefix")},
                 {"sha256", arg(command, "keySha256")},
                 {"createdAtMs", context.now_ms}}};
@@ -31,7 +23,8 @@ Event key_created(const AccountState& state, const Command& command, const Conte
 Decision decide_account(const AccountState& state, const Command& command, const Context& context) {
   if (command.type == "account.create") {
     if (state.exists) {
-      return error_of(ErrorKind::kConflict, "CONFLICT", "Account " + state.id + " already exists");
+      return make_error(ErrorKind::kConflict, "CONFLICT",
+                        "Account " + state.id + " already exists");
     }
     const std::string email = arg(command, "email");
     const auto at = email.find('@');
@@ -60,17 +53,17 @@ Decision decide_account(const AccountState& state, const Command& command, const
   }
   if (command.type == "number.provision") {
     if (state.active_numbers >= kSelfServeNumberLimit) {
-      return error_of(ErrorKind::kBadRequest, "VALIDATION_ERROR_NUMBER_LIMIT",
-                      "Number limit reached: self-serve accounts can hold up to " +
-                          std::to_string(kSelfServeNumberLimit) +
-                          " active numbers. Release a number or contact us for more.");
+      return make_error(ErrorKind::kBadRequest, "VALIDATION_ERROR_NUMBER_LIMIT",
+                        "Number limit reached: self-serve accounts can hold up to " +
+                            std::to_string(kSelfServeNumberLimit) +
+                            " active numbers. Release a number or contact us for more.");
     }
     if (state.balance_micros < kNumberMonthlyMicros) {
-      return error_of(ErrorKind::kInsufficientBalance, "INSUFFICIENT_BALANCE",
-                      "Insufficient balance: provisioning a number needs $3.00 of credit");
+      return make_error(ErrorKind::kInsufficientBalance, "INSUFFICIENT_BALANCE",
+                        "Insufficient balance: provisioning a number needs $3.00 of credit");
     }
     const json::object& offer = context.port_answer;
-    const std::string number_id(offer.at("numberId").as_string());
+    const std::string number_id = context.ids->new_id("num_");
     const std::string phone(offer.at("phoneNumber").as_string());
     const json::value* agent = command.args.if_contains("agentId");
     json::value agent_id = agent != nullptr ? *agent : json::value(nullptr);
@@ -95,8 +88,7 @@ Decision decide_account(const AccountState& state, const Command& command, const
               phone_stream(phone),
               true}};
   }
-  return error_of(ErrorKind::kBadRequest, "UNKNOWN_COMMAND",
-                  "Unknown account command " + command.type);
+  return unknown_command(command.type);
 }
 
 void evolve_account(AccountState& state, const std::string& type, const json::object& data) {

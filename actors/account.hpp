@@ -28,11 +28,12 @@ struct AccountState {
 };
 
 // Commands:
-//   "account.create"      args {email, keyId, keyPrefix, keySha256}
-//   "account.create_key"  args {keyId, keyPrefix, keySha256}
+//   "account.create"      args {email, keyPrefix, keySha256}
+//   "account.create_key"  args {keyPrefix, keySha256}
 //   "account.revoke_key"  args {keyId}
 //   "number.provision"    args {country, areaCode|null, agentId|null};
-//                         context.port_answer {numberId, phoneNumber} from the carrier
+//                         context.port_answer {phoneNumber} from the carrier
+// New key and number ids come from context.ids.
 Decision decide_account(const AccountState& state, const Command& command, const Context& context);
 void evolve_account(AccountState& state, const std::string& type, const json::object& data);
 

@@ -354,11 +354,7 @@ const char* default_voice_id() {
 Decision decide_agent(const AgentState& state, const Command& command, const Context& context) {
   if (command.type == "agent.create") {
     if (state.exists) {
-      DomainError error;
-      error.kind = ErrorKind::kConflict;
-      error.code = "CONFLICT";
-      error.message = "Agent " + state.id + " already exists";
-      return error;
+      return make_error(ErrorKind::kConflict, "CONFLICT", "Agent " + state.id + " already exists");
     }
     std::vector<FieldError> errors;
     const json::value* name = command.args.if_contains("name");
@@ -412,10 +408,7 @@ Decision decide_agent(const AgentState& state, const Command& command, const Con
                                      {"accountId", state.account_id},
                                      {"name", state.config.at("name")}}}};
   }
-  DomainError error;
-  error.code = "UNKNOWN_COMMAND";
-  error.message = "Unknown agent command " + command.type;
-  return error;
+  return unknown_command(command.type);
 }
 
 void evolve_agent(AgentState& state, const std::string& type, const json::object& data) {

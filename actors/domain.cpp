@@ -6,21 +6,27 @@
 
 namespace ap::domain {
 
-DomainError validation_error(std::vector<FieldError> fields) {
+DomainError make_error(ErrorKind kind, std::string code, std::string message) {
   DomainError error;
-  error.kind = ErrorKind::kValidation;
-  error.code = "VALIDATION_ERROR";
-  error.message = fields.empty() ? "Invalid request" : fields.front().message;
+  error.kind = kind;
+  error.code = std::move(code);
+  error.message = std::move(message);
+  return error;
+}
+
+DomainError validation_error(std::vector<FieldError> fields) {
+  DomainError error = make_error(ErrorKind::kValidation, "VALIDATION_ERROR",
+                                 fields.empty() ? "Invalid request" : fields.front().message);
   error.fields = std::move(fields);
   return error;
 }
 
 DomainError not_found(std::string what) {
-  DomainError error;
-  error.kind = ErrorKind::kNotFound;
-  error.code = "NOT_FOUND";
-  error.message = std::move(what);
-  return error;
+  return make_error(ErrorKind::kNotFound, "NOT_FOUND", std::move(what));
+}
+
+DomainError unknown_command(const std::string& type) {
+  return make_error(ErrorKind::kBadRequest, "UNKNOWN_COMMAND", "Unknown command " + type);
 }
 
 std::string account_stream(std::string_view account_id) {

@@ -42,8 +42,11 @@ struct DomainError {
   std::vector<FieldError> fields;
 };
 
+DomainError make_error(ErrorKind kind, std::string code, std::string message);
 DomainError validation_error(std::vector<FieldError> fields);
 DomainError not_found(std::string what);
+// The answer to a command type a decider does not know.
+DomainError unknown_command(const std::string& type);
 
 // An event as a decider emits it. `stream` empty means the deciding
 // aggregate's own stream; otherwise the event goes to that stream, which must
@@ -72,9 +75,9 @@ class IdSource {
 
 struct Context {
   std::int64_t now_ms = 0;
-  IdSource* ids = nullptr;
+  IdSource* ids = nullptr;  // Never null while deciding.
   // Filled by the host before deciding when the command needs a port's answer
-  // (e.g. the phone number the carrier offers for a provisioning command).
+  // (the phone number the carrier offers for "number.provision").
   json::object port_answer;
 };
 

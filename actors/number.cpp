@@ -4,19 +4,14 @@ namespace ap::domain {
 
 Decision decide_number(const NumberState& state, const Command& command, const Context&) {
   if (!state.exists || state.account_id != command.account_id) {
-    DomainError error = not_found("Phone number not found");
-    error.code = "PHONE_NUMBER_NOT_FOUND";
-    return error;
+    return make_error(ErrorKind::kNotFound, "PHONE_NUMBER_NOT_FOUND", "Phone number not found");
   }
   const json::value* agent = command.args.if_contains("agentId");
   const std::string agent_id =
       agent != nullptr && agent->is_string() ? std::string(agent->as_string()) : "";
   auto released_error = [&] {
-    DomainError error;
-    error.kind = ErrorKind::kBadRequest;
-    error.code = "NUMBER_RELEASED";
-    error.message = "Phone number " + state.id + " has been released";
-    return error;
+    return make_error(ErrorKind::kBadRequest, "NUMBER_RELEASED",
+                      "Phone number " + state.id + " has been released");
   };
 
   if (command.type == "number.attach") {
@@ -52,10 +47,7 @@ Decision decide_number(const NumberState& state, const Command& command, const C
               account_stream(state.account_id),
               false}};
   }
-  DomainError error;
-  error.code = "UNKNOWN_COMMAND";
-  error.message = "Unknown number command " + command.type;
-  return error;
+  return unknown_command(command.type);
 }
 
 void evolve_number(NumberState& state, const std::string& type, const json::object& data) {

@@ -1,19 +1,13 @@
 // The only translation unit that includes CAF.
 #include "actors/runtime.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <caf/all.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <unordered_map>
-#include <variant>
-
-#include "actors/account.hpp"
-#include "actors/agent.hpp"
-#include "actors/number.hpp"
 
 namespace ap::actors {
 
@@ -26,6 +20,7 @@ struct CommandMsg {
   std::string id;
   domain::Command command;
   ResultFn done;
+  int conflicts = 0;  // Times this command lost an optimistic-concurrency race.
 };
 
 struct AppendDone {
@@ -49,146 +44,6 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
 constexpr int kMaxConflictRetries = 3;
 
-// ---- Aggregate plumbing: one place that knows each kind's decider and
-// stream, so the actor below is the same for every kind.
-
-using AnyState = std::variant<domain::AccountState, domain::AgentState, domain::NumberState>;
-
-AnyState empty_state(EntityKind kind, const std::string& id) {
-  switch (kind) {
-    case EntityKind::kAccount: {
-      domain::AccountState s;
-      s.id = id;
-      return s;
-    }
-    case EntityKind::kAgent: {
-      domain::AgentState s;
-      s.id = id;
-      return s;
-    }
-    case EntityKind::kNumber: {
-      domain::NumberState s;
-      s.id = id;
-      return s;
-    }
-  }
-  return domain::AccountState{};
-}
-
-std::string stream_of(EntityKind kind, const std::string& id) {
-  switch (kind) {
-    case EntityKind::kAccount:
-      return domain::account_stream(id);
-    case EntityKind::kAgent:
-      return domain::agent_stream(id);
-    case EntityKind::kNumber:
-      return domain::number_stream(id);
-  }
-  return "";
-}
-
-domain::Decision decide(const AnyState& state, const domain::Command& command,
-                        const domain::Context& context) {
-  return std::visit(
-      [&](const auto& s) -> domain::Decision {
-        using T = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<T, domain::AccountState>) {
-          return domain::decide_account(s, command, context);
-        } else if constexpr (std::is_same_v<T, domain::AgentState>) {
-          return domain::decide_agent(s, command, context);
-        } else {
-          return domain::decide_number(s, command, context);
-        }
-      },
-      state);
-}
-
-void evolve(AnyState& state, const std::string& type, const json::object& data) {
-  std::visit(
-      [&](auto& s) {
-        using T = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<T, domain::AccountState>) {
-          domain::evolve_account(s, type, data);
-        } else if constexpr (std::is_same_v<T, domain::AgentState>) {
-          domain::evolve_agent(s, type, data);
-        } else {
-          domain::evolve_number(s, type, data);
-        }
-      },
-      state);
-}
-
-// A snapshot is the aggregate's state as JSON, tagged with its stream version.
-json::object snapshot_of(const AnyState& state) {
-  return std::visit(
-      [](const auto& s) -> json::object {
-        using T = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<T, domain::AccountState>) {
-          json::object keys;
-          for (const auto& [id, key] : s.keys) {
-            keys[id] = json::object{{"prefix", key.prefix},
-                                    {"sha256", key.sha256},
-                                    {"createdAtMs", key.created_at_ms},
-                                    {"revoked", key.revoked}};
-          }
-          return {{"exists", s.exists},
-                  {"email", s.email},
-                  {"balanceMicros", s.balance_micros},
-                  {"activeNumbers", s.active_numbers},
-                  {"keys", keys}};
-        } else if constexpr (std::is_same_v<T, domain::AgentState>) {
-          return {{"exists", s.exists},
-                  {"deleted", s.deleted},
-                  {"accountId", s.account_id},
-                  {"createdAtMs", s.created_at_ms},
-                  {"config", s.config}};
-        } else {
-          return {{"exists", s.exists},
-                  {"accountId", s.account_id},
-                  {"phoneNumber", s.phone_number},
-                  {"country", s.country},
-                  {"status", s.status},
-                  {"agentId", s.agent_id},
-                  {"createdAtMs", s.created_at_ms}};
-        }
-      },
-      state);
-}
-
-void restore_snapshot(AnyState& state, const json::object& o) {
-  auto str = [&](const char* k) { return std::string(o.at(k).as_string()); };
-  std::visit(
-      [&](auto& s) {
-        using T = std::decay_t<decltype(s)>;
-        s.exists = o.at("exists").as_bool();
-        if constexpr (std::is_same_v<T, domain::AccountState>) {
-          s.email = str("email");
-          s.balance_micros = o.at("balanceMicros").as_int64();
-          s.active_numbers = static_cast<int>(o.at("activeNumbers").as_int64());
-          for (const auto& [id, k] : o.at("keys").as_object()) {
-            const json::object& key = k.as_object();
-            s.keys[std::string(id)] =
-                domain::ApiKeyState{std::string(key.at("prefix").as_string()),
-                                    std::string(key.at("sha256").as_string()),
-                                    key.at("createdAtMs").as_int64(), key.at("revoked").as_bool()};
-          }
-        } else if constexpr (std::is_same_v<T, domain::AgentState>) {
-          s.deleted = o.at("deleted").as_bool();
-          s.account_id = str("accountId");
-          s.created_at_ms = o.at("createdAtMs").as_int64();
-          s.config = o.at("config").as_object();
-        } else {
-          s.account_id = str("accountId");
-          s.phone_number = str("phoneNumber");
-          s.country = str("country");
-          s.status = str("status");
-          s.agent_id = str("agentId");
-          s.created_at_ms = o.at("createdAtMs").as_int64();
-        }
-      },
-      state);
-}
-
 }  // namespace
 
 struct Runtime::Impl {
@@ -210,88 +65,74 @@ namespace {
 // ---- Entity actor -------------------------------------------------------
 
 struct EntityState {
-  EntityKind kind{};
-  std::string id;
-  std::string stream;
-  bool loaded = false;
-  AnyState aggregate;
-  std::uint64_t version = 0;  // Last stream version applied.
-  std::uint64_t last_snapshot_version = 0;
-  std::deque<CommandMsg> queue;  // Commands waiting while one is in flight.
-  bool busy = false;
-  int conflict_retries = 0;
-  std::uint64_t handled = 0;  // Commands completed, for passivation.
+  Aggregate aggregate;
+  bool loaded = false;                   // False until (re)loaded from the log.
+  std::deque<CommandMsg> queue;          // Front: the command deciding or appending.
+  bool busy = false;                     // The front command's append is in flight.
+  std::vector<domain::Event> in_flight;  // Its events, applied once durable.
+  std::uint64_t handled = 0;             // Commands completed, for passivation.
   std::chrono::steady_clock::time_point last_active;
   bool idle_timer = false;
-  std::vector<domain::Event> in_flight;  // Events of the command being appended.
   static inline const char* name = "entity";
 };
 
 using EntityActor = caf::stateful_actor<EntityState>;
-
-// Loads the aggregate from its snapshot and the stream tail after it.
-void rehydrate(EntityState& st, Runtime::Impl* env) {
-  st.aggregate = empty_state(st.kind, st.id);
-  st.version = 0;
-  std::optional<es::Snapshot> snapshot;
-  if (env->store.load_snapshot(st.stream, &snapshot).ok() && snapshot) {
-    restore_snapshot(st.aggregate, json::parse(snapshot->bytes).as_object());
-    st.version = snapshot->version;
-    st.last_snapshot_version = snapshot->version;
-  }
-  std::vector<es::RecordedEvent> tail;
-  for (;;) {
-    env->store.read_stream(st.stream, st.version + 1, 1000, &tail);
-    if (tail.empty()) break;
-    for (const es::RecordedEvent& event : tail) {
-      evolve(st.aggregate, event.type, json::parse(event.payload).as_object());
-      st.version = event.version;
-    }
-  }
-  st.loaded = true;
-}
 
 void finish(EntityActor* self, CommandResult result) {
   EntityState& st = self->state;
   CommandMsg msg = std::move(st.queue.front());
   st.queue.pop_front();
   st.busy = false;
-  st.conflict_retries = 0;
   ++st.handled;
   msg.done(std::move(result));
 }
 
+CommandResult failure(domain::DomainError error) {
+  CommandResult result;
+  result.error = std::move(error);
+  return result;
+}
+
+// Asks the ports what a command needs before it can be decided (the carrier's
+// number for a provisioning command) and puts the answer in the context.
+// Returns the port's refusal, if any.
+std::optional<domain::DomainError> ask_ports(const domain::Command& command,
+                                             domain::CarrierPort& carrier,
+                                             domain::Context& context) {
+  if (command.type != "number.provision") return std::nullopt;
+  const json::value* area = command.args.if_contains("areaCode");
+  domain::NumberOffer offer = carrier.offer_number(
+      std::string(command.args.at("country").as_string()),
+      area != nullptr && area->is_string() ? std::string(area->as_string()) : "");
+  if (!offer.ok) {
+    return domain::make_error(
+        offer.status == 409 ? domain::ErrorKind::kConflict : domain::ErrorKind::kBadRequest,
+        offer.code, offer.message);
+  }
+  context.port_answer = {{"phoneNumber", offer.phone_number}};
+  return std::nullopt;
+}
+
+// Decides queued commands one at a time until one needs an append (which
+// completes in on_appended) or the queue is empty.
 void process_next(EntityActor* self, Runtime::Impl* env) {
   EntityState& st = self->state;
   while (!st.busy && !st.queue.empty()) {
-    if (!st.loaded) rehydrate(st, env);
-    const CommandMsg& msg = st.queue.front();
+    if (!st.loaded) {
+      st.aggregate = load_aggregate(env->store, st.aggregate.kind, st.aggregate.id);
+      st.loaded = true;
+    }
+    const domain::Command& command = st.queue.front().command;
     domain::Context context;
     context.now_ms = env->options.clock_ms();
     context.ids = &env->ids;
-    if (msg.command.type == "number.provision") {
-      const json::object& args = msg.command.args;
-      const json::value* area = args.if_contains("areaCode");
-      domain::NumberOffer offer = env->carrier.offer_number(
-          std::string(args.at("country").as_string()),
-          area != nullptr && area->is_string() ? std::string(area->as_string()) : "");
-      if (!offer.ok) {
-        CommandResult result;
-        result.error.kind =
-            offer.status == 409 ? domain::ErrorKind::kConflict : domain::ErrorKind::kBadRequest;
-        result.error.code = offer.code;
-        result.error.message = offer.message;
-        finish(self, std::move(result));
-        continue;
-      }
-      context.port_answer = {{"numberId", env->ids.new_id("num_")},
-                             {"phoneNumber", offer.phone_number}};
+    if (auto refusal = ask_ports(command, env->carrier, context)) {
+      finish(self, failure(std::move(*refusal)));
+      continue;
     }
-    domain::Decision decision = decide(st.aggregate, msg.command, context);
+    domain::Decision decision = decide(st.aggregate, command, context);
     if (auto* error = std::get_if<domain::DomainError>(&decision)) {
-      CommandResult result;
-      result.error = std::move(*error);
-      finish(self, std::move(result));
+      finish(self, failure(std::move(*error)));
       continue;
     }
     std::vector<domain::Event>& events = std::get<std::vector<domain::Event>>(decision);
@@ -301,26 +142,7 @@ void process_next(EntityActor* self, Runtime::Impl* env) {
       finish(self, std::move(result));
       continue;
     }
-    // Group the events by stream; this aggregate's stream names the version
-    // it expects, streams created here must not exist yet.
-    std::vector<es::StreamAppend> parts;
-    auto part_for = [&](const std::string& stream,
-                        es::ExpectedVersion expected) -> es::StreamAppend& {
-      for (es::StreamAppend& p : parts) {
-        if (p.stream == stream) return p;
-      }
-      parts.push_back(es::StreamAppend{stream, expected, {}});
-      return parts.back();
-    };
-    for (const domain::Event& event : events) {
-      const bool own = event.stream.empty();
-      es::StreamAppend& part =
-          own ? part_for(st.stream, st.version == 0 ? es::ExpectedVersion::no_stream()
-                                                    : es::ExpectedVersion::exact(st.version))
-              : part_for(event.stream, event.new_stream ? es::ExpectedVersion::no_stream()
-                                                        : es::ExpectedVersion::any());
-      part.events.push_back(es::NewEvent{event.type, json::serialize(event.data)});
-    }
+    std::vector<es::StreamAppend> parts = to_appends(st.aggregate, events);
     st.in_flight = std::move(events);
     st.busy = true;
     caf::actor me = caf::actor_cast<caf::actor>(self);
@@ -333,40 +155,29 @@ void process_next(EntityActor* self, Runtime::Impl* env) {
 void on_appended(EntityActor* self, Runtime::Impl* env, const AppendDone& done) {
   EntityState& st = self->state;
   if (done.status.code() == es::Code::kWrongExpectedVersion &&
-      st.conflict_retries < kMaxConflictRetries) {
+      st.queue.front().conflicts < kMaxConflictRetries) {
     // Another writer (e.g. a number releasing itself on the account stream,
     // or a competing claim of the same phone number) got there first: reload
-    // and decide again against the fresh state.
-    ++st.conflict_retries;
+    // and decide the same command again against the fresh state.
+    ++st.queue.front().conflicts;
     st.loaded = false;
     st.busy = false;
     st.in_flight.clear();
-    const int retries = st.conflict_retries;
     process_next(self, env);
-    st.conflict_retries = st.busy ? retries : 0;
     return;
   }
   CommandResult result;
   if (!done.status.ok()) {
     // The state may no longer match the log; reload before the next command.
     st.loaded = false;
-    result.error.kind = domain::ErrorKind::kUnavailable;
-    result.error.code = "LOG_UNAVAILABLE";
-    result.error.message = "The event log refused the write: " + done.status.message();
+    result.error = domain::make_error(domain::ErrorKind::kUnavailable, "LOG_UNAVAILABLE",
+                                      "The event log refused the write: " + done.status.message());
   } else {
-    for (const domain::Event& event : st.in_flight) {
-      if (!event.stream.empty()) continue;
-      evolve(st.aggregate, event.type, event.data);
-      ++st.version;
-    }
+    apply_own(st.aggregate, st.in_flight);
+    snapshot_if_due(env->store, st.aggregate, env->options.snapshot_every);
     result.ok = true;
     result.last_position = done.result.last_position;
-    result.events = st.in_flight;
-    if (st.version - st.last_snapshot_version >= env->options.snapshot_every) {
-      env->store.save_snapshot(
-          st.stream, es::Snapshot{st.version, json::serialize(snapshot_of(st.aggregate))});
-      st.last_snapshot_version = st.version;
-    }
+    result.events = std::move(st.in_flight);
   }
   st.in_flight.clear();
   finish(self, std::move(result));
@@ -382,10 +193,9 @@ void arm_idle_timer(EntityActor* self, Runtime::Impl* env) {
 
 caf::behavior entity_actor(EntityActor* self, Runtime::Impl* env, EntityKind kind, std::string id,
                            caf::actor registry) {
-  self->state.kind = kind;
-  self->state.id = id;
-  self->state.stream = stream_of(kind, id);
-  self->state.aggregate = empty_state(kind, id);
+  self->state.aggregate.kind = kind;
+  self->state.aggregate.id = id;
+  self->state.aggregate.stream = stream_name(kind, id);
   env->live.fetch_add(1);
   self->attach_functor([env] { env->live.fetch_sub(1); });
   return {
@@ -404,7 +214,7 @@ caf::behavior entity_actor(EntityActor* self, Runtime::Impl* env, EntityKind kin
             idle >= std::chrono::milliseconds(env->options.idle_timeout_ms)) {
           // Ask the registry; it agrees only if it forwarded nothing we have
           // not handled yet, so no command can be lost to passivation.
-          self->send(registry, passivate_atom::value, st.stream, st.handled);
+          self->send(registry, passivate_atom::value, st.aggregate.stream, st.handled);
         } else {
           arm_idle_timer(self, env);
         }
@@ -427,7 +237,7 @@ struct RegistryState {
 caf::behavior registry_actor(caf::stateful_actor<RegistryState>* self, Runtime::Impl* env) {
   return {
       [=](CommandMsg& msg) {
-        const std::string stream = stream_of(msg.kind, msg.id);
+        const std::string stream = stream_name(msg.kind, msg.id);
         auto it = self->state.entries.find(stream);
         if (it == self->state.entries.end()) {
           // Linked, so that stopping the registry at shutdown stops every entity.

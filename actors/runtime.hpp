@@ -14,13 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "actors/aggregate.hpp"
 #include "actors/domain.hpp"
 #include "actors/ports.hpp"
 #include "eventstore/event_store.hpp"
 
 namespace ap::actors {
-
-enum class EntityKind { kAccount, kAgent, kNumber };
 
 struct CommandResult {
   bool ok = false;

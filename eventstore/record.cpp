@@ -14,26 +14,16 @@ constexpr std::uint8_t kRecordFormat = 1;
 
 const char* code_name(Code code) {
   switch (code) {
-    case Code::kOk:
-      return "ok";
-    case Code::kWrongExpectedVersion:
-      return "wrong_expected_version";
-    case Code::kInvalidArgument:
-      return "invalid_argument";
-    case Code::kTooLarge:
-      return "too_large";
-    case Code::kBusy:
-      return "busy";
-    case Code::kNotFound:
-      return "not_found";
-    case Code::kCorruption:
-      return "corruption";
-    case Code::kUnsupportedFormat:
-      return "unsupported_format";
-    case Code::kClosed:
-      return "closed";
-    case Code::kIoError:
-      return "io_error";
+    case Code::kOk: return "ok";
+    case Code::kWrongExpectedVersion: return "wrong_expected_version";
+    case Code::kInvalidArgument: return "invalid_argument";
+    case Code::kTooLarge: return "too_large";
+    case Code::kBusy: return "busy";
+    case Code::kNotFound: return "not_found";
+    case Code::kCorruption: return "corruption";
+    case Code::kUnsupportedFormat: return "unsupported_format";
+    case Code::kClosed: return "closed";
+    case Code::kIoError: return "io_error";
   }
   return "unknown";
 }

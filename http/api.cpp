@@ -73,20 +73,11 @@ Response domain_error_response(const DomainError& error) {
   int status = 400;
   const char* type = "invalid_request_error";
   switch (error.kind) {
-    case ErrorKind::kNotFound:
-      status = 404, type = "not_found";
-      break;
-    case ErrorKind::kConflict:
-      status = 409, type = "conflict";
-      break;
-    case ErrorKind::kInsufficientBalance:
-      status = 402, type = "payment_required";
-      break;
-    case ErrorKind::kUnavailable:
-      status = 503, type = "service_unavailable";
-      break;
-    default:
-      break;
+    case ErrorKind::kNotFound: status = 404, type = "not_found"; break;
+    case ErrorKind::kConflict: status = 409, type = "conflict"; break;
+    case ErrorKind::kInsufficientBalance: status = 402, type = "payment_required"; break;
+    case ErrorKind::kUnavailable: status = 503, type = "service_unavailable"; break;
+    default: break;
   }
   if (error.code.rfind("VALIDATION_ERROR", 0) == 0) type = "validation_error";
   return error_response(status, error.message, error.code, type);
@@ -100,34 +91,25 @@ Response not_found_response(const std::string& what) {
 json::value to_boost(simdjson::dom::element element) {
   switch (element.type()) {
     case simdjson::dom::element_type::OBJECT: {
-      simdjson::dom::object object;
-      (void)element.get(object);
+      const simdjson::dom::object object(element);
       json::object out;
       for (simdjson::dom::key_value_pair field : object) out[field.key] = to_boost(field.value);
       return out;
     }
     case simdjson::dom::element_type::ARRAY: {
-      simdjson::dom::array array;
-      (void)element.get(array);
+      const simdjson::dom::array array(element);
       json::array out;
       for (simdjson::dom::element item : array) out.push_back(to_boost(item));
       return out;
     }
     case simdjson::dom::element_type::STRING: {
-      std::string_view text;
-      (void)element.get(text);
-      return json::string(text);
+      return json::string(std::string_view(element));
     }
-    case simdjson::dom::element_type::INT64:
-      return std::int64_t(element);
-    case simdjson::dom::element_type::UINT64:
-      return std::uint64_t(element);
-    case simdjson::dom::element_type::DOUBLE:
-      return double(element);
-    case simdjson::dom::element_type::BOOL:
-      return bool(element);
-    case simdjson::dom::element_type::NULL_VALUE:
-      return nullptr;
+    case simdjson::dom::element_type::INT64: return std::int64_t(element);
+    case simdjson::dom::element_type::UINT64: return std::uint64_t(element);
+    case simdjson::dom::element_type::DOUBLE: return double(element);
+    case simdjson::dom::element_type::BOOL: return bool(element);
+    case simdjson::dom::element_type::NULL_VALUE: return nullptr;
   }
   return nullptr;
 }
@@ -238,6 +220,38 @@ std::vector<std::string> split_path(std::string_view path) {
 
 }  // namespace
 
+// One authenticated request on its way through the router, with the small
+// helpers every route uses. Each helper that fails has already replied.
+struct Call {
+  std::string account;
+  const Request& request;
+  const std::vector<std::string>& parts;  // Path segments, "v1" first.
+  const Query& query;
+  std::string* route_label;
+  Reply reply;
+
+  void method_not_allowed() const {
+    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+  }
+  void unknown_route() const {
+    *route_label = "unknown";
+    reply(not_found_response("Not Found"));
+  }
+  bool paging(std::int64_t* offset, std::int64_t* limit) const {
+    std::vector<FieldError> errors;
+    query_int(query, "limit", 20, 1, 100, limit, errors);
+    query_int(query, "offset", 0, 0, 1'000'000'000, offset, errors);
+    if (!errors.empty()) reply(validation_response(errors, "query"));
+    return errors.empty();
+  }
+  bool body_object(json::object* out) const {
+    Response error;
+    if (!parse_object(request.body, out, &error)) reply(error);
+    return error.status == 200;
+  }
+};
+
+
 // ---- The API ------------------------------------------------------------------
 
 struct Api::Impl {
@@ -287,8 +301,9 @@ struct Api::Impl {
     });
   }
 
-  void route(const std::string& account, const Request& request, const std::vector<std::string>& p,
-             const Query& query, std::string* route_label, const Reply& reply);
+  void route(const Call& call);
+  void route_agents(const Call& call);
+  void route_numbers(const Call& call);
   void list_page(const projections::Page& page, bool with_has_more, const Reply& reply);
 };
 
@@ -358,7 +373,7 @@ void Api::handle(Request request, Reply reply) {
     denied.headers.emplace_back("WWW-Authenticate", "Bearer");
     return counted(std::move(denied));
   }
-  impl_->route(*account, request, parts, query, route_label.get(), counted);
+  impl_->route(Call{*account, request, parts, query, route_label.get(), counted});
 }
 
 void Api::Impl::list_page(const projections::Page& page, bool with_has_more, const Reply& reply) {
@@ -369,215 +384,210 @@ void Api::Impl::list_page(const projections::Page& page, bool with_has_more, con
   reply(json_response(body));
 }
 
-void Api::Impl::route(const std::string& account, const Request& request,
-                      const std::vector<std::string>& p, const Query& query,
-                      std::string* route_label, const Reply& reply) {
-  const std::string& method = request.method;
-  auto method_not_allowed = [&] {
-    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
-  };
-  auto paging = [&](std::int64_t* offset, std::int64_t* limit) {
-    std::vector<FieldError> errors;
-    query_int(query, "limit", 20, 1, 100, limit, errors);
-    query_int(query, "offset", 0, 0, 1'000'000'000, offset, errors);
-    if (!errors.empty()) reply(validation_response(errors, "query"));
-    return errors.empty();
-  };
-  auto body_object = [&](json::object* out) {
-    Response error;
-    if (!parse_object(request.body, out, &error)) {
-      reply(error);
-      return false;
-    }
-    return true;
-  };
+namespace {
 
-  // /v1/agents ...
-  if (p.size() >= 2 && p[1] == "agents") {
-    if (p.size() == 2) {
-      *route_label = "/v1/agents";
-      if (method == "GET") {
-        std::int64_t offset, limit;
-        if (!paging(&offset, &limit)) return;
-        return after_own_writes(account, [this, account, offset, limit, reply] {
-          list_page(view.agents(account, offset, limit), false, reply);
-        });
-      }
-      if (method == "POST") {
-        json::object body;
-        if (!body_object(&body)) return;
-        const std::string id = ids.new_id("agt_");
-        return command(EntityKind::kAgent, id, {"agent.create", account, std::move(body)}, reply,
-                       [this, account, id](const CommandResult&) {
-                         return json_response(*view.agent(account, id));
-                       });
-      }
-      return method_not_allowed();
+Response agent_or_404(const std::optional<json::object>& agent) {
+  return agent ? json_response(*agent) : not_found_response("Agent not found");
+}
+
+Response number_or_404(const std::optional<json::object>& number) {
+  return number
+             ? json_response(*number)
+             : error_response(404, "Phone number not found", "PHONE_NUMBER_NOT_FOUND", "not_found");
+}
+
+// Validates a CreateNumberRequest into "number.provision" args.
+json::object provision_args(const json::object& body, std::vector<FieldError>& errors) {
+  json::object args{{"country", "US"}, {"areaCode", nullptr}, {"agentId", nullptr}};
+  if (const json::value* c = body.if_contains("country"); c != nullptr && !c->is_null()) {
+    if (!c->is_string()) {
+      errors.push_back({"country", "Input should be a valid string", "string_type"});
+    } else if (c->as_string() != "US" && c->as_string() != "CA") {
+      errors.push_back({"country", "Only US and CA numbers are available", "value_error"});
+    } else {
+      args["country"] = *c;
     }
-    if (p.size() == 3 && p[2] == "voices") {
-      *route_label = "/v1/agents/voices";
-      if (method != "GET") return method_not_allowed();
-      return reply(json_response(json::object{{"data", domain::voice_catalogue()}}));
-    }
-    const std::string agent_id = p[2];
-    if (p.size() == 3) {
-      *route_label = "/v1/agents/{id}";
-      if (method == "GET") {
-        return after_own_writes(account, [this, account, agent_id, reply] {
-          std::optional<json::object> agent = view.agent(account, agent_id);
-          reply(agent ? json_response(*agent) : not_found_response("Agent not found"));
-        });
-      }
-      if (method == "PATCH") {
-        json::object body;
-        if (!body_object(&body)) return;
-        return command(EntityKind::kAgent, agent_id, {"agent.update", account, std::move(body)},
-                       reply, [this, account, agent_id](const CommandResult&) {
-                         return json_response(*view.agent(account, agent_id));
-                       });
-      }
-      if (method == "DELETE") {
-        return command(
-            EntityKind::kAgent, agent_id, {"agent.delete", account, {}}, reply,
-            [agent_id](const CommandResult& result) {
-              return json_response(json::object{{"success", true},
-                                                {"id", agent_id},
-                                                {"name", result.events.front().data.at("name")}});
-            });
-      }
-      return method_not_allowed();
-    }
-    if (p[3] == "numbers" && (p.size() == 4 || p.size() == 5)) {
-      const bool attach = p.size() == 4;
-      *route_label = attach ? "/v1/agents/{id}/numbers" : "/v1/agents/{id}/numbers/{number_id}";
-      if (method != (attach ? "POST" : "DELETE")) return method_not_allowed();
-      std::string number_id;
-      if (attach) {
-        json::object body;
-        if (!body_object(&body)) return;
-        const json::value* n = body.if_contains("numberId");
-        if (n == nullptr || n->is_null()) {
-          return reply(validation_response({{"numberId", "Field required", "missing"}}, "body"));
-        }
-        if (!n->is_string()) {
-          return reply(validation_response(
-              {{"numberId", "Input should be a valid string", "string_type"}}, "body"));
-        }
-        number_id = std::string(n->as_string());
-      } else {
-        number_id = p[4];
-      }
-      return after_own_writes(account, [this, account, agent_id, number_id, attach, reply] {
-        if (!view.agent(account, agent_id)) return reply(not_found_response("Agent not found"));
-        if (!view.number(account, number_id)) {
-          return reply(
-              error_response(404, "Phone number not found", "PHONE_NUMBER_NOT_FOUND", "not_found"));
-        }
-        command(EntityKind::kNumber, number_id,
-                {attach ? "number.attach" : "number.detach", account, {{"agentId", agent_id}}},
-                reply, [this, account, agent_id, number_id, attach](const CommandResult&) {
-                  if (!attach) return json_response(json::object{{"success", true}});
-                  json::object number = *view.number(account, number_id);
-                  return json_response(json::object{
-                      {"agentId", agent_id},
-                      {"number", json::object{{"id", number.at("id")},
-                                              {"phoneNumber", number.at("phoneNumber")},
-                                              {"status", number.at("status")},
-                                              {"type", "sms"}}}});
-                });
-      });
-    }
-    *route_label = "unknown";
-    return reply(not_found_response("Not Found"));
   }
+  if (const json::value* a = body.if_contains("areaCode"); a != nullptr && !a->is_null()) {
+    static const std::regex kArea("^[2-9][0-9]{2}$");
+    if (!a->is_string()) {
+      errors.push_back({"areaCode", "Input should be a valid string", "string_type"});
+    } else if (!std::regex_match(std::string(a->as_string()), kArea)) {
+      errors.push_back({"areaCode", "Area code must be 3 digits, the first from 2 to 9",
+                        "string_pattern_mismatch"});
+    } else {
+      args["areaCode"] = *a;
+    }
+  }
+  if (const json::value* g = body.if_contains("agentId"); g != nullptr && !g->is_null()) {
+    if (!g->is_string()) {
+      errors.push_back({"agentId", "Input should be a valid string", "string_type"});
+    } else {
+      args["agentId"] = *g;
+    }
+  }
+  return args;
+}
 
-  // /v1/numbers ...
-  if (p.size() >= 2 && p[1] == "numbers") {
-    if (p.size() == 2) {
-      *route_label = "/v1/numbers";
-      if (method == "GET") {
-        std::int64_t offset, limit;
-        if (!paging(&offset, &limit)) return;
-        return after_own_writes(account, [this, account, offset, limit, reply] {
-          list_page(view.numbers(account, offset, limit), true, reply);
-        });
-      }
-      if (method != "POST") return method_not_allowed();
-      json::object body;
-      if (!body_object(&body)) return;
-      std::vector<FieldError> errors;
-      json::object args{{"country", "US"}, {"areaCode", nullptr}, {"agentId", nullptr}};
-      if (const json::value* c = body.if_contains("country"); c != nullptr && !c->is_null()) {
-        if (!c->is_string()) {
-          errors.push_back({"country", "Input should be a valid string", "string_type"});
-        } else if (c->as_string() != "US" && c->as_string() != "CA") {
-          errors.push_back({"country", "Only US and CA numbers are available", "value_error"});
-        } else {
-          args["country"] = *c;
-        }
-      }
-      if (const json::value* a = body.if_contains("areaCode"); a != nullptr && !a->is_null()) {
-        static const std::regex kArea("^[2-9][0-9]{2}$");
-        if (!a->is_string()) {
-          errors.push_back({"areaCode", "Input should be a valid string", "string_type"});
-        } else if (!std::regex_match(std::string(a->as_string()), kArea)) {
-          errors.push_back({"areaCode", "Area code must be 3 digits, the first from 2 to 9",
-                            "string_pattern_mismatch"});
-        } else {
-          args["areaCode"] = *a;
-        }
-      }
-      if (const json::value* g = body.if_contains("agentId"); g != nullptr && !g->is_null()) {
-        if (!g->is_string()) {
-          errors.push_back({"agentId", "Input should be a valid string", "string_type"});
-        } else {
-          args["agentId"] = *g;
-        }
-      }
-      if (!errors.empty()) return reply(validation_response(errors, "body"));
-      return after_own_writes(account, [this, account, args = std::move(args), reply]() mutable {
-        if (args["agentId"].is_string() &&
-            !view.agent(account, std::string(args["agentId"].as_string()))) {
-          return reply(not_found_response("Agent not found"));
-        }
-        command(EntityKind::kAccount, account, {"number.provision", account, std::move(args)},
-                reply, [this, account](const CommandResult& result) {
-                  std::string number_id;
-                  for (const domain::Event& e : result.events) {
-                    if (e.type == "number.provisioned") {
-                      number_id = std::string(e.data.at("numberId").as_string());
-                    }
-                  }
-                  return json_response(*view.number(account, number_id));
-                });
+}  // namespace
+
+void Api::Impl::route(const Call& call) {
+  if (call.parts.size() >= 2 && call.parts[1] == "agents") return route_agents(call);
+  if (call.parts.size() >= 2 && call.parts[1] == "numbers") return route_numbers(call);
+  call.unknown_route();
+}
+
+// /v1/agents, /v1/agents/voices, /v1/agents/{id}, /v1/agents/{id}/numbers[/{number_id}]
+void Api::Impl::route_agents(const Call& call) {
+  const std::vector<std::string>& p = call.parts;
+  const std::string& method = call.request.method;
+  const std::string& account = call.account;
+  const Reply& reply = call.reply;
+
+  if (p.size() == 2) {
+    *call.route_label = "/v1/agents";
+    if (method == "GET") {
+      std::int64_t offset, limit;
+      if (!call.paging(&offset, &limit)) return;
+      return after_own_writes(account, [this, account, offset, limit, reply] {
+        list_page(view.agents(account, offset, limit), false, reply);
       });
     }
-    const std::string number_id = p[2];
-    if (p.size() == 3) {
-      *route_label = "/v1/numbers/{id}";
-      if (method == "GET") {
-        return after_own_writes(account, [this, account, number_id, reply] {
-          std::optional<json::object> number = view.number(account, number_id);
-          reply(number ? json_response(*number)
-                       : error_response(404, "Phone number not found", "PHONE_NUMBER_NOT_FOUND",
-                                        "not_found"));
+    if (method != "POST") return call.method_not_allowed();
+    json::object body;
+    if (!call.body_object(&body)) return;
+    const std::string id = ids.new_id("agt_");
+    return command(EntityKind::kAgent, id, {"agent.create", account, std::move(body)}, reply,
+                   [this, account, id](const CommandResult&) {
+                     return agent_or_404(view.agent(account, id));
+                   });
+  }
+  if (p.size() == 3 && p[2] == "voices") {
+    *call.route_label = "/v1/agents/voices";
+    if (method != "GET") return call.method_not_allowed();
+    return reply(json_response(json::object{{"data", domain::voice_catalogue()}}));
+  }
+  const std::string agent_id = p[2];
+  if (p.size() == 3) {
+    *call.route_label = "/v1/agents/{id}";
+    if (method == "GET") {
+      return after_own_writes(account, [this, account, agent_id, reply] {
+        reply(agent_or_404(view.agent(account, agent_id)));
+      });
+    }
+    if (method == "PATCH") {
+      json::object body;
+      if (!call.body_object(&body)) return;
+      return command(EntityKind::kAgent, agent_id, {"agent.update", account, std::move(body)},
+                     reply, [this, account, agent_id](const CommandResult&) {
+                       return agent_or_404(view.agent(account, agent_id));
+                     });
+    }
+    if (method != "DELETE") return call.method_not_allowed();
+    return command(
+        EntityKind::kAgent, agent_id, {"agent.delete", account, {}}, reply,
+        [agent_id](const CommandResult& result) {
+          return json_response(json::object{{"success", true},
+                                            {"id", agent_id},
+                                            {"name", result.events.front().data.at("name")}});
         });
+  }
+  if (p[3] != "numbers" || p.size() > 5) return call.unknown_route();
+
+  const bool attach = p.size() == 4;
+  *call.route_label = attach ? "/v1/agents/{id}/numbers" : "/v1/agents/{id}/numbers/{number_id}";
+  if (method != (attach ? "POST" : "DELETE")) return call.method_not_allowed();
+  std::string number_id;
+  if (attach) {
+    json::object body;
+    if (!call.body_object(&body)) return;
+    const json::value* n = body.if_contains("numberId");
+    if (n == nullptr || n->is_null()) {
+      return reply(validation_response({{"numberId", "Field required", "missing"}}, "body"));
+    }
+    if (!n->is_string()) {
+      return reply(validation_response(
+          {{"numberId", "Input should be a valid string", "string_type"}}, "body"));
+    }
+    number_id = std::string(n->as_string());
+  } else {
+    number_id = p[4];
+  }
+  after_own_writes(account, [this, account, agent_id, number_id, attach, reply] {
+    if (!view.agent(account, agent_id)) return reply(agent_or_404(std::nullopt));
+    if (!view.number(account, number_id)) return reply(number_or_404(std::nullopt));
+    command(EntityKind::kNumber, number_id,
+            {attach ? "number.attach" : "number.detach", account, {{"agentId", agent_id}}}, reply,
+            [this, account, agent_id, number_id, attach](const CommandResult&) {
+              if (!attach) return json_response(json::object{{"success", true}});
+              std::optional<json::object> number = view.number(account, number_id);
+              if (!number) return number_or_404(number);
+              return json_response(
+                  json::object{{"agentId", agent_id},
+                               {"number", json::object{{"id", number->at("id")},
+                                                       {"phoneNumber", number->at("phoneNumber")},
+                                                       {"status", number->at("status")},
+                                                       {"type", "sms"}}}});
+            });
+  });
+}
+
+// /v1/numbers, /v1/numbers/{id}
+void Api::Impl::route_numbers(const Call& call) {
+  const std::vector<std::string>& p = call.parts;
+  const std::string& method = call.request.method;
+  const std::string& account = call.account;
+  const Reply& reply = call.reply;
+
+  if (p.size() == 2) {
+    *call.route_label = "/v1/numbers";
+    if (method == "GET") {
+      std::int64_t offset, limit;
+      if (!call.paging(&offset, &limit)) return;
+      return after_own_writes(account, [this, account, offset, limit, reply] {
+        list_page(view.numbers(account, offset, limit), true, reply);
+      });
+    }
+    if (method != "POST") return call.method_not_allowed();
+    json::object body;
+    if (!call.body_object(&body)) return;
+    std::vector<FieldError> errors;
+    json::object args = provision_args(body, errors);
+    if (!errors.empty()) return reply(validation_response(errors, "body"));
+    return after_own_writes(account, [this, account, args = std::move(args), reply]() mutable {
+      if (args["agentId"].is_string() &&
+          !view.agent(account, std::string(args["agentId"].as_string()))) {
+        return reply(agent_or_404(std::nullopt));
       }
-      if (method == "DELETE") {
-        return command(EntityKind::kNumber, number_id, {"number.release", account, {}}, reply,
-                       [number_id](const CommandResult& result) {
-                         return json_response(json::object{
-                             {"success", true},
+      command(EntityKind::kAccount, account, {"number.provision", account, std::move(args)}, reply,
+              [this, account](const CommandResult& result) {
+                std::string number_id;
+                for (const domain::Event& e : result.events) {
+                  if (e.type == "number.provisioned") {
+                    number_id = std::string(e.data.at("numberId").as_string());
+                  }
+                }
+                return number_or_404(view.number(account, number_id));
+              });
+    });
+  }
+  if (p.size() != 3) return call.unknown_route();
+  const std::string number_id = p[2];
+  *call.route_label = "/v1/numbers/{id}";
+  if (method == "GET") {
+    return after_own_writes(account, [this, account, number_id, reply] {
+      reply(number_or_404(view.number(account, number_id)));
+    });
+  }
+  if (method != "DELETE") return call.method_not_allowed();
+  command(EntityKind::kNumber, number_id, {"number.release", account, {}}, reply,
+          [number_id](const CommandResult& result) {
+            return json_response(
+                json::object{{"success", true},
                              {"id", number_id},
                              {"phoneNumber", result.events.front().data.at("phoneNumber")},
                              {"status", "released"}});
-                       });
-      }
-      return method_not_allowed();
-    }
-  }
-  *route_label = "unknown";
-  reply(not_found_response("Not Found"));
+          });
 }
 
 }  // namespace ap::http

@@ -9,9 +9,22 @@
 namespace ap::domain {
 namespace {
 
+// Ids "<prefix>1", "<prefix>2", … in order, as a simulator's seeded source would give.
+class SequentialIds final : public IdSource {
+ public:
+  std::string new_id(std::string_view prefix) override {
+    return std::string(prefix) + std::to_string(++next_);
+  }
+
+ private:
+  int next_ = 0;
+};
+
 Context context_at(std::int64_t now_ms) {
+  static SequentialIds ids;
   Context context;
   context.now_ms = now_ms;
+  context.ids = &ids;
   return context;
 }
 
@@ -118,22 +131,19 @@ TEST(AgentDecider, ForeignAndDeletedAgentsAreNotFound) {
 AccountState created_account() {
   AccountState state;
   state.id = "acct_1";
-  Decision d = decide_account(state,
-                              {"account.create",
-                               "acct_1",
-                               {{"email", "a@b.co"},
-                                {"keyId", "key_1"},
-                                {"keyPrefix", "sk_live_abcd"},
-                                {"keySha256", "ff"}}},
-                              context_at(0));
+  Decision d =
+      decide_account(state,
+                     {"account.create",
+                      "acct_1",
+                      {{"email", "a@b.co"}, {"keyPrefix", "sk_live_abcd"}, {"keySha256", "ff"}}},
+                     context_at(0));
   for (const Event& e : events_of(d)) evolve_account(state, e.type, e.data);
   return state;
 }
 
 Decision provision(const AccountState& state, int n) {
   Context context = context_at(0);
-  context.port_answer = {{"numberId", "num_" + std::to_string(n)},
-                         {"phoneNumber", "+1415200010" + std::to_string(n % 10)}};
+  context.port_answer = {{"phoneNumber", "+1415200010" + std::to_string(n % 10)}};
   return decide_account(state, {"number.provision", "acct_1", {{"country", "US"}}}, context);
 }
 
@@ -145,7 +155,9 @@ TEST(AccountDecider, SignupCreditAndTheNumberCap) {
   Decision provisioned = provision(account, 1);
   const auto& first = events_of(provisioned);
   ASSERT_EQ(first.size(), 3u);
-  EXPECT_EQ(first[1].stream, number_stream("num_1"));
+  const std::string number_id(first[1].data.at("numberId").as_string());
+  EXPECT_EQ(number_id.rfind("num_", 0), 0u);
+  EXPECT_EQ(first[1].stream, number_stream(number_id));
   EXPECT_TRUE(first[1].new_stream);
   EXPECT_EQ(first[2].stream, phone_stream("+14152000101"));
   for (const Event& e : first) {
@@ -162,12 +174,13 @@ TEST(AccountDecider, SignupCreditAndTheNumberCap) {
 
 TEST(AccountDecider, RevokedKeysCannotBeRevokedAgain) {
   AccountState account = created_account();
-  Decision d = decide_account(account, {"account.revoke_key", "acct_1", {{"keyId", "key_1"}}},
-                              context_at(0));
+  const std::string key_id = account.keys.begin()->first;
+  Decision d =
+      decide_account(account, {"account.revoke_key", "acct_1", {{"keyId", key_id}}}, context_at(0));
   for (const Event& e : events_of(d)) evolve_account(account, e.type, e.data);
-  EXPECT_TRUE(account.keys["key_1"].revoked);
-  Decision again = decide_account(account, {"account.revoke_key", "acct_1", {{"keyId", "key_1"}}},
-                                  context_at(0));
+  EXPECT_TRUE(account.keys[key_id].revoked);
+  Decision again =
+      decide_account(account, {"account.revoke_key", "acct_1", {{"keyId", key_id}}}, context_at(0));
   EXPECT_EQ(std::get<DomainError>(again).kind, ErrorKind::kNotFound);
 }
 

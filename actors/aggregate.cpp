@@ -1,0 +1,219 @@
+#include "actors/aggregate.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace ap::actors {
+
+namespace json = boost::json;
+
+namespace {
+
+AnyState empty_state(EntityKind kind, const std::string& id) {
+  switch (kind) {
+    case EntityKind::kAccount: {
+      domain::AccountState s;
+      s.id = id;
+      return s;
+    }
+    case EntityKind::kAgent: {
+      domain::AgentState s;
+      s.id = id;
+      return s;
+    }
+    case EntityKind::kNumber: {
+      domain::NumberState s;
+      s.id = id;
+      return s;
+    }
+  }
+  return domain::AccountState{};
+}
+
+}  // namespace
+
+std::string stream_name(EntityKind kind, const std::string& id) {
+  switch (kind) {
+    case EntityKind::kAccount: return domain::account_stream(id);
+    case EntityKind::kAgent: return domain::agent_stream(id);
+    case EntityKind::kNumber: return domain::number_stream(id);
+  }
+  return "";
+}
+
+namespace {
+
+domain::Decision decide_any(const AnyState& state, const domain::Command& command,
+                            const domain::Context& context) {
+  return std::visit(
+      [&](const auto& s) -> domain::Decision {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, domain::AccountState>) {
+          return domain::decide_account(s, command, context);
+        } else if constexpr (std::is_same_v<T, domain::AgentState>) {
+          return domain::decide_agent(s, command, context);
+        } else {
+          return domain::decide_number(s, command, context);
+        }
+      },
+      state);
+}
+
+void evolve(AnyState& state, const std::string& type, const json::object& data) {
+  std::visit(
+      [&](auto& s) {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, domain::AccountState>) {
+          domain::evolve_account(s, type, data);
+        } else if constexpr (std::is_same_v<T, domain::AgentState>) {
+          domain::evolve_agent(s, type, data);
+        } else {
+          domain::evolve_number(s, type, data);
+        }
+      },
+      state);
+}
+
+// A snapshot is the aggregate's state as JSON, tagged with its stream version.
+json::object snapshot_of(const AnyState& state) {
+  return std::visit(
+      [](const auto& s) -> json::object {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, domain::AccountState>) {
+          json::object keys;
+          for (const auto& [id, key] : s.keys) {
+            keys[id] = json::object{{"prefix", key.prefix},
+                                    {"sha256", key.sha256},
+                                    {"createdAtMs", key.created_at_ms},
+                                    {"revoked", key.revoked}};
+          }
+          return {{"exists", s.exists},
+                  {"email", s.email},
+                  {"balanceMicros", s.balance_micros},
+                  {"activeNumbers", s.active_numbers},
+                  {"keys", keys}};
+        } else if constexpr (std::is_same_v<T, domain::AgentState>) {
+          return {{"exists", s.exists},
+                  {"deleted", s.deleted},
+                  {"accountId", s.account_id},
+                  {"createdAtMs", s.created_at_ms},
+                  {"config", s.config}};
+        } else {
+          return {{"exists", s.exists},
+                  {"accountId", s.account_id},
+                  {"phoneNumber", s.phone_number},
+                  {"country", s.country},
+                  {"status", s.status},
+                  {"agentId", s.agent_id},
+                  {"createdAtMs", s.created_at_ms}};
+        }
+      },
+      state);
+}
+
+void restore_snapshot(AnyState& state, const json::object& o) {
+  auto str = [&](const char* k) { return std::string(o.at(k).as_string()); };
+  std::visit(
+      [&](auto& s) {
+        using T = std::decay_t<decltype(s)>;
+        s.exists = o.at("exists").as_bool();
+        if constexpr (std::is_same_v<T, domain::AccountState>) {
+          s.email = str("email");
+          s.balance_micros = o.at("balanceMicros").as_int64();
+          s.active_numbers = static_cast<int>(o.at("activeNumbers").as_int64());
+          for (const auto& [id, k] : o.at("keys").as_object()) {
+            const json::object& key = k.as_object();
+            s.keys[std::string(id)] =
+                domain::ApiKeyState{std::string(key.at("prefix").as_string()),
+                                    std::string(key.at("sha256").as_string()),
+                                    key.at("createdAtMs").as_int64(), key.at("revoked").as_bool()};
+          }
+        } else if constexpr (std::is_same_v<T, domain::AgentState>) {
+          s.deleted = o.at("deleted").as_bool();
+          s.account_id = str("accountId");
+          s.created_at_ms = o.at("createdAtMs").as_int64();
+          s.config = o.at("config").as_object();
+        } else {
+          s.account_id = str("accountId");
+          s.phone_number = str("phoneNumber");
+          s.country = str("country");
+          s.status = str("status");
+          s.agent_id = str("agentId");
+          s.created_at_ms = o.at("createdAtMs").as_int64();
+        }
+      },
+      state);
+}
+
+}  // namespace
+
+Aggregate load_aggregate(const es::EventStore& store, EntityKind kind, const std::string& id) {
+  Aggregate aggregate;
+  aggregate.kind = kind;
+  aggregate.id = id;
+  aggregate.stream = stream_name(kind, id);
+  aggregate.state = empty_state(kind, id);
+  std::optional<es::Snapshot> snapshot;
+  if (store.load_snapshot(aggregate.stream, &snapshot).ok() && snapshot) {
+    restore_snapshot(aggregate.state, json::parse(snapshot->bytes).as_object());
+    aggregate.version = snapshot->version;
+    aggregate.snapshot_version = snapshot->version;
+  }
+  std::vector<es::RecordedEvent> tail;
+  for (;;) {
+    store.read_stream(aggregate.stream, aggregate.version + 1, 1000, &tail);
+    if (tail.empty()) break;
+    for (const es::RecordedEvent& event : tail) {
+      evolve(aggregate.state, event.type, json::parse(event.payload).as_object());
+      aggregate.version = event.version;
+    }
+  }
+  return aggregate;
+}
+
+domain::Decision decide(const Aggregate& aggregate, const domain::Command& command,
+                        const domain::Context& context) {
+  return decide_any(aggregate.state, command, context);
+}
+
+std::vector<es::StreamAppend> to_appends(const Aggregate& aggregate,
+                                         const std::vector<domain::Event>& events) {
+  std::vector<es::StreamAppend> parts;
+  auto part_for = [&](const std::string& stream,
+                      es::ExpectedVersion expected) -> es::StreamAppend& {
+    for (es::StreamAppend& p : parts) {
+      if (p.stream == stream) return p;
+    }
+    parts.push_back(es::StreamAppend{stream, expected, {}});
+    return parts.back();
+  };
+  for (const domain::Event& event : events) {
+    es::StreamAppend& part =
+        event.stream.empty()
+            ? part_for(aggregate.stream, aggregate.version == 0
+                                             ? es::ExpectedVersion::no_stream()
+                                             : es::ExpectedVersion::exact(aggregate.version))
+            : part_for(event.stream, event.new_stream ? es::ExpectedVersion::no_stream()
+                                                      : es::ExpectedVersion::any());
+    part.events.push_back(es::NewEvent{event.type, json::serialize(event.data)});
+  }
+  return parts;
+}
+
+void apply_own(Aggregate& aggregate, const std::vector<domain::Event>& events) {
+  for (const domain::Event& event : events) {
+    if (!event.stream.empty()) continue;
+    evolve(aggregate.state, event.type, event.data);
+    ++aggregate.version;
+  }
+}
+
+void snapshot_if_due(es::EventStore& store, Aggregate& aggregate, std::uint64_t every) {
+  if (aggregate.version - aggregate.snapshot_version < every) return;
+  store.save_snapshot(
+      aggregate.stream,
+      es::Snapshot{aggregate.version, json::serialize(snapshot_of(aggregate.state))});
+  aggregate.snapshot_version = aggregate.version;
+}
+
+}  // namespace ap::actors
