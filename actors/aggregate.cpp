@@ -153,6 +153,10 @@ Aggregate load_aggregate(const es::EventStore& store, EntityKind kind, const std
   aggregate.id = id;
   aggregate.stream = stream_name(kind, id);
   aggregate.state = empty_state(kind, id);
+  // A new entity (every create) has no stream: one cheap lookup instead of a
+  // snapshot read and an iterator.
+  const std::uint64_t last_version = store.stream_version(aggregate.stream);
+  if (last_version == 0) return aggregate;
   std::optional<es::Snapshot> snapshot;
   if (store.load_snapshot(aggregate.stream, &snapshot).ok() && snapshot) {
     restore_snapshot(aggregate.state, json::parse(snapshot->bytes).as_object());
@@ -160,7 +164,7 @@ Aggregate load_aggregate(const es::EventStore& store, EntityKind kind, const std
     aggregate.snapshot_version = snapshot->version;
   }
   std::vector<es::RecordedEvent> tail;
-  for (;;) {
+  while (aggregate.version < last_version) {
     store.read_stream(aggregate.stream, aggregate.version + 1, 1000, &tail);
     if (tail.empty()) break;
     for (const es::RecordedEvent& event : tail) {

@@ -6,6 +6,7 @@
 //   - raw RocksDB forward scan + simdjson parse of the same number of values
 //
 // Usage: eventstore_bench [--dir PATH] [--seconds N] [--replay-events N]
+//                         [--ceiling-only] (print the raw 64-thread put ceiling only)
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <simdjson.h>
@@ -223,15 +224,30 @@ int main(int argc, char** argv) {
   std::string dir = "./bench-data";
   double seconds = 3;
   std::uint64_t replay_events = 500'000;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--dir") == 0) dir = argv[i + 1];
-    if (std::strcmp(argv[i], "--seconds") == 0) seconds = std::atof(argv[i + 1]);
-    if (std::strcmp(argv[i], "--replay-events") == 0)
-      replay_events = std::strtoull(argv[i + 1], nullptr, 10);
+  bool ceiling_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
+    if (std::strcmp(argv[i], "--ceiling-only") == 0) {
+      ceiling_only = true;
+    } else if (std::strcmp(argv[i], "--dir") == 0 && has_value) {
+      dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--seconds") == 0 && has_value) {
+      seconds = std::atof(argv[++i]);
+    } else if (std::strcmp(argv[i], "--replay-events") == 0 && has_value) {
+      replay_events = std::strtoull(argv[++i], nullptr, 10);
+    } else {
+      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
+      return 2;
+    }
   }
   std::filesystem::create_directories(dir);
 
   const double ceiling_puts = raw_sync_puts(dir + "/raw-puts", 64, seconds);
+  if (ceiling_only) {
+    std::printf("%.0f\n", ceiling_puts);
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
   const double ceiling_batch = raw_write_batches(dir + "/raw-batch", seconds);
   std::printf("ceiling  raw RocksDB put sync=true, 64 threads : %9.0f events/s\n", ceiling_puts);
   std::printf("ceiling  raw RocksDB WriteBatch(100) + sync    : %9.0f events/s\n", ceiling_batch);

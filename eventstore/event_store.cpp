@@ -700,7 +700,9 @@ Status EventStore::commit_view(const std::string& projection, const ViewBatch& b
   write_batch.Put(prefixed(kCheckpointPrefix, projection), be64_string(checkpoint_position));
   // Views are derived data: the checkpoint travels in the same batch, so a
   // write lost to a crash is simply replayed from the log.
-  return from_rocks(impl_->db->Write(rocksdb::WriteOptions(), &write_batch));
+  rocksdb::WriteOptions no_wal;
+  no_wal.disableWAL = true;
+  return from_rocks(impl_->db->Write(no_wal, &write_batch));
 }
 
 std::uint64_t EventStore::load_checkpoint(const std::string& projection) const {

@@ -1,6 +1,7 @@
 #include "http/api.hpp"
 
 #include <simdjson.h>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
@@ -30,6 +31,13 @@ Response json_response(const json::value& body, int status = 200) {
   Response response;
   response.status = status;
   response.body = json::serialize(body);
+  return response;
+}
+
+// A 200 whose body is JSON text already in wire form (a stored view row).
+Response raw_json_response(std::string body) {
+  Response response;
+  response.body = std::move(body);
   return response;
 }
 
@@ -251,7 +259,6 @@ struct Call {
   }
 };
 
-
 // ---- The API ------------------------------------------------------------------
 
 struct Api::Impl {
@@ -377,22 +384,27 @@ void Api::handle(Request request, Reply reply) {
 }
 
 void Api::Impl::list_page(const projections::Page& page, bool with_has_more, const Reply& reply) {
-  json::array data;
-  for (const json::object& item : page.items) data.push_back(item);
-  json::object body{{"data", std::move(data)}, {"total", page.total}};
-  if (with_has_more) body["hasMore"] = page.has_more;
-  reply(json_response(body));
+  // The items are stored wire JSON; the envelope is joined around them as text.
+  std::string body = "{\"data\":[";
+  for (std::size_t i = 0; i < page.items.size(); ++i) {
+    if (i > 0) body.push_back(',');
+    body += page.items[i];
+  }
+  body += "],\"total\":" + std::to_string(page.total);
+  if (with_has_more) body += page.has_more ? ",\"hasMore\":true" : ",\"hasMore\":false";
+  body.push_back('}');
+  reply(raw_json_response(std::move(body)));
 }
 
 namespace {
 
-Response agent_or_404(const std::optional<json::object>& agent) {
-  return agent ? json_response(*agent) : not_found_response("Agent not found");
+Response agent_or_404(std::optional<std::string> agent) {
+  return agent ? raw_json_response(std::move(*agent)) : not_found_response("Agent not found");
 }
 
-Response number_or_404(const std::optional<json::object>& number) {
+Response number_or_404(std::optional<std::string> number) {
   return number
-             ? json_response(*number)
+             ? raw_json_response(std::move(*number))
              : error_response(404, "Phone number not found", "PHONE_NUMBER_NOT_FOUND", "not_found");
 }
 
@@ -520,13 +532,14 @@ void Api::Impl::route_agents(const Call& call) {
             {attach ? "number.attach" : "number.detach", account, {{"agentId", agent_id}}}, reply,
             [this, account, agent_id, number_id, attach](const CommandResult&) {
               if (!attach) return json_response(json::object{{"success", true}});
-              std::optional<json::object> number = view.number(account, number_id);
-              if (!number) return number_or_404(number);
+              std::optional<std::string> raw = view.number(account, number_id);
+              if (!raw) return number_or_404(std::nullopt);
+              const json::object number = json::parse(*raw).as_object();
               return json_response(
                   json::object{{"agentId", agent_id},
-                               {"number", json::object{{"id", number->at("id")},
-                                                       {"phoneNumber", number->at("phoneNumber")},
-                                                       {"status", number->at("status")},
+                               {"number", json::object{{"id", number.at("id")},
+                                                       {"phoneNumber", number.at("phoneNumber")},
+                                                       {"status", number.at("status")},
                                                        {"type", "sms"}}}});
             });
   });

@@ -67,10 +67,10 @@ int run_serve(const ServeConfig& config) {
                AP_VERSION, config.address.c_str(), static_cast<unsigned>(server.port()),
                config.data_dir.c_str());
   server.wait();
-  // In-flight requests are done; stop the actors, then close the log (which
-  // drains queued appends and flushes).
-  runtime.reset();
+  // In-flight requests are done. Close the log first: it drains queued
+  // appends, whose completions still reach live actors; then stop the actors.
   store->close();
+  runtime.reset();
   std::fprintf(stderr, "agentphone: stopped; log head %llu\n",
                static_cast<unsigned long long>(store->head_position()));
   return 0;

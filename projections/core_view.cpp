@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "actors/domain.hpp"
+#include "actors/secrets.hpp"
 
 namespace ap::projections {
 
@@ -75,6 +76,16 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   }
 }
 
+std::string CoreView::agent_key(const std::string& account, const std::string& agent_id) {
+  return "g/" + account + "/" + agent_id;
+}
+
+std::optional<std::string> CoreView::raw_row(const std::string& key) const {
+  std::string value;
+  if (!store_.get_view(kName, key, &value).ok()) return std::nullopt;
+  return value;
+}
+
 std::optional<json::object> CoreView::row(const std::string& key) const {
   std::string value;
   if (!store_.get_view(kName, key, &value).ok()) return std::nullopt;
@@ -97,7 +108,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   const std::string account = str(data, "accountId");
 
   if (type == "account.api_key_created") {
-    batch.put("k/" + str(data, "sha256"), account);
+    batch.put("k/" + str(data, "sha256"), account + " " + str(data, "sha256"));
   } else if (type == "account.api_key_revoked") {
     batch.erase("k/" + str(data, "sha256"));
   } else if (type == "agent.created") {
@@ -105,30 +116,30 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     agent["id"] = str(data, "agentId");
     for (const auto& [key, value] : data.at("config").as_object()) agent[key] = value;
     agent["createdAt"] = domain::iso8601(data.at("createdAtMs").as_int64());
-    batch.put("g/" + account + "/" + str(data, "agentId"), json::serialize(agent));
+    agent["numbers"] = json::array();
+    batch.put(agent_key(account, str(data, "agentId")), json::serialize(agent));
     batch.put("gc/" + account, std::to_string(counter("gc/" + account) + 1));
   } else if (type == "agent.updated") {
-    const std::string key = "g/" + account + "/" + str(data, "agentId");
+    const std::string key = agent_key(account, str(data, "agentId"));
     std::optional<json::object> agent = row(key);
     if (!agent) return;
     for (const auto& [field, value] : data.at("changes").as_object()) (*agent)[field] = value;
     batch.put(key, json::serialize(*agent));
   } else if (type == "agent.deleted") {
-    const std::string agent_id = str(data, "agentId");
-    batch.erase("g/" + account + "/" + agent_id);
-    batch.put("gc/" + account, std::to_string(counter("gc/" + account) - 1));
+    const std::string key = agent_key(account, str(data, "agentId"));
+    std::optional<json::object> agent = row(key);
+    if (!agent) return;
     // Numbers stay with the account, no longer attached to anyone.
-    store_.scan_view(kName, "gn/" + agent_id + "/", "",
-                     [&](std::string_view key, std::string_view) {
-                       const std::string number_id(key.substr(key.rfind('/') + 1));
-                       const std::string number_key = "n/" + account + "/" + number_id;
-                       if (std::optional<json::object> number = row(number_key)) {
-                         (*number)["agentId"] = nullptr;
-                         batch.put(number_key, json::serialize(*number));
-                       }
-                       batch.erase(std::string(key));
-                       return true;
-                     });
+    for (const json::value& attached : agent->at("numbers").as_array()) {
+      const std::string number_key =
+          "n/" + account + "/" + std::string(attached.at("id").as_string());
+      if (std::optional<json::object> number = row(number_key)) {
+        (*number)["agentId"] = nullptr;
+        batch.put(number_key, json::serialize(*number));
+      }
+    }
+    batch.erase(key);
+    batch.put("gc/" + account, std::to_string(counter("gc/" + account) - 1));
   } else if (type == "number.provisioned") {
     const std::string number_id = str(data, "numberId");
     json::object number{{"id", number_id},
@@ -141,7 +152,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     batch.put("n/" + account + "/" + number_id, json::serialize(number));
     batch.put("nc/" + account, std::to_string(counter("nc/" + account) + 1));
     if (data.at("agentId").is_string()) {
-      batch.put("gn/" + str(data, "agentId") + "/" + number_id, account);
+      attach_to_agent(account, str(data, "agentId"), number, batch);
     }
   } else if (type == "number.agent_attached" || type == "number.agent_detached" ||
              type == "number.released") {
@@ -150,14 +161,13 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     std::optional<json::object> number = row(key);
     if (!number) return;
     const json::value previous = (*number)["agentId"];
-    if (previous.is_string())
-      batch.erase("gn/" + std::string(previous.as_string()) + "/" + number_id);
+    if (previous.is_string()) {
+      detach_from_agent(account, std::string(previous.as_string()), number_id, batch);
+    }
+    (*number)["agentId"] = nullptr;
     if (type == "number.agent_attached") {
-      const std::string agent_id = str(data, "agentId");
-      (*number)["agentId"] = agent_id;
-      batch.put("gn/" + agent_id + "/" + number_id, account);
-    } else {
-      (*number)["agentId"] = nullptr;
+      (*number)["agentId"] = str(data, "agentId");
+      attach_to_agent(account, str(data, "agentId"), *number, batch);
     }
     if (type == "number.released") {
       (*number)["status"] = "released";
@@ -167,38 +177,51 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   }
 }
 
-std::optional<std::string> CoreView::account_for_key(const std::string& sha256_hex) const {
-  std::string account;
-  if (!store_.get_view(kName, "k/" + sha256_hex, &account).ok()) return std::nullopt;
-  return account;
+void CoreView::attach_to_agent(const std::string& account, const std::string& agent_id,
+                               const json::object& number, es::ViewBatch& batch) const {
+  const std::string key = agent_key(account, agent_id);
+  std::optional<json::object> agent = row(key);
+  if (!agent) return;
+  agent->at("numbers").as_array().push_back(json::object{{"id", number.at("id")},
+                                                         {"phoneNumber", number.at("phoneNumber")},
+                                                         {"status", number.at("status")},
+                                                         {"type", "sms"}});
+  batch.put(key, json::serialize(*agent));
 }
 
-std::vector<json::object> CoreView::agent_numbers(const std::string& account,
-                                                  const std::string& agent_id) const {
-  std::vector<json::object> numbers;
-  store_.scan_view(kName, "gn/" + agent_id + "/", "", [&](std::string_view key, std::string_view) {
-    const std::string number_id(key.substr(key.rfind('/') + 1));
-    if (std::optional<json::object> number = row("n/" + account + "/" + number_id)) {
-      numbers.push_back(json::object{{"id", number->at("id")},
-                                     {"phoneNumber", number->at("phoneNumber")},
-                                     {"status", number->at("status")},
-                                     {"type", "sms"}});
+void CoreView::detach_from_agent(const std::string& account, const std::string& agent_id,
+                                 const std::string& number_id, es::ViewBatch& batch) const {
+  const std::string key = agent_key(account, agent_id);
+  std::optional<json::object> agent = row(key);
+  if (!agent) return;  // The agent was deleted; its rows are gone already.
+  json::array& numbers = agent->at("numbers").as_array();
+  for (auto it = numbers.begin(); it != numbers.end(); ++it) {
+    if (it->at("id").as_string() == number_id) {
+      numbers.erase(it);
+      break;
     }
-    return true;
-  });
-  return numbers;
+  }
+  batch.put(key, json::serialize(*agent));
 }
 
-std::optional<json::object> CoreView::agent(const std::string& account,
-                                            const std::string& agent_id) const {
+std::optional<std::string> CoreView::account_for_key(const std::string& sha256_hex) const {
+  std::string row;
+  if (!store_.get_view(kName, "k/" + sha256_hex, &row).ok()) return std::nullopt;
+  const std::size_t space = row.find(' ');
+  if (space == std::string::npos) return std::nullopt;
+  // The row is found by the hash; the stored hash is still compared in
+  // constant time so that no code path compares key material byte by byte.
+  if (!domain::constant_time_equal(std::string_view(row).substr(space + 1), sha256_hex)) {
+    return std::nullopt;
+  }
+  return row.substr(0, space);
+}
+
+std::optional<std::string> CoreView::agent(const std::string& account,
+                                           const std::string& agent_id) const {
+  // Ids never hold '/'; one that does (URL-encoded) must not reach other rows.
   if (agent_id.find('/') != std::string::npos) return std::nullopt;
-  std::optional<json::object> agent = row("g/" + account + "/" + agent_id);
-  if (!agent) return std::nullopt;
-  json::array numbers;
-  for (json::object& number : agent_numbers(account, agent_id))
-    numbers.push_back(std::move(number));
-  (*agent)["numbers"] = std::move(numbers);
-  return agent;
+  return raw_row(agent_key(account, agent_id));
 }
 
 Page CoreView::agents(const std::string& account, std::uint64_t offset, std::uint64_t limit) const {
@@ -211,23 +234,16 @@ Page CoreView::agents(const std::string& account, std::uint64_t offset, std::uin
       page.has_more = true;
       return false;
     }
-    page.items.push_back(json::parse(value).as_object());
+    page.items.emplace_back(value);
     return true;
   });
-  for (json::object& agent : page.items) {
-    json::array numbers;
-    for (json::object& n : agent_numbers(account, std::string(agent.at("id").as_string()))) {
-      numbers.push_back(std::move(n));
-    }
-    agent["numbers"] = std::move(numbers);
-  }
   return page;
 }
 
-std::optional<json::object> CoreView::number(const std::string& account,
-                                             const std::string& number_id) const {
+std::optional<std::string> CoreView::number(const std::string& account,
+                                            const std::string& number_id) const {
   if (number_id.find('/') != std::string::npos) return std::nullopt;
-  return row("n/" + account + "/" + number_id);
+  return raw_row("n/" + account + "/" + number_id);
 }
 
 Page CoreView::numbers(const std::string& account, std::uint64_t offset,
@@ -236,14 +252,13 @@ Page CoreView::numbers(const std::string& account, std::uint64_t offset,
   page.total = static_cast<std::uint64_t>(std::max<std::int64_t>(0, counter("nc/" + account)));
   std::uint64_t index = 0;
   store_.scan_view(kName, "n/" + account + "/", "", [&](std::string_view, std::string_view value) {
-    json::object number = json::parse(value).as_object();
-    if (number.at("status").as_string() != "active") return true;
+    if (json::parse(value).at("status").as_string() != "active") return true;
     if (index++ < offset) return true;
     if (page.items.size() == limit) {
       page.has_more = true;
       return false;
     }
-    page.items.push_back(std::move(number));
+    page.items.emplace_back(value);
     return true;
   });
   return page;

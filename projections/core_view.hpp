@@ -4,12 +4,12 @@
 // event twice or skips one.
 //
 // View rows (projection "core"):
-//   k/<sha256 of key>         -> account id (active keys only)
-//   g/<account>/<agent id>    -> AgentResponse JSON without `numbers`
+//   k/<sha256 of key>         -> "<account id> <sha256>" (active keys only)
+//   g/<account>/<agent id>    -> AgentResponse JSON, `numbers` included
 //   gc/<account>              -> number of agents (decimal)
 //   n/<account>/<number id>   -> PhoneNumberResponse JSON (released ones too)
 //   nc/<account>              -> number of active numbers (decimal)
-//   gn/<agent id>/<number id> -> account id: numbers attached to an agent
+// Rows hold the exact wire JSON, so reads answer with the stored bytes.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -31,7 +31,7 @@ namespace ap::projections {
 namespace json = boost::json;
 
 struct Page {
-  std::vector<json::object> items;
+  std::vector<std::string> items;  // Wire JSON of each item.
   std::uint64_t total = 0;
   bool has_more = false;
 };
@@ -59,13 +59,12 @@ class CoreView {
   // The account whose active API key hashes to `sha256_hex`.
   std::optional<std::string> account_for_key(const std::string& sha256_hex) const;
 
-  // AgentResponse with `numbers`, or nullopt if unknown or not this account's.
-  std::optional<json::object> agent(const std::string& account, const std::string& agent_id) const;
+  // AgentResponse JSON with `numbers`, or nullopt if unknown or not this account's.
+  std::optional<std::string> agent(const std::string& account, const std::string& agent_id) const;
   Page agents(const std::string& account, std::uint64_t offset, std::uint64_t limit) const;
 
-  // PhoneNumberResponse (any status), or nullopt if unknown or not this account's.
-  std::optional<json::object> number(const std::string& account,
-                                     const std::string& number_id) const;
+  // PhoneNumberResponse JSON (any status), or nullopt if unknown or not this account's.
+  std::optional<std::string> number(const std::string& account, const std::string& number_id) const;
   // Active numbers only.
   Page numbers(const std::string& account, std::uint64_t offset, std::uint64_t limit) const;
 
@@ -74,10 +73,15 @@ class CoreView {
  private:
   void apply(const std::vector<es::RecordedEvent>& events);
   void apply_one(const es::RecordedEvent& event, es::ViewBatch& batch);
+  static std::string agent_key(const std::string& account, const std::string& agent_id);
+  // The stored row at `key`, as it is or parsed; nullopt when absent.
+  std::optional<std::string> raw_row(const std::string& key) const;
   std::optional<json::object> row(const std::string& key) const;
   std::int64_t counter(const std::string& key) const;
-  std::vector<json::object> agent_numbers(const std::string& account,
-                                          const std::string& agent_id) const;
+  void attach_to_agent(const std::string& account, const std::string& agent_id,
+                       const json::object& number, es::ViewBatch& batch) const;
+  void detach_from_agent(const std::string& account, const std::string& agent_id,
+                         const std::string& number_id, es::ViewBatch& batch) const;
 
   es::EventStore& store_;
   std::unique_ptr<es::Subscription> subscription_;

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "tests/server_process.hpp"
@@ -94,6 +96,33 @@ TEST_F(ApiTest, RequiresAValidBearerKey) {
   EXPECT_EQ(call(alice_, "GET", "/v1/agents").status, 200);
   EXPECT_EQ(call(alice_, "GET", "/v1/nothing-here").status, 404);
   EXPECT_EQ(call(alice_, "PUT", "/v1/agents").status, 405);
+}
+
+TEST_F(ApiTest, RevokedKeysAreRefusedAndOtherKeysKeepWorking) {
+  ASSERT_EQ(call(alice_, "GET", "/v1/agents").status, 200);
+  server_->stop(SIGTERM);
+  const std::string admin = std::string(AP_BINARY) + " admin --data-dir " + data_;
+  FILE* pipe = popen((admin + " create-key --account " + alice_.id).c_str(), "r");
+  char line[256] = {};
+  Account second = alice_;
+  if (pipe != nullptr && fgets(line, sizeof line, pipe) != nullptr) {
+    second.key = std::string(line + 8, strcspn(line + 8, "\n"));  // "api_key=..."
+  }
+  if (pipe != nullptr) pclose(pipe);
+  pipe = popen((admin + " list-keys --account " + alice_.id).c_str(), "r");
+  std::string first_key_id;
+  if (pipe != nullptr && fgets(line, sizeof line, pipe) != nullptr) {
+    first_key_id = std::string(line, strcspn(line, " "));
+  }
+  if (pipe != nullptr) pclose(pipe);
+  ASSERT_EQ(first_key_id.rfind("key_", 0), 0u);
+  ASSERT_EQ(std::system((admin + " revoke-key --account " + alice_.id + " --key-id " +
+                         first_key_id + " >/dev/null")
+                            .c_str()),
+            0);
+  server_->start();
+  EXPECT_EQ(call(alice_, "GET", "/v1/agents").status, 401);
+  EXPECT_EQ(call(second, "GET", "/v1/agents").status, 200);
 }
 
 TEST_F(ApiTest, AgentLifecycleWithReadYourWrites) {

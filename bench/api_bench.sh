@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# REST benchmark (not a test). With wrk at 64 connections on loopback:
+#   GET  /v1/agents/{id}  beside a bare Beast JSON server (bench/bare_server)
+#   POST /v1/agents       (durable: fsync before 200) beside raw RocksDB
+#                         sync=true puts from 64 threads (eventstore_bench)
+# then the server's RSS after creating AGENTS agents and letting them passivate.
+# All ceilings are measured in the same run. Usage:
+#   bench/api_bench.sh [build-dir]      env: DURATION (s, default 10), AGENTS (default 100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+duration=${DURATION:-10}
+agents=${AGENTS:-100000}
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# Prints "<requests/s> <p99 ms>" from wrk --latency output on stdin.
+wrk_figures() {
+  awk '
+    /Requests\/sec:/ { rps = $2 }
+    $1 == "99%" {
+      v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
+      ms = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v
+    }
+    END { printf "%.0f %.2f\n", rps, ms }'
+}
+
+wait_for_port_file() {
+  for _ in $(seq 1 250); do
+    [ -s "$1" ] && return 0
+    sleep 0.02
+  done
+  echo "server did not start" >&2
+  exit 1
+}
+
+# Ceiling 1: a bare Beast server with the same number of io threads.
+"$build/bench/bare_server" 18901 2 &
+pids+=($!)
+sleep 0.3
+read -r bare_rps bare_p99 < <(wrk -t2 -c64 -d"${duration}s" --latency http://127.0.0.1:18901/ | wrk_figures)
+kill "${pids[-1]}"
+
+# The server, on a fresh data folder.
+key=$("$build/agentphone" admin --data-dir "$tmp/data" create-account --email bench@example.com |
+      sed -n 's/^api_key=//p')
+"$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
+  --idle-timeout-ms 3000 2>"$tmp/server.log" &
+server=$!
+pids+=($server)
+wait_for_port_file "$tmp/port"
+port=$(cat "$tmp/port")
+base="http://127.0.0.1:$port"
+auth="Authorization: Bearer $key"
+agent=$(curl -sf -H "$auth" -d '{"name":"bench"}' "$base/v1/agents" |
+        sed 's/.*"id":"\([^"]*\)".*/\1/')
+
+read -r get_rps get_p99 < <(wrk -t2 -c64 -d"${duration}s" --latency -H "$auth" \
+  "$base/v1/agents/$agent" | wrk_figures)
+
+cat >"$tmp/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"name":"bench agent","voiceMode":"webhook"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $key"
+LUA
+read -r post_rps post_p99 < <(wrk -t2 -c64 -d"${duration}s" --latency -s "$tmp/post.lua" \
+  "$base/v1/agents" | wrk_figures)
+
+# Ceiling 2: raw RocksDB sync puts from 64 threads, on the same disk.
+puts_ceiling=$("$build/bench/eventstore_bench" --ceiling-only --seconds "$duration" \
+  --dir "$tmp/ceiling")
+
+# Memory: top up to $agents agents, wait until every actor has passivated.
+total() {
+  curl -sf -H "$auth" "$base/v1/agents?limit=1" | sed 's/.*"total":\([0-9]*\).*/\1/'
+}
+while [ "$(total)" -lt "$agents" ]; do
+  wrk -t2 -c64 -d2s -s "$tmp/post.lua" "$base/v1/agents" >/dev/null
+done
+for _ in $(seq 1 120); do
+  live=$(curl -sf "$base/healthz" | sed 's/.*"liveActors":\([0-9]*\).*/\1/')
+  [ "$live" = 0 ] && break
+  sleep 0.5
+done
+rss_kb=$(awk '/VmRSS/ { print $2 }' "/proc/$server/status")
+
+echo "ceiling  bare Beast JSON server       : $bare_rps req/s  p99 $bare_p99 ms"
+echo "GET  /v1/agents/{id}                  : $get_rps req/s  p99 $get_p99 ms" \
+     "= $(awk "BEGIN { printf \"%.2f\", $get_rps / $bare_rps }")x bare ceiling (goal >= 0.6, p99 <= 5 ms)"
+echo "ceiling  raw RocksDB sync puts, 64 thr: $puts_ceiling puts/s"
+echo "POST /v1/agents (durable)             : $post_rps req/s  p99 $post_p99 ms" \
+     "= $(awk "BEGIN { printf \"%.2f\", $post_rps / $puts_ceiling }")x raw-puts ceiling (goal >= 1.0)"
+echo "RSS after $(total) agents, $live live actors: $((rss_kb / 1024)) MiB"
