@@ -172,7 +172,11 @@ class EventStore {
   Status load_snapshot(const std::string& stream, std::optional<Snapshot>* out) const;
 
   // Projection views. commit_view applies `batch` and sets the projection's
-  // checkpoint to `checkpoint_position` in one WriteBatch.
+  // checkpoint to `checkpoint_position` in one WriteBatch, written without the
+  // WAL: views are derived data, so after a crash they and their checkpoint
+  // fall back together to the last memtable flush and the projection replays
+  // the log from there. (Through the WAL, each view write would wait behind
+  // the log's fsync.)
   Status commit_view(const std::string& projection, const ViewBatch& batch,
                      std::uint64_t checkpoint_position);
   std::uint64_t load_checkpoint(const std::string& projection) const;
