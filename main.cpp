@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
       ->add_option("--sim-numbers-per-area-code", serve.sim_numbers_per_area_code,
                    "simulated carrier inventory per area code (1-1000)")
       ->check(CLI::Range(1, 1000));
+  std::string mode = "sandbox";
+  serve_cmd->add_option("--mode", mode, "sandbox (local simulator surface on) or production")
+      ->check(CLI::IsMember({"sandbox", "production"}));
 
   std::string data_dir = env_or("AGENTPHONE_DATA_DIR", "./data");
   std::string email, account, key_id;
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
   revoke_key->add_option("--key-id", key_id, "key id from list-keys")->required();
 
   CLI11_PARSE(app, argc, argv);
+  serve.sandbox = mode == "sandbox";
   if (serve_cmd->parsed()) return ap::http::run_serve(serve);
   if (create_account->parsed()) return ap::actors::admin_create_account(data_dir, email);
   if (create_key->parsed()) return ap::actors::admin_create_key(data_dir, account);

@@ -26,6 +26,11 @@ AnyState empty_state(EntityKind kind, const std::string& id) {
       s.id = id;
       return s;
     }
+    case EntityKind::kConversation: {
+      domain::ConversationState s;
+      s.id = id;
+      return s;
+    }
   }
   return domain::AccountState{};
 }
@@ -37,6 +42,7 @@ std::string stream_name(EntityKind kind, const std::string& id) {
     case EntityKind::kAccount: return domain::account_stream(id);
     case EntityKind::kAgent: return domain::agent_stream(id);
     case EntityKind::kNumber: return domain::number_stream(id);
+    case EntityKind::kConversation: return "conversation-" + id;
   }
   return "";
 }
@@ -52,8 +58,10 @@ domain::Decision decide_any(const AnyState& state, const domain::Command& comman
           return domain::decide_account(s, command, context);
         } else if constexpr (std::is_same_v<T, domain::AgentState>) {
           return domain::decide_agent(s, command, context);
-        } else {
+        } else if constexpr (std::is_same_v<T, domain::NumberState>) {
           return domain::decide_number(s, command, context);
+        } else {
+          return domain::decide_conversation(s, command, context);
         }
       },
       state);
@@ -67,8 +75,10 @@ void evolve(AnyState& state, const std::string& type, const json::object& data) 
           domain::evolve_account(s, type, data);
         } else if constexpr (std::is_same_v<T, domain::AgentState>) {
           domain::evolve_agent(s, type, data);
-        } else {
+        } else if constexpr (std::is_same_v<T, domain::NumberState>) {
           domain::evolve_number(s, type, data);
+        } else {
+          domain::evolve_conversation(s, type, data);
         }
       },
       state);
@@ -98,6 +108,16 @@ json::object snapshot_of(const AnyState& state) {
                   {"accountId", s.account_id},
                   {"createdAtMs", s.created_at_ms},
                   {"config", s.config}};
+        } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
+          return {{"exists", s.exists},
+                  {"accountId", s.account_id},
+                  {"numberId", s.number_id},
+                  {"phoneNumber", s.phone_number},
+                  {"participant", s.participant},
+                  {"agentId", s.agent_id},
+                  {"metadata", s.metadata},
+                  {"messageCount", s.message_count},
+                  {"createdAtMs", s.created_at_ms}};
         } else {
           return {{"exists", s.exists},
                   {"accountId", s.account_id},
@@ -133,6 +153,15 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           s.account_id = str("accountId");
           s.created_at_ms = o.at("createdAtMs").as_int64();
           s.config = o.at("config").as_object();
+        } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
+          s.account_id = str("accountId");
+          s.number_id = str("numberId");
+          s.phone_number = str("phoneNumber");
+          s.participant = str("participant");
+          s.agent_id = o.at("agentId");
+          s.metadata = o.at("metadata");
+          s.message_count = o.at("messageCount").as_int64();
+          s.created_at_ms = o.at("createdAtMs").as_int64();
         } else {
           s.account_id = str("accountId");
           s.phone_number = str("phoneNumber");

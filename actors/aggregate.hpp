@@ -12,14 +12,16 @@
 
 #include "actors/account.hpp"
 #include "actors/agent.hpp"
+#include "actors/conversation.hpp"
 #include "actors/number.hpp"
 #include "eventstore/event_store.hpp"
 
 namespace ap::actors {
 
-enum class EntityKind { kAccount, kAgent, kNumber };
+enum class EntityKind { kAccount, kAgent, kNumber, kConversation };
 
-using AnyState = std::variant<domain::AccountState, domain::AgentState, domain::NumberState>;
+using AnyState = std::variant<domain::AccountState, domain::AgentState, domain::NumberState,
+                              domain::ConversationState>;
 
 struct Aggregate {
   EntityKind kind{};

@@ -1,4 +1,4 @@
-// Api: the REST surface (contract sections A, B.1, B.2). It authenticates,
+// Api: the REST surface (contract sections A, B.1–B.4). It authenticates,
 // validates wire JSON, turns requests into commands for the actor runtime or
 // queries of the projections, and writes wire JSON back. Domain rules live in
 // actors/; this layer only translates.
@@ -15,8 +15,10 @@ namespace ap::http {
 
 class Api {
  public:
+  // `sandbox` enables the local simulator surface (/sim/…), answered only to
+  // loopback peers; production mode has no such routes.
   Api(es::EventStore& store, actors::Runtime& runtime, projections::CoreView& view,
-      domain::IdSource& ids);
+      domain::IdSource& ids, bool sandbox);
   ~Api();
 
   // Handles one request; `reply` may run later, on another thread.

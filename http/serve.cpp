@@ -46,7 +46,7 @@ int run_serve(const ServeConfig& config) {
   actors::RuntimeOptions runtime_options;
   runtime_options.idle_timeout_ms = config.idle_timeout_ms;
   auto runtime = std::make_unique<actors::Runtime>(*store, ids, carrier, runtime_options);
-  Api api(*store, *runtime, view, ids);
+  Api api(*store, *runtime, view, ids, config.sandbox);
 
   ServerOptions server_options;
   server_options.address = config.address;
@@ -63,9 +63,10 @@ int run_serve(const ServeConfig& config) {
   if (!config.port_file.empty()) {
     std::ofstream(config.port_file) << server.port() << "\n";
   }
-  std::fprintf(stderr, "agentphone %s listening on http://%s:%u (data: %s, carrier: simulated)\n",
+  std::fprintf(stderr,
+               "agentphone %s listening on http://%s:%u (data: %s, carrier: simulated, mode: %s)\n",
                AP_VERSION, config.address.c_str(), static_cast<unsigned>(server.port()),
-               config.data_dir.c_str());
+               config.data_dir.c_str(), config.sandbox ? "sandbox" : "production");
   server.wait();
   // In-flight requests are done. Close the log first: it drains queued
   // appends, whose completions still reach live actors; then stop the actors.

@@ -15,6 +15,7 @@ struct ServeConfig {
   std::size_t body_limit_bytes = 1 << 20;
   std::int64_t idle_timeout_ms = 60'000;  // Entity actors passivate after this.
   int sim_numbers_per_area_code = 1000;   // Simulated carrier inventory size.
+  bool sandbox = true;  // Sandbox mode: the local simulator surface /sim/... is on.
   // When set, the bound port is written to this file once listening (tests
   // start the server on port 0 and read the port from here).
   std::string port_file;

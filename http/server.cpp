@@ -128,6 +128,9 @@ class Session : public std::enable_shared_from_this<Session> {
       request.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     request.body = std::move(message.body());
+    beast::error_code peer_error;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(peer_error);
+    request.from_loopback = !peer_error && peer.address().is_loopback();
 
     // No timeout while the application works on the request; the reply
     // re-enters this strand through post().

@@ -101,7 +101,8 @@ std::int64_t CoreView::counter(const std::string& key) const {
 void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   const std::string& type = event.type;
   if (type.rfind("account.api_key", 0) != 0 && type.rfind("agent.", 0) != 0 &&
-      type.rfind("number.", 0) != 0) {
+      type.rfind("number.", 0) != 0 && type.rfind("conversation.", 0) != 0 &&
+      type.rfind("message.", 0) != 0) {
     return;
   }
   const json::object data = json::parse(event.payload).as_object();
@@ -151,6 +152,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
                         {"createdAt", domain::iso8601(data.at("createdAtMs").as_int64())}};
     batch.put("n/" + account + "/" + number_id, json::serialize(number));
     batch.put("nc/" + account, std::to_string(counter("nc/" + account) + 1));
+    batch.put("p/" + str(data, "phoneNumber"), account + " " + number_id);
     if (data.at("agentId").is_string()) {
       attach_to_agent(account, str(data, "agentId"), number, batch);
     }
@@ -171,10 +173,116 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     }
     if (type == "number.released") {
       (*number)["status"] = "released";
+      batch.erase("p/" + std::string(number->at("phoneNumber").as_string()));
       batch.put("nc/" + account, std::to_string(counter("nc/" + account) - 1));
     }
     batch.put(key, json::serialize(*number));
+  } else if (type == "conversation.started") {
+    const std::string id = str(data, "conversationId");
+    const std::string created = domain::iso8601(data.at("createdAtMs").as_int64());
+    json::object summary{{"id", id},
+                         {"agentId", data.at("agentId")},
+                         {"phoneNumberId", data.at("numberId")},
+                         {"phoneNumber", data.at("phoneNumber")},
+                         {"participant", data.at("participant")},
+                         {"lastMessageAt", created},
+                         {"lastMessagePreview", ""},
+                         {"messageCount", 0},
+                         {"createdAt", created},
+                         {"isGroup", false},
+                         {"groupId", nullptr},
+                         {"groupName", nullptr},
+                         {"groupIconUrl", nullptr},
+                         {"participants", nullptr},
+                         {"metadata", nullptr}};
+    batch.put("c/" + account + "/" + id, json::serialize(summary));
+    batch.put("cc/" + account, std::to_string(counter("cc/" + account) + 1));
+    if (data.at("agentId").is_string()) {
+      const std::string agent = str(data, "agentId");
+      batch.put("cac/" + agent, std::to_string(counter("cac/" + agent) + 1));
+    }
+  } else if (type == "conversation.metadata_updated") {
+    const std::string key = "c/" + account + "/" + str(data, "conversationId");
+    std::optional<json::object> summary = row(key);
+    if (!summary) return;
+    (*summary)["metadata"] = data.at("metadata");
+    batch.put(key, json::serialize(*summary));
+  } else if (type == "message.queued" || type == "message.received") {
+    apply_message(account, data, batch);
   }
+}
+
+void CoreView::apply_message(const std::string& account, const json::object& data,
+                             es::ViewBatch& batch) const {
+  const std::string conversation = str(data, "conversationId");
+  const std::string key = "c/" + account + "/" + conversation;
+  std::optional<json::object> summary = row(key);
+  if (!summary) return;
+  const std::int64_t at_ms = data.at("atMs").as_int64();
+  const std::int64_t seq = summary->at("messageCount").as_int64() + 1;
+  const std::string at = domain::iso8601(at_ms);
+  const std::string body = str(data, "body");
+  const json::array& media = data.at("mediaUrls").as_array();
+
+  // Newest-first order indexes: the conversation moves to the front of its
+  // account's (and agent's) list.
+  const json::value& agent = summary->at("agentId");
+  if (std::optional<std::string> previous = raw_row("ct/" + conversation)) {
+    batch.erase("cl/" + account + "/" + *previous + "/" + conversation);
+    if (agent.is_string())
+      batch.erase("ca/" + std::string(agent.as_string()) + "/" + *previous + "/" + conversation);
+  }
+  const std::string order = newest_first_key(at_ms, seq);
+  batch.put("ct/" + conversation, order);
+  batch.put("cl/" + account + "/" + order + "/" + conversation, "");
+  if (agent.is_string()) {
+    batch.put("ca/" + std::string(agent.as_string()) + "/" + order + "/" + conversation, account);
+  }
+
+  (*summary)["lastMessageAt"] = at;
+  (*summary)["lastMessagePreview"] =
+      body.empty() && !media.empty() ? std::string("[media]") : body.substr(0, 100);
+  (*summary)["messageCount"] = seq;
+  batch.put(key, json::serialize(*summary));
+
+  const std::string message_id = str(data, "messageId");
+  json::object message{{"id", message_id},
+                       {"body", body},
+                       {"fromNumber", data.at("from")},
+                       {"toNumber", data.at("to")},
+                       {"direction", data.at("direction")},
+                       {"senderIdentifier", data.at("from")},
+                       {"channel", data.at("channel")},
+                       {"mediaUrl", media.empty() ? json::value(nullptr) : media.front()},
+                       {"mediaUrls", media},
+                       {"receivedAt", at},
+                       {"reactions", json::array()},
+                       {"replyTo", nullptr},
+                       {"status", data.at("status")},
+                       {"segments", data.at("segments")}};
+  batch.put("m/" + conversation + "/" + order + "/" + message_id, json::serialize(message));
+  // Number messages (MessageResponse): the spec's `from_` and the clients' `from`.
+  json::object number_message{{"id", message_id},
+                              {"from_", data.at("from")},
+                              {"from", data.at("from")},
+                              {"to", data.at("to")},
+                              {"body", body},
+                              {"direction", data.at("direction")},
+                              {"channel", data.at("channel")},
+                              {"receivedAt", at},
+                              {"conversationId", conversation}};
+  batch.put("nm/" + str(data, "numberId") + "/" + order + "/" + message_id,
+            json::serialize(number_message));
+}
+
+std::string CoreView::newest_first_key(std::int64_t at_ms, std::int64_t seq) {
+  // Inverted, fixed-width hex sorts newest first; the sequence breaks ties
+  // between messages of the same millisecond.
+  char text[34];
+  std::snprintf(text, sizeof text, "%016llx%016llx",
+                static_cast<unsigned long long>(~static_cast<std::uint64_t>(at_ms)),
+                static_cast<unsigned long long>(~static_cast<std::uint64_t>(seq)));
+  return text;
 }
 
 void CoreView::attach_to_agent(const std::string& account, const std::string& agent_id,
@@ -254,6 +362,62 @@ Page CoreView::numbers(const std::string& account, std::uint64_t offset,
   store_.scan_view(kName, "n/" + account + "/", "", [&](std::string_view, std::string_view value) {
     if (json::parse(value).at("status").as_string() != "active") return true;
     if (index++ < offset) return true;
+    if (page.items.size() == limit) {
+      page.has_more = true;
+      return false;
+    }
+    page.items.emplace_back(value);
+    return true;
+  });
+  return page;
+}
+
+std::optional<std::pair<std::string, std::string>> CoreView::number_by_phone(
+    const std::string& e164) const {
+  std::optional<std::string> value = raw_row("p/" + e164);
+  if (!value) return std::nullopt;
+  const std::size_t space = value->find(' ');
+  return std::make_pair(value->substr(0, space), value->substr(space + 1));
+}
+
+std::optional<std::string> CoreView::conversation(const std::string& account,
+                                                  const std::string& id) const {
+  if (id.find('/') != std::string::npos) return std::nullopt;
+  return raw_row("c/" + account + "/" + id);
+}
+
+Page CoreView::conversations(const std::string& account, const std::string& agent_id,
+                             std::uint64_t offset, std::uint64_t limit) const {
+  Page page;
+  const bool by_agent = !agent_id.empty();
+  page.total = static_cast<std::uint64_t>(
+      std::max<std::int64_t>(0, counter(by_agent ? "cac/" + agent_id : "cc/" + account)));
+  std::uint64_t index = 0;
+  store_.scan_view(kName, by_agent ? "ca/" + agent_id + "/" : "cl/" + account + "/", "",
+                   [&](std::string_view key, std::string_view) {
+                     if (index++ < offset) return true;
+                     if (page.items.size() == limit) {
+                       page.has_more = true;
+                       return false;
+                     }
+                     const std::string id(key.substr(key.rfind('/') + 1));
+                     if (std::optional<std::string> row = raw_row("c/" + account + "/" + id)) {
+                       page.items.push_back(std::move(*row));
+                     }
+                     return true;
+                   });
+  return page;
+}
+
+Page CoreView::messages(const std::string& prefix, std::int64_t before_ms, std::int64_t after_ms,
+                        std::uint64_t limit) const {
+  Page page;
+  // Keys sort newest first; `before` starts the scan at the first key older
+  // than it, `after` stops it at the first key not newer than it.
+  const std::string start = before_ms > 0 ? prefix + newest_first_key(before_ms - 1, -1) : "";
+  const std::string stop = after_ms > 0 ? prefix + newest_first_key(after_ms, -1) : "";
+  store_.scan_view(kName, prefix, start, [&](std::string_view key, std::string_view value) {
+    if (!stop.empty() && key >= stop) return false;
     if (page.items.size() == limit) {
       page.has_more = true;
       return false;

@@ -9,6 +9,15 @@
 //   gc/<account>              -> number of agents (decimal)
 //   n/<account>/<number id>   -> PhoneNumberResponse JSON (released ones too)
 //   nc/<account>              -> number of active numbers (decimal)
+//   p/<e164>                  -> "<account id> <number id>" (active numbers only)
+//   c/<account>/<conv id>     -> ConversationSummary JSON
+//   cc/<account>, cac/<agent> -> number of conversations (decimal)
+//   cl/<account>/<order>/<conv id>, ca/<agent>/<order>/<conv id>
+//                             -> newest-first conversation indexes
+//   ct/<conv id>              -> the conversation's current <order>
+//   m/<conv id>/<order>/<msg id>   -> MessageInConversation JSON
+//   nm/<number id>/<order>/<msg id> -> MessageResponse JSON
+// <order> = 16 hex digits of ~time_ms then 16 of ~sequence: newest first.
 // Rows hold the exact wire JSON, so reads answer with the stored bytes.
 #pragma once
 
@@ -68,6 +77,19 @@ class CoreView {
   // Active numbers only.
   Page numbers(const std::string& account, std::uint64_t offset, std::uint64_t limit) const;
 
+  // (account id, number id) of the active number `e164`, in any account.
+  std::optional<std::pair<std::string, std::string>> number_by_phone(const std::string& e164) const;
+
+  // ConversationSummary JSON, or nullopt if unknown or not this account's.
+  std::optional<std::string> conversation(const std::string& account, const std::string& id) const;
+  // Newest activity first; all of the account's, or only `agent_id`'s when set.
+  Page conversations(const std::string& account, const std::string& agent_id, std::uint64_t offset,
+                     std::uint64_t limit) const;
+  // Messages under `prefix` ("m/<conv id>/" or "nm/<number id>/"), newest first,
+  // strictly older than `before_ms` / newer than `after_ms` when those are > 0.
+  Page messages(const std::string& prefix, std::int64_t before_ms, std::int64_t after_ms,
+                std::uint64_t limit) const;
+
   static constexpr const char* kName = "core";
 
  private:
@@ -78,6 +100,9 @@ class CoreView {
   std::optional<std::string> raw_row(const std::string& key) const;
   std::optional<json::object> row(const std::string& key) const;
   std::int64_t counter(const std::string& key) const;
+  void apply_message(const std::string& account, const json::object& data,
+                     es::ViewBatch& batch) const;
+  static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);
   void attach_to_agent(const std::string& account, const std::string& agent_id,
                        const json::object& number, es::ViewBatch& batch) const;
   void detach_from_agent(const std::string& account, const std::string& agent_id,

@@ -1,0 +1,43 @@
+// Conversation aggregate: the thread between one of our numbers and one
+// other party (contract B.4). Inbound and outbound messages both land here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "actors/domain.hpp"
+
+namespace ap::domain {
+
+constexpr std::size_t kMaxMetadataBytes = 16 * 1024;
+constexpr std::size_t kMaxBodyChars = 1600;
+
+struct ConversationState {
+  std::string id;
+  bool exists = false;
+  std::string account_id;
+  std::string number_id;
+  std::string phone_number;  // Ours.
+  std::string participant;   // The other party, E.164.
+  json::value agent_id;      // The number's agent when the thread started, or null.
+  json::value metadata;      // Object or null.
+  std::int64_t message_count = 0;
+  std::int64_t created_at_ms = 0;
+};
+
+// The id of the conversation between number `number_id` and `participant`:
+// derived, so that both directions find the same thread without a lookup.
+std::string conversation_id_for(std::string_view number_id, std::string_view participant);
+
+// Commands:
+//   "conversation.send"     args {numberId, phoneNumber, participant, agentId|null,
+//                                 body, mediaUrls[], segments}   (outbound, queued)
+//   "conversation.receive"  same args (inbound)
+//   "conversation.update"   args {metadata: object|null}
+// Message ids come from context.ids ("msg_").
+Decision decide_conversation(const ConversationState& state, const Command& command,
+                             const Context& context);
+void evolve_conversation(ConversationState& state, const std::string& type,
+                         const json::object& data);
+
+}  // namespace ap::domain
