@@ -829,7 +829,8 @@ void Api::Impl::route_messages(const Call& call) {
     if (number_id.empty()) {
       std::optional<std::string> agent = view.agent(account, message.agent_id);
       if (!agent) return reply(agent_or_404(std::nullopt));
-      const json::array& numbers = json::parse(*agent).at("numbers").as_array();
+      const json::value parsed = json::parse(*agent);
+      const json::array& numbers = parsed.at("numbers").as_array();
       if (numbers.empty()) {
         return reply(error_response(
             400, "Agent " + message.agent_id + " has no phone number; attach one or pass number_id",

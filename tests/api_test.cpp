@@ -320,5 +320,169 @@ TEST_F(ApiTest, MetricsArePrometheusText) {
   EXPECT_NE(r.body.find("agentphone_log_head_position"), std::string::npos);
 }
 
+// ---- Conversations and SMS --------------------------------------------------
+
+class MessagingTest : public ApiTest {
+ protected:
+  void SetUp() override {
+    ApiTest::SetUp();
+    agent_ = std::string(
+        call_json(alice_, "POST", "/v1/agents", R"({"name":"texter"})").at("id").as_string());
+    json::object number = call_json(alice_, "POST", "/v1/numbers",
+                                    "{\"areaCode\":\"415\",\"agentId\":\"" + agent_ + "\"}")
+                              .as_object();
+    number_id_ = std::string(number.at("id").as_string());
+    phone_ = std::string(number.at("phoneNumber").as_string());
+  }
+
+  HttpResult inbound(const std::string& from, const std::string& to, const std::string& body) {
+    HttpClient client(server_->port());
+    return client.request(
+        "POST", "/sim/sms",
+        json::serialize(json::object{{"from", from}, {"to", to}, {"body", body}}));
+  }
+
+  json::object send(const std::string& extra) {
+    return call_json(alice_, "POST", "/v1/messages",
+                     "{\"number_id\":\"" + number_id_ + "\"," + extra + "}")
+        .as_object();
+  }
+
+  std::string agent_, number_id_, phone_;
+};
+
+TEST_F(MessagingTest, MessagesThreadByPartyInBothDirections) {
+  json::object sent = send(R"("to_number":"(415) 555-2671","body":"Hello!")");
+  EXPECT_EQ(sent.at("status"), "queued");
+  EXPECT_EQ(sent.at("channel"), "sms");
+  EXPECT_EQ(sent.at("to_number"), "+14155552671");
+  EXPECT_EQ(sent.at("from_number"), phone_.c_str());
+  const std::string conversation(sent.at("conversation_id").as_string());
+  EXPECT_EQ(conversation.rfind("conv_", 0), 0u);
+
+  HttpResult reply = inbound("+1 415 555 2671", phone_, "Hi back");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(json::parse(reply.body).at("conversationId"), conversation.c_str());
+  // The agent alone picks its first number (how the MCP server sends).
+  json::object by_agent =
+      call_json(alice_, "POST", "/v1/messages",
+                "{\"agent_id\":\"" + agent_ + "\",\"to_number\":\"+14155550000\",\"body\":\"x\"}")
+          .as_object();
+  EXPECT_NE(by_agent.at("conversation_id"), conversation.c_str());
+  EXPECT_EQ(by_agent.at("from_number"), phone_.c_str());
+
+  json::object list = call_json(alice_, "GET", "/v1/conversations").as_object();
+  EXPECT_EQ(list.at("total"), 2);
+  // Newest activity first.
+  EXPECT_EQ(list.at("data").at(0).at("participant"), "+14155550000");
+  json::object detail = call_json(alice_, "GET", "/v1/conversations/" + conversation).as_object();
+  EXPECT_EQ(detail.at("messageCount"), 2);
+  EXPECT_EQ(detail.at("agentId"), agent_.c_str());
+  EXPECT_FALSE(detail.contains("lastMessagePreview"));
+  ASSERT_EQ(detail.at("messages").as_array().size(), 2u);
+  EXPECT_EQ(detail.at("messages").at(0).at("body"), "Hi back");
+  EXPECT_EQ(detail.at("messages").at(0).at("direction"), "inbound");
+  EXPECT_EQ(call_json(alice_, "GET", "/v1/agents/" + agent_ + "/conversations").at("total"), 2);
+  json::object numbered =
+      call_json(alice_, "GET", "/v1/numbers/" + number_id_ + "/messages").as_object();
+  ASSERT_EQ(numbered.at("data").as_array().size(), 3u);
+  EXPECT_EQ(numbered.at("data").at(0).at("from"), numbered.at("data").at(0).at("from_"));
+  EXPECT_EQ(call(bob_, "GET", "/v1/conversations/" + conversation).status, 404);
+  EXPECT_EQ(call_json(bob_, "GET", "/v1/conversations").at("total"), 0);
+}
+
+TEST_F(MessagingTest, CursorPagination) {
+  for (int i = 0; i < 5; ++i) {
+    send("\"to_number\":\"+14155552671\",\"body\":\"m" + std::to_string(i) + "\"");
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  const std::string conversation(
+      call_json(alice_, "GET", "/v1/conversations").at("data").at(0).at("id").as_string());
+  const std::string base = "/v1/conversations/" + conversation + "/messages";
+  json::object page = call_json(alice_, "GET", base + "?limit=2").as_object();
+  ASSERT_EQ(page.at("data").as_array().size(), 2u);
+  EXPECT_EQ(page.at("hasMore"), true);
+  EXPECT_EQ(page.at("data").at(0).at("body"), "m4");
+  EXPECT_EQ(page.at("data").at(1).at("body"), "m3");
+  const std::string cursor(page.at("data").at(1).at("receivedAt").as_string());
+  json::object older = call_json(alice_, "GET", base + "?limit=10&before=" + cursor).as_object();
+  ASSERT_EQ(older.at("data").as_array().size(), 3u);
+  EXPECT_EQ(older.at("data").at(0).at("body"), "m2");
+  EXPECT_EQ(older.at("hasMore"), false);
+  json::object newer = call_json(alice_, "GET", base + "?after=" + cursor).as_object();
+  ASSERT_EQ(newer.at("data").as_array().size(), 1u);
+  EXPECT_EQ(newer.at("data").at(0).at("body"), "m4");
+  json::object none = call_json(alice_, "GET", base + "?before=2000-01-01T00:00:00Z").as_object();
+  EXPECT_TRUE(none.at("data").as_array().empty());
+  EXPECT_EQ(none.at("hasMore"), false);
+  expect_refused(alice_, "GET", base + "?before=yesterday", "", 422);
+  expect_refused(alice_, "GET", base + "?limit=201", "", 422);
+}
+
+TEST_F(MessagingTest, MetadataReplacesAndClears) {
+  const std::string conversation(
+      send(R"("to_number":"+14155552671","body":"x")").at("conversation_id").as_string());
+  const std::string path = "/v1/conversations/" + conversation;
+  EXPECT_EQ(call_json(alice_, "PATCH", path, R"({"metadata":{"a":1,"b":2}})").at("metadata"),
+            (json::object{{"a", 1}, {"b", 2}}));
+  EXPECT_EQ(call_json(alice_, "PATCH", path, R"({"metadata":{"c":3}})").at("metadata"),
+            (json::object{{"c", 3}}));
+  EXPECT_TRUE(call_json(alice_, "PATCH", path, R"({"metadata":null})").at("metadata").is_null());
+  expect_refused(alice_, "PATCH", path, R"({"metadata":[1]})", 422);
+  expect_refused(alice_, "PATCH", path,
+                 "{\"metadata\":{\"big\":\"" + std::string(20000, 'x') + "\"}}", 422);
+  expect_refused(bob_, "PATCH", path, R"({"metadata":{}})", 404);
+}
+
+TEST_F(MessagingTest, BadMessagesAreRefusedAndWriteNothing) {
+  const std::string from = "\"number_id\":\"" + number_id_ + "\",";
+  for (const char* to : {"+442079460958", "555-1234", "+11155552671", "hello", "4111552671"}) {
+    expect_refused(alice_, "POST", "/v1/messages",
+                   "{" + from + "\"to_number\":\"" + to + "\",\"body\":\"x\"}", 422);
+  }
+  expect_refused(alice_, "POST", "/v1/messages", "{" + from + R"("body":"x"})", 422);
+  expect_refused(alice_, "POST", "/v1/messages", R"({"to_number":"+14155552671","body":"x"})", 422);
+  expect_refused(alice_, "POST", "/v1/messages", "{" + from + R"("to_number":"+14155552671"})",
+                 422);
+  expect_refused(
+      alice_, "POST", "/v1/messages",
+      "{" + from + "\"to_number\":\"+14155552671\",\"body\":\"" + std::string(1601, 'a') + "\"}",
+      422);
+  expect_refused(alice_, "POST", "/v1/messages",
+                 "{" + from + R"("to_number":"+14155552671","body":"x","send_style":"slam"})", 400);
+  expect_refused(alice_, "POST", "/v1/messages",
+                 "{" + from + R"("recipients":["+14155552671","+14155552672"],"body":"x"})", 400);
+  expect_refused(alice_, "POST", "/v1/messages",
+                 "{" + from + R"("to_number":"+14155552671","body":"x","media_urls":["ftp://x"]})",
+                 422);
+  expect_refused(bob_, "POST", "/v1/messages",
+                 "{" + from + R"("to_number":"+14155552671","body":"x"})", 404);
+  expect_refused(alice_, "POST", "/v1/messages",
+                 R"({"from_number":"+19995550100","to_number":"+14155552671","body":"x"})", 404);
+}
+
+TEST_F(MessagingTest, InboundToUnknownOrReleasedNumbersLeavesNoTrace) {
+  const std::uint64_t before = log_head();
+  EXPECT_EQ(inbound("+14155552671", "+12125550199", "anyone?").status, 404);
+  EXPECT_EQ(inbound("not a number", phone_, "x").status, 422);
+  EXPECT_EQ(log_head(), before);
+  call_json(alice_, "DELETE", "/v1/numbers/" + number_id_);
+  const std::uint64_t released = log_head();
+  EXPECT_EQ(inbound("+14155552671", phone_, "still there?").status, 404);
+  EXPECT_EQ(log_head(), released);
+  EXPECT_EQ(call_json(alice_, "GET", "/v1/conversations").at("total"), 0);
+}
+
+TEST(SandboxMode, ProductionModeHasNoSimulator) {
+  TempDir dir;
+  ServerProcess server(AP_BINARY, dir.path() + "/data", {"--mode", "production"});
+  HttpClient client(server.port());
+  EXPECT_EQ(
+      client
+          .request("POST", "/sim/sms", R"({"from":"+14155552671","to":"+14155552672","body":"x"})")
+          .status,
+      404);
+}
+
 }  // namespace
 }  // namespace ap::test

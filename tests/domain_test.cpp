@@ -3,7 +3,9 @@
 
 #include "actors/account.hpp"
 #include "actors/agent.hpp"
+#include "actors/conversation.hpp"
 #include "actors/number.hpp"
+#include "actors/sms.hpp"
 #include "sim/carrier.hpp"
 
 namespace ap::domain {
@@ -258,6 +260,116 @@ TEST(SimCarrier, DeterministicUniqueAndBounded) {
   // A fresh carrier over the same claims offers the same next number.
   sim::SimCarrier again([&](const std::string& n) { return taken.count(n) > 0; }, 5);
   EXPECT_EQ(again.offer_number("US", "212").phone_number, "+12122000103");
+}
+
+}  // namespace
+}  // namespace ap::domain
+
+namespace ap::domain {
+namespace {
+
+struct SegmentCase {
+  std::string body;
+  SmsEncoding encoding;
+  std::size_t units;
+  std::size_t segments;
+};
+
+TEST(SmsSegments, Gsm7AndUcs2Boundaries) {
+  const std::vector<SegmentCase> cases = {
+      {"", SmsEncoding::kGsm7, 0, 0},
+      {"hello", SmsEncoding::kGsm7, 5, 1},
+      {std::string(160, 'a'), SmsEncoding::kGsm7, 160, 1},
+      {std::string(161, 'a'), SmsEncoding::kGsm7, 161, 2},
+      {std::string(306, 'a'), SmsEncoding::kGsm7, 306, 2},
+      {std::string(307, 'a'), SmsEncoding::kGsm7, 307, 3},
+      {std::string(159, 'a') + "€", SmsEncoding::kGsm7, 161, 2},  // € takes two septets.
+      {std::string(158, 'a') + "{", SmsEncoding::kGsm7, 160, 1},
+      {"Ça coûte 5£ à Zürich", SmsEncoding::kUcs2, 20, 1},  // û is not GSM-7.
+      {"Ça va? 5£ à Zürich", SmsEncoding::kGsm7, 18, 1},    // Ç, £, à, ü are.
+      {std::string(69, 'a') + "é", SmsEncoding::kGsm7, 70, 1},
+      {std::string(69, 'a') + "ê", SmsEncoding::kUcs2, 70, 1},
+      {std::string(70, 'a') + "ê", SmsEncoding::kUcs2, 71, 2},
+      {std::string(133, 'a') + "ê", SmsEncoding::kUcs2, 134, 2},
+      {std::string(134, 'a') + "ê", SmsEncoding::kUcs2, 135, 3},
+      {"hi 😀", SmsEncoding::kUcs2, 5, 1},  // Outside the BMP: two UTF-16 units.
+  };
+  for (const SegmentCase& c : cases) {
+    const SmsSegments got = count_segments(c.body);
+    EXPECT_EQ(got.encoding, c.encoding) << c.body;
+    EXPECT_EQ(got.units, c.units) << c.body;
+    EXPECT_EQ(got.segments, c.segments) << c.body;
+  }
+  EXPECT_EQ(code_points("Zürich 😀"), 8u);
+}
+
+json::object message_args(const std::string& body) {
+  return {{"numberId", "num_1"},
+          {"phoneNumber", "+14152000100"},
+          {"participant", "+14155552671"},
+          {"agentId", nullptr},
+          {"body", body},
+          {"mediaUrls", json::array()},
+          {"segments", 1}};
+}
+
+TEST(ConversationDecider, FirstMessageStartsTheThreadEitherWay) {
+  ConversationState conversation;
+  conversation.id = conversation_id_for("num_1", "+14155552671");
+  EXPECT_EQ(conversation.id, conversation_id_for("num_1", "+14155552671"));
+  EXPECT_NE(conversation.id, conversation_id_for("num_2", "+14155552671"));
+  Decision first = decide_conversation(
+      conversation, {"conversation.receive", "acct_1", message_args("hi")}, context_at(10));
+  const auto& events = events_of(first);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "conversation.started");
+  EXPECT_EQ(events[1].type, "message.received");
+  EXPECT_EQ(events[1].data.at("from"), "+14155552671");
+  EXPECT_EQ(events[1].data.at("direction"), "inbound");
+  for (const Event& e : events) evolve_conversation(conversation, e.type, e.data);
+  Decision reply = decide_conversation(
+      conversation, {"conversation.send", "acct_1", message_args("hello")}, context_at(20));
+  ASSERT_EQ(events_of(reply).size(), 1u);
+  EXPECT_EQ(events_of(reply)[0].type, "message.queued");
+  EXPECT_EQ(events_of(reply)[0].data.at("to"), "+14155552671");
+  EXPECT_EQ(events_of(reply)[0].data.at("status"), "queued");
+  Decision foreign = decide_conversation(
+      conversation, {"conversation.update", "acct_2", {{"metadata", nullptr}}}, context_at(0));
+  EXPECT_EQ(std::get<DomainError>(foreign).kind, ErrorKind::kNotFound);
+}
+
+TEST(ConversationDecider, MetadataIsReplacedClearedAndBounded) {
+  ConversationState conversation;
+  conversation.id = "conv_1";
+  EXPECT_EQ(std::get<DomainError>(
+                decide_conversation(
+                    conversation, {"conversation.update", "acct_1", {{"metadata", json::object()}}},
+                    context_at(0)))
+                .kind,
+            ErrorKind::kNotFound);
+  Decision start = decide_conversation(
+      conversation, {"conversation.receive", "acct_1", message_args("hi")}, context_at(0));
+  for (const Event& e : events_of(start)) evolve_conversation(conversation, e.type, e.data);
+  Decision set = decide_conversation(
+      conversation, {"conversation.update", "acct_1", {{"metadata", {{"stage", "lead"}}}}},
+      context_at(0));
+  for (const Event& e : events_of(set)) evolve_conversation(conversation, e.type, e.data);
+  EXPECT_EQ(conversation.metadata.at("stage"), "lead");
+  Decision same = decide_conversation(
+      conversation, {"conversation.update", "acct_1", {{"metadata", {{"stage", "lead"}}}}},
+      context_at(0));
+  EXPECT_TRUE(events_of(same).empty());
+  Decision clear = decide_conversation(
+      conversation, {"conversation.update", "acct_1", {{"metadata", nullptr}}}, context_at(0));
+  for (const Event& e : events_of(clear)) evolve_conversation(conversation, e.type, e.data);
+  EXPECT_TRUE(conversation.metadata.is_null());
+  Decision big =
+      decide_conversation(conversation,
+                          {"conversation.update",
+                           "acct_1",
+                           {{"metadata", {{"blob", std::string(kMaxMetadataBytes, 'x')}}}}},
+                          context_at(0));
+  EXPECT_EQ(std::get<DomainError>(big).fields.at(0).type, "too_long");
 }
 
 }  // namespace
