@@ -332,20 +332,32 @@ std::optional<std::string> CoreView::agent(const std::string& account,
   return raw_row(agent_key(account, agent_id));
 }
 
-Page CoreView::agents(const std::string& account, std::uint64_t offset, std::uint64_t limit) const {
+Page CoreView::offset_page(
+    const std::string& prefix, const std::string& total_key, std::uint64_t offset,
+    std::uint64_t limit,
+    const std::function<std::optional<std::string>(std::string_view key, std::string_view value)>&
+        item) const {
   Page page;
-  page.total = static_cast<std::uint64_t>(std::max<std::int64_t>(0, counter("gc/" + account)));
+  page.total = static_cast<std::uint64_t>(std::max<std::int64_t>(0, counter(total_key)));
   std::uint64_t index = 0;
-  store_.scan_view(kName, "g/" + account + "/", "", [&](std::string_view, std::string_view value) {
+  store_.scan_view(kName, prefix, "", [&](std::string_view key, std::string_view value) {
+    std::optional<std::string> wire = item(key, value);
+    if (!wire) return true;
     if (index++ < offset) return true;
     if (page.items.size() == limit) {
       page.has_more = true;
       return false;
     }
-    page.items.emplace_back(value);
+    page.items.push_back(std::move(*wire));
     return true;
   });
   return page;
+}
+
+Page CoreView::agents(const std::string& account, std::uint64_t offset, std::uint64_t limit) const {
+  return offset_page(
+      "g/" + account + "/", "gc/" + account, offset, limit,
+      [](std::string_view, std::string_view value) { return std::optional<std::string>(value); });
 }
 
 std::optional<std::string> CoreView::number(const std::string& account,
@@ -356,20 +368,13 @@ std::optional<std::string> CoreView::number(const std::string& account,
 
 Page CoreView::numbers(const std::string& account, std::uint64_t offset,
                        std::uint64_t limit) const {
-  Page page;
-  page.total = static_cast<std::uint64_t>(std::max<std::int64_t>(0, counter("nc/" + account)));
-  std::uint64_t index = 0;
-  store_.scan_view(kName, "n/" + account + "/", "", [&](std::string_view, std::string_view value) {
-    if (json::parse(value).at("status").as_string() != "active") return true;
-    if (index++ < offset) return true;
-    if (page.items.size() == limit) {
-      page.has_more = true;
-      return false;
-    }
-    page.items.emplace_back(value);
-    return true;
-  });
-  return page;
+  return offset_page("n/" + account + "/", "nc/" + account, offset, limit,
+                     [](std::string_view, std::string_view value) -> std::optional<std::string> {
+                       if (json::parse(value).at("status").as_string() != "active") {
+                         return std::nullopt;
+                       }
+                       return std::string(value);
+                     });
 }
 
 std::optional<std::pair<std::string, std::string>> CoreView::number_by_phone(
@@ -388,25 +393,13 @@ std::optional<std::string> CoreView::conversation(const std::string& account,
 
 Page CoreView::conversations(const std::string& account, const std::string& agent_id,
                              std::uint64_t offset, std::uint64_t limit) const {
-  Page page;
   const bool by_agent = !agent_id.empty();
-  page.total = static_cast<std::uint64_t>(
-      std::max<std::int64_t>(0, counter(by_agent ? "cac/" + agent_id : "cc/" + account)));
-  std::uint64_t index = 0;
-  store_.scan_view(kName, by_agent ? "ca/" + agent_id + "/" : "cl/" + account + "/", "",
-                   [&](std::string_view key, std::string_view) {
-                     if (index++ < offset) return true;
-                     if (page.items.size() == limit) {
-                       page.has_more = true;
-                       return false;
-                     }
-                     const std::string id(key.substr(key.rfind('/') + 1));
-                     if (std::optional<std::string> row = raw_row("c/" + account + "/" + id)) {
-                       page.items.push_back(std::move(*row));
-                     }
-                     return true;
-                   });
-  return page;
+  return offset_page(by_agent ? "ca/" + agent_id + "/" : "cl/" + account + "/",
+                     by_agent ? "cac/" + agent_id : "cc/" + account, offset, limit,
+                     [&](std::string_view key, std::string_view) {
+                       const std::string id(key.substr(key.rfind('/') + 1));
+                       return raw_row("c/" + account + "/" + id);
+                     });
 }
 
 Page CoreView::messages(const std::string& prefix, std::int64_t before_ms, std::int64_t after_ms,

@@ -100,6 +100,13 @@ class CoreView {
   std::optional<std::string> raw_row(const std::string& key) const;
   std::optional<json::object> row(const std::string& key) const;
   std::int64_t counter(const std::string& key) const;
+  // Walks the index rows under `prefix`, skipping `offset` items and taking
+  // `limit`; `item` maps a row to its wire JSON, or nullopt to leave it out.
+  Page offset_page(
+      const std::string& prefix, const std::string& total_key, std::uint64_t offset,
+      std::uint64_t limit,
+      const std::function<std::optional<std::string>(std::string_view key, std::string_view value)>&
+          item) const;
   void apply_message(const std::string& account, const json::object& data,
                      es::ViewBatch& batch) const;
   static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);

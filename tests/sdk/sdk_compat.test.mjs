@@ -1,6 +1,7 @@
 // Compatibility test: drives our server with the official AgentPhone Node SDK
 // (npm package `agentphone`, pinned in package.json) and checks that every
-// agents/numbers SDK method we implement round-trips and parses.
+// agents/numbers/messages/conversations SDK method we implement round-trips
+// and parses.
 //
 // Run through run.sh, or: AGENTPHONE_BIN=/path/to/agentphone node --test sdk_compat.test.mjs
 
@@ -105,10 +106,187 @@ async function expectSdkError(promise, status, ErrorClass = AgentPhoneError) {
   return err;
 }
 
+const SEND_KEYS = [
+  "id",
+  "status",
+  "channel",
+  "from_number",
+  "to_number",
+  "conversation_id",
+  "media_urls",
+  "reply_to_message_id",
+  "reply_parent_unresolved",
+];
+
+// SendMessageResponse: snake_case, unlike the rest of the API.
+function assertSendShape(r) {
+  assert.equal(typeof r, "object");
+  for (const k of SEND_KEYS) assert.ok(k in r, `send response has ${k}: ${JSON.stringify(r)}`);
+  assert.match(r.id, /^msg_/);
+  assert.equal(r.status, "queued");
+  // The server reports a send with media as "mms".
+  assert.ok(["sms", "mms"].includes(r.channel), `channel ${r.channel}`);
+  assert.match(r.from_number, E164_US_RE);
+  assert.match(r.to_number, E164_US_RE);
+  assert.match(r.conversation_id, /^conv_/);
+  assert.ok(Array.isArray(r.media_urls), "media_urls is an array");
+  for (const u of r.media_urls) assert.equal(typeof u, "string");
+  assert.equal(r.reply_to_message_id, null);
+  assert.equal(r.reply_parent_unresolved, null);
+}
+
+// The fields shared by AppRoutesConversationsConversationSummary,
+// AppRoutesAgentsConversationSummary and ConversationDetail.
+function assertConversationCore(c, what) {
+  assert.equal(typeof c, "object");
+  assertCamelKeys(c, what);
+  assert.match(c.id, /^conv_/);
+  assert.ok(c.agentId === undefined || c.agentId === null || /^agt_/.test(c.agentId), `${what}.agentId ${c.agentId}`);
+  assert.match(c.phoneNumberId, /^num_/);
+  assert.match(c.phoneNumber, E164_US_RE);
+  assert.match(c.participant, E164_US_RE);
+  assertIso(c.lastMessageAt, `${what}.lastMessageAt`);
+  assertIso(c.createdAt, `${what}.createdAt`);
+  assert.ok(Date.parse(c.lastMessageAt) >= Date.parse(c.createdAt), `${what}: lastMessageAt >= createdAt`);
+  assert.ok(Number.isInteger(c.messageCount) && c.messageCount >= 0, `${what}.messageCount ${c.messageCount}`);
+  if (c.isGroup !== undefined) assert.equal(c.isGroup, false, "SMS conversations are not groups");
+  for (const k of ["groupId", "groupName", "groupIconUrl", "participants"]) {
+    assert.ok(c[k] === undefined || c[k] === null, `${what}.${k} is absent or null for 1:1 SMS`);
+  }
+  if (c.metadata !== undefined && c.metadata !== null) {
+    assert.equal(typeof c.metadata, "object");
+    assert.ok(!Array.isArray(c.metadata), `${what}.metadata is an object`);
+  }
+}
+
+function assertConversationSummaryShape(c, what = "conversation summary") {
+  assertConversationCore(c, what);
+  assert.equal(typeof c.lastMessagePreview, "string");
+}
+
+function assertConversationDetailShape(c) {
+  assertConversationCore(c, "conversation detail");
+  assert.ok(!("lastMessagePreview" in c), "ConversationDetail has no lastMessagePreview");
+  assert.ok(Array.isArray(c.messages), "ConversationDetail.messages is an array");
+  for (const m of c.messages) assertConversationMessageShape(m);
+}
+
+// MessageInConversation (conversation detail and conversation messages).
+function assertConversationMessageShape(m) {
+  assert.equal(typeof m, "object");
+  assertCamelKeys(m, "conversation message");
+  assert.match(m.id, /^msg_/);
+  assert.equal(typeof m.body, "string");
+  assert.match(m.fromNumber, E164_US_RE);
+  assert.match(m.toNumber, E164_US_RE);
+  assert.ok(["inbound", "outbound"].includes(m.direction), `direction ${m.direction}`);
+  assert.ok(m.channel === undefined || m.channel === null || ["sms", "mms"].includes(m.channel), `channel ${m.channel}`);
+  if (m.senderIdentifier != null) assert.equal(typeof m.senderIdentifier, "string");
+  if (m.mediaUrl != null) assert.equal(typeof m.mediaUrl, "string");
+  if (m.mediaUrls !== undefined) {
+    assert.ok(Array.isArray(m.mediaUrls));
+    for (const u of m.mediaUrls) assert.equal(typeof u, "string");
+  }
+  assertIso(m.receivedAt, "message.receivedAt");
+  if (m.reactions !== undefined) assert.ok(Array.isArray(m.reactions));
+  assert.ok(m.replyTo === undefined || m.replyTo === null || typeof m.replyTo === "object");
+}
+
+// MessageResponse (GET /v1/numbers/{id}/messages): the spec names the sender
+// `from_`; the server also sends `from`.
+function assertNumberMessageShape(m) {
+  assert.equal(typeof m, "object");
+  assert.match(m.id, /^msg_/);
+  assert.match(m.from_, E164_US_RE);
+  assert.equal(m.from, m.from_, "`from` and `from_` carry the same sender");
+  assert.match(m.to, E164_US_RE);
+  assert.equal(typeof m.body, "string");
+  assert.ok(["inbound", "outbound"].includes(m.direction), `direction ${m.direction}`);
+  assert.ok(m.channel === undefined || m.channel === null || ["sms", "mms"].includes(m.channel), `channel ${m.channel}`);
+  assertIso(m.receivedAt, "message.receivedAt");
+}
+
+// Pages through a newest-first message list with `limit` and a `before`
+// cursor (the oldest receivedAt seen so far); returns every item in order.
+async function pageWithBefore(fetchPage, limit, expectedTotal) {
+  const all = [];
+  let before;
+  for (let guard = 0; guard < 50; ++guard) {
+    const page = await fetchPage({ limit, ...(before ? { before } : {}) });
+    assert.ok(Array.isArray(page.data));
+    assert.equal(typeof page.hasMore, "boolean");
+    assert.ok(page.data.length <= limit, `page of at most ${limit}`);
+    all.push(...page.data);
+    assert.equal(page.hasMore, all.length < expectedTotal, `hasMore after ${all.length} of ${expectedTotal}`);
+    if (!page.hasMore) return all;
+    before = page.data[page.data.length - 1].receivedAt;
+  }
+  assert.fail("cursor pagination did not terminate");
+}
+
+// Awaits an SDK call expected to fail with a FastAPI-style 422 naming `field`.
+async function expect422On(promise, field) {
+  const err = await expectSdkError(promise, 422, AgentPhone.UnprocessableEntityError);
+  assert.ok(Array.isArray(err.body?.detail), `422 body is {detail: [...]}: ${JSON.stringify(err.body)}`);
+  assert.ok(
+    err.body.detail.some((d) => Array.isArray(d.loc) && d.loc.includes(field)),
+    `a detail points at ${field}: ${JSON.stringify(err.body.detail)}`,
+  );
+  return err;
+}
+
+// Checks the {detail, error: {message, code, type}} body of a non-422 error.
+function assertErrorBody(err) {
+  assert.equal(typeof err.body?.detail, "string", `error body has a detail string: ${JSON.stringify(err.body)}`);
+  assert.equal(typeof err.body?.error?.message, "string");
+  assert.equal(typeof err.body?.error?.code, "string");
+  assert.equal(typeof err.body?.error?.type, "string");
+}
+
+// Starts `agentphone serve` over dataDir on an ephemeral port and waits for
+// the port file. Returns { proc, baseUrl, log() }.
+async function startServer(dataDir, portFile) {
+  const proc = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", "0", "--port-file", portFile], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  proc.stdout.on("data", (d) => (log += d));
+  proc.stderr.on("data", (d) => (log += d));
+  let exited = false;
+  proc.on("exit", () => (exited = true));
+
+  let port = "";
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && !exited) {
+    if (existsSync(portFile)) {
+      port = readFileSync(portFile, "utf8").trim();
+      if (/^\d+$/.test(port) && Number(port) > 0) break;
+    }
+    await sleep(50);
+  }
+  assert.ok(/^\d+$/.test(port) && Number(port) > 0, `server did not write its port; log:\n${log}`);
+  return { proc, baseUrl: `http://127.0.0.1:${port}`, log: () => log };
+}
+
+// Stops a server from startServer with SIGTERM and checks it exits cleanly.
+async function stopServer(srv) {
+  const server = srv?.proc;
+  if (!server || server.exitCode !== null || server.signalCode !== null) return;
+  const done = new Promise((r) => server.once("exit", (code, signal) => r([code, signal])));
+  server.kill("SIGTERM");
+  // Escalate to SIGKILL if it has not stopped in 10 s; unref'd so the
+  // timer never keeps the test process alive after a prompt exit.
+  const killer = setTimeout(() => server.kill("SIGKILL"), 10_000);
+  killer.unref();
+  const [code, signal] = await done;
+  clearTimeout(killer);
+  assert.equal(signal, null, `server should stop on SIGTERM by itself; log:\n${srv.log()}`);
+  assert.equal(code, 0, `server exit code after SIGTERM; log:\n${srv.log()}`);
+}
+
 describe("official agentphone SDK against our server", { timeout: 55_000 }, () => {
   let tmp;
-  let server;
-  let serverLog = "";
+  let srv; // from startServer
   let baseUrl;
   let acctA;
   let acctB;
@@ -130,26 +308,8 @@ describe("official agentphone SDK against our server", { timeout: 55_000 }, () =
     acctB = createAccount(dataDir, "sdk-b@example.com");
     assert.notEqual(acctA.accountId, acctB.accountId);
 
-    const portFile = join(tmp, "port");
-    server = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", "0", "--port-file", portFile], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    server.stdout.on("data", (d) => (serverLog += d));
-    server.stderr.on("data", (d) => (serverLog += d));
-    let exited = false;
-    server.on("exit", () => (exited = true));
-
-    let port = "";
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && !exited) {
-      if (existsSync(portFile)) {
-        port = readFileSync(portFile, "utf8").trim();
-        if (/^\d+$/.test(port) && Number(port) > 0) break;
-      }
-      await sleep(50);
-    }
-    assert.ok(/^\d+$/.test(port) && Number(port) > 0, `server did not write its port; log:\n${serverLog}`);
-    baseUrl = `http://127.0.0.1:${port}`;
+    srv = await startServer(dataDir, join(tmp, "port"));
+    baseUrl = srv.baseUrl;
 
     client = new AgentPhoneClient({ token: acctA.apiKey, baseUrl, timeoutInSeconds: 10 });
     clientB = new AgentPhoneClient({ token: acctB.apiKey, baseUrl, timeoutInSeconds: 10 });
@@ -157,18 +317,7 @@ describe("official agentphone SDK against our server", { timeout: 55_000 }, () =
 
   after(async () => {
     try {
-      if (server && server.exitCode === null && server.signalCode === null) {
-        const done = new Promise((r) => server.once("exit", (code, signal) => r([code, signal])));
-        server.kill("SIGTERM");
-        // Escalate to SIGKILL if it has not stopped in 10 s; unref'd so the
-        // timer never keeps the test process alive after a prompt exit.
-        const killer = setTimeout(() => server.kill("SIGKILL"), 10_000);
-        killer.unref();
-        const [code, signal] = await done;
-        clearTimeout(killer);
-        assert.equal(signal, null, `server should stop on SIGTERM by itself; log:\n${serverLog}`);
-        assert.equal(code, 0, `server exit code after SIGTERM; log:\n${serverLog}`);
-      }
+      await stopServer(srv);
     } finally {
       if (tmp) rmSync(tmp, { recursive: true, force: true });
     }
@@ -511,5 +660,565 @@ describe("official agentphone SDK against our server", { timeout: 55_000 }, () =
     const list = await client.agents.listAgents();
     assert.equal(list.total, 0);
     assert.deepEqual(list.data, []);
+  });
+});
+
+// Messages and conversations through the SDK, on a server of their own.
+// Inbound SMS comes from the sandbox carrier (POST /sim/sms, not in the SDK).
+describe("official agentphone SDK: messages and conversations", { timeout: 55_000 }, () => {
+  const ALICE = "+14155552671";
+  const BOB = "+14155550123";
+  const MEDIA = "https://example.com/receipt.png";
+
+  let tmp;
+  let srv;
+  let baseUrl;
+  let client; // account A
+  let clientB; // account B
+
+  // State shared by the ordered tests below.
+  let agentA; // account A's agent; numA is attached to it at provisioning
+  let numA; // account A's only number (a number costs $3 of the $5 credit)
+  let agentA2; // account A's agent without a number
+  let agentB; // account B's agent
+  let numB; // account B's only number
+  let convAlice; // A's conversation with ALICE
+  let convBob; // A's conversation with BOB
+  // Every message of numA in the order it was created: { id, conv, direction, body, mediaUrls }.
+  const log = [];
+
+  async function simSms(from, to, body) {
+    const res = await fetch(`${baseUrl}/sim/sms`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ from, to, body }),
+    });
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json };
+  }
+
+  // Injects an inbound SMS to numA and records it in `log`.
+  async function inbound(from, body, participant = from) {
+    // Distinct millisecond timestamps keep the strict time cursors exact.
+    await sleep(5);
+    const res = await simSms(from, numA.phoneNumber, body);
+    assert.equal(res.status, 200, `sim/sms: ${JSON.stringify(res.body)}`);
+    assert.match(res.body.conversationId, /^conv_/);
+    assert.match(res.body.messageId, /^msg_/);
+    assert.equal(res.body.status, "received");
+    log.push({ id: res.body.messageId, conv: res.body.conversationId, direction: "inbound", body, from: participant, mediaUrls: [] });
+    return res.body;
+  }
+
+  // Sends through the SDK from numA and records it in `log`.
+  async function outbound(request) {
+    await sleep(5);
+    const res = await client.messages.sendMessage(request);
+    assertSendShape(res);
+    assert.equal(res.from_number, numA.phoneNumber);
+    assert.equal(res.channel, request.media_urls?.length ? "mms" : "sms");
+    log.push({
+      id: res.id,
+      conv: res.conversation_id,
+      direction: "outbound",
+      body: request.body,
+      to: res.to_number,
+      mediaUrls: request.media_urls ?? [],
+    });
+    return res;
+  }
+
+  const newestFirst = (conv) =>
+    log
+      .filter((m) => conv === undefined || m.conv === conv)
+      .map((m) => m.id)
+      .reverse();
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "agentphone-sdk-msg-"));
+    const dataDir = join(tmp, "data");
+    const a = createAccount(dataDir, "sdk-msg-a@example.com");
+    const b = createAccount(dataDir, "sdk-msg-b@example.com");
+    srv = await startServer(dataDir, join(tmp, "port"));
+    baseUrl = srv.baseUrl;
+    client = new AgentPhoneClient({ token: a.apiKey, baseUrl, timeoutInSeconds: 10 });
+    clientB = new AgentPhoneClient({ token: b.apiKey, baseUrl, timeoutInSeconds: 10 });
+
+    agentA = await client.agents.createAgent({ name: "SMS desk" });
+    agentA2 = await client.agents.createAgent({ name: "No number" });
+    numA = await client.numbers.createNumber({ areaCode: "415", agentId: agentA.id });
+    assert.equal(numA.agentId, agentA.id);
+    agentB = await clientB.agents.createAgent({ name: "B desk" });
+    numB = await clientB.numbers.createNumber({ areaCode: "415" });
+    assert.notEqual(numA.phoneNumber, numB.phoneNumber);
+  });
+
+  after(async () => {
+    try {
+      await stopServer(srv);
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("messages.sendMessage by number_id queues an SMS and starts a conversation", async () => {
+    const res = await outbound({ number_id: numA.id, to_number: "(415) 555-2671", body: "Hello Alice, your order shipped." });
+    assert.deepEqual(Object.keys(res).sort(), [...SEND_KEYS].sort(), "exactly the SendMessageResponse fields");
+    assert.equal(res.to_number, ALICE, "to_number is normalised to E.164");
+    assert.deepEqual(res.media_urls, []);
+    convAlice = res.conversation_id;
+  });
+
+  it("an inbound SMS from the same party threads into the same conversation", async () => {
+    const r1 = await inbound(ALICE, "Thanks! When will it arrive?");
+    assert.equal(r1.conversationId, convAlice, "outbound and inbound share the conversation");
+    assert.notEqual(r1.messageId, log[0].id);
+    // The carrier's sender in another format still threads on its E.164 form.
+    const r2 = await inbound("415-555-2671", "Also, can I change the address?", ALICE);
+    assert.equal(r2.conversationId, convAlice);
+  });
+
+  it("messages.sendMessage by from_number and by agent_id use the same number and thread", async () => {
+    const byFrom = await outbound({ from_number: numA.phoneNumber, to_number: "+1 415 555 2671", body: "Tomorrow by 5pm." });
+    assert.equal(byFrom.conversation_id, convAlice);
+    assert.equal(byFrom.to_number, ALICE);
+
+    const byAgent = await outbound({ agent_id: agentA.id, to_number: ALICE, body: "Here is your receipt.", media_urls: [MEDIA] });
+    assert.equal(byAgent.conversation_id, convAlice);
+    assert.deepEqual(byAgent.media_urls, [MEDIA]);
+    assert.equal(new Set(log.map((m) => m.id)).size, log.length, "message ids are unique");
+  });
+
+  it("another party gets a conversation of its own", async () => {
+    const r = await inbound(BOB, "Is this the bakery?");
+    convBob = r.conversationId;
+    assert.notEqual(convBob, convAlice);
+    const res = await outbound({ number_id: numA.id, to_number: BOB, body: "Hi Bob, wrong number I'm afraid." });
+    assert.equal(res.conversation_id, convBob);
+    assert.equal(res.to_number, BOB);
+  });
+
+  it("conversations.listConversations lists newest activity first", async () => {
+    const res = await client.conversations.listConversations();
+    assert.ok(Array.isArray(res.data));
+    assert.equal(res.total, 2);
+    assert.equal(res.hasMore, false);
+    for (const c of res.data) assertConversationSummaryShape(c);
+    assert.deepEqual(
+      res.data.map((c) => c.id),
+      [convBob, convAlice],
+    );
+    const [bob, alice] = res.data;
+    assert.ok(Date.parse(bob.lastMessageAt) >= Date.parse(alice.lastMessageAt), "sorted by lastMessageAt desc");
+    for (const c of res.data) {
+      assert.equal(c.agentId, agentA.id);
+      assert.equal(c.phoneNumberId, numA.id);
+      assert.equal(c.phoneNumber, numA.phoneNumber);
+      assert.equal(c.metadata ?? null, null);
+    }
+    assert.equal(bob.participant, BOB);
+    assert.equal(bob.messageCount, 2);
+    assert.equal(bob.lastMessagePreview, "Hi Bob, wrong number I'm afraid.");
+    assert.equal(alice.participant, ALICE);
+    assert.equal(alice.messageCount, 5);
+    assert.equal(alice.lastMessagePreview, "Here is your receipt.");
+
+    // `offset` is the SDK's only paging parameter here; `limit` goes through requestOptions.queryParams.
+    const page2 = await client.conversations.listConversations({ offset: 1 });
+    assert.equal(page2.total, 2);
+    assert.equal(page2.hasMore, false);
+    assert.deepEqual(
+      page2.data.map((c) => c.id),
+      [convAlice],
+    );
+    const first = await client.conversations.listConversations({}, { queryParams: { limit: 1 } });
+    assert.equal(first.total, 2);
+    assert.equal(first.hasMore, true);
+    assert.deepEqual(
+      first.data.map((c) => c.id),
+      [convBob],
+    );
+    await expectSdkError(client.conversations.listConversations({ offset: -1 }), 422, AgentPhone.UnprocessableEntityError);
+
+    // New activity moves a conversation to the front.
+    await inbound(ALICE, "Great, thank you!");
+    const again = await client.conversations.listConversations();
+    assert.deepEqual(
+      again.data.map((c) => c.id),
+      [convAlice, convBob],
+    );
+    assert.equal(again.data[0].messageCount, 6);
+    assert.equal(again.data[0].lastMessagePreview, "Great, thank you!");
+    assert.ok(Date.parse(again.data[0].lastMessageAt) >= Date.parse(again.data[1].lastMessageAt));
+
+    // Account B has none of them.
+    const resB = await clientB.conversations.listConversations();
+    assert.equal(resB.total, 0);
+    assert.deepEqual(resB.data, []);
+    assert.equal(resB.hasMore, false);
+  });
+
+  it("conversations.getConversation returns the detail with its newest messages", async () => {
+    const res = await client.conversations.getConversation({ conversation_id: convAlice });
+    assertConversationDetailShape(res);
+    assert.equal(res.id, convAlice);
+    assert.equal(res.participant, ALICE);
+    assert.equal(res.agentId, agentA.id);
+    assert.equal(res.phoneNumberId, numA.id);
+    assert.equal(res.phoneNumber, numA.phoneNumber);
+    assert.equal(res.messageCount, 6);
+    assert.deepEqual(
+      res.messages.map((m) => m.id),
+      newestFirst(convAlice),
+      "messages newest first",
+    );
+    const byId = new Map(log.map((m) => [m.id, m]));
+    for (const m of res.messages) {
+      const sent = byId.get(m.id);
+      assert.equal(m.direction, sent.direction);
+      assert.equal(m.body, sent.body);
+      assert.equal(m.channel, sent.mediaUrls.length ? "mms" : "sms");
+      if (m.direction === "outbound") {
+        assert.equal(m.fromNumber, numA.phoneNumber);
+        assert.equal(m.toNumber, ALICE);
+      } else {
+        assert.equal(m.fromNumber, ALICE);
+        assert.equal(m.toNumber, numA.phoneNumber);
+      }
+      assert.deepEqual(m.mediaUrls ?? [], sent.mediaUrls);
+      assert.deepEqual(m.reactions ?? [], []);
+      assert.equal(m.replyTo ?? null, null);
+    }
+    const withMedia = res.messages.find((m) => m.body === "Here is your receipt.");
+    assert.equal(withMedia.mediaUrl, MEDIA);
+
+    // The detail agrees with the list's summary, less the preview.
+    const list = await client.conversations.listConversations();
+    const summary = list.data.find((c) => c.id === convAlice);
+    const { messages, ...rest } = res;
+    const { lastMessagePreview, ...summaryRest } = summary;
+    assert.equal(typeof lastMessagePreview, "string");
+    assert.deepEqual(rest, summaryRest);
+
+    const two = await client.conversations.getConversation({ conversation_id: convAlice, message_limit: 2 });
+    assertConversationDetailShape(two);
+    assert.equal(two.messageCount, 6, "messageCount counts all messages, not the returned ones");
+    assert.deepEqual(
+      two.messages.map((m) => m.id),
+      newestFirst(convAlice).slice(0, 2),
+    );
+
+    await expect422On(client.conversations.getConversation({ conversation_id: convAlice, message_limit: 0 }), "message_limit");
+    await expect422On(client.conversations.getConversation({ conversation_id: convAlice, message_limit: 101 }), "message_limit");
+    const err = await expectSdkError(client.conversations.getConversation({ conversation_id: "conv_doesnotexist" }), 404);
+    assertErrorBody(err);
+  });
+
+  it("conversations.updateConversation stores, replaces and clears metadata", async () => {
+    const meta = {
+      customer: { name: "Zoë Alice 🚀", tier: "gold" },
+      orderIds: ["ord_1", "ord_2"],
+      vip: true,
+      score: 4.5,
+      note: null,
+      "snake_key": { nested: [1, { deep: "x" }] },
+    };
+    const res = await client.conversations.updateConversation({ conversation_id: convAlice, metadata: meta });
+    assertConversationDetailShape(res);
+    assert.equal(res.id, convAlice);
+    assert.deepEqual(res.metadata, meta);
+    assert.equal(res.messageCount, 6);
+    assert.deepEqual(
+      res.messages.map((m) => m.id),
+      newestFirst(convAlice),
+    );
+
+    const got = await client.conversations.getConversation({ conversation_id: convAlice });
+    assert.deepEqual(got.metadata, meta, "metadata round-trips through GET");
+    const list = await client.conversations.listConversations();
+    assert.deepEqual(list.data.find((c) => c.id === convAlice).metadata, meta, "and through the list");
+    assert.equal(list.data.find((c) => c.id === convBob).metadata ?? null, null, "other conversations untouched");
+    assert.deepEqual(
+      list.data.map((c) => c.id),
+      [convAlice, convBob],
+      "a metadata update is not message activity",
+    );
+
+    // A PATCH without metadata changes nothing.
+    const noop = await client.conversations.updateConversation({ conversation_id: convAlice });
+    assertConversationDetailShape(noop);
+    assert.deepEqual(noop.metadata, meta);
+
+    // metadata replaces the whole object.
+    const replaced = await client.conversations.updateConversation({ conversation_id: convAlice, metadata: { step: 2 } });
+    assert.deepEqual(replaced.metadata, { step: 2 });
+    assert.deepEqual((await client.conversations.getConversation({ conversation_id: convAlice })).metadata, { step: 2 });
+
+    // Wrong types are 422 and change nothing.
+    await expect422On(client.conversations.updateConversation({ conversation_id: convAlice, metadata: "vip" }), "metadata");
+    await expect422On(client.conversations.updateConversation({ conversation_id: convAlice, metadata: [1, 2] }), "metadata");
+    assert.deepEqual((await client.conversations.getConversation({ conversation_id: convAlice })).metadata, { step: 2 });
+
+    // null clears.
+    const cleared = await client.conversations.updateConversation({ conversation_id: convAlice, metadata: null });
+    assert.equal(cleared.metadata ?? null, null);
+    assert.equal((await client.conversations.getConversation({ conversation_id: convAlice })).metadata ?? null, null);
+
+    const err = await expectSdkError(
+      client.conversations.updateConversation({ conversation_id: "conv_doesnotexist", metadata: { a: 1 } }),
+      404,
+    );
+    assertErrorBody(err);
+  });
+
+  it("conversations.getConversationMessages pages newest first with limit and before/after", async () => {
+    const expected = newestFirst(convAlice);
+    assert.equal(expected.length, 6);
+    const full = await client.conversations.getConversationMessages({ conversation_id: convAlice });
+    assert.equal(full.hasMore, false);
+    for (const m of full.data) assertConversationMessageShape(m);
+    assert.deepEqual(
+      full.data.map((m) => m.id),
+      expected,
+    );
+    for (let i = 1; i < full.data.length; ++i) {
+      assert.ok(Date.parse(full.data[i - 1].receivedAt) > Date.parse(full.data[i].receivedAt), "strictly newest first");
+    }
+
+    // limit + before cursor walks the whole conversation once.
+    for (const limit of [1, 2, 4]) {
+      const all = await pageWithBefore(
+        (q) => client.conversations.getConversationMessages({ conversation_id: convAlice, ...q }),
+        limit,
+        expected.length,
+      );
+      assert.deepEqual(
+        all.map((m) => m.id),
+        expected,
+        `pages of ${limit}`,
+      );
+    }
+
+    // `after` keeps the newer ones; with `before` it is a window (both strict).
+    const afterRes = await client.conversations.getConversationMessages({
+      conversation_id: convAlice,
+      after: full.data[3].receivedAt,
+    });
+    assert.deepEqual(
+      afterRes.data.map((m) => m.id),
+      expected.slice(0, 3),
+    );
+    assert.equal(afterRes.hasMore, false);
+    const windowRes = await client.conversations.getConversationMessages({
+      conversation_id: convAlice,
+      before: full.data[0].receivedAt,
+      after: full.data[3].receivedAt,
+    });
+    assert.deepEqual(
+      windowRes.data.map((m) => m.id),
+      expected.slice(1, 3),
+    );
+    // A cursor older than everything, and one in the future.
+    const older = await client.conversations.getConversationMessages({ conversation_id: convAlice, before: "2001-01-01T00:00:00Z" });
+    assert.deepEqual(older.data, []);
+    assert.equal(older.hasMore, false);
+    const future = await client.conversations.getConversationMessages({ conversation_id: convAlice, before: "2999-01-01T00:00:00Z" });
+    assert.deepEqual(
+      future.data.map((m) => m.id),
+      expected,
+    );
+
+    // The SDK sends `before: null` as an empty `before=`; it means no cursor.
+    const nullCursor = await client.conversations.getConversationMessages({ conversation_id: convAlice, before: null, after: null });
+    assert.deepEqual(
+      nullCursor.data.map((m) => m.id),
+      expected,
+    );
+
+    // Strict parsing: anything but an ISO date-time is a 422.
+    await expect422On(client.conversations.getConversationMessages({ conversation_id: convAlice, before: "yesterday" }), "before");
+    await expect422On(client.conversations.getConversationMessages({ conversation_id: convAlice, after: "2025-13-45T00:00:00Z" }), "after");
+    await expect422On(client.conversations.getConversationMessages({ conversation_id: convAlice, limit: 0 }), "limit");
+    await expect422On(client.conversations.getConversationMessages({ conversation_id: convAlice, limit: 201 }), "limit");
+    const max = await client.conversations.getConversationMessages({ conversation_id: convAlice, limit: 200 });
+    assert.equal(max.data.length, 6);
+
+    const bob = await client.conversations.getConversationMessages({ conversation_id: convBob });
+    assert.deepEqual(
+      bob.data.map((m) => m.id),
+      newestFirst(convBob),
+    );
+    const err = await expectSdkError(client.conversations.getConversationMessages({ conversation_id: "conv_doesnotexist" }), 404);
+    assertErrorBody(err);
+  });
+
+  it("numbers.getMessages lists the number's messages across conversations", async () => {
+    const expected = newestFirst();
+    assert.equal(expected.length, 8);
+    const res = await client.numbers.getMessages({ number_id: numA.id });
+    assert.ok(Array.isArray(res.data));
+    assert.equal(res.hasMore, false);
+    for (const m of res.data) assertNumberMessageShape(m);
+    assert.deepEqual(
+      res.data.map((m) => m.id),
+      expected,
+    );
+    const byId = new Map(log.map((m) => [m.id, m]));
+    for (const m of res.data) {
+      const sent = byId.get(m.id);
+      assert.equal(m.direction, sent.direction);
+      assert.equal(m.body, sent.body);
+      assert.equal(m.channel, sent.mediaUrls.length ? "mms" : "sms");
+      if (m.direction === "outbound") {
+        assert.equal(m.from_, numA.phoneNumber);
+        assert.equal(m.to, sent.to);
+      } else {
+        assert.equal(m.from_, sent.from);
+        assert.equal(m.to, numA.phoneNumber);
+      }
+    }
+
+    const all = await pageWithBefore((q) => client.numbers.getMessages({ number_id: numA.id, ...q }), 3, expected.length);
+    assert.deepEqual(
+      all.map((m) => m.id),
+      expected,
+    );
+    const recent = await client.numbers.getMessages({ number_id: numA.id, after: res.data[2].receivedAt });
+    assert.deepEqual(
+      recent.data.map((m) => m.id),
+      expected.slice(0, 2),
+    );
+    await expect422On(client.numbers.getMessages({ number_id: numA.id, before: "not-a-date" }), "before");
+    await expect422On(client.numbers.getMessages({ number_id: numA.id, limit: 201 }), "limit");
+
+    const empty = await clientB.numbers.getMessages({ number_id: numB.id });
+    assert.deepEqual(empty.data, []);
+    assert.equal(empty.hasMore, false);
+    assertErrorBody(await expectSdkError(client.numbers.getMessages({ number_id: "num_doesnotexist" }), 404));
+  });
+
+  it("agents.listAgentConversations lists the agent's conversations", async () => {
+    const res = await client.agents.listAgentConversations({ agent_id: agentA.id });
+    assert.ok(Array.isArray(res.data));
+    assert.equal(res.total, 2);
+    assert.equal(res.hasMore, false);
+    for (const c of res.data) {
+      assertConversationSummaryShape(c, "agent conversation summary");
+      assert.equal(c.agentId, agentA.id);
+    }
+    assert.deepEqual(
+      res.data.map((c) => c.id),
+      [convAlice, convBob],
+    );
+    const all = await client.conversations.listConversations();
+    assert.deepEqual(res.data, all.data, "same summaries as the account list");
+
+    const first = await client.agents.listAgentConversations({ agent_id: agentA.id, limit: 1 });
+    assert.equal(first.total, 2);
+    assert.equal(first.hasMore, true);
+    assert.deepEqual(
+      first.data.map((c) => c.id),
+      [convAlice],
+    );
+    const second = await client.agents.listAgentConversations({ agent_id: agentA.id, limit: 1, offset: 1 });
+    assert.equal(second.hasMore, false);
+    assert.deepEqual(
+      second.data.map((c) => c.id),
+      [convBob],
+    );
+    await expect422On(client.agents.listAgentConversations({ agent_id: agentA.id, limit: 0 }), "limit");
+
+    const none = await client.agents.listAgentConversations({ agent_id: agentA2.id });
+    assert.equal(none.total, 0);
+    assert.deepEqual(none.data, []);
+    assert.equal(none.hasMore, false);
+    assertErrorBody(await expectSdkError(client.agents.listAgentConversations({ agent_id: "agt_doesnotexist" }), 404));
+  });
+
+  it("errors: refused sends are 422 / 400 / 404 through the SDK and record nothing", async () => {
+    // Not a US/CA number.
+    await expect422On(client.messages.sendMessage({ number_id: numA.id, to_number: "+442079460958", body: "hi" }), "to_number");
+    await expect422On(client.messages.sendMessage({ number_id: numA.id, to_number: "not a phone", body: "hi" }), "to_number");
+    // Too long, and wrongly typed.
+    await expect422On(client.messages.sendMessage({ number_id: numA.id, to_number: ALICE, body: "x".repeat(1601) }), "body");
+    await expect422On(client.messages.sendMessage({ number_id: numA.id, to_number: ALICE, body: 42 }), "body");
+    await expect422On(client.messages.sendMessage({ number_id: numA.id, body: "hi" }), "to_number");
+    // No sender at all.
+    await expectSdkError(client.messages.sendMessage({ to_number: ALICE, body: "hi" }), 422, AgentPhone.UnprocessableEntityError);
+
+    // iMessage-only fields are a 400, not a 422.
+    for (const extra of [
+      { send_style: AgentPhone.SendMessageRequest.SendStyle.Confetti },
+      { reply_to_message_id: log[0].id },
+      { recipients: [ALICE, BOB] },
+    ]) {
+      const err = await expectSdkError(client.messages.sendMessage({ number_id: numA.id, to_number: ALICE, body: "hi", ...extra }), 400);
+      assert.ok(!(err instanceof AgentPhone.UnprocessableEntityError));
+      assertErrorBody(err);
+    }
+
+    // Unknown senders.
+    assertErrorBody(await expectSdkError(client.messages.sendMessage({ number_id: "num_doesnotexist", to_number: ALICE, body: "hi" }), 404));
+    await expectSdkError(client.messages.sendMessage({ agent_id: "agt_doesnotexist", to_number: ALICE, body: "hi" }), 404);
+    // An agent without a number cannot send.
+    assertErrorBody(await expectSdkError(client.messages.sendMessage({ agent_id: agentA2.id, to_number: ALICE, body: "hi" }), 400));
+
+    const list = await client.conversations.listConversations();
+    assert.equal(list.total, 2, "no conversation was started by a refused send");
+    assert.equal(list.data.find((c) => c.id === convAlice).messageCount, 6);
+    const msgs = await client.numbers.getMessages({ number_id: numA.id });
+    assert.equal(msgs.data.length, 8, "no message was recorded by a refused send");
+  });
+
+  it("errors: another account's conversations, numbers and agents are 404", async () => {
+    assertErrorBody(await expectSdkError(clientB.conversations.getConversation({ conversation_id: convAlice }), 404));
+    await expectSdkError(clientB.conversations.updateConversation({ conversation_id: convAlice, metadata: { hacked: true } }), 404);
+    await expectSdkError(clientB.conversations.getConversationMessages({ conversation_id: convAlice }), 404);
+    await expectSdkError(clientB.numbers.getMessages({ number_id: numA.id }), 404);
+    await expectSdkError(clientB.agents.listAgentConversations({ agent_id: agentA.id }), 404);
+    await expectSdkError(clientB.messages.sendMessage({ number_id: numA.id, to_number: ALICE, body: "spoof" }), 404);
+    await expectSdkError(clientB.messages.sendMessage({ from_number: numA.phoneNumber, to_number: ALICE, body: "spoof" }), 404);
+    await expectSdkError(clientB.messages.sendMessage({ agent_id: agentA.id, to_number: ALICE, body: "spoof" }), 404);
+
+    // Untouched for its owner.
+    const still = await client.conversations.getConversation({ conversation_id: convAlice });
+    assert.equal(still.metadata ?? null, null, "B's PATCH did not land");
+    assert.equal(still.messageCount, 6);
+
+    // The same party texting B's number is B's conversation, invisible to A.
+    const r = await simSms(ALICE, numB.phoneNumber, "Hello B");
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.notEqual(r.body.conversationId, convAlice);
+    const listB = await clientB.conversations.listConversations();
+    assert.equal(listB.total, 1);
+    assert.deepEqual(
+      listB.data.map((c) => c.id),
+      [r.body.conversationId],
+    );
+    assertConversationSummaryShape(listB.data[0]);
+    assert.equal(listB.data[0].phoneNumberId, numB.id);
+    assert.equal(listB.data[0].agentId ?? null, null, "numB has no agent");
+    assert.equal(listB.data[0].participant, ALICE);
+    const sentB = await clientB.messages.sendMessage({ number_id: numB.id, to_number: ALICE, body: "Hi from B" });
+    assertSendShape(sentB);
+    assert.equal(sentB.conversation_id, r.body.conversationId);
+    assert.equal(sentB.from_number, numB.phoneNumber);
+    await expectSdkError(client.conversations.getConversation({ conversation_id: r.body.conversationId }), 404);
+    assert.equal((await client.conversations.listConversations()).total, 2);
+    const agentBConvs = await clientB.agents.listAgentConversations({ agent_id: agentB.id });
+    assert.equal(agentBConvs.total, 0, "B's agent holds no number, so no conversations");
+  });
+
+  it("sandbox carrier: an SMS to a number nobody holds is a 404 and leaves no trace", async () => {
+    const r = await simSms(ALICE, "+14155550000", "anyone there?");
+    assert.equal(r.status, 404, JSON.stringify(r.body));
+    assert.equal((await client.conversations.listConversations()).total, 2);
+    assert.equal((await clientB.conversations.listConversations()).total, 1);
   });
 });
