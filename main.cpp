@@ -42,6 +42,14 @@ int main(int argc, char** argv) {
       ->add_option("--sim-numbers-per-area-code", serve.sim_numbers_per_area_code,
                    "simulated carrier inventory per area code (1-1000)")
       ->check(CLI::Range(1, 1000));
+  serve_cmd
+      ->add_option("--sim-send-delay-ms", serve.sim_send_delay_ms,
+                   "simulated carrier: ms from queued to sent")
+      ->check(CLI::Range(0, 600'000));
+  serve_cmd
+      ->add_option("--sim-deliver-delay-ms", serve.sim_deliver_delay_ms,
+                   "simulated carrier: ms from sent to delivered")
+      ->check(CLI::Range(0, 600'000));
   std::string mode = "sandbox";
   serve_cmd->add_option("--mode", mode, "sandbox (local simulator surface on) or production")
       ->check(CLI::IsMember({"sandbox", "production"}));

@@ -109,6 +109,8 @@ json::object snapshot_of(const AnyState& state) {
                   {"createdAtMs", s.created_at_ms},
                   {"config", s.config}};
         } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
+          json::object pending;
+          for (const auto& [id, status] : s.pending) pending[id] = status;
           return {{"exists", s.exists},
                   {"accountId", s.account_id},
                   {"numberId", s.number_id},
@@ -117,7 +119,8 @@ json::object snapshot_of(const AnyState& state) {
                   {"agentId", s.agent_id},
                   {"metadata", s.metadata},
                   {"messageCount", s.message_count},
-                  {"createdAtMs", s.created_at_ms}};
+                  {"createdAtMs", s.created_at_ms},
+                  {"pending", pending}};
         } else {
           return {{"exists", s.exists},
                   {"accountId", s.account_id},
@@ -162,6 +165,12 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           s.metadata = o.at("metadata");
           s.message_count = o.at("messageCount").as_int64();
           s.created_at_ms = o.at("createdAtMs").as_int64();
+          // Snapshots written before carrier reports existed have no "pending".
+          if (const json::value* pending = o.if_contains("pending")) {
+            for (const auto& [id, status] : pending->as_object()) {
+              s.pending[std::string(id)] = std::string(status.as_string());
+            }
+          }
         } else {
           s.account_id = str("accountId");
           s.phone_number = str("phoneNumber");

@@ -13,6 +13,47 @@ std::string conversation_id_for(std::string_view number_id, std::string_view par
   return "conv_" + sha256_hex(key).substr(0, 24);
 }
 
+namespace {
+
+Decision decide_status(const ConversationState& state, const Command& command,
+                       const Context& context) {
+  if (!state.exists) return not_found("Conversation not found");
+  const json::object& a = command.args;
+  const json::value* id = a.if_contains("messageId");
+  const json::value* status = a.if_contains("status");
+  if (id == nullptr || !id->is_string() || status == nullptr || !status->is_string()) {
+    return validation_error({{"status", "A carrier report needs messageId and status", "missing"}});
+  }
+  const std::string_view next = status->as_string();
+  if (next != "sent" && next != "delivered" && next != "failed") {
+    return validation_error(
+        {{"status", "status must be sent, delivered or failed", "literal_error"}});
+  }
+  auto current = state.pending.find(std::string(id->as_string()));
+  if (current == state.pending.end()) return std::vector<Event>{};
+  if (next == "sent" && current->second == "sent") return std::vector<Event>{};
+  json::value error_code = nullptr, error_message = nullptr;
+  if (next == "failed") {
+    const json::value* code = a.if_contains("errorCode");
+    const json::value* message = a.if_contains("errorMessage");
+    error_code = code != nullptr && code->is_string() ? *code : json::value("CARRIER_ERROR");
+    error_message = message != nullptr && message->is_string()
+                        ? *message
+                        : json::value("The carrier could not deliver the message");
+  }
+  return std::vector<Event>{Event{"message.status_updated",
+                                  {{"messageId", *id},
+                                   {"conversationId", state.id},
+                                   {"accountId", state.account_id},
+                                   {"numberId", state.number_id},
+                                   {"status", *status},
+                                   {"errorCode", error_code},
+                                   {"errorMessage", error_message},
+                                   {"atMs", context.now_ms}}}};
+}
+
+}  // namespace
+
 Decision decide_conversation(const ConversationState& state, const Command& command,
                              const Context& context) {
   if (state.exists && state.account_id != command.account_id) {
@@ -36,6 +77,7 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
         "conversation.metadata_updated",
         {{"conversationId", state.id}, {"accountId", state.account_id}, {"metadata", metadata}}}};
   }
+  if (command.type == "conversation.status") return decide_status(state, command, context);
   const bool outbound = command.type == "conversation.send";
   if (!outbound && command.type != "conversation.receive") return unknown_command(command.type);
 
@@ -84,6 +126,16 @@ void evolve_conversation(ConversationState& state, const std::string& type,
     state.created_at_ms = data.at("createdAtMs").as_int64();
   } else if (type == "message.queued" || type == "message.received") {
     ++state.message_count;
+    if (type == "message.queued") {
+      state.pending[std::string(data.at("messageId").as_string())] = "queued";
+    }
+  } else if (type == "message.status_updated") {
+    const std::string id(data.at("messageId").as_string());
+    if (data.at("status") == "sent") {
+      state.pending[id] = "sent";
+    } else {
+      state.pending.erase(id);
+    }
   } else if (type == "conversation.metadata_updated") {
     state.metadata = data.at("metadata");
   }

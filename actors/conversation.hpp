@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "actors/domain.hpp"
@@ -23,6 +24,8 @@ struct ConversationState {
   json::value metadata;      // Object or null.
   std::int64_t message_count = 0;
   std::int64_t created_at_ms = 0;
+  // Outbound messages the carrier has not finished with: id -> "queued" | "sent".
+  std::map<std::string, std::string> pending;
 };
 
 // The id of the conversation between number `number_id` and `participant`:
@@ -34,6 +37,12 @@ std::string conversation_id_for(std::string_view number_id, std::string_view par
 //                                 body, mediaUrls[], segments}   (outbound, queued)
 //   "conversation.receive"  same args (inbound)
 //   "conversation.update"   args {metadata: object|null}
+//   "conversation.status"   args {messageId, status: "sent"|"delivered"|"failed",
+//                                 errorCode?, errorMessage?}   (a carrier report)
+// Carrier reports move an outbound message queued -> sent -> delivered | failed
+// (queued may also end directly); repeated, late or unknown reports change
+// nothing, because carriers repeat themselves and reports can arrive after a
+// restart resubmitted the message.
 // Message ids come from context.ids ("msg_").
 Decision decide_conversation(const ConversationState& state, const Command& command,
                              const Context& context);

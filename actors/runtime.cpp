@@ -20,6 +20,7 @@ struct CommandMsg {
   std::string id;
   domain::Command command;
   ResultFn done;
+  std::optional<IdempotencyClaim> claim;
   int conflicts = 0;  // Times this command lost an optimistic-concurrency race.
 };
 
@@ -142,6 +143,15 @@ void process_next(EntityActor* self, Runtime::Impl* env) {
       finish(self, std::move(result));
       continue;
     }
+    if (const std::optional<IdempotencyClaim>& claim = st.queue.front().claim) {
+      if (env->store.stream_version(claim->stream) > 0) {
+        finish(self, failure(domain::make_error(
+                         domain::ErrorKind::kConflict, "IDEMPOTENCY_KEY_IN_USE",
+                         "This Idempotency-Key was already used for a request that wrote")));
+        continue;
+      }
+      events.push_back(domain::Event{"idempotency.claimed", claim->data, claim->stream, true});
+    }
     std::vector<es::StreamAppend> parts = to_appends(st.aggregate, events);
     st.in_flight = std::move(events);
     st.busy = true;
@@ -177,6 +187,8 @@ void on_appended(EntityActor* self, Runtime::Impl* env, const AppendDone& done) 
     snapshot_if_due(env->store, st.aggregate, env->options.snapshot_every);
     result.ok = true;
     result.last_position = done.result.last_position;
+    result.claimed = st.queue.front().claim.has_value();
+    if (result.claimed) st.in_flight.pop_back();
     result.events = std::move(st.in_flight);
   }
   st.in_flight.clear();
@@ -290,8 +302,10 @@ Runtime::~Runtime() {
   impl_->system.reset();
 }
 
-void Runtime::send(EntityKind kind, const std::string& id, domain::Command command, ResultFn done) {
-  caf::anon_send(impl_->registry, CommandMsg{kind, id, std::move(command), std::move(done)});
+void Runtime::send(EntityKind kind, const std::string& id, domain::Command command, ResultFn done,
+                   std::optional<IdempotencyClaim> claim) {
+  caf::anon_send(impl_->registry,
+                 CommandMsg{kind, id, std::move(command), std::move(done), std::move(claim)});
 }
 
 std::int64_t Runtime::live_actors() const {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,16 @@ struct CommandResult {
   bool ok = false;
   domain::DomainError error;          // When !ok.
   std::uint64_t last_position = 0;    // Log position of the last event written; 0 if none.
-  std::vector<domain::Event> events;  // The events written, in order.
+  std::vector<domain::Event> events;  // The events written, in order (a claim excluded).
+  bool claimed = false;               // An IdempotencyClaim was appended with them.
+};
+
+// An Idempotency-Key claim to append atomically with a command's events: the
+// claim's stream must not exist yet, so the key's effect happens at most once,
+// across restarts too. A command that writes nothing claims nothing.
+struct IdempotencyClaim {
+  std::string stream;        // e.g. "idem-<hash>".
+  boost::json::object data;  // The "idempotency.claimed" event's payload.
 };
 
 using ResultFn = std::function<void(CommandResult)>;
@@ -46,8 +56,10 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   // Sends `command` to entity (kind, id). `done` runs exactly once, on an actor
-  // thread; it must not block.
-  void send(EntityKind kind, const std::string& id, domain::Command command, ResultFn done);
+  // thread; it must not block. With a `claim` whose stream exists already the
+  // command fails with IDEMPOTENCY_KEY_IN_USE (a conflict) and writes nothing.
+  void send(EntityKind kind, const std::string& id, domain::Command command, ResultFn done,
+            std::optional<IdempotencyClaim> claim = std::nullopt);
 
   // Entity actors currently alive (not passivated).
   std::int64_t live_actors() const;

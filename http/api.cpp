@@ -230,6 +230,24 @@ std::vector<std::string> split_path(std::string_view path) {
 
 }  // namespace
 
+// The Idempotency-Key of a POST being answered (see docs/idempotency.md).
+struct IdempotencyContext {
+  std::string account;
+  std::string key_hash;     // SHA-256 of account and key: the key itself is not stored.
+  std::string fingerprint;  // SHA-256 of method, target and body.
+};
+
+// A reply plus the Idempotency-Key it answers, if any, so that the command
+// helper can claim the key atomically with the command's events.
+struct Responder {
+  Reply reply;
+  std::shared_ptr<const IdempotencyContext> idempotency;
+
+  Responder(Reply r, std::shared_ptr<const IdempotencyContext> i = nullptr)  // NOLINT: implicit.
+      : reply(std::move(r)), idempotency(std::move(i)) {}
+  void operator()(Response response) const { reply(std::move(response)); }
+};
+
 // One authenticated request on its way through the router, with the small
 // helpers every route uses. Each helper that fails has already replied.
 struct Call {
@@ -238,7 +256,7 @@ struct Call {
   const std::vector<std::string>& parts;  // Path segments, "v1" first.
   const Query& query;
   std::string* route_label;
-  Reply reply;
+  Responder reply;
 
   void method_not_allowed() const {
     reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
@@ -275,11 +293,11 @@ struct Api::Impl {
   std::mutex writes_mu;
   std::unordered_map<std::string, std::uint64_t> last_write;
 
-  bool sandbox;
+  sim::SimCarrier* simulator;  // Null in production mode.
 
   Impl(es::EventStore& s, actors::Runtime& r, projections::CoreView& v, domain::IdSource& i,
-       bool sb)
-      : store(s), runtime(r), view(v), ids(i), sandbox(sb) {}
+       sim::SimCarrier* sim)
+      : store(s), runtime(r), view(v), ids(i), simulator(sim) {}
 
   void note_write(const std::string& account, std::uint64_t position) {
     std::lock_guard<std::mutex> lock(writes_mu);
@@ -301,17 +319,69 @@ struct Api::Impl {
 
   // Sends a command; on success waits for the projection to apply it and
   // answers with `respond(result)`; on failure answers with the error.
-  void command(EntityKind kind, const std::string& id, domain::Command cmd, const Reply& reply,
+  // Sends a command; on success waits for the projection to apply it and
+  // answers with `respond(result)`; on failure answers with the error. With
+  // an Idempotency-Key, the key is claimed with the command's events and the
+  // answer is recorded in the log before it is sent.
+  void command(EntityKind kind, const std::string& id, domain::Command cmd, const Responder& reply,
                std::function<Response(const CommandResult&)> respond) {
     const std::string account = cmd.account_id;
-    runtime.send(kind, id, std::move(cmd), [this, account, reply, respond](CommandResult result) {
-      if (!result.ok) return reply(domain_error_response(result.error));
-      if (result.last_position == 0) return reply(respond(result));
-      note_write(account, result.last_position);
-      view.when_applied(result.last_position,
-                        [reply, respond, result = std::move(result)] { reply(respond(result)); });
-    });
+    std::optional<actors::IdempotencyClaim> claim;
+    if (reply.idempotency) {
+      const IdempotencyContext& idem = *reply.idempotency;
+      claim = actors::IdempotencyClaim{idempotency_stream(idem.key_hash),
+                                       {{"accountId", idem.account},
+                                        {"keyHash", idem.key_hash},
+                                        {"fingerprint", idem.fingerprint},
+                                        {"atMs", wall_clock_ms()}}};
+    }
+    runtime.send(
+        kind, id, std::move(cmd),
+        [this, account, reply, respond](CommandResult result) {
+          if (!result.ok) return reply(domain_error_response(result.error));
+          if (result.last_position == 0) return reply(respond(result));
+          note_write(account, result.last_position);
+          view.when_applied(
+              result.last_position, [this, reply, respond, result = std::move(result)] {
+                Response response = respond(result);
+                if (!result.claimed) return reply(std::move(response));
+                record_idempotent_response(*reply.idempotency, std::move(response), reply);
+              });
+        },
+        std::move(claim));
   }
+
+  static std::string idempotency_stream(const std::string& key_hash) { return "idem-" + key_hash; }
+  static std::int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Appends the answer to a claimed key and sends it once the log holds it
+  // and the projection shows it, so that a retry finds the stored answer.
+  void record_idempotent_response(const IdempotencyContext& idem, Response response,
+                                  const Reply& reply) {
+    json::object data{{"accountId", idem.account},
+                      {"keyHash", idem.key_hash},
+                      {"status", response.status},
+                      {"body", response.body}};
+    auto shared = std::make_shared<Response>(std::move(response));
+    store.append(idempotency_stream(idem.key_hash), es::ExpectedVersion::exact(1),
+                 {es::NewEvent{"idempotency.completed", json::serialize(data)}},
+                 [this, shared, reply](const es::Status& status, const es::AppendResult& r) {
+                   // Without the record a retry gets 409 rather than a second
+                   // effect; the answer itself is still correct to send.
+                   if (!status.ok()) return reply(*shared);
+                   view.when_applied(r.last_position, [shared, reply] { reply(*shared); });
+                 });
+  }
+
+  // Idempotency-Keys whose first request is still being answered.
+  std::mutex idempotency_mu;
+  std::unordered_map<std::string, std::string> idempotency_in_flight;  // key hash -> fingerprint.
+  void idempotent(const Call& call, const std::string& key);
+  void dispatch(const Call& call);
 
   void route(const Call& call);
   void route_agents(const Call& call);
@@ -322,17 +392,20 @@ struct Api::Impl {
   // (run after the caller's own writes are visible) finds no error.
   void list_messages(const Call& call, const std::string& prefix,
                      std::function<std::optional<Response>()> guard);
+  void route_sim(const Request& request, const std::string& path, const Query& query,
+                 const Reply& reply);
   void sim_inbound_sms(const Request& request, const Reply& reply);
+  void sim_faults(const Request& request, const Reply& reply);
   void deliver(const std::string& account, const std::string& number_id,
                const std::string& phone_number, const json::value& agent_id,
                const std::string& participant, json::object message, bool outbound,
-               const Reply& reply);
+               const Responder& reply);
   void list_page(const projections::Page& page, bool with_has_more, const Reply& reply);
 };
 
 Api::Api(es::EventStore& store, actors::Runtime& runtime, projections::CoreView& view,
-         domain::IdSource& ids, bool sandbox)
-    : impl_(std::make_unique<Impl>(store, runtime, view, ids, sandbox)) {}
+         domain::IdSource& ids, sim::SimCarrier* simulator)
+    : impl_(std::make_unique<Impl>(store, runtime, view, ids, simulator)) {}
 
 Api::~Api() = default;
 
@@ -373,18 +446,13 @@ void Api::handle(Request request, Reply reply) {
   }
 
   const std::vector<std::string> parts = split_path(path);
-  if (impl_->sandbox && !parts.empty() && parts[0] == "sim") {
+  if (impl_->simulator != nullptr && !parts.empty() && parts[0] == "sim") {
     *route_label = path;
     if (!request.from_loopback) {
       return counted(error_response(403, "The simulator is only reachable from this machine",
                                     "FORBIDDEN", "permission_error"));
     }
-    if (path != "/sim/sms") return counted(not_found_response("Not Found"));
-    if (request.method != "POST") {
-      return counted(
-          error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
-    }
-    return impl_->sim_inbound_sms(request, counted);
+    return impl_->route_sim(request, path, query, counted);
   }
   if (parts.empty() || parts[0] != "v1") {
     *route_label = "unknown";
@@ -473,6 +541,75 @@ json::object provision_args(const json::object& body, std::vector<FieldError>& e
 }  // namespace
 
 void Api::Impl::route(const Call& call) {
+  const std::string& key = call.request.header("idempotency-key");
+  if (call.request.method == "POST" && !key.empty()) return idempotent(call, key);
+  dispatch(call);
+}
+
+// A POST with an Idempotency-Key: answered from the log when the key was used
+// before, refused when it is in use now or was used for another request, and
+// otherwise run once with the key claimed alongside its effect.
+void Api::Impl::idempotent(const Call& call, const std::string& key) {
+  constexpr std::size_t kMaxKeyBytes = 255;
+  const bool printable =
+      std::all_of(key.begin(), key.end(), [](unsigned char c) { return c >= 0x21 && c <= 0x7e; });
+  if (key.size() > kMaxKeyBytes || !printable) {
+    return call.reply(error_response(
+        400, "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+        "INVALID_IDEMPOTENCY_KEY", "invalid_request_error"));
+  }
+  auto idem = std::make_shared<IdempotencyContext>();
+  idem->account = call.account;
+  idem->key_hash = domain::sha256_hex(call.account + "\n" + key);
+  idem->fingerprint = domain::sha256_hex(call.request.method + " " + call.request.target + "\n" +
+                                         call.request.body);
+  auto reused = [&] {
+    return error_response(422,
+                          "This Idempotency-Key was already used with a different request; "
+                          "use a new key for a new request",
+                          "IDEMPOTENCY_KEY_REUSED", "invalid_request_error");
+  };
+  {
+    std::lock_guard<std::mutex> lock(idempotency_mu);
+    auto it = idempotency_in_flight.find(idem->key_hash);
+    if (it != idempotency_in_flight.end()) {
+      if (it->second != idem->fingerprint) return call.reply(reused());
+      return call.reply(error_response(
+          409, "A request with this Idempotency-Key is still in progress; retry shortly",
+          "IDEMPOTENCY_REQUEST_IN_PROGRESS", "conflict"));
+    }
+    // A finished first request's answer is in the view before it was sent
+    // (record_idempotent_response), so a retry always finds it here.
+    if (std::optional<json::object> used = view.idempotency(idem->key_hash)) {
+      if (used->at("fingerprint").as_string() != idem->fingerprint) return call.reply(reused());
+      const json::value* status = used->if_contains("status");
+      if (status == nullptr) {
+        return call.reply(error_response(
+            409,
+            "The first request with this Idempotency-Key took effect but was interrupted before "
+            "its answer was recorded; read the resource instead of retrying",
+            "IDEMPOTENCY_REQUEST_INTERRUPTED", "conflict"));
+      }
+      Response replay;
+      replay.status = static_cast<int>(status->as_int64());
+      replay.body = std::string(used->at("body").as_string());
+      replay.headers.emplace_back("Idempotent-Replayed", "true");
+      return call.reply(std::move(replay));
+    }
+    idempotency_in_flight.emplace(idem->key_hash, idem->fingerprint);
+  }
+  Reply release = [this, key_hash = idem->key_hash, reply = call.reply.reply](Response response) {
+    {
+      std::lock_guard<std::mutex> lock(idempotency_mu);
+      idempotency_in_flight.erase(key_hash);
+    }
+    reply(std::move(response));
+  };
+  dispatch(Call{call.account, call.request, call.parts, call.query, call.route_label,
+                Responder(std::move(release), std::move(idem))});
+}
+
+void Api::Impl::dispatch(const Call& call) {
   if (call.parts.size() >= 2 && call.parts[1] == "agents") return route_agents(call);
   if (call.parts.size() >= 2 && call.parts[1] == "numbers") return route_numbers(call);
   if (call.parts.size() >= 2 && call.parts[1] == "messages") return route_messages(call);
@@ -485,7 +622,7 @@ void Api::Impl::route_agents(const Call& call) {
   const std::vector<std::string>& p = call.parts;
   const std::string& method = call.request.method;
   const std::string& account = call.account;
-  const Reply& reply = call.reply;
+  const Responder& reply = call.reply;
 
   if (p.size() == 2) {
     *call.route_label = "/v1/agents";
@@ -591,7 +728,7 @@ void Api::Impl::route_numbers(const Call& call) {
   const std::vector<std::string>& p = call.parts;
   const std::string& method = call.request.method;
   const std::string& account = call.account;
-  const Reply& reply = call.reply;
+  const Responder& reply = call.reply;
 
   if (p.size() == 2) {
     *call.route_label = "/v1/numbers";
@@ -778,7 +915,7 @@ std::optional<Response> parse_outbound(const json::object& body, OutboundMessage
 void Api::Impl::deliver(const std::string& account, const std::string& number_id,
                         const std::string& phone_number, const json::value& agent_id,
                         const std::string& participant, json::object message, bool outbound,
-                        const Reply& reply) {
+                        const Responder& reply) {
   const std::string conversation = domain::conversation_id_for(number_id, participant);
   const std::size_t segments = domain::count_segments(message.at("body").as_string()).segments;
   message["numberId"] = number_id;
@@ -856,7 +993,7 @@ void Api::Impl::route_conversations(const Call& call) {
   const std::vector<std::string>& p = call.parts;
   const std::string& method = call.request.method;
   const std::string& account = call.account;
-  const Reply& reply = call.reply;
+  const Responder& reply = call.reply;
   if (p.size() == 2) {
     *call.route_label = "/v1/conversations";
     if (method != "GET") return call.method_not_allowed();
@@ -931,6 +1068,84 @@ void Api::Impl::list_messages(const Call& call, const std::string& prefix,
     if (std::optional<Response> refusal = guard()) return reply(*refusal);
     reply(message_page(view.messages(prefix, before_ms, after_ms, limit)));
   });
+}
+
+// /sim/sms (POST), /sim/outbox (GET), /sim/faults (GET, POST, DELETE).
+void Api::Impl::route_sim(const Request& request, const std::string& path, const Query& query,
+                          const Reply& reply) {
+  auto method_not_allowed = [&] {
+    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+  };
+  if (path == "/sim/sms") {
+    if (request.method != "POST") return method_not_allowed();
+    return sim_inbound_sms(request, reply);
+  }
+  if (path == "/sim/outbox") {
+    if (request.method != "GET") return method_not_allowed();
+    std::vector<FieldError> errors;
+    std::int64_t limit = 50;
+    query_int(query, "limit", 50, 1, 1000, &limit, errors);
+    if (!errors.empty()) return reply(validation_response(errors, "query"));
+    const projections::Page page = view.outbound(static_cast<std::uint64_t>(limit));
+    std::string body = "{\"data\":[";
+    for (std::size_t i = 0; i < page.items.size(); ++i) {
+      if (i > 0) body.push_back(',');
+      body += page.items[i];
+    }
+    body += "],\"hasMore\":" + std::string(page.has_more ? "true" : "false") +
+            ",\"carrierAccepted\":" + std::to_string(simulator->accepted()) + "}";
+    return reply(raw_json_response(std::move(body)));
+  }
+  if (path == "/sim/faults") return sim_faults(request, reply);
+  reply(not_found_response("Not Found"));
+}
+
+// GET lists the faults, POST {to, mode, delayMs?} sets one, DELETE clears all.
+void Api::Impl::sim_faults(const Request& request, const Reply& reply) {
+  auto listing = [this] {
+    json::array faults;
+    for (const sim::SimFault& f : simulator->faults()) {
+      faults.push_back(json::object{{"to", f.to}, {"mode", f.mode}, {"delayMs", f.delay_ms}});
+    }
+    return json_response(json::object{{"data", faults}});
+  };
+  if (request.method == "GET") return reply(listing());
+  if (request.method == "DELETE") {
+    simulator->clear_faults();
+    return reply(listing());
+  }
+  if (request.method != "POST") {
+    return reply(
+        error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+  }
+  json::object body;
+  Response error;
+  if (!parse_object(request.body, &body, &error)) return reply(error);
+  sim::SimFault fault;
+  std::vector<FieldError> errors;
+  const json::value* to = body.if_contains("to");
+  fault.to = to != nullptr && to->is_string() ? domain::normalize_nanp(to->as_string()) : "";
+  if (fault.to.empty()) {
+    errors.push_back({"to", "to must be a US or Canadian number", "value_error"});
+  }
+  const json::value* mode = body.if_contains("mode");
+  if (mode == nullptr || !mode->is_string()) {
+    errors.push_back({"mode", "mode must be unreachable, reject or delay", "literal_error"});
+  } else {
+    fault.mode = std::string(mode->as_string());
+  }
+  if (const json::value* delay = body.if_contains("delayMs"); delay != nullptr) {
+    if (!delay->is_int64()) {
+      errors.push_back({"delayMs", "Input should be a valid integer", "int_type"});
+    } else {
+      fault.delay_ms = delay->as_int64();
+    }
+  }
+  if (!errors.empty()) return reply(validation_response(errors, "body"));
+  if (std::string refusal = simulator->set_fault(fault); !refusal.empty()) {
+    return reply(validation_response({{"", refusal, "value_error"}}, "body"));
+  }
+  reply(listing());
 }
 
 // POST /sim/sms {from, to, body}: an inbound SMS from the simulated carrier.

@@ -10,15 +10,16 @@
 #include "eventstore/event_store.hpp"
 #include "http/server.hpp"
 #include "projections/core_view.hpp"
+#include "sim/carrier.hpp"
 
 namespace ap::http {
 
 class Api {
  public:
-  // `sandbox` enables the local simulator surface (/sim/…), answered only to
-  // loopback peers; production mode has no such routes.
+  // A non-null `simulator` (sandbox mode) enables the local simulator surface
+  // (/sim/…), answered only to loopback peers; production mode has no such routes.
   Api(es::EventStore& store, actors::Runtime& runtime, projections::CoreView& view,
-      domain::IdSource& ids, bool sandbox);
+      domain::IdSource& ids, sim::SimCarrier* simulator);
   ~Api();
 
   // Handles one request; `reply` may run later, on another thread.

@@ -4,6 +4,9 @@
 #include <fstream>
 #include <memory>
 
+#include <boost/json/parse.hpp>
+
+#include "actors/carrier_dispatch.hpp"
 #include "actors/runtime.hpp"
 #include "actors/secrets.hpp"
 #include "eventstore/event_store.hpp"
@@ -26,11 +29,15 @@ int run_serve(const ServeConfig& config) {
 
   // Embedded defaults for the ports: the simulated carrier and OpenSSL ids.
   // A number whose phone stream exists was claimed once and never returns.
+  sim::SimCarrierOptions carrier_options;
+  carrier_options.per_area_code = config.sim_numbers_per_area_code;
+  carrier_options.send_delay_ms = config.sim_send_delay_ms;
+  carrier_options.deliver_delay_ms = config.sim_deliver_delay_ms;
   sim::SimCarrier carrier(
       [&store](const std::string& e164) {
         return store->stream_version(domain::phone_stream(e164)) > 0;
       },
-      config.sim_numbers_per_area_code);
+      carrier_options);
   domain::RandomIds ids;
 
   projections::CoreView view(*store);
@@ -46,7 +53,21 @@ int run_serve(const ServeConfig& config) {
   actors::RuntimeOptions runtime_options;
   runtime_options.idle_timeout_ms = config.idle_timeout_ms;
   auto runtime = std::make_unique<actors::Runtime>(*store, ids, carrier, runtime_options);
-  Api api(*store, *runtime, view, ids, config.sandbox);
+
+  // Outbound messages reach the carrier once their "message.queued" is in the
+  // read model; those still pending from before this start are handed over
+  // again first (the carrier ignores one it already holds).
+  actors::CarrierDispatch dispatch(*runtime, carrier);
+  view.set_listener([&dispatch](const std::string& type, const std::string& payload) {
+    if (type == "message.queued") dispatch.submit(boost::json::parse(payload).as_object());
+  });
+  const std::vector<boost::json::object> pending = view.pending_outbound();
+  for (const boost::json::object& queued : pending) dispatch.submit(queued);
+  if (!pending.empty()) {
+    std::fprintf(stderr, "agentphone: resubmitted %zu pending outbound messages\n", pending.size());
+  }
+
+  Api api(*store, *runtime, view, ids, config.sandbox ? &carrier : nullptr);
 
   ServerOptions server_options;
   server_options.address = config.address;
@@ -68,8 +89,12 @@ int run_serve(const ServeConfig& config) {
                AP_VERSION, config.address.c_str(), static_cast<unsigned>(server.port()),
                config.data_dir.c_str(), config.sandbox ? "sandbox" : "production");
   server.wait();
-  // In-flight requests are done. Close the log first: it drains queued
-  // appends, whose completions still reach live actors; then stop the actors.
+  // In-flight requests are done. Stop the carrier's reports, then close the
+  // log: it drains queued appends, whose completions still reach live
+  // actors; then stop the actors. The projection's listener is cleared before
+  // `dispatch` goes away.
+  carrier.stop();
+  view.set_listener(nullptr);
   store->close();
   runtime.reset();
   std::fprintf(stderr, "agentphone: stopped; log head %llu\n",

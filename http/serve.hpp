@@ -13,8 +13,10 @@ struct ServeConfig {
   std::uint16_t port = 8080;
   int io_threads = 2;
   std::size_t body_limit_bytes = 1 << 20;
-  std::int64_t idle_timeout_ms = 60'000;  // Entity actors passivate after this.
-  int sim_numbers_per_area_code = 1000;   // Simulated carrier inventory size.
+  std::int64_t idle_timeout_ms = 60'000;    // Entity actors passivate after this.
+  int sim_numbers_per_area_code = 1000;     // Simulated carrier inventory size.
+  std::int64_t sim_send_delay_ms = 20;      // Simulated carrier: queued -> sent.
+  std::int64_t sim_deliver_delay_ms = 100;  // Simulated carrier: sent -> delivered.
   bool sandbox = true;  // Sandbox mode: the local simulator surface /sim/... is on.
   // When set, the bound port is written to this file once listening (tests
   // start the server on port 0 and read the port from here).

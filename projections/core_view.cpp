@@ -32,6 +32,11 @@ void CoreView::start() {
   subscription_ = store_.subscribe(checkpoint() + 1, [this](const auto& events) { apply(events); });
 }
 
+void CoreView::set_listener(Listener listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
 std::uint64_t CoreView::checkpoint() const {
   std::lock_guard<std::mutex> lock(mu_);
   return checkpoint_;
@@ -64,14 +69,17 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
     assert(status.ok());
     if (!status.ok()) return;
     std::vector<std::function<void()>> ready;
+    Listener listener;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      listener = listener_;
       checkpoint_ = event.position;
       auto end = waiters_.upper_bound(checkpoint_);
       for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
       waiters_.erase(waiters_.begin(), end);
     }
     cv_.notify_all();
+    if (listener) listener(event.type, event.payload);
     for (auto& fn : ready) fn();
   }
 }
@@ -102,7 +110,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   const std::string& type = event.type;
   if (type.rfind("account.api_key", 0) != 0 && type.rfind("agent.", 0) != 0 &&
       type.rfind("number.", 0) != 0 && type.rfind("conversation.", 0) != 0 &&
-      type.rfind("message.", 0) != 0) {
+      type.rfind("message.", 0) != 0 && type.rfind("idempotency.", 0) != 0) {
     return;
   }
   const json::object data = json::parse(event.payload).as_object();
@@ -209,7 +217,41 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     batch.put(key, json::serialize(*summary));
   } else if (type == "message.queued" || type == "message.received") {
     apply_message(account, data, batch);
+  } else if (type == "message.status_updated") {
+    apply_status(data, batch);
+  } else if (type == "idempotency.claimed") {
+    batch.put("i/" + str(data, "keyHash"),
+              json::serialize(json::object{{"fingerprint", data.at("fingerprint")},
+                                           {"atMs", data.at("atMs")}}));
+  } else if (type == "idempotency.completed") {
+    const std::string key = "i/" + str(data, "keyHash");
+    std::optional<json::object> claim = row(key);
+    if (!claim) return;
+    (*claim)["status"] = data.at("status");
+    (*claim)["body"] = data.at("body");
+    batch.put(key, json::serialize(*claim));
   }
+}
+
+void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) const {
+  const std::string message_id = str(data, "messageId");
+  std::optional<std::string> where = raw_row("mi/" + message_id);
+  if (!where) return;
+  // "<account> <conv id> <order> <number id>"
+  const std::size_t a = where->find(' '), b = where->find(' ', a + 1), c = where->find(' ', b + 1);
+  const std::string conversation = where->substr(a + 1, b - a - 1);
+  const std::string order = where->substr(b + 1, c - b - 1);
+  const std::string number = where->substr(c + 1);
+  for (const std::string& key : {"m/" + conversation + "/" + order + "/" + message_id,
+                                 "nm/" + number + "/" + order + "/" + message_id}) {
+    std::optional<json::object> message = row(key);
+    if (!message) continue;
+    (*message)["status"] = data.at("status");
+    (*message)["errorCode"] = data.at("errorCode");
+    (*message)["errorMessage"] = data.at("errorMessage");
+    batch.put(key, json::serialize(*message));
+  }
+  if (data.at("status") != "sent") batch.erase("op/" + message_id);
 }
 
 void CoreView::apply_message(const std::string& account, const json::object& data,
@@ -259,8 +301,16 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                        {"reactions", json::array()},
                        {"replyTo", nullptr},
                        {"status", data.at("status")},
+                       {"errorCode", nullptr},
+                       {"errorMessage", nullptr},
                        {"segments", data.at("segments")}};
   batch.put("m/" + conversation + "/" + order + "/" + message_id, json::serialize(message));
+  batch.put("mi/" + message_id,
+            account + " " + conversation + " " + order + " " + str(data, "numberId"));
+  if (data.at("direction") == "outbound") {
+    batch.put("op/" + message_id, json::serialize(data));
+    batch.put("ob/" + order + "/" + message_id, "");
+  }
   // Number messages (MessageResponse): the spec's `from_` and the clients' `from`.
   json::object number_message{{"id", message_id},
                               {"from_", data.at("from")},
@@ -270,7 +320,10 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                               {"direction", data.at("direction")},
                               {"channel", data.at("channel")},
                               {"receivedAt", at},
-                              {"conversationId", conversation}};
+                              {"conversationId", conversation},
+                              {"status", data.at("status")},
+                              {"errorCode", nullptr},
+                              {"errorMessage", nullptr}};
   batch.put("nm/" + str(data, "numberId") + "/" + order + "/" + message_id,
             json::serialize(number_message));
 }
@@ -419,6 +472,42 @@ Page CoreView::messages(const std::string& prefix, std::int64_t before_ms, std::
     return true;
   });
   return page;
+}
+
+std::vector<json::object> CoreView::pending_outbound() const {
+  std::vector<json::object> pending;
+  store_.scan_view(kName, "op/", "", [&](std::string_view, std::string_view value) {
+    pending.push_back(json::parse(value).as_object());
+    return true;
+  });
+  return pending;
+}
+
+Page CoreView::outbound(std::uint64_t limit) const {
+  Page page;
+  store_.scan_view(kName, "ob/", "", [&](std::string_view key, std::string_view) {
+    if (page.items.size() == limit) {
+      page.has_more = true;
+      return false;
+    }
+    const std::string message_id(key.substr(key.rfind('/') + 1));
+    std::optional<std::string> where = raw_row("mi/" + message_id);
+    if (!where) return true;
+    const std::size_t a = where->find(' '), b = where->find(' ', a + 1);
+    const std::string conversation = where->substr(a + 1, b - a - 1);
+    const std::string order(key.substr(3, key.rfind('/') - 3));
+    std::optional<json::object> message = row("m/" + conversation + "/" + order + "/" + message_id);
+    if (!message) return true;
+    (*message)["accountId"] = where->substr(0, a);
+    (*message)["conversationId"] = conversation;
+    page.items.push_back(json::serialize(*message));
+    return true;
+  });
+  return page;
+}
+
+std::optional<json::object> CoreView::idempotency(const std::string& key_hash) const {
+  return row("i/" + key_hash);
 }
 
 }  // namespace ap::projections

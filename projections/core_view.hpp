@@ -17,6 +17,12 @@
 //   ct/<conv id>              -> the conversation's current <order>
 //   m/<conv id>/<order>/<msg id>   -> MessageInConversation JSON
 //   nm/<number id>/<order>/<msg id> -> MessageResponse JSON
+//   mi/<msg id>               -> "<account> <conv id> <order> <number id>"
+//   op/<msg id>               -> message.queued data of an outbound message the
+//                                carrier has not finished with (resubmitted at start)
+//   ob/<order>/<msg id>       -> "" : every outbound message, newest first (sim outbox)
+//   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
+//                                Idempotency-Key's claim and, once answered, its response
 // <order> = 16 hex digits of ~time_ms then 16 of ~sequence: newest first.
 // Rows hold the exact wire JSON, so reads answer with the stored bytes.
 #pragma once
@@ -52,6 +58,11 @@ class CoreView {
 
   // Starts applying events after the stored checkpoint, then live ones.
   void start();
+
+  // Called on the projection thread after each event's rows are committed
+  // with the event's type and JSON payload. Set it before the server takes traffic.
+  using Listener = std::function<void(const std::string& type, const std::string& payload)>;
+  void set_listener(Listener listener);
 
   // Position of the last event applied.
   std::uint64_t checkpoint() const;
@@ -90,6 +101,14 @@ class CoreView {
   Page messages(const std::string& prefix, std::int64_t before_ms, std::int64_t after_ms,
                 std::uint64_t limit) const;
 
+  // Every outbound message the carrier has not finished with (message.queued data).
+  std::vector<json::object> pending_outbound() const;
+  // The newest `limit` outbound messages of all accounts (sim outbox), as
+  // MessageInConversation JSON plus accountId and conversationId.
+  Page outbound(std::uint64_t limit) const;
+  // The row of an Idempotency-Key (by its hash), or nullopt when unused.
+  std::optional<json::object> idempotency(const std::string& key_hash) const;
+
   static constexpr const char* kName = "core";
 
  private:
@@ -109,6 +128,7 @@ class CoreView {
           item) const;
   void apply_message(const std::string& account, const json::object& data,
                      es::ViewBatch& batch) const;
+  void apply_status(const json::object& data, es::ViewBatch& batch) const;
   static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);
   void attach_to_agent(const std::string& account, const std::string& agent_id,
                        const json::object& number, es::ViewBatch& batch) const;
@@ -121,6 +141,7 @@ class CoreView {
   std::condition_variable cv_;
   std::uint64_t checkpoint_ = 0;
   std::multimap<std::uint64_t, std::function<void()>> waiters_;
+  Listener listener_;  // Guarded by mu_.
 };
 
 }  // namespace ap::projections

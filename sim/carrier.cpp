@@ -49,9 +49,24 @@ const char* default_area_code(const std::string& country) {
 
 }  // namespace
 
-SimCarrier::SimCarrier(std::function<bool(const std::string&)> is_taken, int per_area_code)
-    : is_taken_(std::move(is_taken)),
-      per_area_code_(std::clamp(per_area_code, 1, kMaxPerAreaCode)) {}
+SimCarrier::SimCarrier(std::function<bool(const std::string&)> is_taken, SimCarrierOptions options)
+    : is_taken_(std::move(is_taken)), options_(options) {
+  options_.per_area_code = std::clamp(options_.per_area_code, 1, kMaxPerAreaCode);
+  timer_thread_ = std::thread([this] { run_timers(); });
+}
+
+SimCarrier::~SimCarrier() {
+  stop();
+}
+
+void SimCarrier::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  timers_cv_.notify_all();
+  if (timer_thread_.joinable()) timer_thread_.join();
+}
 
 std::string SimCarrier::country_of(const std::string& area_code) {
   if (us_area_codes().count(area_code)) return "US";
@@ -86,7 +101,7 @@ domain::NumberOffer SimCarrier::offer_number(const std::string& country,
   }
   std::lock_guard<std::mutex> lock(mu_);
   int& index = next_index_[code];
-  for (; index < per_area_code_; ++index) {
+  for (; index < options_.per_area_code; ++index) {
     const std::string phone = candidate(code, index);
     if (!is_taken_(phone)) {
       offer.ok = true;
@@ -98,6 +113,108 @@ domain::NumberOffer SimCarrier::offer_number(const std::string& country,
   offer.code = "AREA_CODE_EXHAUSTED";
   offer.message = "No numbers are available in area code " + code + "; try another area code";
   return offer;
+}
+
+void SimCarrier::send_sms(const domain::OutboundSms& sms, domain::CarrierReportFn report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_ || in_flight_.count(sms.message_id) > 0) return;
+  auto make = [sms](const char* status, std::string code = "", std::string message = "") {
+    return domain::CarrierReport{sms.message_id, sms.conversation_id, sms.account_id,
+                                 status,         std::move(code),     std::move(message)};
+  };
+  if (in_flight_.size() >= options_.max_in_flight) {
+    // A real carrier throttles; ours refuses rather than queueing without bound.
+    schedule_locked(
+        0, [report, r = make("failed", "CARRIER_ERROR",
+                             "The carrier's queue is full; try again later")] { report(r); });
+    return;
+  }
+  in_flight_.insert(sms.message_id);
+  ++accepted_;
+  SimFault fault;
+  if (auto it = faults_.find(sms.to); it != faults_.end()) fault = it->second;
+  const std::string id = sms.message_id;
+  auto finish = [this, id, report](domain::CarrierReport r) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_.erase(id);
+    }
+    report(r);
+  };
+  if (fault.mode == "reject") {
+    schedule_locked(fault.delay_ms, [finish, r = make("failed", "CARRIER_ERROR",
+                                                      "The carrier rejected the message to " +
+                                                          sms.to)] { finish(r); });
+    return;
+  }
+  const std::int64_t sent_ms = options_.send_delay_ms + fault.delay_ms;
+  schedule_locked(sent_ms, [report, r = make("sent")] { report(r); });
+  domain::CarrierReport last =
+      fault.mode == "unreachable"
+          ? make("failed", "CARRIER_ERROR", "The destination " + sms.to + " is unreachable")
+          : make("delivered");
+  schedule_locked(sent_ms + options_.deliver_delay_ms + fault.delay_ms,
+                  [finish, last] { finish(last); });
+}
+
+void SimCarrier::schedule_locked(std::int64_t delay_ms, std::function<void()> fire) {
+  timers_.push(Timer{std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms),
+                     timer_seq_++, std::move(fire)});
+  timers_cv_.notify_one();
+}
+
+void SimCarrier::run_timers() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    if (timers_.empty()) {
+      timers_cv_.wait(lock);
+      continue;
+    }
+    const auto due = timers_.top().due;
+    if (std::chrono::steady_clock::now() < due) {
+      timers_cv_.wait_until(lock, due);
+      continue;
+    }
+    std::function<void()> fire = timers_.top().fire;
+    timers_.pop();
+    // Reports leave the lock: they call into the runtime, and `finish`
+    // takes the lock itself.
+    lock.unlock();
+    fire();
+    lock.lock();
+  }
+}
+
+std::string SimCarrier::set_fault(const SimFault& fault) {
+  if (fault.mode != "unreachable" && fault.mode != "reject" && fault.mode != "delay") {
+    return "mode must be unreachable, reject or delay";
+  }
+  if (fault.delay_ms < 0 || fault.delay_ms > kMaxFaultDelayMs) {
+    return "delayMs must be between 0 and " + std::to_string(kMaxFaultDelayMs);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (faults_.size() >= kMaxFaults && faults_.count(fault.to) == 0) {
+    return "at most " + std::to_string(kMaxFaults) + " faults can be set";
+  }
+  faults_[fault.to] = fault;
+  return "";
+}
+
+void SimCarrier::clear_faults() {
+  std::lock_guard<std::mutex> lock(mu_);
+  faults_.clear();
+}
+
+std::vector<SimFault> SimCarrier::faults() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<SimFault> out;
+  for (const auto& [to, fault] : faults_) out.push_back(fault);
+  return out;
+}
+
+std::uint64_t SimCarrier::accepted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return accepted_;
 }
 
 }  // namespace ap::sim

@@ -2,39 +2,101 @@
 // deterministic: for each area code it walks exchanges 200..209 and line
 // numbers 0100..0199 in a fixed order (at most kMaxPerAreaCode numbers), so the
 // same sequence of provisioning requests always yields the same numbers.
+//
+// Outbound messages move queued -> sent after `send_delay_ms` and then to
+// delivered after `deliver_delay_ms`, reported from the carrier's own timer
+// thread. Faults can be set per destination: "unreachable" (sent, then
+// failed), "reject" (failed without being sent) and "delay" (every report for
+// that destination comes `delay_ms` later); any fault may add a delay.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <queue>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "actors/ports.hpp"
 
 namespace ap::sim {
 
+struct SimCarrierOptions {
+  int per_area_code = 1000;             // Inventory of each area code (1..1000).
+  std::int64_t send_delay_ms = 20;      // queued -> sent.
+  std::int64_t deliver_delay_ms = 100;  // sent -> delivered.
+  std::size_t max_in_flight = 100'000;  // Messages held at once; more are refused.
+};
+
+struct SimFault {
+  std::string to;    // The destination it applies to, E.164.
+  std::string mode;  // "unreachable", "reject" or "delay".
+  std::int64_t delay_ms = 0;
+};
+
 class SimCarrier final : public domain::CarrierPort {
  public:
   static constexpr int kMaxPerAreaCode = 1000;
+  static constexpr std::size_t kMaxFaults = 1000;
+  static constexpr std::int64_t kMaxFaultDelayMs = 600'000;
 
   // `is_taken(e164)` says whether a number was ever claimed (released numbers
-  // stay claimed: they never return to the inventory). `per_area_code` bounds
-  // the inventory of each area code.
-  SimCarrier(std::function<bool(const std::string&)> is_taken, int per_area_code = 1000);
+  // stay claimed: they never return to the inventory).
+  SimCarrier(std::function<bool(const std::string&)> is_taken, SimCarrierOptions options = {});
+  ~SimCarrier() override;
 
   domain::NumberOffer offer_number(const std::string& country,
                                    const std::string& area_code) override;
+  void send_sms(const domain::OutboundSms& sms, domain::CarrierReportFn report) override;
+
+  // Stops the timer thread; reports not yet made are dropped (the messages
+  // stay pending in the log and are resubmitted at the next start).
+  void stop();
+
+  // Sets (replaces) the fault for `fault.to`. Returns "" or why it was refused.
+  std::string set_fault(const SimFault& fault);
+  void clear_faults();
+  std::vector<SimFault> faults() const;
+
+  // Messages accepted for sending since start (resubmissions of a message
+  // still held do not count).
+  std::uint64_t accepted() const;
 
   // The country ("US"/"CA") an area code belongs to, or "" if unknown.
   static std::string country_of(const std::string& area_code);
 
  private:
+  struct Timer {
+    std::chrono::steady_clock::time_point due;
+    std::uint64_t seq;
+    std::function<void()> fire;
+    bool operator>(const Timer& other) const {
+      return due != other.due ? due > other.due : seq > other.seq;
+    }
+  };
+
   std::string candidate(const std::string& area_code, int index) const;
+  // Runs `fire` on the timer thread after `delay_ms`. Requires mu_ held.
+  void schedule_locked(std::int64_t delay_ms, std::function<void()> fire);
+  void run_timers();
 
   std::function<bool(const std::string&)> is_taken_;
-  int per_area_code_;
-  std::mutex mu_;
+  SimCarrierOptions options_;
+  mutable std::mutex mu_;
   std::map<std::string, int> next_index_;  // Numbers before it are known taken.
+  std::map<std::string, SimFault> faults_;
+  std::set<std::string> in_flight_;  // Message ids not yet delivered or failed.
+  std::uint64_t accepted_ = 0;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::uint64_t timer_seq_ = 0;
+  bool stopping_ = false;
+  std::condition_variable timers_cv_;
+  std::thread timer_thread_;
 };
 
 }  // namespace ap::sim

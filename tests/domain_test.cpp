@@ -240,7 +240,8 @@ TEST(Iso8601, RoundTripsAndParsesOffsets) {
 
 TEST(SimCarrier, DeterministicUniqueAndBounded) {
   std::set<std::string> taken;
-  sim::SimCarrier carrier([&](const std::string& n) { return taken.count(n) > 0; }, 3);
+  sim::SimCarrier carrier([&](const std::string& n) { return taken.count(n) > 0; },
+                          {.per_area_code = 3});
   std::vector<std::string> got;
   for (int i = 0; i < 3; ++i) {
     NumberOffer offer = carrier.offer_number("US", "212");
@@ -258,7 +259,8 @@ TEST(SimCarrier, DeterministicUniqueAndBounded) {
   EXPECT_TRUE(carrier.offer_number("CA", "416").ok);
   EXPECT_EQ(carrier.offer_number("US", "999").code, "AREA_CODE_UNAVAILABLE");
   // A fresh carrier over the same claims offers the same next number.
-  sim::SimCarrier again([&](const std::string& n) { return taken.count(n) > 0; }, 5);
+  sim::SimCarrier again([&](const std::string& n) { return taken.count(n) > 0; },
+                        {.per_area_code = 5});
   EXPECT_EQ(again.offer_number("US", "212").phone_number, "+12122000103");
 }
 
