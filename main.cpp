@@ -2,11 +2,13 @@
 // each subcommand to the layer that owns it.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "actors/admin.hpp"
 #include "http/serve.hpp"
+#include "http/sim_cli.hpp"
 
 namespace {
 
@@ -69,6 +71,28 @@ int main(int argc, char** argv) {
   revoke_key->add_option("--account", account, "account id")->required();
   revoke_key->add_option("--key-id", key_id, "key id from list-keys")->required();
 
+  std::string server = env_or("AGENTPHONE_URL", "http://127.0.0.1:8080");
+  std::string from, to, text, fault_mode;
+  std::int64_t limit = 20, delay_ms = 0;
+  bool raw_json = false, clear = false;
+  CLI::App* sim = app.add_subcommand("sim", "drive a running sandbox server's simulated carrier");
+  sim->require_subcommand(1);
+  sim->fallthrough();  // --server may also follow the subcommand.
+  sim->add_option("--server", server, "server URL (env AGENTPHONE_URL)");
+  CLI::App* sim_sms = sim->add_subcommand("sms", "text one of our numbers, as a person would");
+  sim_sms->add_option("--from", from, "the sender, any US/CA format")->required();
+  sim_sms->add_option("--to", to, "our number that receives it")->required();
+  sim_sms->add_option("text", text, "the message")->required();
+  CLI::App* sim_outbox = sim->add_subcommand("outbox", "show what agents sent, newest first");
+  sim_outbox->add_option("--limit", limit, "how many (1-1000)")->check(CLI::Range(1, 1000));
+  sim_outbox->add_flag("--json", raw_json, "print the server's JSON");
+  CLI::App* sim_fault = sim->add_subcommand("fault", "make a destination fail or lag");
+  sim_fault->add_option("--to", to, "the destination number");
+  sim_fault->add_option("--mode", fault_mode, "unreachable, reject or delay")
+      ->check(CLI::IsMember({"unreachable", "reject", "delay"}));
+  sim_fault->add_option("--delay-ms", delay_ms, "extra delay for each status report");
+  sim_fault->add_flag("--clear", clear, "remove every fault");
+
   CLI11_PARSE(app, argc, argv);
   serve.sandbox = mode == "sandbox";
   if (serve_cmd->parsed()) return ap::http::run_serve(serve);
@@ -76,5 +100,14 @@ int main(int argc, char** argv) {
   if (create_key->parsed()) return ap::actors::admin_create_key(data_dir, account);
   if (list_keys->parsed()) return ap::actors::admin_list_keys(data_dir, account);
   if (revoke_key->parsed()) return ap::actors::admin_revoke_key(data_dir, account, key_id);
+  if (sim_sms->parsed()) return ap::http::sim_send_sms(server, from, to, text);
+  if (sim_outbox->parsed()) return ap::http::sim_show_outbox(server, limit, raw_json);
+  if (sim_fault->parsed()) {
+    if (!clear && (to.empty() || fault_mode.empty())) {
+      std::fprintf(stderr, "agentphone sim fault: give --to and --mode, or --clear\n");
+      return 2;
+    }
+    return ap::http::sim_set_fault(server, to, fault_mode, delay_ms, clear);
+  }
   return 2;
 }

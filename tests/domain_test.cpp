@@ -340,6 +340,59 @@ TEST(ConversationDecider, FirstMessageStartsTheThreadEitherWay) {
   EXPECT_EQ(std::get<DomainError>(foreign).kind, ErrorKind::kNotFound);
 }
 
+// Applies `decision`'s events and returns how many there were.
+std::size_t apply_all(ConversationState& conversation, const Decision& decision) {
+  for (const Event& e : events_of(decision)) evolve_conversation(conversation, e.type, e.data);
+  return events_of(decision).size();
+}
+
+TEST(ConversationDecider, CarrierReportsMoveStatusForwardOnly) {
+  ConversationState conversation;
+  conversation.id = "conv_1";
+  apply_all(conversation,
+            decide_conversation(conversation, {"conversation.send", "acct_1", message_args("a")},
+                                context_at(0)));
+  ASSERT_EQ(conversation.pending.size(), 1u);
+  const std::string id = conversation.pending.begin()->first;
+  auto report = [&](const char* status) {
+    return decide_conversation(
+        conversation, {"conversation.status", "acct_1", {{"messageId", id}, {"status", status}}},
+        context_at(5));
+  };
+  EXPECT_EQ(std::get<DomainError>(report("read")).kind, ErrorKind::kValidation);
+  Decision sent = report("sent");
+  ASSERT_EQ(events_of(sent).size(), 1u);
+  EXPECT_EQ(events_of(sent)[0].type, "message.status_updated");
+  EXPECT_TRUE(events_of(sent)[0].data.at("errorCode").is_null());
+  apply_all(conversation, sent);
+  EXPECT_EQ(apply_all(conversation, report("sent")), 0u);  // Repeated report.
+  EXPECT_EQ(apply_all(conversation, report("delivered")), 1u);
+  EXPECT_TRUE(conversation.pending.empty());
+  EXPECT_EQ(apply_all(conversation, report("failed")), 0u);  // Late: delivered is final.
+  EXPECT_EQ(apply_all(conversation, report("sent")), 0u);
+
+  // A failure straight from queued carries CARRIER_ERROR unless told otherwise.
+  apply_all(conversation,
+            decide_conversation(conversation, {"conversation.send", "acct_1", message_args("b")},
+                                context_at(9)));
+  const std::string second = conversation.pending.begin()->first;
+  Decision failed = decide_conversation(
+      conversation,
+      {"conversation.status", "acct_1", {{"messageId", second}, {"status", "failed"}}},
+      context_at(10));
+  ASSERT_EQ(events_of(failed).size(), 1u);
+  EXPECT_EQ(events_of(failed)[0].data.at("errorCode"), "CARRIER_ERROR");
+  EXPECT_TRUE(events_of(failed)[0].data.at("errorMessage").is_string());
+  // Reports about another account's conversation are refused.
+  EXPECT_EQ(std::get<DomainError>(
+                decide_conversation(
+                    conversation,
+                    {"conversation.status", "acct_2", {{"messageId", second}, {"status", "sent"}}},
+                    context_at(10)))
+                .kind,
+            ErrorKind::kNotFound);
+}
+
 TEST(ConversationDecider, MetadataIsReplacedClearedAndBounded) {
   ConversationState conversation;
   conversation.id = "conv_1";

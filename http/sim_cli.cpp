@@ -1,0 +1,99 @@
+#include "http/sim_cli.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstdio>
+#include <optional>
+
+#include "http/client.hpp"
+
+namespace ap::http {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string text(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string("-");
+}
+
+// Prints why a call failed and returns the exit code 1; `nullopt` on success.
+std::optional<int> failed(const ClientResponse& response) {
+  if (response.status == 0) {
+    std::fprintf(stderr, "agentphone sim: %s\n", response.error.c_str());
+    return 1;
+  }
+  if (response.status >= 300) {
+    std::string message = response.body;
+    json::error_code ec;
+    const json::value parsed = json::parse(response.body, ec);
+    if (!ec && parsed.is_object()) {
+      if (const json::value* error = parsed.as_object().if_contains("error")) {
+        if (error->is_object()) message = text(error->as_object(), "message");
+      }
+    }
+    std::fprintf(stderr, "agentphone sim: HTTP %d: %s\n", response.status, message.c_str());
+    return 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int sim_send_sms(const std::string& server, const std::string& from, const std::string& to,
+                 const std::string& message) {
+  const ClientResponse response =
+      http_request(server, "POST", "/sim/sms",
+                   json::serialize(json::object{{"from", from}, {"to", to}, {"body", message}}));
+  if (std::optional<int> code = failed(response)) return *code;
+  const json::object answer = json::parse(response.body).as_object();
+  std::printf("delivered to %s: message %s in conversation %s\n", to.c_str(),
+              text(answer, "messageId").c_str(), text(answer, "conversationId").c_str());
+  return 0;
+}
+
+int sim_show_outbox(const std::string& server, std::int64_t limit, bool raw) {
+  const ClientResponse response =
+      http_request(server, "GET", "/sim/outbox?limit=" + std::to_string(limit), "");
+  if (std::optional<int> code = failed(response)) return *code;
+  if (raw) {
+    std::printf("%s\n", response.body.c_str());
+    return 0;
+  }
+  const json::object answer = json::parse(response.body).as_object();
+  const json::array& messages = answer.at("data").as_array();
+  if (messages.empty()) std::printf("(no outbound messages yet)\n");
+  // Newest first, as the server lists them.
+  for (const json::value& item : messages) {
+    const json::object& m = item.as_object();
+    std::string status = text(m, "status");
+    if (status == "failed") status += " (" + text(m, "errorCode") + ")";
+    std::printf("%s  %-22s %s -> %s  %s\n", text(m, "receivedAt").c_str(), status.c_str(),
+                text(m, "fromNumber").c_str(), text(m, "toNumber").c_str(),
+                text(m, "body").c_str());
+  }
+  return 0;
+}
+
+int sim_set_fault(const std::string& server, const std::string& to, const std::string& mode,
+                  std::int64_t delay_ms, bool clear) {
+  const ClientResponse response =
+      clear ? http_request(server, "DELETE", "/sim/faults", "")
+            : http_request(
+                  server, "POST", "/sim/faults",
+                  json::serialize(json::object{{"to", to}, {"mode", mode}, {"delayMs", delay_ms}}));
+  if (std::optional<int> code = failed(response)) return *code;
+  const json::value answer = json::parse(response.body);
+  const json::array& faults = answer.at("data").as_array();
+  if (faults.empty()) std::printf("no faults set\n");
+  for (const json::value& f : faults) {
+    std::printf("%s: %s, +%lld ms\n", text(f.as_object(), "to").c_str(),
+                text(f.as_object(), "mode").c_str(),
+                static_cast<long long>(f.at("delayMs").as_int64()));
+  }
+  return 0;
+}
+
+}  // namespace ap::http

@@ -1,0 +1,22 @@
+// `agentphone sim …`: drives the sandbox carrier of a running server from the
+// terminal, through its loopback-only /sim surface.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ap::http {
+
+// Injects an inbound SMS `text` from `from` to our number `to`. Returns the exit code.
+int sim_send_sms(const std::string& server, const std::string& from, const std::string& to,
+                 const std::string& text);
+
+// Prints the newest `limit` outbound messages (all accounts), or the raw JSON.
+int sim_show_outbox(const std::string& server, std::int64_t limit, bool json);
+
+// Sets a fault for destination `to` ("unreachable", "reject", "delay"), or
+// clears every fault when `clear`.
+int sim_set_fault(const std::string& server, const std::string& to, const std::string& mode,
+                  std::int64_t delay_ms, bool clear);
+
+}  // namespace ap::http
