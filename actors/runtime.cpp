@@ -289,6 +289,9 @@ Runtime::Runtime(es::EventStore& store, domain::IdSource& ids, domain::CarrierPo
     : impl_(std::make_unique<Impl>(store, ids, carrier, std::move(options))) {
   if (!impl_->options.clock_ms) impl_->options.clock_ms = system_clock_ms;
   impl_->config.set("scheduler.max-threads", impl_->options.scheduler_threads);
+  // Work sharing waits on a condition variable; work stealing polls with short
+  // sleeps, which on two cores costs more in context switches than it saves.
+  impl_->config.set("scheduler.policy", caf::atom("sharing"));
   impl_->config.set("logger.verbosity", caf::atom("quiet"));
   impl_->system = std::make_unique<caf::actor_system>(impl_->config);
   impl_->registry = impl_->system->spawn(registry_actor, impl_.get());
