@@ -52,6 +52,16 @@ int main(int argc, char** argv) {
       ->add_option("--sim-deliver-delay-ms", serve.sim_deliver_delay_ms,
                    "simulated carrier: ms from sent to delivered")
       ->check(CLI::Range(0, 600'000));
+  serve_cmd
+      ->add_option("--webhook-retry-base-ms", serve.webhook_retry_base_ms,
+                   "first webhook retry after about this long; x4 per attempt")
+      ->check(CLI::Range(10, 600'000));
+  serve_cmd
+      ->add_option("--webhook-max-in-flight", serve.webhook_max_in_flight,
+                   "webhook requests in flight per endpoint")
+      ->check(CLI::Range(1, 256));
+  serve_cmd->add_option("--webhook-resolve", serve.webhook_resolve,
+                        "host=address to use instead of DNS for a webhook host (repeatable)");
   std::string mode = "sandbox";
   serve_cmd->add_option("--mode", mode, "sandbox (local simulator surface on) or production")
       ->check(CLI::IsMember({"sandbox", "production"}));

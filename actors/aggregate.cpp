@@ -31,6 +31,16 @@ AnyState empty_state(EntityKind kind, const std::string& id) {
       s.id = id;
       return s;
     }
+    case EntityKind::kWebhook: {
+      domain::WebhookState s;
+      s.id = id;
+      return s;
+    }
+    case EntityKind::kDelivery: {
+      domain::DeliveryState s;
+      s.id = id;
+      return s;
+    }
   }
   return domain::AccountState{};
 }
@@ -43,6 +53,8 @@ std::string stream_name(EntityKind kind, const std::string& id) {
     case EntityKind::kAgent: return domain::agent_stream(id);
     case EntityKind::kNumber: return domain::number_stream(id);
     case EntityKind::kConversation: return "conversation-" + id;
+    case EntityKind::kWebhook: return "webhook-" + id;
+    case EntityKind::kDelivery: return "delivery-" + id;
   }
   return "";
 }
@@ -60,8 +72,12 @@ domain::Decision decide_any(const AnyState& state, const domain::Command& comman
           return domain::decide_agent(s, command, context);
         } else if constexpr (std::is_same_v<T, domain::NumberState>) {
           return domain::decide_number(s, command, context);
-        } else {
+        } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
           return domain::decide_conversation(s, command, context);
+        } else if constexpr (std::is_same_v<T, domain::WebhookState>) {
+          return domain::decide_webhook(s, command, context);
+        } else {
+          return domain::decide_delivery(s, command, context);
         }
       },
       state);
@@ -77,8 +93,12 @@ void evolve(AnyState& state, const std::string& type, const json::object& data) 
           domain::evolve_agent(s, type, data);
         } else if constexpr (std::is_same_v<T, domain::NumberState>) {
           domain::evolve_number(s, type, data);
-        } else {
+        } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
           domain::evolve_conversation(s, type, data);
+        } else if constexpr (std::is_same_v<T, domain::WebhookState>) {
+          domain::evolve_webhook(s, type, data);
+        } else {
+          domain::evolve_delivery(s, type, data);
         }
       },
       state);
@@ -108,6 +128,10 @@ json::object snapshot_of(const AnyState& state) {
                   {"accountId", s.account_id},
                   {"createdAtMs", s.created_at_ms},
                   {"config", s.config}};
+        } else if constexpr (std::is_same_v<T, domain::WebhookState>) {
+          return domain::webhook_snapshot(s);
+        } else if constexpr (std::is_same_v<T, domain::DeliveryState>) {
+          return domain::delivery_snapshot(s);
         } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
           json::object pending;
           for (const auto& [id, status] : s.pending) pending[id] = status;
@@ -151,6 +175,10 @@ void restore_snapshot(AnyState& state, const json::object& o) {
                                     std::string(key.at("sha256").as_string()),
                                     key.at("createdAtMs").as_int64(), key.at("revoked").as_bool()};
           }
+        } else if constexpr (std::is_same_v<T, domain::WebhookState>) {
+          domain::restore_webhook(s, o);
+        } else if constexpr (std::is_same_v<T, domain::DeliveryState>) {
+          domain::restore_delivery(s, o);
         } else if constexpr (std::is_same_v<T, domain::AgentState>) {
           s.deleted = o.at("deleted").as_bool();
           s.account_id = str("accountId");
@@ -237,7 +265,7 @@ std::vector<es::StreamAppend> to_appends(const Aggregate& aggregate,
                                              : es::ExpectedVersion::exact(aggregate.version))
             : part_for(event.stream, event.new_stream ? es::ExpectedVersion::no_stream()
                                                       : es::ExpectedVersion::any());
-    part.events.push_back(es::NewEvent{event.type, json::serialize(event.data)});
+    part.events.push_back(es::NewEvent{event.type, domain::to_json(event.data)});
   }
   return parts;
 }
@@ -254,7 +282,7 @@ void snapshot_if_due(es::EventStore& store, Aggregate& aggregate, std::uint64_t 
   if (aggregate.version - aggregate.snapshot_version < every) return;
   store.save_snapshot(
       aggregate.stream,
-      es::Snapshot{aggregate.version, json::serialize(snapshot_of(aggregate.state))});
+      es::Snapshot{aggregate.version, domain::to_json(snapshot_of(aggregate.state))});
   aggregate.snapshot_version = aggregate.version;
 }
 

@@ -14,14 +14,16 @@
 #include "actors/agent.hpp"
 #include "actors/conversation.hpp"
 #include "actors/number.hpp"
+#include "actors/webhook.hpp"
 #include "eventstore/event_store.hpp"
 
 namespace ap::actors {
 
-enum class EntityKind { kAccount, kAgent, kNumber, kConversation };
+enum class EntityKind { kAccount, kAgent, kNumber, kConversation, kWebhook, kDelivery };
 
-using AnyState = std::variant<domain::AccountState, domain::AgentState, domain::NumberState,
-                              domain::ConversationState>;
+using AnyState =
+    std::variant<domain::AccountState, domain::AgentState, domain::NumberState,
+                 domain::ConversationState, domain::WebhookState, domain::DeliveryState>;
 
 struct Aggregate {
   EntityKind kind{};

@@ -65,7 +65,7 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
     if (!metadata.is_null() && !metadata.is_object()) {
       return validation_error({{"metadata", "Input should be a valid dictionary", "dict_type"}});
     }
-    const std::size_t bytes = json::serialize(metadata).size();
+    const std::size_t bytes = to_json(metadata).size();
     if (bytes > kMaxMetadataBytes) {
       return validation_error({{"metadata",
                                 "metadata is " + std::to_string(bytes) + " bytes; the limit is " +

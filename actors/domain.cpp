@@ -1,6 +1,9 @@
 #include "actors/domain.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -137,6 +140,55 @@ std::string normalize_nanp(std::string_view text) {
   };
   if (digits[0] < '2' || digits[3] < '2' || is_n11(digits, 0) || is_n11(digits, 3)) return "";
   return "+1" + digits;
+}
+
+namespace {
+
+void append_json(const json::value& value, std::string& out) {
+  switch (value.kind()) {
+    case json::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, item] : value.as_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        out += json::serialize(json::string_view(key));
+        out.push_back(':');
+        append_json(item, out);
+      }
+      out.push_back('}');
+      return;
+    }
+    case json::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const json::value& item : value.as_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json(item, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::kind::double_: {
+      char text[32];
+      const auto [end, ec] = std::to_chars(text, text + sizeof text, value.as_double());
+      std::string number(text, ec == std::errc() ? end : text);
+      // Whole numbers keep a decimal point, so that they still read as floats.
+      if (number.find_first_of(".en") == std::string::npos) number += ".0";
+      out += number;
+      return;
+    }
+    default: out += json::serialize(value); return;
+  }
+}
+
+}  // namespace
+
+std::string to_json(const json::value& value) {
+  std::string out;
+  append_json(value, out);
+  return out;
 }
 
 }  // namespace ap::domain

@@ -91,6 +91,11 @@ std::string phone_stream(std::string_view e164);
 
 // Formats milliseconds since the epoch as ISO-8601 UTC with milliseconds.
 std::string iso8601(std::int64_t ms);
+
+// Compact JSON text of `value`. Unlike boost::json::serialize, doubles are
+// written in plain decimal as Python clients do (1.0, 0.8, 66.67), never
+// in exponent form such as 1E0; everything else is the same.
+std::string to_json(const json::value& value);
 // Parses ISO-8601 (Z or +hh:mm offset, optional fraction) into ms; false on error.
 bool parse_iso8601(std::string_view text, std::int64_t* ms);
 

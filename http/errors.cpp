@@ -1,6 +1,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "actors/domain.hpp"
 #include "http/server.hpp"
 
 namespace ap::http {
@@ -16,7 +17,7 @@ Response error_response(int status, std::string_view message, std::string_view c
   body["error"] = std::move(error);
   Response response;
   response.status = status;
-  response.body = boost::json::serialize(body);
+  response.body = domain::to_json(body);
   return response;
 }
 

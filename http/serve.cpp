@@ -12,6 +12,8 @@
 #include "eventstore/event_store.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
+#include "http/webhook_client.hpp"
+#include "http/webhook_dispatch.hpp"
 #include "projections/core_view.hpp"
 #include "sim/carrier.hpp"
 
@@ -56,18 +58,34 @@ int run_serve(const ServeConfig& config) {
 
   // Outbound messages reach the carrier once their "message.queued" is in the
   // read model; those still pending from before this start are handed over
-  // again first (the carrier ignores one it already holds).
+  // again first (the carrier ignores one it already holds). Webhook
+  // deliveries likewise: created and sent from applied events, resumed here.
+  WebhookClientOptions client_options;
+  client_options.production = !config.sandbox;
+  for (const std::string& pair : config.webhook_resolve) {
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string::npos) continue;
+    client_options.resolve_overrides[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  WebhookClient webhook_client(client_options);
+  WebhookDispatchOptions webhook_options;
+  webhook_options.production = !config.sandbox;
+  webhook_options.retry_base_ms = config.webhook_retry_base_ms;
+  webhook_options.max_in_flight_per_endpoint = config.webhook_max_in_flight;
+  WebhookDispatch webhooks(*runtime, view, webhook_client, webhook_options);
   actors::CarrierDispatch dispatch(*runtime, carrier);
-  view.set_listener([&dispatch](const std::string& type, const std::string& payload) {
+  view.set_listener([&dispatch, &webhooks](const std::string& type, const std::string& payload) {
     if (type == "message.queued") dispatch.submit(boost::json::parse(payload).as_object());
+    webhooks.on_event(type, payload);
   });
+  webhooks.resume();
   const std::vector<boost::json::object> pending = view.pending_outbound();
   for (const boost::json::object& queued : pending) dispatch.submit(queued);
   if (!pending.empty()) {
     std::fprintf(stderr, "agentphone: resubmitted %zu pending outbound messages\n", pending.size());
   }
 
-  Api api(*store, *runtime, view, ids, config.sandbox ? &carrier : nullptr);
+  Api api(*store, *runtime, view, ids, config.sandbox ? &carrier : nullptr, webhooks);
 
   ServerOptions server_options;
   server_options.address = config.address;
@@ -94,6 +112,7 @@ int run_serve(const ServeConfig& config) {
   // actors; then stop the actors. The projection's listener is cleared before
   // `dispatch` goes away.
   carrier.stop();
+  webhook_client.stop();
   view.set_listener(nullptr);
   store->close();
   runtime.reset();

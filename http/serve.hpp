@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ap::http {
 
@@ -13,10 +14,14 @@ struct ServeConfig {
   std::uint16_t port = 8080;
   int io_threads = 2;
   std::size_t body_limit_bytes = 1 << 20;
-  std::int64_t idle_timeout_ms = 60'000;    // Entity actors passivate after this.
-  int sim_numbers_per_area_code = 1000;     // Simulated carrier inventory size.
-  std::int64_t sim_send_delay_ms = 20;      // Simulated carrier: queued -> sent.
-  std::int64_t sim_deliver_delay_ms = 100;  // Simulated carrier: sent -> delivered.
+  std::int64_t idle_timeout_ms = 60'000;      // Entity actors passivate after this.
+  int sim_numbers_per_area_code = 1000;       // Simulated carrier inventory size.
+  std::int64_t sim_send_delay_ms = 20;        // Simulated carrier: queued -> sent.
+  std::int64_t sim_deliver_delay_ms = 100;    // Simulated carrier: sent -> delivered.
+  std::int64_t webhook_retry_base_ms = 1000;  // First webhook retry after ~this; x4 each time.
+  int webhook_max_in_flight = 8;              // Requests in flight per webhook endpoint.
+  // "host=address" pairs used instead of DNS for webhook hosts (like curl --resolve).
+  std::vector<std::string> webhook_resolve;
   bool sandbox = true;  // Sandbox mode: the local simulator surface /sim/... is on.
   // When set, the bound port is written to this file once listening (tests
   // start the server on port 0 and read the port from here).

@@ -110,7 +110,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   const std::string& type = event.type;
   if (type.rfind("account.api_key", 0) != 0 && type.rfind("agent.", 0) != 0 &&
       type.rfind("number.", 0) != 0 && type.rfind("conversation.", 0) != 0 &&
-      type.rfind("message.", 0) != 0 && type.rfind("idempotency.", 0) != 0) {
+      type.rfind("message.", 0) != 0 && type.rfind("idempotency.", 0) != 0 &&
+      type.rfind("webhook.", 0) != 0) {
     return;
   }
   const json::object data = json::parse(event.payload).as_object();
@@ -126,14 +127,14 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     for (const auto& [key, value] : data.at("config").as_object()) agent[key] = value;
     agent["createdAt"] = domain::iso8601(data.at("createdAtMs").as_int64());
     agent["numbers"] = json::array();
-    batch.put(agent_key(account, str(data, "agentId")), json::serialize(agent));
+    batch.put(agent_key(account, str(data, "agentId")), domain::to_json(agent));
     batch.put("gc/" + account, std::to_string(counter("gc/" + account) + 1));
   } else if (type == "agent.updated") {
     const std::string key = agent_key(account, str(data, "agentId"));
     std::optional<json::object> agent = row(key);
     if (!agent) return;
     for (const auto& [field, value] : data.at("changes").as_object()) (*agent)[field] = value;
-    batch.put(key, json::serialize(*agent));
+    batch.put(key, domain::to_json(*agent));
   } else if (type == "agent.deleted") {
     const std::string key = agent_key(account, str(data, "agentId"));
     std::optional<json::object> agent = row(key);
@@ -144,11 +145,13 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
           "n/" + account + "/" + std::string(attached.at("id").as_string());
       if (std::optional<json::object> number = row(number_key)) {
         (*number)["agentId"] = nullptr;
-        batch.put(number_key, json::serialize(*number));
+        batch.put(number_key, domain::to_json(*number));
       }
     }
     batch.erase(key);
     batch.put("gc/" + account, std::to_string(counter("gc/" + account) - 1));
+    // The agent's webhook goes with it; its events fall back to the project's.
+    batch.erase("wh/" + account + "/agent-" + str(data, "agentId"));
   } else if (type == "number.provisioned") {
     const std::string number_id = str(data, "numberId");
     json::object number{{"id", number_id},
@@ -158,7 +161,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
                         {"type", "sms"},
                         {"agentId", data.at("agentId")},
                         {"createdAt", domain::iso8601(data.at("createdAtMs").as_int64())}};
-    batch.put("n/" + account + "/" + number_id, json::serialize(number));
+    batch.put("n/" + account + "/" + number_id, domain::to_json(number));
     batch.put("nc/" + account, std::to_string(counter("nc/" + account) + 1));
     batch.put("p/" + str(data, "phoneNumber"), account + " " + number_id);
     if (data.at("agentId").is_string()) {
@@ -184,7 +187,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
       batch.erase("p/" + std::string(number->at("phoneNumber").as_string()));
       batch.put("nc/" + account, std::to_string(counter("nc/" + account) - 1));
     }
-    batch.put(key, json::serialize(*number));
+    batch.put(key, domain::to_json(*number));
   } else if (type == "conversation.started") {
     const std::string id = str(data, "conversationId");
     const std::string created = domain::iso8601(data.at("createdAtMs").as_int64());
@@ -203,7 +206,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
                          {"groupIconUrl", nullptr},
                          {"participants", nullptr},
                          {"metadata", nullptr}};
-    batch.put("c/" + account + "/" + id, json::serialize(summary));
+    batch.put("c/" + account + "/" + id, domain::to_json(summary));
     batch.put("cc/" + account, std::to_string(counter("cc/" + account) + 1));
     if (data.at("agentId").is_string()) {
       const std::string agent = str(data, "agentId");
@@ -214,14 +217,21 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     std::optional<json::object> summary = row(key);
     if (!summary) return;
     (*summary)["metadata"] = data.at("metadata");
-    batch.put(key, json::serialize(*summary));
+    batch.put(key, domain::to_json(*summary));
   } else if (type == "message.queued" || type == "message.received") {
     apply_message(account, data, batch);
+    if (type == "message.received") batch.put("wq/" + str(data, "messageId"), event.payload);
+  } else if (type == "webhook.configured") {
+    batch.put("wh/" + account + "/" + str(data, "entity"), domain::to_json(data.at("config")));
+  } else if (type == "webhook.deleted") {
+    batch.erase("wh/" + account + "/" + str(data, "entity"));
+  } else if (type.rfind("webhook.delivery_", 0) == 0) {
+    apply_delivery(type, data, event.position, batch);
   } else if (type == "message.status_updated") {
     apply_status(data, batch);
   } else if (type == "idempotency.claimed") {
     batch.put("i/" + str(data, "keyHash"),
-              json::serialize(json::object{{"fingerprint", data.at("fingerprint")},
+              domain::to_json(json::object{{"fingerprint", data.at("fingerprint")},
                                            {"atMs", data.at("atMs")}}));
   } else if (type == "idempotency.completed") {
     const std::string key = "i/" + str(data, "keyHash");
@@ -229,8 +239,79 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     if (!claim) return;
     (*claim)["status"] = data.at("status");
     (*claim)["body"] = data.at("body");
-    batch.put(key, json::serialize(*claim));
+    batch.put(key, domain::to_json(*claim));
   }
+}
+
+void CoreView::apply_delivery(const std::string& type, const json::object& data,
+                              std::uint64_t position, es::ViewBatch& batch) const {
+  const std::string account = str(data, "accountId");
+  const std::string id = str(data, "deliveryId");
+  if (type == "webhook.delivery_skipped") {
+    if (data.at("messageId").is_string()) batch.erase("wq/" + str(data, "messageId"));
+    return;
+  }
+  if (type == "webhook.delivery_created") {
+    if (data.at("messageId").is_string()) batch.erase("wq/" + str(data, "messageId"));
+    const std::int64_t created_ms = data.at("createdAtMs").as_int64();
+    const std::string order = newest_first_key(created_ms, static_cast<std::int64_t>(position));
+    const std::string entity = str(data, "entity");
+    const std::string agent = entity.rfind("agent-", 0) == 0 ? entity.substr(6) : "-";
+    json::object delivery{{"id", id},
+                          {"messageId", data.at("messageId")},
+                          {"eventType", data.at("eventType")},
+                          {"channel", data.at("channel")},
+                          {"status", "pending"},
+                          {"httpStatus", nullptr},
+                          {"errorMessage", nullptr},
+                          {"responseBody", nullptr},
+                          {"attemptCount", 0},
+                          {"lastAttemptAt", nullptr},
+                          {"nextRetryAt", nullptr},
+                          {"createdAt", domain::iso8601(created_ms)}};
+    batch.put("d/" + account + "/" + order + "/" + id, domain::to_json(delivery));
+    batch.put("dx/" + id, account + " " + order + " " + agent);
+    if (agent != "-") batch.put("da/" + agent + "/" + order + "/" + id, "");
+    batch.put("dc/" + account, std::to_string(counter("dc/" + account) + 1));
+    batch.put("dp/" + id,
+              domain::to_json(json::object{{"deliveryId", id},
+                                           {"accountId", account},
+                                           {"entity", entity},
+                                           {"conversationId", data.at("conversationId")},
+                                           {"body", data.at("body")},
+                                           {"attempts", 0},
+                                           {"nextAttemptAtMs", created_ms}}));
+    return;
+  }
+  // webhook.delivery_attempted
+  std::optional<std::string> where = raw_row("dx/" + id);
+  if (!where) return;
+  const std::size_t a = where->find(' '), b = where->find(' ', a + 1);
+  const std::string key = "d/" + account + "/" + where->substr(a + 1, b - a - 1) + "/" + id;
+  std::optional<json::object> delivery = row(key);
+  if (!delivery) return;
+  const std::string status = str(data, "status");
+  (*delivery)["status"] = status;
+  (*delivery)["httpStatus"] = data.at("httpStatus");
+  (*delivery)["errorMessage"] = data.at("error");
+  (*delivery)["responseBody"] = data.at("responseBody");
+  (*delivery)["attemptCount"] = data.at("attempt");
+  (*delivery)["lastAttemptAt"] = domain::iso8601(data.at("atMs").as_int64());
+  const json::value& next = data.at("nextRetryAtMs");
+  (*delivery)["nextRetryAt"] =
+      next.is_int64() ? json::value(domain::iso8601(next.as_int64())) : json::value(nullptr);
+  batch.put(key, domain::to_json(*delivery));
+  if (status == "pending") {
+    if (std::optional<json::object> pending = row("dp/" + id)) {
+      (*pending)["attempts"] = data.at("attempt");
+      (*pending)["nextAttemptAtMs"] = next;
+      batch.put("dp/" + id, domain::to_json(*pending));
+    }
+    return;
+  }
+  batch.erase("dp/" + id);
+  const std::string tally = (status == "delivered" ? "dS/" : "dF/") + account;
+  batch.put(tally, std::to_string(counter(tally) + 1));
 }
 
 void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) const {
@@ -249,7 +330,7 @@ void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) cons
     (*message)["status"] = data.at("status");
     (*message)["errorCode"] = data.at("errorCode");
     (*message)["errorMessage"] = data.at("errorMessage");
-    batch.put(key, json::serialize(*message));
+    batch.put(key, domain::to_json(*message));
   }
   if (data.at("status") != "sent") batch.erase("op/" + message_id);
 }
@@ -285,7 +366,7 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   (*summary)["lastMessagePreview"] =
       body.empty() && !media.empty() ? std::string("[media]") : body.substr(0, 100);
   (*summary)["messageCount"] = seq;
-  batch.put(key, json::serialize(*summary));
+  batch.put(key, domain::to_json(*summary));
 
   const std::string message_id = str(data, "messageId");
   json::object message{{"id", message_id},
@@ -304,11 +385,11 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                        {"errorCode", nullptr},
                        {"errorMessage", nullptr},
                        {"segments", data.at("segments")}};
-  batch.put("m/" + conversation + "/" + order + "/" + message_id, json::serialize(message));
+  batch.put("m/" + conversation + "/" + order + "/" + message_id, domain::to_json(message));
   batch.put("mi/" + message_id,
             account + " " + conversation + " " + order + " " + str(data, "numberId"));
   if (data.at("direction") == "outbound") {
-    batch.put("op/" + message_id, json::serialize(data));
+    batch.put("op/" + message_id, domain::to_json(data));
     batch.put("ob/" + order + "/" + message_id, "");
   }
   // Number messages (MessageResponse): the spec's `from_` and the clients' `from`.
@@ -325,7 +406,7 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                               {"errorCode", nullptr},
                               {"errorMessage", nullptr}};
   batch.put("nm/" + str(data, "numberId") + "/" + order + "/" + message_id,
-            json::serialize(number_message));
+            domain::to_json(number_message));
 }
 
 std::string CoreView::newest_first_key(std::int64_t at_ms, std::int64_t seq) {
@@ -347,7 +428,7 @@ void CoreView::attach_to_agent(const std::string& account, const std::string& ag
                                                          {"phoneNumber", number.at("phoneNumber")},
                                                          {"status", number.at("status")},
                                                          {"type", "sms"}});
-  batch.put(key, json::serialize(*agent));
+  batch.put(key, domain::to_json(*agent));
 }
 
 void CoreView::detach_from_agent(const std::string& account, const std::string& agent_id,
@@ -362,7 +443,7 @@ void CoreView::detach_from_agent(const std::string& account, const std::string& 
       break;
     }
   }
-  batch.put(key, json::serialize(*agent));
+  batch.put(key, domain::to_json(*agent));
 }
 
 std::optional<std::string> CoreView::account_for_key(const std::string& sha256_hex) const {
@@ -500,7 +581,7 @@ Page CoreView::outbound(std::uint64_t limit) const {
     if (!message) return true;
     (*message)["accountId"] = where->substr(0, a);
     (*message)["conversationId"] = conversation;
-    page.items.push_back(json::serialize(*message));
+    page.items.push_back(domain::to_json(*message));
     return true;
   });
   return page;
@@ -508,6 +589,106 @@ Page CoreView::outbound(std::uint64_t limit) const {
 
 std::optional<json::object> CoreView::idempotency(const std::string& key_hash) const {
   return row("i/" + key_hash);
+}
+
+std::optional<std::string> CoreView::webhook(const std::string& account,
+                                             const std::string& entity) const {
+  if (entity.find('/') != std::string::npos) return std::nullopt;
+  return raw_row("wh/" + account + "/" + entity);
+}
+
+std::vector<json::object> CoreView::pending_webhook_messages() const {
+  std::vector<json::object> pending;
+  store_.scan_view(kName, "wq/", "", [&](std::string_view, std::string_view value) {
+    pending.push_back(json::parse(value).as_object());
+    return true;
+  });
+  return pending;
+}
+
+std::vector<json::object> CoreView::pending_deliveries() const {
+  std::vector<json::object> pending;
+  store_.scan_view(kName, "dp/", "", [&](std::string_view, std::string_view value) {
+    pending.push_back(json::parse(value).as_object());
+    return true;
+  });
+  return pending;
+}
+
+std::optional<json::object> CoreView::pending_delivery(const std::string& delivery_id) const {
+  return row("dp/" + delivery_id);
+}
+
+Page CoreView::deliveries(const std::string& account, const std::string& agent_id,
+                          std::int64_t since_ms, std::uint64_t offset, std::uint64_t limit) const {
+  Page page;
+  // Keys sort newest first, so a time window ends the scan at the first
+  // key older than it.
+  const bool by_agent = !agent_id.empty();
+  const std::string prefix = by_agent ? "da/" + agent_id + "/" : "d/" + account + "/";
+  const std::string stop = since_ms > 0 ? prefix + newest_first_key(since_ms - 1, -1) : "";
+  std::uint64_t index = 0;
+  const bool counted = since_ms == 0 && !by_agent;
+  if (counted) page.total = static_cast<std::uint64_t>(counter("dc/" + account));
+  store_.scan_view(kName, prefix, "", [&](std::string_view key, std::string_view value) {
+    if (!stop.empty() && key > stop) return false;
+    if (counted && page.items.size() == limit) {
+      page.has_more = true;
+      return false;
+    }
+    const std::uint64_t at = index++;
+    if (!counted) ++page.total;
+    if (at < offset || page.items.size() == limit) return true;
+    if (by_agent) {
+      const std::string id(key.substr(key.rfind('/') + 1));
+      const std::string order(key.substr(prefix.size(), 32));
+      if (std::optional<std::string> item = raw_row("d/" + account + "/" + order + "/" + id)) {
+        page.items.push_back(std::move(*item));
+      }
+    } else {
+      page.items.emplace_back(value);
+    }
+    return true;
+  });
+  return page;
+}
+
+void CoreView::each_delivery(const std::string& account, std::int64_t since_ms,
+                             const std::function<void(const json::object&)>& visit) const {
+  const std::string prefix = "d/" + account + "/";
+  const std::string stop = since_ms > 0 ? prefix + newest_first_key(since_ms - 1, -1) : "";
+  store_.scan_view(kName, prefix, "", [&](std::string_view key, std::string_view value) {
+    if (!stop.empty() && key > stop) return false;
+    visit(json::parse(value).as_object());
+    return true;
+  });
+}
+
+std::array<std::int64_t, 3> CoreView::delivery_counts(const std::string& account) const {
+  return {counter("dc/" + account), counter("dS/" + account), counter("dF/" + account)};
+}
+
+std::vector<json::object> CoreView::history(const std::string& conversation,
+                                            const std::string& message_id,
+                                            std::uint64_t limit) const {
+  std::vector<json::object> items;
+  if (limit == 0) return items;
+  std::optional<std::string> where = raw_row("mi/" + message_id);
+  if (!where) return items;
+  const std::size_t a = where->find(' '), b = where->find(' ', a + 1), c = where->find(' ', b + 1);
+  const std::string order = where->substr(b + 1, c - b - 1);
+  const std::string prefix = "m/" + conversation + "/";
+  store_.scan_view(kName, prefix, prefix + order, [&](std::string_view, std::string_view value) {
+    items.push_back(json::parse(value).as_object());
+    return items.size() < limit;
+  });
+  std::reverse(items.begin(), items.end());
+  return items;
+}
+
+std::optional<json::object> CoreView::conversation_row(const std::string& account,
+                                                       const std::string& id) const {
+  return row("c/" + account + "/" + id);
 }
 
 }  // namespace ap::projections

@@ -21,6 +21,16 @@
 //   op/<msg id>               -> message.queued data of an outbound message the
 //                                carrier has not finished with (resubmitted at start)
 //   ob/<order>/<msg id>       -> "" : every outbound message, newest first (sim outbox)
+//   wq/<msg id>               -> message.received data of an inbound message whose
+//                                webhook delivery is not created yet
+//   wh/<account>/<entity>     -> WebhookResponse JSON; entity "project-<account>"
+//                                or "agent-<agent id>"
+//   d/<account>/<order>/<delivery id> -> WebhookDeliveryResponse JSON
+//   dx/<delivery id>          -> "<account> <order> <agent id or ->"
+//   da/<agent>/<order>/<delivery id> -> "" : deliveries to that agent's webhook
+//   dp/<delivery id>          -> {deliveryId, accountId, entity, conversationId,
+//                                body, attempts, nextAttemptAtMs}: not final yet
+//   dc/<account>, dS/<account>, dF/<account> -> deliveries, delivered, failed
 //   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
 //                                Idempotency-Key's claim and, once answered, its response
 // <order> = 16 hex digits of ~time_ms then 16 of ~sequence: newest first.
@@ -29,6 +39,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -106,6 +117,31 @@ class CoreView {
   // The newest `limit` outbound messages of all accounts (sim outbox), as
   // MessageInConversation JSON plus accountId and conversationId.
   Page outbound(std::uint64_t limit) const;
+  // WebhookResponse JSON of webhook entity `entity` of `account`, or nullopt.
+  std::optional<std::string> webhook(const std::string& account, const std::string& entity) const;
+  // Inbound messages still waiting for their webhook delivery to be created.
+  std::vector<json::object> pending_webhook_messages() const;
+  // Deliveries not yet delivered or failed (the dp/ rows), and one of them.
+  std::vector<json::object> pending_deliveries() const;
+  std::optional<json::object> pending_delivery(const std::string& delivery_id) const;
+  // The account's deliveries, newest first, created at or after `since_ms`
+  // (0 = all); only those to `agent_id`'s webhook when it is set.
+  Page deliveries(const std::string& account, const std::string& agent_id, std::int64_t since_ms,
+                  std::uint64_t offset, std::uint64_t limit) const;
+  // Calls visit(delivery JSON) for the account's deliveries created at or
+  // after `since_ms`, newest first.
+  void each_delivery(const std::string& account, std::int64_t since_ms,
+                     const std::function<void(const json::object&)>& visit) const;
+  // All-time counts: {total, delivered, failed}.
+  std::array<std::int64_t, 3> delivery_counts(const std::string& account) const;
+  // Up to `limit` messages of `conversation` up to and including `message_id`,
+  // oldest first (MessageInConversation JSON).
+  std::vector<json::object> history(const std::string& conversation, const std::string& message_id,
+                                    std::uint64_t limit) const;
+  // ConversationSummary of a conversation by id alone (for the webhook engine).
+  std::optional<json::object> conversation_row(const std::string& account,
+                                               const std::string& id) const;
+
   // The row of an Idempotency-Key (by its hash), or nullopt when unused.
   std::optional<json::object> idempotency(const std::string& key_hash) const;
 
@@ -129,6 +165,8 @@ class CoreView {
   void apply_message(const std::string& account, const json::object& data,
                      es::ViewBatch& batch) const;
   void apply_status(const json::object& data, es::ViewBatch& batch) const;
+  void apply_delivery(const std::string& type, const json::object& data, std::uint64_t position,
+                      es::ViewBatch& batch) const;
   static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);
   void attach_to_agent(const std::string& account, const std::string& agent_id,
                        const json::object& number, es::ViewBatch& batch) const;

@@ -1,0 +1,390 @@
+#include "actors/webhook.hpp"
+
+#include <arpa/inet.h>
+#include <openssl/hmac.h>
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+#include "actors/secrets.hpp"
+
+namespace ap::domain {
+
+// ---- URL rules -----------------------------------------------------------
+
+namespace {
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+bool is_localhost_name(const std::string& host) {
+  return host == "localhost" || host.ends_with(".localhost") || host == "localhost.";
+}
+
+}  // namespace
+
+std::string forbidden_address_reason(const std::string& ip, bool production) {
+  unsigned char a[16];
+  if (inet_pton(AF_INET, ip.c_str(), a) == 1) {
+    if (a[0] == 169 && a[1] == 254) return ip + " is a link-local (cloud metadata) address";
+    if (a[0] == 0) return ip + " is not a routable address";
+    if (!production) return "";
+    if (a[0] == 127) return ip + " is a loopback address";
+    if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168)) {
+      return ip + " is a private address";
+    }
+    if (a[0] == 100 && (a[1] & 0xc0) == 64) return ip + " is a carrier-grade NAT address";
+    if (a[0] >= 224) return ip + " is a multicast or reserved address";
+    return "";
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), a) == 1) {
+    // IPv4-mapped addresses (::ffff:a.b.c.d) are judged as IPv4.
+    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(a, kMapped, 12) == 0) {
+      char v4[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, a + 12, v4, sizeof v4);
+      return forbidden_address_reason(v4, production);
+    }
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return ip + " is a link-local address";
+    if (a[0] == 0xfd && a[1] == 0x00 && a[2] == 0x0e && a[3] == 0xc2) {
+      return ip + " is a cloud metadata address";
+    }
+    if (!production) return "";
+    static const unsigned char kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const unsigned char kAny[16] = {};
+    if (std::memcmp(a, kLoopback, 16) == 0) return ip + " is a loopback address";
+    if (std::memcmp(a, kAny, 16) == 0) return ip + " is not a routable address";
+    if ((a[0] & 0xfe) == 0xfc) return ip + " is a private (unique local) address";
+    if (a[0] == 0xff) return ip + " is a multicast address";
+    return "";
+  }
+  return ip + " is not an IP address";
+}
+
+std::string parse_webhook_url(const std::string& text, bool production, WebhookUrl* out) {
+  if (text.empty() || text.size() > kMaxWebhookUrlBytes) {
+    return "url must be 1 to " + std::to_string(kMaxWebhookUrlBytes) + " characters";
+  }
+  for (const unsigned char c : text) {
+    if (c <= 0x20 || c >= 0x7f) return "url must not contain spaces or non-ASCII characters";
+  }
+  WebhookUrl url;
+  const std::size_t colon = text.find("://");
+  if (colon == std::string::npos) return "url must be an absolute http(s) URL";
+  url.scheme = text.substr(0, colon);
+  std::transform(url.scheme.begin(), url.scheme.end(), url.scheme.begin(), ::tolower);
+  if (url.scheme != "https" && url.scheme != "http") return "url must use https";
+  if (url.scheme == "http" && production) return "url must use https";
+  const std::size_t authority_start = colon + 3;
+  const std::size_t path_start = text.find_first_of("/?#", authority_start);
+  std::string authority = text.substr(authority_start, path_start - authority_start);
+  if (authority.find('@') != std::string::npos) return "url must not contain credentials";
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string::npos) return "url has an unterminated IPv6 address";
+    url.host = authority.substr(1, close - 1);
+    const std::string rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return "url has a malformed host";
+      url.port = rest.substr(1);
+    }
+  } else {
+    const std::size_t port_colon = authority.rfind(':');
+    url.host = authority.substr(0, port_colon);
+    if (port_colon != std::string::npos) url.port = authority.substr(port_colon + 1);
+  }
+  std::transform(url.host.begin(), url.host.end(), url.host.begin(), ::tolower);
+  if (url.host.empty()) return "url must name a host";
+  if (url.port.empty()) {
+    url.port = url.scheme == "https" ? "443" : "80";
+  } else if (url.port.size() > 5 || !std::all_of(url.port.begin(), url.port.end(), ::isdigit) ||
+             std::stoi(url.port) < 1 || std::stoi(url.port) > 65535) {
+    return "url has an invalid port";
+  }
+  if (path_start == std::string::npos) {
+    url.target = "/";
+  } else {
+    url.target = text.substr(path_start);
+    if (url.target.front() != '/') url.target.insert(0, "/");
+    const std::size_t hash = url.target.find('#');
+    if (hash != std::string::npos) url.target.resize(hash);
+  }
+  if (is_ip_literal(url.host)) {
+    if (std::string why = forbidden_address_reason(url.host, production); !why.empty()) {
+      return "url host " + why;
+    }
+  } else if (production && is_localhost_name(url.host)) {
+    return "url host localhost is a loopback address";
+  }
+  *out = std::move(url);
+  return "";
+}
+
+// ---- Configuration aggregate ---------------------------------------------
+
+std::string project_webhook_entity(std::string_view account_id) {
+  return "project-" + std::string(account_id);
+}
+
+std::string agent_webhook_entity(std::string_view agent_id) {
+  return "agent-" + std::string(agent_id);
+}
+
+Decision decide_webhook(const WebhookState& state, const Command& command, const Context& context) {
+  if (!state.account_id.empty() && state.account_id != command.account_id) {
+    return not_found("Webhook not found");
+  }
+  const json::object& a = command.args;
+  if (command.type == "webhook.delete") {
+    if (!state.exists) return not_found("No webhook is configured");
+    return std::vector<Event>{Event{
+        "webhook.deleted",
+        {{"accountId", state.account_id}, {"entity", state.id}, {"webhookId", state.webhook_id}}}};
+  }
+  if (command.type != "webhook.set") return unknown_command(command.type);
+  std::int64_t context_limit = kDefaultContextLimit;
+  std::int64_t timeout_s = kDefaultWebhookTimeoutS;
+  std::vector<FieldError> errors;
+  if (const json::value* v = a.if_contains("contextLimit"); v != nullptr && !v->is_null()) {
+    if (!v->is_int64()) {
+      errors.push_back({"contextLimit", "Input should be a valid integer", "int_type"});
+    } else if (v->as_int64() < 0 || v->as_int64() > kMaxContextLimit) {
+      errors.push_back({"contextLimit",
+                        "contextLimit must be between 0 and " + std::to_string(kMaxContextLimit),
+                        "value_error"});
+    } else {
+      context_limit = v->as_int64();
+    }
+  }
+  if (const json::value* v = a.if_contains("timeout"); v != nullptr && !v->is_null()) {
+    if (!v->is_int64()) {
+      errors.push_back({"timeout", "Input should be a valid integer", "int_type"});
+    } else if (v->as_int64() < kMinWebhookTimeoutS || v->as_int64() > kMaxWebhookTimeoutS) {
+      errors.push_back({"timeout",
+                        "timeout must be between " + std::to_string(kMinWebhookTimeoutS) + " and " +
+                            std::to_string(kMaxWebhookTimeoutS) + " seconds",
+                        "value_error"});
+    } else {
+      timeout_s = v->as_int64();
+    }
+  }
+  if (!errors.empty()) return validation_error(std::move(errors));
+  const json::value webhook_id =
+      state.webhook_id.empty() ? a.at("webhookId") : json::value(state.webhook_id);
+  const json::value created_at =
+      state.exists ? state.config.at("createdAt") : json::value(iso8601(context.now_ms));
+  json::object config{{"id", webhook_id},
+                      {"url", a.at("url")},
+                      {"secret", a.at("secret")},
+                      {"status", "active"},
+                      {"contextLimit", context_limit},
+                      {"timeout", timeout_s},
+                      {"createdAt", created_at}};
+  return std::vector<Event>{Event{"webhook.configured",
+                                  {{"accountId", command.account_id},
+                                   {"entity", state.id},
+                                   {"agentId", a.at("agentId")},
+                                   {"webhookId", webhook_id},
+                                   {"config", std::move(config)}}}};
+}
+
+void evolve_webhook(WebhookState& state, const std::string& type, const json::object& data) {
+  if (type == "webhook.configured") {
+    state.exists = true;
+    state.account_id = std::string(data.at("accountId").as_string());
+    state.webhook_id = std::string(data.at("webhookId").as_string());
+    state.config = data.at("config").as_object();
+  } else if (type == "webhook.deleted") {
+    state.exists = false;
+    state.config = {};
+  }
+}
+
+json::object webhook_snapshot(const WebhookState& state) {
+  return {{"exists", state.exists},
+          {"accountId", state.account_id},
+          {"webhookId", state.webhook_id},
+          {"config", state.config}};
+}
+
+void restore_webhook(WebhookState& state, const json::object& o) {
+  state.exists = o.at("exists").as_bool();
+  state.account_id = std::string(o.at("accountId").as_string());
+  state.webhook_id = std::string(o.at("webhookId").as_string());
+  state.config = o.at("config").as_object();
+}
+
+// ---- Delivery aggregate ----------------------------------------------------
+
+std::string delivery_id_for(std::string_view event_type, std::string_view subject) {
+  std::string key(event_type);
+  key.push_back('|');
+  key.append(subject);
+  return "whd_" + sha256_hex(key).substr(0, 24);
+}
+
+std::int64_t retry_delay_ms(const std::string& delivery_id, int attempt, std::int64_t base_ms,
+                            std::int64_t retry_after_ms) {
+  std::int64_t delay = base_ms;
+  for (int i = 1; i < attempt && delay < kMaxRetryDelayMs; ++i) delay *= 4;
+  // Jitter in [-20 %, +20 %), from the id and attempt: retries of many
+  // deliveries spread out, and a replay of the log computes the same times.
+  const std::string h = sha256_hex(delivery_id + "#" + std::to_string(attempt));
+  const int permille = static_cast<int>(std::stoul(h.substr(0, 4), nullptr, 16) % 400) - 200;
+  delay += delay * permille / 1000;
+  delay = std::max(delay, retry_after_ms);
+  return std::clamp<std::int64_t>(delay, 0, kMaxRetryDelayMs);
+}
+
+Decision decide_delivery(const DeliveryState& state, const Command& command,
+                         const Context& context) {
+  const json::object& a = command.args;
+  if (command.type == "delivery.create") {
+    if (state.exists) return std::vector<Event>{};
+    json::object data{{"deliveryId", state.id},
+                      {"accountId", command.account_id},
+                      {"entity", a.at("entity")},
+                      {"webhookId", a.at("webhookId")},
+                      {"agentId", a.at("agentId")},
+                      {"eventType", a.at("eventType")},
+                      {"channel", a.at("channel")},
+                      {"messageId", a.at("messageId")},
+                      {"conversationId", a.at("conversationId")},
+                      {"createdAtMs", context.now_ms}};
+    if (a.at("entity").is_null()) {
+      data["reason"] = "No webhook is configured for this agent or project";
+      return std::vector<Event>{Event{"webhook.delivery_skipped", std::move(data)}};
+    }
+    data["body"] = a.at("body");
+    return std::vector<Event>{Event{"webhook.delivery_created", std::move(data)}};
+  }
+  if (command.type != "delivery.attempt" && command.type != "delivery.abandon") {
+    return unknown_command(command.type);
+  }
+  if (!state.exists || state.account_id != command.account_id) {
+    return not_found("Delivery not found");
+  }
+  if (state.status != "pending") return std::vector<Event>{};
+  json::object data{{"deliveryId", state.id}, {"accountId", state.account_id}};
+  if (command.type == "delivery.abandon") {
+    data["attempt"] = state.attempts;
+    data["httpStatus"] = nullptr;
+    data["error"] = a.at("reason");
+    data["responseBody"] = nullptr;
+    data["durationMs"] = 0;
+    data["atMs"] = context.now_ms;
+    data["status"] = "failed";
+    data["nextRetryAtMs"] = nullptr;
+    return std::vector<Event>{Event{"webhook.delivery_attempted", std::move(data)}};
+  }
+  const int attempt = static_cast<int>(a.at("attempt").as_int64());
+  if (attempt != state.attempts + 1) return std::vector<Event>{};  // Stale or repeated.
+  const json::value& http_status = a.at("httpStatus");
+  const bool ok = http_status.is_int64() && http_status.as_int64() >= 200 &&
+                  http_status.as_int64() < 300 && a.at("error").is_null();
+  json::value next = nullptr;
+  std::string status = ok ? "delivered" : "failed";
+  if (!ok && attempt < kMaxDeliveryAttempts) {
+    const json::value& retry_after = a.at("retryAfterMs");
+    next = context.now_ms + retry_delay_ms(state.id, attempt, a.at("retryBaseMs").as_int64(),
+                                           retry_after.is_int64() ? retry_after.as_int64() : 0);
+    status = "pending";
+  }
+  json::value response_body = a.at("responseBody");
+  if (response_body.is_string() && response_body.as_string().size() > kMaxStoredResponseBytes) {
+    response_body = std::string(response_body.as_string().subview(0, kMaxStoredResponseBytes));
+  }
+  data["attempt"] = attempt;
+  data["httpStatus"] = http_status;
+  data["error"] = a.at("error");
+  data["responseBody"] = response_body;
+  data["durationMs"] = a.at("durationMs");
+  data["atMs"] = context.now_ms;
+  data["status"] = status;
+  data["nextRetryAtMs"] = next;
+  return std::vector<Event>{Event{"webhook.delivery_attempted", std::move(data)}};
+}
+
+void evolve_delivery(DeliveryState& state, const std::string& type, const json::object& data) {
+  if (type == "webhook.delivery_created" || type == "webhook.delivery_skipped") {
+    state.exists = true;
+    state.account_id = std::string(data.at("accountId").as_string());
+    state.status = type == "webhook.delivery_created" ? "pending" : "skipped";
+  } else if (type == "webhook.delivery_attempted") {
+    state.attempts = static_cast<int>(data.at("attempt").as_int64());
+    state.status = std::string(data.at("status").as_string());
+  }
+}
+
+json::object delivery_snapshot(const DeliveryState& state) {
+  return {{"exists", state.exists},
+          {"accountId", state.account_id},
+          {"status", state.status},
+          {"attempts", state.attempts}};
+}
+
+void restore_delivery(DeliveryState& state, const json::object& o) {
+  state.exists = o.at("exists").as_bool();
+  state.account_id = std::string(o.at("accountId").as_string());
+  state.status = std::string(o.at("status").as_string());
+  state.attempts = static_cast<int>(o.at("attempts").as_int64());
+}
+
+// ---- Payload and signature ---------------------------------------------------
+
+std::string agent_message_body(const json::object& message, const json::value& state,
+                               const std::vector<HistoryItem>& history,
+                               const std::string& timestamp) {
+  const json::array& media = message.at("mediaUrls").as_array();
+  json::array recent;
+  for (const HistoryItem& item : history) {
+    recent.push_back(json::object{{"messageId", item.message_id},
+                                  {"content", item.content},
+                                  {"direction", item.direction},
+                                  {"channel", item.channel},
+                                  {"at", item.at}});
+  }
+  json::object data{{"messageId", message.at("messageId")},
+                    {"conversationId", message.at("conversationId")},
+                    {"numberId", message.at("numberId")},
+                    {"from", message.at("from")},
+                    {"to", message.at("to")},
+                    {"contact", nullptr},
+                    {"message", message.at("body")},
+                    {"mediaUrl", media.empty() ? json::value(nullptr) : media.front()},
+                    {"mediaUrls", media},
+                    {"direction", message.at("direction")},
+                    {"receivedAt", iso8601(message.at("atMs").as_int64())}};
+  return to_json(json::object{{"event", "agent.message"},
+                              {"channel", message.at("channel")},
+                              {"timestamp", timestamp},
+                              {"agentId", message.at("agentId")},
+                              {"data", std::move(data)},
+                              {"conversationState", state},
+                              {"recentHistory", std::move(recent)}});
+}
+
+std::string webhook_signature(const std::string& secret, const std::string& timestamp,
+                              const std::string& body) {
+  const std::string signed_text = timestamp + "." + body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
+       &length);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "sha256=";
+  for (unsigned int i = 0; i < length; ++i) {
+    out.push_back(kHex[mac[i] >> 4]);
+    out.push_back(kHex[mac[i] & 0xf]);
+  }
+  return out;
+}
+
+}  // namespace ap::domain

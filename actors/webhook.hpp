@@ -1,0 +1,127 @@
+// Webhooks (contract B.6, B.7, C): the configuration aggregate, the delivery
+// aggregate with its retry schedule, URL rules, the agent.message payload and
+// the signature. All pure; the HTTP client and scheduling live in http/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/domain.hpp"
+
+namespace ap::domain {
+
+// ---- URL rules -----------------------------------------------------------
+
+struct WebhookUrl {
+  std::string scheme;  // "http" or "https".
+  std::string host;    // Lower-case; an IPv6 literal without brackets.
+  std::string port;    // Decimal; the scheme's default when absent.
+  std::string target;  // Path and query, at least "/".
+};
+
+constexpr std::size_t kMaxWebhookUrlBytes = 2083;
+
+// Parses `text` into `out`. Returns "" or why the URL is refused. In
+// production mode only https is allowed and hosts that are private, loopback,
+// link-local, cloud-metadata or "localhost" are refused; in sandbox mode http
+// and local hosts are allowed so that agents on this machine can receive.
+// Link-local and metadata addresses are refused in both modes.
+std::string parse_webhook_url(const std::string& text, bool production, WebhookUrl* out);
+
+// Why the resolved address `ip` (IPv4 or IPv6 text) may not receive
+// webhooks, or "" when it may. Applied after DNS resolution at delivery time,
+// so a DNS answer cannot smuggle in what the URL check refused.
+std::string forbidden_address_reason(const std::string& ip, bool production);
+
+// ---- Configuration aggregate ---------------------------------------------
+
+constexpr std::int64_t kDefaultContextLimit = 10;
+constexpr std::int64_t kMaxContextLimit = 50;
+constexpr std::int64_t kDefaultWebhookTimeoutS = 30;
+constexpr std::int64_t kMinWebhookTimeoutS = 5;
+constexpr std::int64_t kMaxWebhookTimeoutS = 120;
+
+// One webhook: the project's (entity id "project-<account>") or an agent's
+// (entity id "agent-<agent id>").
+struct WebhookState {
+  std::string id;       // Entity id.
+  bool exists = false;  // Configured now (false again after delete).
+  std::string account_id;
+  std::string webhook_id;  // "wh_…", kept across updates and re-creation.
+  json::object config;     // The WebhookResponse fields.
+};
+
+std::string project_webhook_entity(std::string_view account_id);
+std::string agent_webhook_entity(std::string_view agent_id);
+
+// Commands:
+//   "webhook.set"    args {webhookId (used when new), agentId|null, url, secret,
+//                          contextLimit?, timeout?}  -> webhook.configured
+//   "webhook.delete" args {}                         -> webhook.deleted
+// `url` was checked by parse_webhook_url; `secret` is a fresh "whsec_…".
+Decision decide_webhook(const WebhookState& state, const Command& command, const Context& context);
+void evolve_webhook(WebhookState& state, const std::string& type, const json::object& data);
+json::object webhook_snapshot(const WebhookState& state);
+void restore_webhook(WebhookState& state, const json::object& snapshot);
+
+// ---- Delivery aggregate ----------------------------------------------------
+
+constexpr int kMaxDeliveryAttempts = 6;
+constexpr std::int64_t kMaxRetryDelayMs = 3'600'000;
+constexpr std::size_t kMaxStoredResponseBytes = 1024;
+
+struct DeliveryState {
+  std::string id;  // "whd_…"
+  bool exists = false;
+  std::string account_id;
+  std::string status;  // "pending", "delivered", "failed" or "skipped".
+  int attempts = 0;
+};
+
+// The delay before attempt `attempt + 1` after attempt `attempt` failed:
+// base × 4^(attempt − 1), ±20 % jitter drawn from the delivery id (so a
+// replay computes the same schedule), at least `retry_after_ms`, at most
+// kMaxRetryDelayMs.
+std::int64_t retry_delay_ms(const std::string& delivery_id, int attempt, std::int64_t base_ms,
+                            std::int64_t retry_after_ms);
+
+// Commands:
+//   "delivery.create"  args {accountId, entity (webhook entity id)|null, webhookId|null,
+//                            agentId|null, eventType, channel, messageId|null,
+//                            conversationId|null, body (the JSON text to send)}
+//                      -> webhook.delivery_created, or webhook.delivery_skipped
+//                         when entity is null (no webhook configured)
+//   "delivery.attempt" args {attempt, httpStatus|null, error|null, responseBody|null,
+//                            durationMs, retryAfterMs|null, retryBaseMs}
+//                      -> webhook.delivery_attempted {status, nextRetryAtMs|null}
+//   "delivery.abandon" args {reason} -> webhook.delivery_attempted (failed, no request made)
+// A second create, or an attempt report that is not the next attempt, changes nothing.
+Decision decide_delivery(const DeliveryState& state, const Command& command,
+                         const Context& context);
+void evolve_delivery(DeliveryState& state, const std::string& type, const json::object& data);
+json::object delivery_snapshot(const DeliveryState& state);
+void restore_delivery(DeliveryState& state, const json::object& snapshot);
+
+// The delivery id of the webhook event `event_type` about `subject` (a
+// message or call id): derived, so that creating it twice is harmless.
+std::string delivery_id_for(std::string_view event_type, std::string_view subject);
+
+// ---- Payload and signature ---------------------------------------------------
+
+struct HistoryItem {
+  std::string message_id, content, direction, channel, at;
+};
+
+// The agent.message body for an inbound message (contract C.3). `message` is
+// the message.received event's data; `history` is oldest first.
+std::string agent_message_body(const json::object& message, const json::value& state,
+                               const std::vector<HistoryItem>& history,
+                               const std::string& timestamp);
+
+// "sha256=" + lowercase hex HMAC-SHA256(secret, timestamp + "." + body) (contract C.4).
+std::string webhook_signature(const std::string& secret, const std::string& timestamp,
+                              const std::string& body);
+
+}  // namespace ap::domain

@@ -1,0 +1,250 @@
+// Internal to the REST layer: the wire helpers, the request being routed
+// (Call), and Api::Impl, whose routes are split over api.cpp (auth,
+// idempotency, agents, numbers), api_messaging.cpp (messages, conversations,
+// the sandbox simulator) and api_webhooks.cpp (webhooks and deliveries).
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/domain.hpp"
+#include "actors/runtime.hpp"
+#include "http/api.hpp"
+#include "http/metrics.hpp"
+
+namespace ap::http {
+
+namespace json = boost::json;
+using actors::CommandResult;
+using actors::EntityKind;
+using domain::DomainError;
+using domain::ErrorKind;
+using domain::FieldError;
+using Clock = std::chrono::steady_clock;
+
+// ---- Wire helpers (api.cpp) ---------------------------------------------------
+
+Response json_response(const json::value& body, int status = 200);
+// A 200 whose body is JSON text already in wire form (a stored view row).
+Response raw_json_response(std::string body);
+// FastAPI-style 422 plus the documented error envelope, so clients reading
+// either shape find the message.
+Response validation_response(const std::vector<FieldError>& fields, const char* location);
+Response domain_error_response(const DomainError& error);
+Response not_found_response(const std::string& what);
+Response agent_or_404(std::optional<std::string> agent);
+Response number_or_404(std::optional<std::string> number);
+// Parses a request body that must be a JSON object. On failure returns false
+// and sets `error` to the 422 a FastAPI server would give.
+bool parse_object(const std::string& body, json::object* out, Response* error);
+
+struct Query {
+  std::vector<std::pair<std::string, std::string>> params;
+  const std::string* get(std::string_view name) const {
+    for (const auto& [k, v] : params) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
+};
+
+Query parse_query(std::string_view query);
+// Reads integer query parameter `name` within [min, max], or `fallback`.
+bool query_int(const Query& q, const char* name, std::int64_t fallback, std::int64_t min,
+               std::int64_t max, std::int64_t* out, std::vector<FieldError>& errors);
+std::vector<std::string> split_path(std::string_view path);
+
+// ---- The request being routed ---------------------------------------------------
+
+// The Idempotency-Key of a POST being answered (see docs/idempotency.md).
+struct IdempotencyContext {
+  std::string account;
+  std::string key_hash;     // SHA-256 of account and key: the key itself is not stored.
+  std::string fingerprint;  // SHA-256 of method, target and body.
+};
+
+// A reply plus the Idempotency-Key it answers, if any, so that the command
+// helper can claim the key atomically with the command's events.
+struct Responder {
+  Reply reply;
+  std::shared_ptr<const IdempotencyContext> idempotency;
+
+  Responder(Reply r, std::shared_ptr<const IdempotencyContext> i = nullptr)  // NOLINT: implicit.
+      : reply(std::move(r)), idempotency(std::move(i)) {}
+  void operator()(Response response) const { reply(std::move(response)); }
+};
+
+// One authenticated request on its way through the router, with the small
+// helpers every route uses. Each helper that fails has already replied.
+struct Call {
+  std::string account;
+  const Request& request;
+  const std::vector<std::string>& parts;  // Path segments, "v1" first.
+  const Query& query;
+  std::string* route_label;
+  Responder reply;
+
+  void method_not_allowed() const {
+    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+  }
+  void unknown_route() const {
+    *route_label = "unknown";
+    reply(not_found_response("Not Found"));
+  }
+  bool paging(std::int64_t* offset, std::int64_t* limit) const {
+    std::vector<FieldError> errors;
+    query_int(query, "limit", 20, 1, 100, limit, errors);
+    query_int(query, "offset", 0, 0, 1'000'000'000, offset, errors);
+    if (!errors.empty()) reply(validation_response(errors, "query"));
+    return errors.empty();
+  }
+  bool body_object(json::object* out) const {
+    Response error;
+    if (!parse_object(request.body, out, &error)) reply(error);
+    return error.status == 200;
+  }
+};
+
+// ---- The API ------------------------------------------------------------------
+
+struct Api::Impl {
+  es::EventStore& store;
+  actors::Runtime& runtime;
+  projections::CoreView& view;
+  domain::IdSource& ids;
+  Metrics metrics;
+
+  // The log position of each account's last acknowledged write; reads by that
+  // account wait until the projection has applied it (read-your-writes).
+  std::mutex writes_mu;
+  std::unordered_map<std::string, std::uint64_t> last_write;
+
+  sim::SimCarrier* simulator;  // Null in production mode.
+  bool production;
+  WebhookDispatch& webhooks;
+
+  Impl(es::EventStore& s, actors::Runtime& r, projections::CoreView& v, domain::IdSource& i,
+       sim::SimCarrier* sim, WebhookDispatch& w)
+      : store(s),
+        runtime(r),
+        view(v),
+        ids(i),
+        simulator(sim),
+        production(sim == nullptr),
+        webhooks(w) {}
+
+  void note_write(const std::string& account, std::uint64_t position) {
+    std::lock_guard<std::mutex> lock(writes_mu);
+    std::uint64_t& last = last_write[account];
+    last = std::max(last, position);
+  }
+
+  // Runs `fn` once the projection reflects every write this account has
+  // been told succeeded.
+  void after_own_writes(const std::string& account, std::function<void()> fn) {
+    std::uint64_t position = 0;
+    {
+      std::lock_guard<std::mutex> lock(writes_mu);
+      auto it = last_write.find(account);
+      if (it != last_write.end()) position = it->second;
+    }
+    view.when_applied(position, std::move(fn));
+  }
+
+  // Sends a command; on success waits for the projection to apply it and
+  // answers with `respond(result)`; on failure answers with the error.
+  // Sends a command; on success waits for the projection to apply it and
+  // answers with `respond(result)`; on failure answers with the error. With
+  // an Idempotency-Key, the key is claimed with the command's events and the
+  // answer is recorded in the log before it is sent.
+  void command(EntityKind kind, const std::string& id, domain::Command cmd, const Responder& reply,
+               std::function<Response(const CommandResult&)> respond) {
+    const std::string account = cmd.account_id;
+    std::optional<actors::IdempotencyClaim> claim;
+    if (reply.idempotency) {
+      const IdempotencyContext& idem = *reply.idempotency;
+      claim = actors::IdempotencyClaim{idempotency_stream(idem.key_hash),
+                                       {{"accountId", idem.account},
+                                        {"keyHash", idem.key_hash},
+                                        {"fingerprint", idem.fingerprint},
+                                        {"atMs", wall_clock_ms()}}};
+    }
+    runtime.send(
+        kind, id, std::move(cmd),
+        [this, account, reply, respond](CommandResult result) {
+          if (!result.ok) return reply(domain_error_response(result.error));
+          if (result.last_position == 0) return reply(respond(result));
+          note_write(account, result.last_position);
+          view.when_applied(
+              result.last_position, [this, reply, respond, result = std::move(result)] {
+                Response response = respond(result);
+                if (!result.claimed) return reply(std::move(response));
+                record_idempotent_response(*reply.idempotency, std::move(response), reply);
+              });
+        },
+        std::move(claim));
+  }
+
+  static std::string idempotency_stream(const std::string& key_hash) { return "idem-" + key_hash; }
+  static std::int64_t wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // Appends the answer to a claimed key and sends it once the log holds it
+  // and the projection shows it, so that a retry finds the stored answer.
+  void record_idempotent_response(const IdempotencyContext& idem, Response response,
+                                  const Reply& reply) {
+    json::object data{{"accountId", idem.account},
+                      {"keyHash", idem.key_hash},
+                      {"status", response.status},
+                      {"body", response.body}};
+    auto shared = std::make_shared<Response>(std::move(response));
+    store.append(idempotency_stream(idem.key_hash), es::ExpectedVersion::exact(1),
+                 {es::NewEvent{"idempotency.completed", json::serialize(data)}},
+                 [this, shared, reply](const es::Status& status, const es::AppendResult& r) {
+                   // Without the record a retry gets 409 rather than a second
+                   // effect; the answer itself is still correct to send.
+                   if (!status.ok()) return reply(*shared);
+                   view.when_applied(r.last_position, [shared, reply] { reply(*shared); });
+                 });
+  }
+
+  // Idempotency-Keys whose first request is still being answered.
+  std::mutex idempotency_mu;
+  std::unordered_map<std::string, std::string> idempotency_in_flight;  // key hash -> fingerprint.
+  void idempotent(const Call& call, const std::string& key);
+  void dispatch(const Call& call);
+
+  void route(const Call& call);
+  void route_agents(const Call& call);
+  void route_numbers(const Call& call);
+  void route_messages(const Call& call);
+  void route_conversations(const Call& call);
+  // Answers a cursor-paginated message list under `prefix` once `guard`
+  // (run after the caller's own writes are visible) finds no error.
+  void list_messages(const Call& call, const std::string& prefix,
+                     std::function<std::optional<Response>()> guard);
+  void route_sim(const Request& request, const std::string& path, const Query& query,
+                 const Reply& reply);
+  void sim_inbound_sms(const Request& request, const Reply& reply);
+  void sim_faults(const Request& request, const Reply& reply);
+  void deliver(const std::string& account, const std::string& number_id,
+               const std::string& phone_number, const json::value& agent_id,
+               const std::string& participant, json::object message, bool outbound,
+               const Responder& reply);
+  void list_page(const projections::Page& page, bool with_has_more, const Reply& reply);
+  void route_webhooks(const Call& call);
+  void route_agent_webhook(const Call& call, const std::string& agent_id);
+};
+
+}  // namespace ap::http

@@ -1,0 +1,237 @@
+#include "http/webhook_client.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <thread>
+
+namespace ap::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kMaxResponseBytes = 64 * 1024;
+
+// One kept-alive connection: plain or TLS.
+struct Connection {
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::tcp_stream& tcp() { return plain ? *plain : beast::get_lowest_layer(*tls); }
+};
+
+std::string endpoint_key(const domain::WebhookUrl& url) {
+  return url.scheme + "://" + url.host + ":" + url.port;
+}
+
+// Retry-After: delta seconds or an HTTP date; -1 when absent or unreadable.
+std::int64_t retry_after_ms(std::string_view value) {
+  if (value.empty()) return -1;
+  if (std::all_of(value.begin(), value.end(), ::isdigit) && value.size() <= 9) {
+    return std::stoll(std::string(value)) * 1000;
+  }
+  std::tm tm{};
+  if (strptime(std::string(value).c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return -1;
+  const std::time_t at = timegm(&tm);
+  return std::max<std::int64_t>(0, (at - std::time(nullptr)) * 1000);
+}
+
+}  // namespace
+
+struct WebhookClient::Impl {
+  WebhookClientOptions options;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  ssl::context tls_context{ssl::context::tls_client};
+  std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+  std::thread thread;
+
+  explicit Impl(WebhookClientOptions o) : options(std::move(o)) {
+    tls_context.set_default_verify_paths();
+    tls_context.set_verify_mode(ssl::verify_peer);
+    tls_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                            ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                            ssl::context::no_tlsv1_1);
+  }
+
+  std::unique_ptr<Connection> take_idle(const std::string& key) {
+    auto it = idle.find(key);
+    if (it == idle.end() || it->second.empty()) return nullptr;
+    std::unique_ptr<Connection> connection = std::move(it->second.back());
+    it->second.pop_back();
+    return connection;
+  }
+
+  void give_back(const std::string& key, std::unique_ptr<Connection> connection) {
+    std::vector<std::unique_ptr<Connection>>& pool = idle[key];
+    if (pool.size() < options.max_idle_per_endpoint) pool.push_back(std::move(connection));
+  }
+
+  // Resolves, checks every address, connects and (for https) handshakes.
+  // Returns "" and sets `out`, or why it could not.
+  asio::awaitable<std::string> open(const domain::WebhookUrl& url, Clock::time_point deadline,
+                                    std::unique_ptr<Connection>* out) {
+    beast::error_code ec;
+    std::vector<tcp::endpoint> endpoints;
+    auto override_it = options.resolve_overrides.find(url.host);
+    const std::string lookup =
+        override_it != options.resolve_overrides.end() ? override_it->second : url.host;
+    tcp::resolver resolver(io);
+    auto results = co_await resolver.async_resolve(lookup, url.port,
+                                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return "cannot resolve " + url.host + ": " + ec.message();
+    for (const auto& entry : results) {
+      const std::string address = entry.endpoint().address().to_string();
+      if (std::string why = domain::forbidden_address_reason(address, options.production);
+          !why.empty()) {
+        co_return "refused: " + url.host + " resolves to " + why;
+      }
+      endpoints.push_back(entry.endpoint());
+    }
+    if (endpoints.empty()) co_return "cannot resolve " + url.host + ": no addresses";
+    auto connection = std::make_unique<Connection>();
+    if (url.scheme == "https") {
+      connection->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io, tls_context);
+    } else {
+      connection->plain = std::make_unique<beast::tcp_stream>(io);
+    }
+    beast::tcp_stream& stream = connection->tcp();
+    stream.expires_at(deadline);
+    co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return "cannot connect to " + url.host + ":" + url.port + ": " + ec.message();
+    if (connection->tls) {
+      // SNI, and the certificate must name the host.
+      if (!SSL_set_tlsext_host_name(connection->tls->native_handle(), url.host.c_str())) {
+        co_return "TLS setup failed for " + url.host;
+      }
+      connection->tls->set_verify_callback(ssl::host_name_verification(url.host));
+      co_await connection->tls->async_handshake(ssl::stream_base::client,
+                                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return "TLS handshake with " + url.host + " failed: " + ec.message();
+    }
+    *out = std::move(connection);
+    co_return "";
+  }
+
+  // Writes the request and reads the response on `connection`.
+  template <class Stream>
+  asio::awaitable<beast::error_code> exchange(
+      Stream& stream, beast::http::request<beast::http::string_body>& request,
+      beast::http::response_parser<beast::http::string_body>& parser) {
+    beast::error_code ec;
+    co_await beast::http::async_write(stream, request,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return ec;
+    beast::flat_buffer buffer;
+    co_await beast::http::async_read(stream, buffer, parser,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    co_return ec;
+  }
+
+  asio::awaitable<void> run(WebhookRequest request, std::function<void(WebhookResult)> done) {
+    const auto started = Clock::now();
+    const auto deadline = started + std::chrono::milliseconds(request.timeout_ms);
+    const std::string key = endpoint_key(request.url);
+    WebhookResult result;
+
+    beast::http::request<beast::http::string_body> message(beast::http::verb::post,
+                                                           request.url.target, 11);
+    const bool default_port = (request.url.scheme == "https" && request.url.port == "443") ||
+                              (request.url.scheme == "http" && request.url.port == "80");
+    const std::string host = request.url.host.find(':') != std::string::npos
+                                 ? "[" + request.url.host + "]"
+                                 : request.url.host;
+    message.set(beast::http::field::host, default_port ? host : host + ":" + request.url.port);
+    for (const auto& [name, value] : request.headers) message.set(name, value);
+    message.keep_alive(true);
+    message.body() = request.body;
+    message.prepare_payload();
+
+    std::unique_ptr<Connection> connection = take_idle(key);
+    bool reused = connection != nullptr;
+    for (;;) {
+      if (!connection) {
+        result.error = co_await open(request.url, deadline, &connection);
+        if (!result.error.empty()) break;
+      }
+      connection->tcp().expires_at(deadline);
+      beast::http::response_parser<beast::http::string_body> parser;
+      parser.body_limit(kMaxResponseBytes);
+      const beast::error_code ec = connection->tls
+                                       ? co_await exchange(*connection->tls, message, parser)
+                                       : co_await exchange(*connection->plain, message, parser);
+      if (ec && reused &&
+          (ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe)) {
+        // The endpoint closed a kept-alive connection; try once on a new one.
+        connection.reset();
+        reused = false;
+        continue;
+      }
+      if (ec == beast::error::timeout) {
+        result.error = "no response within " + std::to_string(request.timeout_ms / 1000) + " s";
+        break;
+      }
+      if (ec) {
+        result.error = "request failed: " + ec.message();
+        break;
+      }
+      auto& response = parser.get();
+      result.http_status = static_cast<int>(response.result_int());
+      result.body = std::move(response.body());
+      result.retry_after_ms = retry_after_ms(response[beast::http::field::retry_after]);
+      if (response.keep_alive()) give_back(key, std::move(connection));
+      break;
+    }
+    result.duration_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    done(std::move(result));
+  }
+};
+
+WebhookClient::WebhookClient(WebhookClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+WebhookClient::~WebhookClient() {
+  stop();
+}
+
+void WebhookClient::stop() {
+  impl_->work.reset();
+  impl_->io.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void WebhookClient::send(WebhookRequest request, std::function<void(WebhookResult)> done) {
+  asio::co_spawn(impl_->io, impl_->run(std::move(request), std::move(done)), asio::detached);
+}
+
+void WebhookClient::defer(std::function<void()> fn) {
+  asio::post(impl_->io, std::move(fn));
+}
+
+void WebhookClient::defer_after(std::int64_t delay_ms, std::function<void()> fn) {
+  auto timer = std::make_shared<asio::steady_timer>(impl_->io, std::chrono::milliseconds(delay_ms));
+  timer->async_wait([timer, fn = std::move(fn)](const beast::error_code& ec) {
+    if (!ec) fn();
+  });
+}
+
+}  // namespace ap::http

@@ -1,0 +1,360 @@
+#include "http/webhook_dispatch.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <map>
+
+#include "actors/secrets.hpp"
+
+namespace ap::http {
+
+namespace json = boost::json;
+using actors::EntityKind;
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string text(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// One attempt to make.
+struct Job {
+  std::string delivery_id;
+  std::string account;
+  std::string entity;
+  std::string conversation;  // "" when the delivery has none.
+  std::string body;
+  int attempt = 1;
+};
+
+}  // namespace
+
+struct WebhookDispatch::Impl {
+  actors::Runtime& runtime;
+  projections::CoreView& view;
+  WebhookClient& client;
+  WebhookDispatchOptions options;
+
+  // ---- State touched only on the client's thread ----
+  struct Endpoint {
+    int in_flight = 0;
+    std::deque<std::pair<Job, WebhookRequest>> waiting;
+  };
+  std::map<std::string, Endpoint> endpoints;  // By scheme://host:port.
+  // First attempts per conversation, in event order; the front is in flight.
+  std::map<std::string, std::deque<Job>> first_attempts;
+  // The highest attempt scheduled per delivery, so that a delivery seen twice
+  // (at start and live) is not sent twice.
+  std::map<std::string, int> scheduled;
+
+  Impl(actors::Runtime& r, projections::CoreView& v, WebhookClient& c, WebhookDispatchOptions o)
+      : runtime(r), view(v), client(c), options(o) {}
+
+  // ---- Creating deliveries (projection thread, or the caller of resume) ----
+
+  void create_delivery(const json::object& message) {
+    const std::string account = text(message, "accountId");
+    const std::string message_id = text(message, "messageId");
+    const std::string conversation = text(message, "conversationId");
+    const json::value& agent = message.at("agentId");
+    // The agent's webhook if it has one, else the project's; never both.
+    std::string entity;
+    std::optional<std::string> config;
+    if (agent.is_string()) {
+      entity = domain::agent_webhook_entity(agent.as_string());
+      config = view.webhook(account, entity);
+    }
+    if (!config) {
+      entity = domain::project_webhook_entity(account);
+      config = view.webhook(account, entity);
+    }
+    json::object args{{"entity", nullptr},
+                      {"webhookId", nullptr},
+                      {"agentId", agent},
+                      {"eventType", "agent.message"},
+                      {"channel", message.at("channel")},
+                      {"messageId", message_id},
+                      {"conversationId", conversation},
+                      {"body", nullptr}};
+    if (config) {
+      const json::object webhook = json::parse(*config).as_object();
+      const auto limit = static_cast<std::uint64_t>(webhook.at("contextLimit").as_int64());
+      std::vector<domain::HistoryItem> history;
+      for (const json::object& m : view.history(conversation, message_id, limit)) {
+        history.push_back({text(m, "id"), text(m, "body"), text(m, "direction"), text(m, "channel"),
+                           text(m, "receivedAt")});
+      }
+      json::value state = nullptr;
+      if (std::optional<json::object> summary = view.conversation_row(account, conversation)) {
+        state = summary->at("metadata");
+      }
+      args["entity"] = entity;
+      args["webhookId"] = webhook.at("id");
+      args["body"] = domain::agent_message_body(message, state, history, domain::iso8601(now_ms()));
+    }
+    const std::string id = domain::delivery_id_for("agent.message", message_id);
+    runtime.send(EntityKind::kDelivery, id, {"delivery.create", account, std::move(args)},
+                 [id](actors::CommandResult result) {
+                   if (!result.ok) {
+                     std::fprintf(stderr, "agentphone: webhook delivery %s not created: %s\n",
+                                  id.c_str(), result.error.message.c_str());
+                   }
+                 });
+  }
+
+  // ---- Scheduling (client thread) ----
+
+  void schedule(Job job, std::int64_t at_ms) {
+    int& highest = scheduled[job.delivery_id];
+    if (highest >= job.attempt) return;
+    highest = job.attempt;
+    if (job.attempt == 1 && !job.conversation.empty()) {
+      std::deque<Job>& queue = first_attempts[job.conversation];
+      queue.push_back(std::move(job));
+      if (queue.size() == 1) start(queue.front());
+      return;
+    }
+    const std::int64_t delay_ms = std::max<std::int64_t>(0, at_ms - now_ms());
+    client.defer_after(delay_ms, [this, job = std::move(job)] { start(job); });
+  }
+
+  // Makes attempt `job.attempt` against the webhook as configured now.
+  void start(const Job& job) {
+    std::optional<std::string> config = view.webhook(job.account, job.entity);
+    domain::WebhookUrl url;
+    std::string refusal = config ? "" : "The webhook was removed before this delivery was sent";
+    json::object webhook;
+    if (config) {
+      webhook = json::parse(*config).as_object();
+      refusal = domain::parse_webhook_url(text(webhook, "url"), options.production, &url);
+    }
+    if (!refusal.empty()) {
+      runtime.send(EntityKind::kDelivery, job.delivery_id,
+                   {"delivery.abandon", job.account, {{"reason", refusal}}},
+                   [](actors::CommandResult) {});
+      return finished(job);
+    }
+    const std::string timestamp = std::to_string(now_ms() / 1000);
+    WebhookRequest request;
+    request.url = url;
+    request.body = job.body;
+    request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
+    request.headers = {
+        {"Content-Type", "application/json"},
+        {"User-Agent", "agentphone-selfhosted/" AP_VERSION " (webhooks)"},
+        {"X-Webhook-ID", job.delivery_id},
+        {"X-Webhook-Timestamp", timestamp},
+        {"X-Webhook-Signature",
+         domain::webhook_signature(text(webhook, "secret"), timestamp, job.body)},
+        {"X-Webhook-Event", "agent.message"},
+    };
+    const std::string key = url.scheme + "://" + url.host + ":" + url.port;
+    Endpoint& endpoint = endpoints[key];
+    if (endpoint.in_flight >= options.max_in_flight_per_endpoint) {
+      endpoint.waiting.emplace_back(job, std::move(request));
+      return;
+    }
+    send(key, job, std::move(request));
+  }
+
+  void send(const std::string& key, const Job& job, WebhookRequest request) {
+    ++endpoints[key].in_flight;
+    client.send(std::move(request), [this, key, job](WebhookResult result) {
+      Endpoint& endpoint = endpoints[key];
+      --endpoint.in_flight;
+      record(job, result);
+      finished(job);
+      if (!endpoint.waiting.empty() && endpoint.in_flight < options.max_in_flight_per_endpoint) {
+        auto [next, request] = std::move(endpoint.waiting.front());
+        endpoint.waiting.pop_front();
+        send(key, next, std::move(request));
+      }
+    });
+  }
+
+  void record(const Job& job, const WebhookResult& result) {
+    json::value error = nullptr;
+    if (!result.error.empty()) {
+      error = result.error;
+    } else if (result.http_status < 200 || result.http_status >= 300) {
+      error = "The endpoint answered HTTP " + std::to_string(result.http_status);
+    }
+    json::object args{
+        {"attempt", job.attempt},
+        {"httpStatus",
+         result.http_status == 0 ? json::value(nullptr) : json::value(result.http_status)},
+        {"error", error},
+        {"responseBody", result.http_status == 0 ? json::value(nullptr) : json::value(result.body)},
+        {"durationMs", result.duration_ms},
+        {"retryAfterMs",
+         result.retry_after_ms < 0 ? json::value(nullptr) : json::value(result.retry_after_ms)},
+        {"retryBaseMs", options.retry_base_ms}};
+    runtime.send(EntityKind::kDelivery, job.delivery_id,
+                 {"delivery.attempt", job.account, std::move(args)},
+                 [id = job.delivery_id](actors::CommandResult r) {
+                   if (!r.ok) {
+                     std::fprintf(stderr, "agentphone: attempt of %s not recorded: %s\n",
+                                  id.c_str(), r.error.message.c_str());
+                   }
+                 });
+  }
+
+  // After a first attempt, the conversation's next delivery may go.
+  void finished(const Job& job) {
+    if (job.attempt != 1 || job.conversation.empty()) return;
+    auto it = first_attempts.find(job.conversation);
+    if (it == first_attempts.end() || it->second.empty() ||
+        it->second.front().delivery_id != job.delivery_id) {
+      return;
+    }
+    it->second.pop_front();
+    if (it->second.empty()) {
+      first_attempts.erase(it);
+    } else {
+      start(it->second.front());
+    }
+  }
+
+  static Job job_from_pending(const json::object& pending) {
+    Job job;
+    job.delivery_id = text(pending, "deliveryId");
+    job.account = text(pending, "accountId");
+    job.entity = text(pending, "entity");
+    job.conversation = text(pending, "conversationId");
+    job.body = text(pending, "body");
+    job.attempt = static_cast<int>(pending.at("attempts").as_int64()) + 1;
+    return job;
+  }
+};
+
+WebhookDispatch::WebhookDispatch(actors::Runtime& runtime, projections::CoreView& view,
+                                 WebhookClient& client, WebhookDispatchOptions options)
+    : impl_(std::make_unique<Impl>(runtime, view, client, options)) {}
+
+WebhookDispatch::~WebhookDispatch() = default;
+
+void WebhookDispatch::on_event(const std::string& type, const std::string& payload) {
+  if (type == "message.received") {
+    impl_->create_delivery(json::parse(payload).as_object());
+    return;
+  }
+  if (type == "webhook.delivery_created") {
+    const json::object data = json::parse(payload).as_object();
+    Job job;
+    job.delivery_id = text(data, "deliveryId");
+    job.account = text(data, "accountId");
+    job.entity = text(data, "entity");
+    job.conversation = text(data, "conversationId");
+    job.body = text(data, "body");
+    impl_->client.defer([impl = impl_.get(), job = std::move(job)]() mutable {
+      impl->schedule(std::move(job), 0);
+    });
+    return;
+  }
+  if (type == "webhook.delivery_attempted") {
+    const json::object data = json::parse(payload).as_object();
+    const std::string id = text(data, "deliveryId");
+    if (text(data, "status") != "pending") {
+      impl_->client.defer([impl = impl_.get(), id] { impl->scheduled.erase(id); });
+      return;
+    }
+    std::optional<json::object> pending = impl_->view.pending_delivery(id);
+    if (!pending) return;
+    const std::int64_t at_ms = data.at("nextRetryAtMs").as_int64();
+    impl_->client.defer([impl = impl_.get(), job = Impl::job_from_pending(*pending), at_ms] {
+      impl->schedule(job, at_ms);
+    });
+  }
+}
+
+void WebhookDispatch::resume() {
+  const std::vector<json::object> waiting = impl_->view.pending_webhook_messages();
+  for (const json::object& message : waiting) impl_->create_delivery(message);
+  std::vector<json::object> pending = impl_->view.pending_deliveries();
+  // First attempts keep their conversation's order: oldest first.
+  std::sort(pending.begin(), pending.end(), [](const json::object& a, const json::object& b) {
+    return a.at("nextAttemptAtMs").as_int64() < b.at("nextAttemptAtMs").as_int64();
+  });
+  for (const json::object& p : pending) {
+    const std::int64_t at_ms = p.at("nextAttemptAtMs").as_int64();
+    impl_->client.defer([impl = impl_.get(), job = Impl::job_from_pending(p), at_ms] {
+      impl->schedule(job, at_ms);
+    });
+  }
+  if (!waiting.empty() || !pending.empty()) {
+    std::fprintf(stderr, "agentphone: webhooks: %zu deliveries to create, %zu pending\n",
+                 waiting.size(), pending.size());
+  }
+}
+
+void WebhookDispatch::send_test(const std::string& account, const std::string& entity,
+                                const json::value& agent_id,
+                                std::function<void(json::object)> done) {
+  auto fail = [&](const std::string& why) {
+    done(json::object{
+        {"success", false}, {"statusCode", nullptr}, {"responseMs", nullptr}, {"error", why}});
+  };
+  std::optional<std::string> config = impl_->view.webhook(account, entity);
+  if (!config) return fail("No webhook is configured");
+  const json::object webhook = json::parse(*config).as_object();
+  domain::WebhookUrl url;
+  if (std::string why =
+          domain::parse_webhook_url(text(webhook, "url"), impl_->options.production, &url);
+      !why.empty()) {
+    return fail(why);
+  }
+  const std::int64_t at = now_ms();
+  const json::object message{{"messageId", "msg_test_" + domain::random_hex(8)},
+                             {"conversationId", nullptr},
+                             {"numberId", nullptr},
+                             {"from", "+15555550100"},
+                             {"to", "+15555550199"},
+                             {"body", "This is a test webhook from AgentPhone."},
+                             {"mediaUrls", json::array()},
+                             {"direction", "inbound"},
+                             {"channel", "sms"},
+                             {"agentId", agent_id},
+                             {"atMs", at}};
+  WebhookRequest request;
+  request.url = url;
+  request.body = domain::agent_message_body(message, nullptr, {}, domain::iso8601(at));
+  request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
+  const std::string timestamp = std::to_string(at / 1000);
+  request.headers = {
+      {"Content-Type", "application/json"},
+      {"User-Agent", "agentphone-selfhosted/" AP_VERSION " (webhooks)"},
+      {"X-Webhook-ID", "whd_test_" + domain::random_hex(12)},
+      {"X-Webhook-Timestamp", timestamp},
+      {"X-Webhook-Signature",
+       domain::webhook_signature(text(webhook, "secret"), timestamp, request.body)},
+      {"X-Webhook-Event", "agent.message"},
+  };
+  impl_->client.send(std::move(request), [done](WebhookResult result) {
+    const bool ok = result.error.empty() && result.http_status >= 200 && result.http_status < 300;
+    json::value error = nullptr;
+    if (!result.error.empty()) {
+      error = result.error;
+    } else if (!ok) {
+      error = "The endpoint answered HTTP " + std::to_string(result.http_status);
+    }
+    done(json::object{{"success", ok},
+                      {"statusCode", result.http_status == 0 ? json::value(nullptr)
+                                                             : json::value(result.http_status)},
+                      {"responseMs", result.duration_ms},
+                      {"error", error}});
+  });
+}
+
+}  // namespace ap::http

@@ -1,0 +1,60 @@
+// WebhookDispatch: the webhook engine. It turns inbound messages into
+// deliveries (routed to the agent's webhook, else the project's, never both),
+// sends each attempt signed (contract C.4), and records every attempt as an
+// event of the delivery's aggregate, which decides the retry schedule.
+//
+// Nothing to send is held only in memory: an inbound message waits in the read
+// model until its delivery is created (derived id, so creating twice is
+// harmless), and a delivery stays pending there until it is final. resume()
+// picks both up at start, so a restart, even after kill -9, loses none.
+//
+// First attempts of one conversation go out in event order, one at a time;
+// each endpoint has its own limit of requests in flight, so a slow or dead
+// endpoint delays only its own deliveries.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/runtime.hpp"
+#include "http/webhook_client.hpp"
+#include "projections/core_view.hpp"
+
+namespace ap::http {
+
+struct WebhookDispatchOptions {
+  bool production = true;
+  std::int64_t retry_base_ms = 1000;  // First retry after ~this; ×4 per attempt.
+  int max_in_flight_per_endpoint = 8;
+};
+
+class WebhookDispatch {
+ public:
+  WebhookDispatch(actors::Runtime& runtime, projections::CoreView& view, WebhookClient& client,
+                  WebhookDispatchOptions options);
+  ~WebhookDispatch();
+
+  // Feeds an event the projection has just applied (any thread).
+  void on_event(const std::string& type, const std::string& payload);
+
+  // Creates the deliveries of inbound messages that have none yet and
+  // schedules every pending delivery. Call once at start, before traffic.
+  void resume();
+
+  // Sends a fake agent.message to the webhook `entity` of `account` (POST
+  // …/webhook/test). `done` gets {success, statusCode, responseMs, error};
+  // nothing is recorded.
+  void send_test(const std::string& account, const std::string& entity,
+                 const boost::json::value& agent_id, std::function<void(boost::json::object)> done);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ap::http
