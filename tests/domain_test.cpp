@@ -6,6 +6,7 @@
 #include "actors/conversation.hpp"
 #include "actors/number.hpp"
 #include "actors/sms.hpp"
+#include "actors/webhook.hpp"
 #include "sim/carrier.hpp"
 
 namespace ap::domain {
@@ -425,6 +426,171 @@ TEST(ConversationDecider, MetadataIsReplacedClearedAndBounded) {
                            {{"metadata", {{"blob", std::string(kMaxMetadataBytes, 'x')}}}}},
                           context_at(0));
   EXPECT_EQ(std::get<DomainError>(big).fields.at(0).type, "too_long");
+}
+
+// ---- Webhooks ----------------------------------------------------------------
+
+TEST(WebhookUrl, ProductionAndSandboxRules) {
+  WebhookUrl url;
+  EXPECT_EQ(parse_webhook_url("https://hooks.example.com/in?x=1#frag", true, &url), "");
+  EXPECT_EQ(url.host, "hooks.example.com");
+  EXPECT_EQ(url.port, "443");
+  EXPECT_EQ(url.target, "/in?x=1");
+  EXPECT_EQ(parse_webhook_url("https://[2001:db8::1]:8443", true, &url), "");
+  EXPECT_EQ(url.host, "2001:db8::1");
+  EXPECT_EQ(url.port, "8443");
+  EXPECT_EQ(url.target, "/");
+  struct Case {
+    const char* url;
+    bool production_ok, sandbox_ok;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"http://hooks.example.com/", false, true},
+           {"http://127.0.0.1:8080/hook", false, true},
+           {"https://localhost/x", false, true},
+           {"https://10.0.0.8/x", false, true},
+           {"https://172.31.255.255/x", false, true},
+           {"https://172.32.0.1/x", true, true},
+           {"https://192.168.0.1/x", false, true},
+           {"https://100.64.0.1/x", false, true},
+           {"https://169.254.169.254/latest/meta-data", false, false},
+           {"https://[fe80::1]/x", false, false},
+           {"https://[fd00:ec2::254]/x", false, false},
+           {"https://[::ffff:10.0.0.1]/x", false, true},
+           {"https://0.0.0.0/x", false, false},
+           {"https://user:pw@hooks.example.com/x", false, false},
+           {"ftp://hooks.example.com/x", false, false},
+           {"https://hooks.example.com:0/x", false, false},
+           {"https://hooks.example.com:70000/x", false, false},
+           {"https:///x", false, false},
+           {"hooks.example.com/x", false, false},
+           {"https://hooks.example.com/a b", false, false},
+       }) {
+    EXPECT_EQ(parse_webhook_url(c.url, true, &url).empty(), c.production_ok) << c.url;
+    EXPECT_EQ(parse_webhook_url(c.url, false, &url).empty(), c.sandbox_ok) << c.url;
+  }
+  EXPECT_NE(forbidden_address_reason("127.0.0.1", true), "");
+  EXPECT_EQ(forbidden_address_reason("127.0.0.1", false), "");
+  EXPECT_NE(forbidden_address_reason("169.254.169.254", false), "");
+  EXPECT_EQ(forbidden_address_reason("93.184.216.34", true), "");
+  EXPECT_NE(forbidden_address_reason("::1", true), "");
+}
+
+TEST(WebhookSignature, MatchesAnIndependentHmac) {
+  // From Python: hmac.new(b"whsec_test-secret", b'1700000000.{"event":"agent.message"}', sha256).
+  EXPECT_EQ(webhook_signature("whsec_test-secret", "1700000000", R"({"event":"agent.message"})"),
+            "sha256=f1c5cba7b6f4967d35285ec501ae66c47b91204d17f2d2aeb67ce077cd41e1e1");
+}
+
+TEST(WebhookDecider, NewSecretEveryTimeSameIdAndBounds) {
+  WebhookState hook;
+  hook.id = project_webhook_entity("acct_1");
+  auto set = [&](json::object extra, const char* secret) {
+    json::object args{{"webhookId", "wh_new"},
+                      {"agentId", nullptr},
+                      {"url", "https://x.example/h"},
+                      {"secret", secret}};
+    for (auto& [k, v] : extra) args[k] = v;
+    return decide_webhook(hook, {"webhook.set", "acct_1", args}, context_at(1000));
+  };
+  Decision first = set({}, "whsec_1");
+  for (const Event& e : events_of(first)) evolve_webhook(hook, e.type, e.data);
+  EXPECT_EQ(hook.config.at("contextLimit"), kDefaultContextLimit);
+  EXPECT_EQ(hook.config.at("timeout"), kDefaultWebhookTimeoutS);
+  Decision second = set({{"contextLimit", 0}}, "whsec_2");
+  ASSERT_EQ(events_of(second).size(), 1u);
+  EXPECT_EQ(events_of(second)[0].data.at("config").at("id"), "wh_new");
+  EXPECT_EQ(events_of(second)[0].data.at("config").at("secret"), "whsec_2");
+  EXPECT_EQ(events_of(second)[0].data.at("config").at("createdAt"), hook.config.at("createdAt"));
+  EXPECT_EQ(std::get<DomainError>(set({{"contextLimit", 51}}, "s")).kind, ErrorKind::kValidation);
+  EXPECT_EQ(std::get<DomainError>(set({{"timeout", 4}}, "s")).kind, ErrorKind::kValidation);
+  EXPECT_EQ(
+      std::get<DomainError>(decide_webhook(hook, {"webhook.delete", "acct_2", {}}, context_at(0)))
+          .kind,
+      ErrorKind::kNotFound);
+}
+
+TEST(DeliveryDecider, RetriesOnScheduleThenFails) {
+  DeliveryState delivery;
+  delivery.id = delivery_id_for("agent.message", "msg_1");
+  EXPECT_EQ(delivery.id, delivery_id_for("agent.message", "msg_1"));
+  json::object create{{"entity", "project-acct_1"},   {"webhookId", "wh_1"}, {"agentId", nullptr},
+                      {"eventType", "agent.message"}, {"channel", "sms"},    {"messageId", "msg_1"},
+                      {"conversationId", "conv_1"},   {"body", "{}"}};
+  Decision created =
+      decide_delivery(delivery, {"delivery.create", "acct_1", create}, context_at(0));
+  for (const Event& e : events_of(created)) evolve_delivery(delivery, e.type, e.data);
+  EXPECT_EQ(delivery.status, "pending");
+  EXPECT_TRUE(
+      events_of(decide_delivery(delivery, {"delivery.create", "acct_1", create}, context_at(0)))
+          .empty());
+  auto attempt = [&](int n, json::value status, std::int64_t now) {
+    return decide_delivery(delivery,
+                           {"delivery.attempt",
+                            "acct_1",
+                            {{"attempt", n},
+                             {"httpStatus", status},
+                             {"error", nullptr},
+                             {"responseBody", "nope"},
+                             {"durationMs", 3},
+                             {"retryAfterMs", nullptr},
+                             {"retryBaseMs", 1000}}},
+                           context_at(now));
+  };
+  EXPECT_TRUE(events_of(attempt(2, 500, 0)).empty());  // Not the next attempt.
+  std::int64_t previous_delay = 0;
+  for (int n = 1; n <= kMaxDeliveryAttempts; ++n) {
+    Decision d = attempt(n, 500, 10'000);
+    ASSERT_EQ(events_of(d).size(), 1u) << n;
+    const json::object& data = events_of(d)[0].data;
+    if (n < kMaxDeliveryAttempts) {
+      EXPECT_EQ(data.at("status"), "pending");
+      const std::int64_t delay = data.at("nextRetryAtMs").as_int64() - 10'000;
+      EXPECT_EQ(delay, retry_delay_ms(delivery.id, n, 1000, 0));
+      EXPECT_GT(delay, previous_delay);  // Exponential: ×4 beats ±20 % jitter.
+      previous_delay = delay;
+    } else {
+      EXPECT_EQ(data.at("status"), "failed");
+      EXPECT_TRUE(data.at("nextRetryAtMs").is_null());
+    }
+    evolve_delivery(delivery, events_of(d)[0].type, data);
+  }
+  EXPECT_TRUE(events_of(attempt(7, 200, 0)).empty());  // Final stays final.
+  // The schedule: 1 s, 4 s, 16 s, 64 s, 256 s, each ±20 %; Retry-After wins when longer.
+  for (int n = 1; n <= 5; ++n) {
+    const std::int64_t nominal = 1000LL << (2 * (n - 1));
+    const std::int64_t delay = retry_delay_ms("whd_x", n, 1000, 0);
+    EXPECT_GE(delay, nominal * 8 / 10) << n;
+    EXPECT_LT(delay, nominal * 12 / 10) << n;
+  }
+  EXPECT_EQ(retry_delay_ms("whd_x", 1, 1000, 30'000), 30'000);
+  EXPECT_EQ(retry_delay_ms("whd_x", 1, 1000, 10'000'000), kMaxRetryDelayMs);
+}
+
+TEST(DeliveryDecider, NoWebhookIsRecordedAsSkipped) {
+  DeliveryState delivery;
+  delivery.id = "whd_1";
+  Decision d = decide_delivery(delivery,
+                               {"delivery.create",
+                                "acct_1",
+                                {{"entity", nullptr},
+                                 {"webhookId", nullptr},
+                                 {"agentId", nullptr},
+                                 {"eventType", "agent.message"},
+                                 {"channel", "sms"},
+                                 {"messageId", "msg_1"},
+                                 {"conversationId", "conv_1"},
+                                 {"body", nullptr}}},
+                               context_at(0));
+  ASSERT_EQ(events_of(d).size(), 1u);
+  EXPECT_EQ(events_of(d)[0].type, "webhook.delivery_skipped");
+}
+
+TEST(JsonText, DoublesAreWrittenInPlainDecimal) {
+  EXPECT_EQ(to_json(json::value(1.0)), "1.0");
+  EXPECT_EQ(to_json(json::value(0.8)), "0.8");
+  EXPECT_EQ(to_json(json::object{{"rate", 66.67}, {"n", 3}, {"s", "a\"b"}}),
+            R"({"rate":66.67,"n":3,"s":"a\"b"})");
 }
 
 }  // namespace

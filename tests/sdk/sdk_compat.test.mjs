@@ -11,6 +11,8 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { AgentPhoneClient, AgentPhoneError, AgentPhone } from "agentphone";
 
 const BIN = process.env.AGENTPHONE_BIN;
@@ -244,9 +246,10 @@ function assertErrorBody(err) {
 }
 
 // Starts `agentphone serve` over dataDir on an ephemeral port and waits for
-// the port file. Returns { proc, baseUrl, log() }.
-async function startServer(dataDir, portFile) {
-  const proc = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", "0", "--port-file", portFile], {
+// the port file; extraArgs are appended to the command line. Returns
+// { proc, baseUrl, log() }.
+async function startServer(dataDir, portFile, extraArgs = []) {
+  const proc = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", "0", "--port-file", portFile, ...extraArgs], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let log = "";
