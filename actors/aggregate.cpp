@@ -54,7 +54,7 @@ std::string stream_name(EntityKind kind, const std::string& id) {
     case EntityKind::kNumber: return domain::number_stream(id);
     case EntityKind::kConversation: return "conversation-" + id;
     case EntityKind::kWebhook: return "webhook-" + id;
-    case EntityKind::kDelivery: return "delivery-" + id;
+    case EntityKind::kDelivery: return domain::delivery_stream(id);
   }
   return "";
 }
@@ -135,6 +135,12 @@ json::object snapshot_of(const AnyState& state) {
         } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
           json::object pending;
           for (const auto& [id, status] : s.pending) pending[id] = status;
+          json::array recent;
+          for (const domain::HistoryItem& m : s.recent) {
+            recent.push_back(json::array{json::string(m.message_id), json::string(m.content),
+                                         json::string(m.direction), json::string(m.channel),
+                                         json::string(m.at)});
+          }
           return {{"exists", s.exists},
                   {"accountId", s.account_id},
                   {"numberId", s.number_id},
@@ -144,7 +150,8 @@ json::object snapshot_of(const AnyState& state) {
                   {"metadata", s.metadata},
                   {"messageCount", s.message_count},
                   {"createdAtMs", s.created_at_ms},
-                  {"pending", pending}};
+                  {"pending", pending},
+                  {"recent", recent}};
         } else {
           return {{"exists", s.exists},
                   {"accountId", s.account_id},
@@ -193,6 +200,12 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           s.metadata = o.at("metadata");
           s.message_count = o.at("messageCount").as_int64();
           s.created_at_ms = o.at("createdAtMs").as_int64();
+          if (const json::value* recent = o.if_contains("recent")) {
+            for (const json::value& m : recent->as_array()) {
+              auto field = [&](std::size_t i) { return std::string(m.at(i).as_string()); };
+              s.recent.push_back({field(0), field(1), field(2), field(3), field(4)});
+            }
+          }
           // Snapshots written before carrier reports existed have no "pending".
           if (const json::value* pending = o.if_contains("pending")) {
             for (const auto& [id, status] : pending->as_object()) {

@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "actors/secrets.hpp"
+#include "actors/webhook.hpp"
 
 namespace ap::domain {
 
@@ -50,6 +51,35 @@ Decision decide_status(const ConversationState& state, const Command& command,
                                    {"errorCode", error_code},
                                    {"errorMessage", error_message},
                                    {"atMs", context.now_ms}}}};
+}
+
+}  // namespace
+
+namespace {
+
+// The agent.message delivery of inbound `message` (a message.received's
+// data), with recentHistory from the conversation's memory plus the message.
+Event inbound_delivery(const ConversationState& state, const Command& command,
+                       const json::object& message, const Context& context) {
+  const json::value* webhook = command.args.if_contains("webhook");
+  const json::value target = webhook != nullptr ? *webhook : json::value(nullptr);
+  const std::string message_id(message.at("messageId").as_string());
+  std::string body;
+  if (!target.is_null()) {
+    const auto limit = static_cast<std::size_t>(target.at("contextLimit").as_int64());
+    std::vector<HistoryItem> history;
+    const HistoryItem current{message_id, std::string(message.at("body").as_string()), "inbound",
+                              std::string(message.at("channel").as_string()),
+                              iso8601(context.now_ms)};
+    const std::size_t older = limit == 0 ? 0 : std::min(limit - 1, state.recent.size());
+    history.assign(state.recent.end() - static_cast<std::ptrdiff_t>(older), state.recent.end());
+    if (limit > 0) history.push_back(current);
+    body = agent_message_body(message, state.metadata, history, iso8601(context.now_ms));
+  }
+  return delivery_event(delivery_id_for("agent.message", message_id), command.account_id, target,
+                        message.at("agentId"), "agent.message", message.at("channel"),
+                        message.at("messageId"), message.at("conversationId"), std::move(body),
+                        context.now_ms);
 }
 
 }  // namespace
@@ -111,6 +141,7 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
                           {"segments", a.at("segments")},
                           {"status", outbound ? "queued" : "received"},
                           {"atMs", context.now_ms}}});
+  if (!outbound) events.push_back(inbound_delivery(state, command, events.back().data, context));
   return events;
 }
 
@@ -126,6 +157,11 @@ void evolve_conversation(ConversationState& state, const std::string& type,
     state.created_at_ms = data.at("createdAtMs").as_int64();
   } else if (type == "message.queued" || type == "message.received") {
     ++state.message_count;
+    state.recent.push_back(HistoryItem{
+        std::string(data.at("messageId").as_string()), std::string(data.at("body").as_string()),
+        std::string(data.at("direction").as_string()), std::string(data.at("channel").as_string()),
+        iso8601(data.at("atMs").as_int64())});
+    if (state.recent.size() > kMaxRecentMessages) state.recent.pop_front();
     if (type == "message.queued") {
       state.pending[std::string(data.at("messageId").as_string())] = "queued";
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 
@@ -11,6 +12,13 @@
 namespace ap::domain {
 
 constexpr std::size_t kMaxMetadataBytes = 16 * 1024;
+// Messages a conversation remembers for webhook history (the largest contextLimit).
+constexpr std::size_t kMaxRecentMessages = 50;
+
+// One message as webhook history shows it (contract C.3 HistoryItem).
+struct HistoryItem {
+  std::string message_id, content, direction, channel, at;
+};
 constexpr std::size_t kMaxBodyChars = 1600;
 
 struct ConversationState {
@@ -26,6 +34,8 @@ struct ConversationState {
   std::int64_t created_at_ms = 0;
   // Outbound messages the carrier has not finished with: id -> "queued" | "sent".
   std::map<std::string, std::string> pending;
+  // The newest kMaxRecentMessages messages, oldest first.
+  std::deque<HistoryItem> recent;
 };
 
 // The id of the conversation between number `number_id` and `participant`:
@@ -35,7 +45,10 @@ std::string conversation_id_for(std::string_view number_id, std::string_view par
 // Commands:
 //   "conversation.send"     args {numberId, phoneNumber, participant, agentId|null,
 //                                 body, mediaUrls[], segments}   (outbound, queued)
-//   "conversation.receive"  same args (inbound)
+//   "conversation.receive"  same args (inbound), plus webhook: {entity, webhookId,
+//                           contextLimit} | null — the webhook the message goes to.
+//                           The agent.message delivery is created in the same
+//                           append (webhook.delivery_created, or _skipped when null).
 //   "conversation.update"   args {metadata: object|null}
 //   "conversation.status"   args {messageId, status: "sent"|"delivered"|"failed",
 //                                 errorCode?, errorMessage?}   (a carrier report)

@@ -229,6 +229,30 @@ std::string delivery_id_for(std::string_view event_type, std::string_view subjec
   return "whd_" + sha256_hex(key).substr(0, 24);
 }
 
+std::string delivery_stream(std::string_view delivery_id) {
+  return "delivery-" + std::string(delivery_id);
+}
+
+Event delivery_event(const std::string& delivery_id, const std::string& account,
+                     const json::value& webhook, const json::value& agent_id,
+                     const std::string& event_type, const json::value& channel,
+                     const json::value& message_id, const json::value& conversation_id,
+                     std::string body, std::int64_t now_ms) {
+  json::object data{
+      {"deliveryId", delivery_id}, {"accountId", account},    {"entity", nullptr},
+      {"webhookId", nullptr},      {"agentId", agent_id},     {"eventType", event_type},
+      {"channel", channel},        {"messageId", message_id}, {"conversationId", conversation_id},
+      {"createdAtMs", now_ms}};
+  if (webhook.is_null()) {
+    data["reason"] = "No webhook is configured for this agent or project";
+    return Event{"webhook.delivery_skipped", std::move(data), delivery_stream(delivery_id), true};
+  }
+  data["entity"] = webhook.at("entity");
+  data["webhookId"] = webhook.at("webhookId");
+  data["body"] = std::move(body);
+  return Event{"webhook.delivery_created", std::move(data), delivery_stream(delivery_id), true};
+}
+
 std::int64_t retry_delay_ms(const std::string& delivery_id, int attempt, std::int64_t base_ms,
                             std::int64_t retry_after_ms) {
   std::int64_t delay = base_ms;
@@ -245,25 +269,6 @@ std::int64_t retry_delay_ms(const std::string& delivery_id, int attempt, std::in
 Decision decide_delivery(const DeliveryState& state, const Command& command,
                          const Context& context) {
   const json::object& a = command.args;
-  if (command.type == "delivery.create") {
-    if (state.exists) return std::vector<Event>{};
-    json::object data{{"deliveryId", state.id},
-                      {"accountId", command.account_id},
-                      {"entity", a.at("entity")},
-                      {"webhookId", a.at("webhookId")},
-                      {"agentId", a.at("agentId")},
-                      {"eventType", a.at("eventType")},
-                      {"channel", a.at("channel")},
-                      {"messageId", a.at("messageId")},
-                      {"conversationId", a.at("conversationId")},
-                      {"createdAtMs", context.now_ms}};
-    if (a.at("entity").is_null()) {
-      data["reason"] = "No webhook is configured for this agent or project";
-      return std::vector<Event>{Event{"webhook.delivery_skipped", std::move(data)}};
-    }
-    data["body"] = a.at("body");
-    return std::vector<Event>{Event{"webhook.delivery_created", std::move(data)}};
-  }
   if (command.type != "delivery.attempt" && command.type != "delivery.abandon") {
     return unknown_command(command.type);
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/conversation.hpp"
 #include "actors/domain.hpp"
 
 namespace ap::domain {
@@ -87,17 +88,25 @@ struct DeliveryState {
 std::int64_t retry_delay_ms(const std::string& delivery_id, int attempt, std::int64_t base_ms,
                             std::int64_t retry_after_ms);
 
+// The stream of delivery `delivery_id`.
+std::string delivery_stream(std::string_view delivery_id);
+
+// The event that creates delivery `delivery_id` of `event_type` for `account`,
+// appended by the aggregate whose event triggers it, in the same append:
+// webhook.delivery_created with the body to send, or webhook.delivery_skipped
+// when `webhook` is null (nothing configured). `webhook` is {entity, webhookId}.
+Event delivery_event(const std::string& delivery_id, const std::string& account,
+                     const json::value& webhook, const json::value& agent_id,
+                     const std::string& event_type, const json::value& channel,
+                     const json::value& message_id, const json::value& conversation_id,
+                     std::string body, std::int64_t now_ms);
+
 // Commands:
-//   "delivery.create"  args {accountId, entity (webhook entity id)|null, webhookId|null,
-//                            agentId|null, eventType, channel, messageId|null,
-//                            conversationId|null, body (the JSON text to send)}
-//                      -> webhook.delivery_created, or webhook.delivery_skipped
-//                         when entity is null (no webhook configured)
 //   "delivery.attempt" args {attempt, httpStatus|null, error|null, responseBody|null,
 //                            durationMs, retryAfterMs|null, retryBaseMs}
 //                      -> webhook.delivery_attempted {status, nextRetryAtMs|null}
 //   "delivery.abandon" args {reason} -> webhook.delivery_attempted (failed, no request made)
-// A second create, or an attempt report that is not the next attempt, changes nothing.
+// An attempt report that is not the next attempt, or comes after the end, changes nothing.
 Decision decide_delivery(const DeliveryState& state, const Command& command,
                          const Context& context);
 void evolve_delivery(DeliveryState& state, const std::string& type, const json::object& data);
@@ -109,10 +118,6 @@ void restore_delivery(DeliveryState& state, const json::object& snapshot);
 std::string delivery_id_for(std::string_view event_type, std::string_view subject);
 
 // ---- Payload and signature ---------------------------------------------------
-
-struct HistoryItem {
-  std::string message_id, content, direction, channel, at;
-};
 
 // The agent.message body for an inbound message (contract C.3). `message` is
 // the message.received event's data; `history` is oldest first.

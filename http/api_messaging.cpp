@@ -1,9 +1,12 @@
 // Messages, conversations and the sandbox simulator surface (contract B.3, B.4).
 #include <boost/json/parse.hpp>
+
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 
 #include "actors/conversation.hpp"
 #include "actors/sms.hpp"
+#include "actors/webhook.hpp"
 #include "http/api_internal.hpp"
 
 namespace ap::http {
@@ -144,7 +147,11 @@ void Api::Impl::deliver(const std::string& account, const std::string& number_id
   command(EntityKind::kConversation, conversation,
           {outbound ? "conversation.send" : "conversation.receive", account, std::move(message)},
           reply, [outbound](const CommandResult& result) {
-            const json::object& sent = result.events.back().data;
+            // The message's event; an inbound one is followed by its delivery's.
+            auto message_event = std::find_if(
+                result.events.begin(), result.events.end(),
+                [](const domain::Event& e) { return e.type.rfind("message.", 0) == 0; });
+            const json::object& sent = message_event->data;
             if (!outbound) {
               return json_response(json::object{{"conversationId", sent.at("conversationId")},
                                                 {"messageId", sent.at("messageId")},
@@ -397,8 +404,33 @@ void Api::Impl::sim_inbound_sms(const Request& request, const Reply& reply) {
   std::optional<std::string> raw = view.number(account, number_id);
   if (!raw) return reply(number_or_404(std::nullopt));
   const json::object number = json::parse(*raw).as_object();
+  // The webhook this message goes to: that of the conversation's agent (the
+  // number's agent when the conversation is new) if it has one, else the
+  // project's, else none. The delivery is created with the message.
+  json::value agent = number.at("agentId");
+  const std::string conversation = domain::conversation_id_for(number_id, from);
+  if (std::optional<std::string> summary = view.conversation(account, conversation)) {
+    agent = json::parse(*summary).at("agentId");
+  }
+  std::optional<std::string> webhook;
+  std::string entity;
+  if (agent.is_string()) {
+    entity = domain::agent_webhook_entity(agent.as_string());
+    webhook = view.webhook(account, entity);
+  }
+  if (!webhook) {
+    entity = domain::project_webhook_entity(account);
+    webhook = view.webhook(account, entity);
+  }
+  json::value target = nullptr;
+  if (webhook) {
+    const json::object config = json::parse(*webhook).as_object();
+    target = json::object{{"entity", entity},
+                          {"webhookId", config.at("id")},
+                          {"contextLimit", config.at("contextLimit")}};
+  }
   deliver(account, number_id, to, number.at("agentId"), from,
-          {{"body", message}, {"mediaUrls", json::array()}}, false, reply);
+          {{"body", message}, {"mediaUrls", json::array()}, {"webhook", target}}, false, reply);
 }
 
 }  // namespace ap::http

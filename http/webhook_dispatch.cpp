@@ -62,58 +62,6 @@ struct WebhookDispatch::Impl {
   Impl(actors::Runtime& r, projections::CoreView& v, WebhookClient& c, WebhookDispatchOptions o)
       : runtime(r), view(v), client(c), options(o) {}
 
-  // ---- Creating deliveries (projection thread, or the caller of resume) ----
-
-  void create_delivery(const json::object& message) {
-    const std::string account = text(message, "accountId");
-    const std::string message_id = text(message, "messageId");
-    const std::string conversation = text(message, "conversationId");
-    const json::value& agent = message.at("agentId");
-    // The agent's webhook if it has one, else the project's; never both.
-    std::string entity;
-    std::optional<std::string> config;
-    if (agent.is_string()) {
-      entity = domain::agent_webhook_entity(agent.as_string());
-      config = view.webhook(account, entity);
-    }
-    if (!config) {
-      entity = domain::project_webhook_entity(account);
-      config = view.webhook(account, entity);
-    }
-    json::object args{{"entity", nullptr},
-                      {"webhookId", nullptr},
-                      {"agentId", agent},
-                      {"eventType", "agent.message"},
-                      {"channel", message.at("channel")},
-                      {"messageId", message_id},
-                      {"conversationId", conversation},
-                      {"body", nullptr}};
-    if (config) {
-      const json::object webhook = json::parse(*config).as_object();
-      const auto limit = static_cast<std::uint64_t>(webhook.at("contextLimit").as_int64());
-      std::vector<domain::HistoryItem> history;
-      for (const json::object& m : view.history(conversation, message_id, limit)) {
-        history.push_back({text(m, "id"), text(m, "body"), text(m, "direction"), text(m, "channel"),
-                           text(m, "receivedAt")});
-      }
-      json::value state = nullptr;
-      if (std::optional<json::object> summary = view.conversation_row(account, conversation)) {
-        state = summary->at("metadata");
-      }
-      args["entity"] = entity;
-      args["webhookId"] = webhook.at("id");
-      args["body"] = domain::agent_message_body(message, state, history, domain::iso8601(now_ms()));
-    }
-    const std::string id = domain::delivery_id_for("agent.message", message_id);
-    runtime.send(EntityKind::kDelivery, id, {"delivery.create", account, std::move(args)},
-                 [id](actors::CommandResult result) {
-                   if (!result.ok) {
-                     std::fprintf(stderr, "agentphone: webhook delivery %s not created: %s\n",
-                                  id.c_str(), result.error.message.c_str());
-                   }
-                 });
-  }
-
   // ---- Scheduling (client thread) ----
 
   void schedule(Job job, std::int64_t at_ms) {
@@ -246,10 +194,6 @@ WebhookDispatch::WebhookDispatch(actors::Runtime& runtime, projections::CoreView
 WebhookDispatch::~WebhookDispatch() = default;
 
 void WebhookDispatch::on_event(const std::string& type, const std::string& payload) {
-  if (type == "message.received") {
-    impl_->create_delivery(json::parse(payload).as_object());
-    return;
-  }
   if (type == "webhook.delivery_created") {
     const json::object data = json::parse(payload).as_object();
     Job job;
@@ -280,8 +224,6 @@ void WebhookDispatch::on_event(const std::string& type, const std::string& paylo
 }
 
 void WebhookDispatch::resume() {
-  const std::vector<json::object> waiting = impl_->view.pending_webhook_messages();
-  for (const json::object& message : waiting) impl_->create_delivery(message);
   std::vector<json::object> pending = impl_->view.pending_deliveries();
   // First attempts keep their conversation's order: oldest first.
   std::sort(pending.begin(), pending.end(), [](const json::object& a, const json::object& b) {
@@ -293,9 +235,8 @@ void WebhookDispatch::resume() {
       impl->schedule(job, at_ms);
     });
   }
-  if (!waiting.empty() || !pending.empty()) {
-    std::fprintf(stderr, "agentphone: webhooks: %zu deliveries to create, %zu pending\n",
-                 waiting.size(), pending.size());
+  if (!pending.empty()) {
+    std::fprintf(stderr, "agentphone: webhooks: %zu deliveries pending\n", pending.size());
   }
 }
 

@@ -1,12 +1,12 @@
-// WebhookDispatch: the webhook engine. It turns inbound messages into
-// deliveries (routed to the agent's webhook, else the project's, never both),
-// sends each attempt signed (contract C.4), and records every attempt as an
-// event of the delivery's aggregate, which decides the retry schedule.
+// WebhookDispatch: the webhook engine. Deliveries are created in the log by
+// the aggregate whose event triggers them, in the same append (an inbound
+// message and its agent.message delivery commit together). The engine sends
+// each attempt signed (contract C.4) and records every attempt as an event of
+// the delivery's aggregate, which decides the retry schedule.
 //
-// Nothing to send is held only in memory: an inbound message waits in the read
-// model until its delivery is created (derived id, so creating twice is
-// harmless), and a delivery stays pending there until it is final. resume()
-// picks both up at start, so a restart, even after kill -9, loses none.
+// Nothing to send is held only in memory: a delivery stays pending in the read
+// model until it is final, and resume() schedules every pending one at start,
+// so a restart, even after kill -9, loses none.
 //
 // First attempts of one conversation go out in event order, one at a time;
 // each endpoint has its own limit of requests in flight, so a slow or dead
@@ -41,8 +41,7 @@ class WebhookDispatch {
   // Feeds an event the projection has just applied (any thread).
   void on_event(const std::string& type, const std::string& payload);
 
-  // Creates the deliveries of inbound messages that have none yet and
-  // schedules every pending delivery. Call once at start, before traffic.
+  // Schedules every pending delivery. Call once at start, before traffic.
   void resume();
 
   // Sends a fake agent.message to the webhook `entity` of `account` (POST

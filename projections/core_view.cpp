@@ -220,7 +220,6 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     batch.put(key, domain::to_json(*summary));
   } else if (type == "message.queued" || type == "message.received") {
     apply_message(account, data, batch);
-    if (type == "message.received") batch.put("wq/" + str(data, "messageId"), event.payload);
   } else if (type == "webhook.configured") {
     batch.put("wh/" + account + "/" + str(data, "entity"), domain::to_json(data.at("config")));
   } else if (type == "webhook.deleted") {
@@ -247,12 +246,8 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
                               std::uint64_t position, es::ViewBatch& batch) const {
   const std::string account = str(data, "accountId");
   const std::string id = str(data, "deliveryId");
-  if (type == "webhook.delivery_skipped") {
-    if (data.at("messageId").is_string()) batch.erase("wq/" + str(data, "messageId"));
-    return;
-  }
+  if (type == "webhook.delivery_skipped") return;
   if (type == "webhook.delivery_created") {
-    if (data.at("messageId").is_string()) batch.erase("wq/" + str(data, "messageId"));
     const std::int64_t created_ms = data.at("createdAtMs").as_int64();
     const std::string order = newest_first_key(created_ms, static_cast<std::int64_t>(position));
     const std::string entity = str(data, "entity");
@@ -597,15 +592,6 @@ std::optional<std::string> CoreView::webhook(const std::string& account,
   return raw_row("wh/" + account + "/" + entity);
 }
 
-std::vector<json::object> CoreView::pending_webhook_messages() const {
-  std::vector<json::object> pending;
-  store_.scan_view(kName, "wq/", "", [&](std::string_view, std::string_view value) {
-    pending.push_back(json::parse(value).as_object());
-    return true;
-  });
-  return pending;
-}
-
 std::vector<json::object> CoreView::pending_deliveries() const {
   std::vector<json::object> pending;
   store_.scan_view(kName, "dp/", "", [&](std::string_view, std::string_view value) {
@@ -666,29 +652,6 @@ void CoreView::each_delivery(const std::string& account, std::int64_t since_ms,
 
 std::array<std::int64_t, 3> CoreView::delivery_counts(const std::string& account) const {
   return {counter("dc/" + account), counter("dS/" + account), counter("dF/" + account)};
-}
-
-std::vector<json::object> CoreView::history(const std::string& conversation,
-                                            const std::string& message_id,
-                                            std::uint64_t limit) const {
-  std::vector<json::object> items;
-  if (limit == 0) return items;
-  std::optional<std::string> where = raw_row("mi/" + message_id);
-  if (!where) return items;
-  const std::size_t a = where->find(' '), b = where->find(' ', a + 1), c = where->find(' ', b + 1);
-  const std::string order = where->substr(b + 1, c - b - 1);
-  const std::string prefix = "m/" + conversation + "/";
-  store_.scan_view(kName, prefix, prefix + order, [&](std::string_view, std::string_view value) {
-    items.push_back(json::parse(value).as_object());
-    return items.size() < limit;
-  });
-  std::reverse(items.begin(), items.end());
-  return items;
-}
-
-std::optional<json::object> CoreView::conversation_row(const std::string& account,
-                                                       const std::string& id) const {
-  return row("c/" + account + "/" + id);
 }
 
 }  // namespace ap::projections

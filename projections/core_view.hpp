@@ -21,8 +21,6 @@
 //   op/<msg id>               -> message.queued data of an outbound message the
 //                                carrier has not finished with (resubmitted at start)
 //   ob/<order>/<msg id>       -> "" : every outbound message, newest first (sim outbox)
-//   wq/<msg id>               -> message.received data of an inbound message whose
-//                                webhook delivery is not created yet
 //   wh/<account>/<entity>     -> WebhookResponse JSON; entity "project-<account>"
 //                                or "agent-<agent id>"
 //   d/<account>/<order>/<delivery id> -> WebhookDeliveryResponse JSON
@@ -119,8 +117,6 @@ class CoreView {
   Page outbound(std::uint64_t limit) const;
   // WebhookResponse JSON of webhook entity `entity` of `account`, or nullopt.
   std::optional<std::string> webhook(const std::string& account, const std::string& entity) const;
-  // Inbound messages still waiting for their webhook delivery to be created.
-  std::vector<json::object> pending_webhook_messages() const;
   // Deliveries not yet delivered or failed (the dp/ rows), and one of them.
   std::vector<json::object> pending_deliveries() const;
   std::optional<json::object> pending_delivery(const std::string& delivery_id) const;
@@ -134,13 +130,6 @@ class CoreView {
                      const std::function<void(const json::object&)>& visit) const;
   // All-time counts: {total, delivered, failed}.
   std::array<std::int64_t, 3> delivery_counts(const std::string& account) const;
-  // Up to `limit` messages of `conversation` up to and including `message_id`,
-  // oldest first (MessageInConversation JSON).
-  std::vector<json::object> history(const std::string& conversation, const std::string& message_id,
-                                    std::uint64_t limit) const;
-  // ConversationSummary of a conversation by id alone (for the webhook engine).
-  std::optional<json::object> conversation_row(const std::string& account,
-                                               const std::string& id) const;
 
   // The row of an Idempotency-Key (by its hash), or nullopt when unused.
   std::optional<json::object> idempotency(const std::string& key_hash) const;

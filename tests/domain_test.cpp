@@ -1,5 +1,6 @@
 // The pure deciders, without CAF, a log or a clock.
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "actors/account.hpp"
 #include "actors/agent.hpp"
@@ -324,9 +325,14 @@ TEST(ConversationDecider, FirstMessageStartsTheThreadEitherWay) {
   Decision first = decide_conversation(
       conversation, {"conversation.receive", "acct_1", message_args("hi")}, context_at(10));
   const auto& events = events_of(first);
-  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].type, "conversation.started");
   EXPECT_EQ(events[1].type, "message.received");
+  // No webhook configured: the delivery is recorded as skipped, in its own stream.
+  EXPECT_EQ(events[2].type, "webhook.delivery_skipped");
+  EXPECT_EQ(events[2].stream, delivery_stream(delivery_id_for(
+                                  "agent.message", events[1].data.at("messageId").as_string())));
+  EXPECT_TRUE(events[2].new_stream);
   EXPECT_EQ(events[1].data.at("from"), "+14155552671");
   EXPECT_EQ(events[1].data.at("direction"), "inbound");
   for (const Event& e : events) evolve_conversation(conversation, e.type, e.data);
@@ -514,16 +520,12 @@ TEST(DeliveryDecider, RetriesOnScheduleThenFails) {
   DeliveryState delivery;
   delivery.id = delivery_id_for("agent.message", "msg_1");
   EXPECT_EQ(delivery.id, delivery_id_for("agent.message", "msg_1"));
-  json::object create{{"entity", "project-acct_1"},   {"webhookId", "wh_1"}, {"agentId", nullptr},
-                      {"eventType", "agent.message"}, {"channel", "sms"},    {"messageId", "msg_1"},
-                      {"conversationId", "conv_1"},   {"body", "{}"}};
-  Decision created =
-      decide_delivery(delivery, {"delivery.create", "acct_1", create}, context_at(0));
-  for (const Event& e : events_of(created)) evolve_delivery(delivery, e.type, e.data);
+  const Event created = delivery_event(
+      delivery.id, "acct_1", json::object{{"entity", "project-acct_1"}, {"webhookId", "wh_1"}},
+      nullptr, "agent.message", "sms", "msg_1", "conv_1", "{}", 0);
+  EXPECT_EQ(created.type, "webhook.delivery_created");
+  evolve_delivery(delivery, created.type, created.data);
   EXPECT_EQ(delivery.status, "pending");
-  EXPECT_TRUE(
-      events_of(decide_delivery(delivery, {"delivery.create", "acct_1", create}, context_at(0)))
-          .empty());
   auto attempt = [&](int n, json::value status, std::int64_t now) {
     return decide_delivery(delivery,
                            {"delivery.attempt",
@@ -567,23 +569,47 @@ TEST(DeliveryDecider, RetriesOnScheduleThenFails) {
   EXPECT_EQ(retry_delay_ms("whd_x", 1, 1000, 10'000'000), kMaxRetryDelayMs);
 }
 
-TEST(DeliveryDecider, NoWebhookIsRecordedAsSkipped) {
-  DeliveryState delivery;
-  delivery.id = "whd_1";
-  Decision d = decide_delivery(delivery,
-                               {"delivery.create",
-                                "acct_1",
-                                {{"entity", nullptr},
-                                 {"webhookId", nullptr},
-                                 {"agentId", nullptr},
-                                 {"eventType", "agent.message"},
-                                 {"channel", "sms"},
-                                 {"messageId", "msg_1"},
-                                 {"conversationId", "conv_1"},
-                                 {"body", nullptr}}},
-                               context_at(0));
-  ASSERT_EQ(events_of(d).size(), 1u);
-  EXPECT_EQ(events_of(d)[0].type, "webhook.delivery_skipped");
+TEST(ConversationDecider, InboundMessageCreatesItsDeliveryWithHistory) {
+  ConversationState conversation;
+  conversation.id = "conv_1";
+  json::object webhook{{"entity", "agent-agt_1"}, {"webhookId", "wh_1"}, {"contextLimit", 2}};
+  for (const char* text : {"one", "two"}) {
+    json::object args = message_args(text);
+    args["webhook"] = webhook;
+    Decision d = decide_conversation(conversation, {"conversation.receive", "acct_1", args},
+                                     context_at(100));
+    for (const Event& e : events_of(d)) evolve_conversation(conversation, e.type, e.data);
+  }
+  apply_all(
+      conversation,
+      decide_conversation(conversation,
+                          {"conversation.update", "acct_1", {{"metadata", {{"stage", "lead"}}}}},
+                          context_at(150)));
+  json::object args = message_args("three");
+  args["webhook"] = webhook;
+  Decision d =
+      decide_conversation(conversation, {"conversation.receive", "acct_1", args}, context_at(200));
+  ASSERT_EQ(events_of(d).size(), 2u);
+  const Event& delivery = events_of(d)[1];
+  EXPECT_EQ(delivery.type, "webhook.delivery_created");
+  EXPECT_EQ(delivery.data.at("entity"), "agent-agt_1");
+  const json::object body = json::parse(delivery.data.at("body").as_string()).as_object();
+  const json::array& history = body.at("recentHistory").as_array();
+  ASSERT_EQ(history.size(), 2u);  // contextLimit 2: the previous message and this one.
+  EXPECT_EQ(history[0].at("content"), "two");
+  EXPECT_EQ(history[1].at("content"), "three");
+  EXPECT_EQ(history[1].at("messageId"), body.at("data").at("messageId"));
+  EXPECT_EQ(body.at("conversationState"), (json::object{{"stage", "lead"}}));
+  EXPECT_EQ(body.at("data").at("message"), "three");
+  EXPECT_EQ(body.at("event"), "agent.message");
+  webhook["contextLimit"] = 0;
+  args["webhook"] = webhook;
+  Decision none =
+      decide_conversation(conversation, {"conversation.receive", "acct_1", args}, context_at(300));
+  EXPECT_TRUE(json::parse(events_of(none)[1].data.at("body").as_string())
+                  .at("recentHistory")
+                  .as_array()
+                  .empty());
 }
 
 TEST(JsonText, DoublesAreWrittenInPlainDecimal) {

@@ -37,7 +37,8 @@ struct ReceiverAnswer {
 class WebhookReceiver {
  public:
   // `policy(i)` answers the i-th request (0-based); 200 at once by default.
-  explicit WebhookReceiver(std::function<ReceiverAnswer(int)> policy = nullptr)
+  // Listens on `port`, or on any free port when 0.
+  explicit WebhookReceiver(std::function<ReceiverAnswer(int)> policy = nullptr, int port = 0)
       : policy_(std::move(policy)) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
@@ -45,6 +46,7 @@ class WebhookReceiver {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
     ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     ::listen(listen_fd_, 64);
     socklen_t len = sizeof addr;

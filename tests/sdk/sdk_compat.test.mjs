@@ -1225,3 +1225,610 @@ describe("official agentphone SDK: messages and conversations", { timeout: 55_00
     assert.equal((await clientB.conversations.listConversations()).total, 1);
   });
 });
+
+// ---------------------------------------------------------------------------
+// Webhooks (contract B.6, B.7, C): a local receiver stands in for the
+// customer's endpoint and checks every delivery independently of the server.
+
+const WEBHOOK_KEYS = ["id", "url", "secret", "status", "contextLimit", "timeout", "createdAt"];
+const DELIVERY_KEYS = [
+  "id",
+  "messageId",
+  "eventType",
+  "channel",
+  "status",
+  "httpStatus",
+  "errorMessage",
+  "responseBody",
+  "attemptCount",
+  "lastAttemptAt",
+  "nextRetryAt",
+  "createdAt",
+];
+const ENVELOPE_KEYS = ["event", "channel", "timestamp", "agentId", "data", "conversationState", "recentHistory"];
+const SMS_DATA_KEYS = [
+  "messageId",
+  "conversationId",
+  "numberId",
+  "from",
+  "to",
+  "contact",
+  "message",
+  "mediaUrl",
+  "mediaUrls",
+  "direction",
+  "receivedAt",
+];
+const HISTORY_KEYS = ["messageId", "content", "direction", "channel", "at"];
+
+const sortedKeys = (o) => Object.keys(o).sort();
+
+// A customer webhook endpoint on 127.0.0.1: records each request's method,
+// path, headers, raw body bytes and arrival time, and answers with the status
+// respond(record, index) returns (default 200).
+async function startReceiver(respond = () => 200) {
+  const requests = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const rec = { method: req.method, path: req.url, headers: req.headers, raw: Buffer.concat(chunks), at: Date.now() };
+      const index = requests.push(rec) - 1;
+      const status = respond(rec, index);
+      res.writeHead(status, { "content-type": "text/plain" });
+      res.end(status < 300 ? "ok" : "try again later");
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  return {
+    requests,
+    url: `http://127.0.0.1:${server.address().port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+// C.4, checked with Node's crypto rather than the server's OpenSSL code:
+// "sha256=" + hex(HMAC-SHA256(key = the whole secret string, timestamp + "." + raw body)).
+function signatureValid(rec, secret) {
+  const sig = rec.headers["x-webhook-signature"];
+  const ts = rec.headers["x-webhook-timestamp"];
+  if (typeof sig !== "string" || typeof ts !== "string") return false;
+  const mac = createHmac("sha256", secret).update(`${ts}.`, "utf8").update(rec.raw).digest("hex");
+  const want = Buffer.from(`sha256=${mac}`, "utf8");
+  const got = Buffer.from(sig, "utf8");
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+// Checks the headers and signature of one delivery request and returns its
+// parsed JSON body.
+function assertSignedDelivery(rec, secret, what) {
+  assert.equal(rec.method, "POST", `${what}: method`);
+  const h = rec.headers;
+  assert.match(h["content-type"] ?? "", /^application\/json\s*(;.*)?$/i, `${what}: Content-Type`);
+  assert.ok((h["user-agent"] ?? "").length > 0, `${what}: has a User-Agent`);
+  assert.ok((h["x-webhook-id"] ?? "").length > 0, `${what}: has an X-Webhook-ID`);
+  assert.match(h["x-webhook-timestamp"] ?? "", /^\d+$/, `${what}: X-Webhook-Timestamp is unix seconds`);
+  const skew = Math.abs(Date.now() / 1000 - Number(h["x-webhook-timestamp"]));
+  assert.ok(skew <= 300, `${what}: timestamp within 300 s of now (off by ${skew} s)`);
+  assert.match(h["x-webhook-signature"] ?? "", /^sha256=[0-9a-f]{64}$/, `${what}: X-Webhook-Signature format`);
+  assert.ok(signatureValid(rec, secret), `${what}: signature verifies with the webhook secret`);
+  // The verifier is not trivially true: one changed byte breaks it.
+  const tampered = { ...rec, raw: Buffer.concat([rec.raw, Buffer.from(" ")]) };
+  assert.ok(!signatureValid(tampered, secret), `${what}: a modified body does not verify`);
+  return JSON.parse(rec.raw.toString("utf8"));
+}
+
+function assertWebhookShape(w, what = "webhook") {
+  assert.equal(typeof w, "object");
+  assert.ok(w !== null, `${what} is an object`);
+  assert.deepEqual(sortedKeys(w), [...WEBHOOK_KEYS].sort(), `${what}: exactly the WebhookResponse fields`);
+  assertCamelKeys(w, what);
+  assert.equal(typeof w.id, "string");
+  assert.ok(w.id.length > 0);
+  assert.equal(typeof w.url, "string");
+  assert.match(w.secret, /^whsec_\S{16,}$/, `${what}.secret`);
+  assert.equal(w.status, "active");
+  assert.ok(Number.isInteger(w.contextLimit), `${what}.contextLimit is an integer`);
+  assert.ok(Number.isInteger(w.timeout), `${what}.timeout is an integer`);
+  assertIso(w.createdAt, `${what}.createdAt`);
+}
+
+function assertDeliveryShape(d, what = "delivery") {
+  assert.equal(typeof d, "object");
+  for (const k of DELIVERY_KEYS) assert.ok(k in d, `${what} has ${k}: ${JSON.stringify(d)}`);
+  assertCamelKeys(d, what);
+  assert.equal(typeof d.id, "string");
+  for (const k of ["messageId", "eventType", "channel", "errorMessage", "responseBody"]) {
+    assert.ok(d[k] === null || typeof d[k] === "string", `${what}.${k} string|null`);
+  }
+  assert.equal(typeof d.status, "string");
+  assert.ok(d.httpStatus === null || Number.isInteger(d.httpStatus), `${what}.httpStatus int|null`);
+  assert.ok(Number.isInteger(d.attemptCount) && d.attemptCount >= 0, `${what}.attemptCount`);
+  if (d.lastAttemptAt !== null) assertIso(d.lastAttemptAt, `${what}.lastAttemptAt`);
+  if (d.nextRetryAt !== null) assertIso(d.nextRetryAt, `${what}.nextRetryAt`);
+  assertIso(d.createdAt, `${what}.createdAt`);
+}
+
+// Polls cond() until it returns something truthy, failing after timeoutMs.
+async function waitFor(cond, what, timeoutMs = 10_000) {
+  const v = await settle(cond, timeoutMs);
+  if (!v) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  return v;
+}
+
+// Polls cond() until it returns something truthy or timeoutMs pass; returns
+// the last value either way (for waits whose outcome is asserted afterwards).
+async function settle(cond, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v || Date.now() > deadline) return v;
+    await sleep(20);
+  }
+}
+
+describe("official agentphone SDK: webhooks", { timeout: 55_000 }, () => {
+  const ALICE = "+14155551234";
+  const BOB = "+14155550199";
+
+  let tmp;
+  let srv;
+  let baseUrl;
+  let client; // account A
+  let clientB; // account B, which configures nothing
+  let agent; // account A's agent; num is attached to it
+  let num; // account A's only number
+  let projectRx; // receiver behind the project webhook
+  let agentRx; // receiver behind the agent webhook
+  let flakyRx; // answers 500 twice, then 200
+  let downRx; // always answers 503
+  let projectHook; // the latest WebhookResponse of the project webhook
+  let convAlice;
+  // Every real (non-test) message delivery seen so far: { messageId, rec, body, rx }.
+  const seen = [];
+
+  async function simSms(from, body) {
+    const res = await fetch(`${baseUrl}/sim/sms`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ from, to: num.phoneNumber, body }),
+    });
+    const json = await res.json();
+    assert.equal(res.status, 200, `sim/sms: ${JSON.stringify(json)}`);
+    assert.match(json.messageId, /^msg_/);
+    assert.match(json.conversationId, /^conv_/);
+    return json;
+  }
+
+  // Injects an inbound SMS, waits for its delivery at rx, checks headers and
+  // signature against secret, and returns { sim, rec, body }.
+  async function inboundTo(rx, secret, from, text) {
+    const before = rx.requests.length;
+    await sleep(5); // distinct receivedAt values keep the history order exact
+    const sim = await simSms(from, text);
+    await waitFor(() => rx.requests.length > before, `the delivery of "${text}"`);
+    const rec = rx.requests[before];
+    const body = assertSignedDelivery(rec, secret, `delivery of "${text}"`);
+    assert.equal(body.data?.messageId, sim.messageId, "the delivery is for the injected message");
+    seen.push({ messageId: sim.messageId, rec, body, rx });
+    return { sim, rec, body };
+  }
+
+  function assertSmsEnvelope(body, { sim, from, text }) {
+    assert.deepEqual(sortedKeys(body), [...ENVELOPE_KEYS].sort(), "exactly the agent.message envelope keys");
+    assert.equal(body.event, "agent.message");
+    assert.equal(body.channel, "sms");
+    assertIso(body.timestamp, "payload.timestamp");
+    assert.equal(body.agentId, agent.id);
+    const d = body.data;
+    assert.deepEqual(sortedKeys(d), [...SMS_DATA_KEYS].sort(), "exactly the sms data keys");
+    assert.equal(d.messageId, sim.messageId);
+    assert.equal(d.conversationId, sim.conversationId);
+    assert.equal(d.numberId, num.id);
+    assert.equal(d.from, from);
+    assert.equal(d.to, num.phoneNumber);
+    assert.equal(d.contact, null);
+    assert.equal(d.message, text);
+    assert.equal(d.mediaUrl, null);
+    assert.deepEqual(d.mediaUrls, []);
+    assert.equal(d.direction, "inbound");
+    assertIso(d.receivedAt, "data.receivedAt");
+    assert.ok(Array.isArray(body.recentHistory), "recentHistory is an array");
+    for (const h of body.recentHistory) {
+      assert.deepEqual(sortedKeys(h), [...HISTORY_KEYS].sort(), "exactly the history item keys");
+      assert.match(h.messageId, /^msg_/);
+      assert.equal(typeof h.content, "string");
+      assert.ok(["inbound", "outbound"].includes(h.direction), `history direction ${h.direction}`);
+      assert.equal(h.channel, "sms");
+      assertIso(h.at, "history.at");
+    }
+    assert.ok(
+      body.conversationState === null || (typeof body.conversationState === "object" && !Array.isArray(body.conversationState)),
+      "conversationState is an object or null",
+    );
+  }
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "agentphone-sdk-wh-"));
+    const dataDir = join(tmp, "data");
+    const a = createAccount(dataDir, "sdk-wh-a@example.com");
+    const b = createAccount(dataDir, "sdk-wh-b@example.com");
+    projectRx = await startReceiver();
+    agentRx = await startReceiver();
+    flakyRx = await startReceiver((rec, i) => (i < 2 ? 500 : 200));
+    downRx = await startReceiver(() => 503);
+    srv = await startServer(dataDir, join(tmp, "port"), ["--webhook-retry-base-ms", "100"]);
+    baseUrl = srv.baseUrl;
+    client = new AgentPhoneClient({ token: a.apiKey, baseUrl, timeoutInSeconds: 10 });
+    clientB = new AgentPhoneClient({ token: b.apiKey, baseUrl, timeoutInSeconds: 10 });
+
+    agent = await client.agents.createAgent({ name: "Webhook desk" });
+    num = await client.numbers.createNumber({ areaCode: "415", agentId: agent.id });
+    assert.equal(num.agentId, agent.id);
+  });
+
+  after(async () => {
+    try {
+      await stopServer(srv);
+    } finally {
+      for (const rx of [projectRx, agentRx, flakyRx, downRx]) await rx?.close();
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("webhooks.getWebhook and agentWebhooks.getAgentWebhook are null before any is set", async () => {
+    assert.equal(await client.webhooks.getWebhook(), null);
+    assert.equal(await client.agentWebhooks.getAgentWebhook({ agent_id: agent.id }), null);
+  });
+
+  it("webhooks.createOrUpdateWebhook returns a WebhookResponse with a whsec_ secret", async () => {
+    const url = `${projectRx.url}/hooks/agentphone`;
+    const res = await client.webhooks.createOrUpdateWebhook({ body: { url, contextLimit: 2 } });
+    assertWebhookShape(res, "project webhook");
+    assert.equal(res.url, url);
+    assert.equal(res.contextLimit, 2);
+    assert.equal(res.timeout, 30, "default voice timeout");
+    projectHook = res;
+
+    const got = await client.webhooks.getWebhook();
+    assertWebhookShape(got, "GET project webhook");
+    assert.deepEqual(got, res);
+
+    // Out-of-range settings are refused and change nothing.
+    await expect422On(client.webhooks.createOrUpdateWebhook({ body: { url, contextLimit: 51 } }), "contextLimit");
+    await expect422On(client.webhooks.createOrUpdateWebhook({ body: { url, contextLimit: -1 } }), "contextLimit");
+    await expect422On(client.webhooks.createOrUpdateWebhook({ body: { url, timeout: 4 } }), "timeout");
+    await expect422On(client.webhooks.createOrUpdateWebhook({ body: { url, timeout: 121 } }), "timeout");
+    await expect422On(client.webhooks.createOrUpdateWebhook({ body: { contextLimit: 2 } }), "url");
+    await expect422On(client.webhooks.createOrUpdateWebhook({ body: { url: "ftp://127.0.0.1/hook" } }), "url");
+    assert.deepEqual(await client.webhooks.getWebhook(), res);
+    assert.equal(projectRx.requests.length, 0, "configuring a webhook sends nothing");
+  });
+
+  it("an inbound SMS is delivered to the project webhook, signed with its secret", async () => {
+    const text = "Hi, is my order ready? Zoë 🚀";
+    const { sim, rec, body } = await inboundTo(projectRx, projectHook.secret, ALICE, text);
+    convAlice = sim.conversationId;
+    assert.equal(rec.path, "/hooks/agentphone", "delivered to the configured path");
+    assertSmsEnvelope(body, { sim, from: ALICE, text });
+    assert.equal(body.conversationState, null, "no metadata yet");
+    assert.deepEqual(body.recentHistory.map((h) => h.messageId), [sim.messageId], "history is the message itself");
+    assert.equal(body.recentHistory[0].content, text);
+    assert.equal(body.recentHistory[0].direction, "inbound");
+
+    // The payload agrees with the stored message.
+    const conv = await client.conversations.getConversation({ conversation_id: convAlice });
+    const stored = conv.messages.find((m) => m.id === sim.messageId);
+    assert.ok(stored, "the message is stored");
+    assert.equal(Date.parse(body.data.receivedAt), Date.parse(stored.receivedAt), "data.receivedAt is the stored receivedAt");
+    assert.equal(Date.parse(body.recentHistory[0].at), Date.parse(stored.receivedAt), "history.at is the stored receivedAt");
+    assert.ok(!signatureValid(rec, "whsec_not-the-secret"), "another secret does not verify");
+  });
+
+  it("recentHistory holds the last contextLimit items of the conversation, oldest first", async () => {
+    const first = seen[0].messageId;
+    const second = await inboundTo(projectRx, projectHook.secret, ALICE, "Order #1234");
+    assertSmsEnvelope(second.body, { sim: second.sim, from: ALICE, text: "Order #1234" });
+    assert.deepEqual(
+      second.body.recentHistory.map((h) => h.messageId),
+      [first, second.sim.messageId],
+      "two items, oldest first, ending with the trigger",
+    );
+
+    // An outbound reply is part of the history (and is not itself delivered).
+    const reply = await client.messages.sendMessage({ number_id: num.id, to_number: ALICE, body: "Yes, ready for pickup." });
+    assert.equal(reply.conversation_id, convAlice);
+    const third = await inboundTo(projectRx, projectHook.secret, ALICE, "Thanks!");
+    assertSmsEnvelope(third.body, { sim: third.sim, from: ALICE, text: "Thanks!" });
+    assert.equal(third.body.recentHistory.length, 2, "capped at contextLimit 2 after 4 messages");
+    assert.deepEqual(
+      third.body.recentHistory.map((h) => [h.messageId, h.direction, h.content]),
+      [
+        [reply.id, "outbound", "Yes, ready for pickup."],
+        [third.sim.messageId, "inbound", "Thanks!"],
+      ],
+    );
+    assert.ok(Date.parse(third.body.recentHistory[0].at) <= Date.parse(third.body.recentHistory[1].at), "oldest first");
+
+    // Another party's history is its own conversation only.
+    const bob = await inboundTo(projectRx, projectHook.secret, BOB, "Wrong number?");
+    assertSmsEnvelope(bob.body, { sim: bob.sim, from: BOB, text: "Wrong number?" });
+    assert.notEqual(bob.sim.conversationId, convAlice);
+    assert.deepEqual(
+      bob.body.recentHistory.map((h) => h.messageId),
+      [bob.sim.messageId],
+    );
+    assert.equal(projectRx.requests.length, 4, "one delivery per inbound message, none for the outbound one");
+  });
+
+  it("conversationState is the metadata set with conversations.updateConversation", async () => {
+    const meta = { customer: { name: "Alice", tier: "gold" }, orderIds: ["ord_1234"], step: 2, vip: true };
+    const upd = await client.conversations.updateConversation({ conversation_id: convAlice, metadata: meta });
+    assert.deepEqual(upd.metadata, meta);
+    const withMeta = await inboundTo(projectRx, projectHook.secret, ALICE, "Can I come at 5?");
+    assertSmsEnvelope(withMeta.body, { sim: withMeta.sim, from: ALICE, text: "Can I come at 5?" });
+    assert.deepEqual(withMeta.body.conversationState, meta);
+
+    // Other conversations keep null; clearing the metadata clears the state.
+    const bob = await inboundTo(projectRx, projectHook.secret, BOB, "Hello again");
+    assert.equal(bob.body.conversationState, null);
+    await client.conversations.updateConversation({ conversation_id: convAlice, metadata: null });
+    const cleared = await inboundTo(projectRx, projectHook.secret, ALICE, "See you");
+    assert.equal(cleared.body.conversationState, null);
+  });
+
+  it("a second createOrUpdateWebhook rotates the secret and keeps the id", async () => {
+    const old = projectHook;
+    const res = await client.webhooks.createOrUpdateWebhook({ body: { url: old.url, contextLimit: 2, timeout: 45 } });
+    assertWebhookShape(res, "updated project webhook");
+    assert.equal(res.id, old.id, "same webhook");
+    assert.notEqual(res.secret, old.secret, "new secret");
+    assert.equal(res.timeout, 45);
+    assert.equal(res.contextLimit, 2);
+    assert.deepEqual(await client.webhooks.getWebhook(), res);
+    projectHook = res;
+
+    const { rec, body } = await inboundTo(projectRx, res.secret, ALICE, "After rotation");
+    assert.equal(body.event, "agent.message");
+    assert.ok(!signatureValid(rec, old.secret), "the old secret no longer verifies");
+  });
+
+  it("an agent webhook takes the agent's messages; after deleteAgentWebhook the project one does again", async () => {
+    const url = `${agentRx.url}/agent-hook`;
+    const hook = await client.agentWebhooks.createOrUpdateAgentWebhook({ agent_id: agent.id, body: { url, contextLimit: 0 } });
+    assertWebhookShape(hook, "agent webhook");
+    assert.equal(hook.url, url);
+    assert.equal(hook.contextLimit, 0);
+    assert.notEqual(hook.id, projectHook.id);
+    assert.notEqual(hook.secret, projectHook.secret);
+    assert.deepEqual(await client.agentWebhooks.getAgentWebhook({ agent_id: agent.id }), hook);
+    assert.deepEqual(await client.webhooks.getWebhook(), projectHook, "the project webhook is untouched");
+
+    const projectBefore = projectRx.requests.length;
+    const viaAgent = await inboundTo(agentRx, hook.secret, ALICE, "To the agent");
+    assert.equal(viaAgent.rec.path, "/agent-hook");
+    assertSmsEnvelope(viaAgent.body, { sim: viaAgent.sim, from: ALICE, text: "To the agent" });
+    assert.deepEqual(viaAgent.body.recentHistory, [], "contextLimit 0 sends no history");
+    assert.ok(!signatureValid(viaAgent.rec, projectHook.secret), "signed with the agent's secret, not the project's");
+    // Once the delivery is recorded as done, the project endpoint has still seen nothing.
+    await waitFor(async () => {
+      const list = await client.agentWebhooks.listAgentDeliveries({ agent_id: agent.id });
+      return list.some((d) => d.messageId === viaAgent.sim.messageId && d.status === "delivered");
+    }, "the agent delivery to be recorded");
+    await sleep(100);
+    assert.equal(projectRx.requests.length, projectBefore, "nothing went to the project webhook");
+    assert.equal(agentRx.requests.length, 1);
+
+    // The agent's test endpoint signs with the agent's secret.
+    const test = await client.agentWebhooks.testAgentWebhook({ agent_id: agent.id });
+    assert.deepEqual(sortedKeys(test), ["error", "responseMs", "statusCode", "success"]);
+    assert.equal(test.success, true);
+    assert.equal(test.statusCode, 200);
+    assert.ok(Number.isInteger(test.responseMs) && test.responseMs >= 0, `responseMs ${test.responseMs}`);
+    assert.equal(test.error, null);
+    assert.equal(agentRx.requests.length, 2, "the test delivery arrived before the call returned");
+    const fake = assertSignedDelivery(agentRx.requests[1], hook.secret, "agent test delivery");
+    assert.equal(fake.event, "agent.message");
+    assert.equal(fake.agentId, agent.id);
+    assert.equal(projectRx.requests.length, projectBefore);
+
+    const del = await client.agentWebhooks.deleteAgentWebhook({ agent_id: agent.id });
+    assert.equal(del.success, true);
+    assert.equal(await client.agentWebhooks.getAgentWebhook({ agent_id: agent.id }), null);
+    assert.deepEqual(await client.webhooks.getWebhook(), projectHook, "deleting the agent webhook keeps the project one");
+
+    const back = await inboundTo(projectRx, projectHook.secret, ALICE, "Back to the project");
+    assertSmsEnvelope(back.body, { sim: back.sim, from: ALICE, text: "Back to the project" });
+    assert.equal(back.body.recentHistory.length, 2, "project contextLimit applies again");
+    await sleep(100);
+    assert.equal(agentRx.requests.length, 2, "nothing more went to the deleted agent webhook");
+  });
+
+  it("webhooks.listDeliveries and agentWebhooks.listAgentDeliveries record each delivery", async () => {
+    const ours = new Set(seen.map((s) => s.messageId));
+    // A receiver sees a request before the server records its outcome: give
+    // the records a moment to settle, then check them.
+    await settle(async () => {
+      const l = await client.webhooks.listDeliveries();
+      return seen.every((s) => l.items.some((d) => d.messageId === s.messageId && d.status === "delivered"));
+    }, 5_000);
+    const res = await client.webhooks.listDeliveries();
+    for (const k of ["items", "total", "offset", "limit"]) assert.ok(k in res, `envelope has ${k}`);
+    assert.ok(Array.isArray(res.items));
+    assert.equal(res.offset, 0);
+    assert.equal(res.limit, 50);
+    assert.equal(res.total, res.items.length, "everything fits in the default page");
+    for (const d of res.items) assertDeliveryShape(d);
+    const messageDeliveries = res.items.filter((d) => ours.has(d.messageId));
+    assert.equal(messageDeliveries.length, seen.length, "one record per delivered message");
+    assert.deepEqual(new Set(messageDeliveries.map((d) => d.messageId)), ours);
+    for (const d of messageDeliveries) {
+      assert.equal(d.status, "delivered", JSON.stringify(d));
+      assert.equal(d.httpStatus, 200);
+      assert.equal(d.attemptCount, 1);
+      assert.equal(d.eventType, "agent.message");
+      assert.equal(d.channel, "sms");
+      assert.equal(d.errorMessage, null);
+      assert.equal(d.responseBody, "ok", "the receiver's answer is recorded");
+      assert.equal(d.nextRetryAt, null, "no retry pending");
+      assertIso(d.lastAttemptAt, "delivery.lastAttemptAt");
+    }
+    // Each delivery has its own X-Webhook-ID.
+    const ids = seen.map((s) => s.rec.headers["x-webhook-id"]);
+    assert.equal(new Set(ids).size, ids.length, "X-Webhook-ID is unique per delivery");
+
+    // offset/limit page through the same list; hours filters by age.
+    const page = await client.webhooks.listDeliveries({ limit: 2, offset: 1 });
+    assert.equal(page.limit, 2);
+    assert.equal(page.offset, 1);
+    assert.equal(page.total, res.total);
+    assert.deepEqual(
+      page.items.map((d) => d.id),
+      res.items.slice(1, 3).map((d) => d.id),
+    );
+    const recent = await client.webhooks.listDeliveries({ hours: 1 });
+    assert.equal(recent.total, res.total, "all deliveries are within the last hour");
+
+    // The agent's list is a bare array of the agent webhook's deliveries.
+    const agentList = await client.agentWebhooks.listAgentDeliveries({ agent_id: agent.id });
+    assert.ok(Array.isArray(agentList), "agent deliveries are a bare array");
+    for (const d of agentList) assertDeliveryShape(d, "agent delivery");
+    const viaAgent = seen.filter((s) => s.rx === agentRx).map((s) => s.messageId);
+    assert.equal(viaAgent.length, 1);
+    const agentMsgDeliveries = agentList.filter((d) => ours.has(d.messageId));
+    assert.deepEqual(
+      agentMsgDeliveries.map((d) => d.messageId),
+      viaAgent,
+      "only the message delivered through the agent webhook",
+    );
+    assert.equal(agentMsgDeliveries[0].status, "delivered");
+    assert.equal(agentMsgDeliveries[0].httpStatus, 200);
+    assert.equal(agentMsgDeliveries[0].attemptCount, 1);
+    assertErrorBody(await expectSdkError(client.agentWebhooks.listAgentDeliveries({ agent_id: "agt_doesnotexist" }), 404));
+  });
+
+  it("webhooks.deliveryStats and webhooks.allTimeStats count the deliveries", async () => {
+    const list = await client.webhooks.listDeliveries();
+    const stats = await client.webhooks.deliveryStats();
+    for (const k of ["total", "success", "failed", "pending"]) {
+      assert.ok(Number.isInteger(stats[k]) && stats[k] >= 0, `stats.${k} ${stats[k]}`);
+    }
+    assert.equal(typeof stats.successRate, "number");
+    assert.equal(typeof stats.byEventType, "object");
+    assert.ok(Array.isArray(stats.byHour));
+    assert.equal(stats.total, list.total);
+    assert.equal(stats.failed, 0);
+    assert.equal(stats.pending, 0);
+    assert.equal(stats.success, stats.total);
+    assert.ok(stats.byEventType["agent.message"], `byEventType has agent.message: ${JSON.stringify(stats.byEventType)}`);
+
+    const all = await client.webhooks.allTimeStats();
+    for (const k of ["total", "success", "failed"]) assert.ok(Number.isInteger(all[k]), `allTime.${k}`);
+    assert.equal(typeof all.successRate, "number");
+    assert.equal(all.total, list.total);
+    assert.equal(all.success, list.total);
+    assert.equal(all.failed, 0);
+  });
+
+  it("webhooks.testWebhook sends a signed fake agent.message and reports the endpoint's answer", async () => {
+    const before = projectRx.requests.length;
+    const res = await client.webhooks.testWebhook();
+    assert.deepEqual(sortedKeys(res), ["error", "responseMs", "statusCode", "success"]);
+    assert.equal(res.success, true);
+    assert.equal(res.statusCode, 200);
+    assert.ok(Number.isInteger(res.responseMs) && res.responseMs >= 0, `responseMs ${res.responseMs}`);
+    assert.equal(res.error, null);
+    assert.equal(projectRx.requests.length, before + 1, "the test delivery arrived before the call returned");
+    const fake = assertSignedDelivery(projectRx.requests[before], projectHook.secret, "project test delivery");
+    assert.equal(fake.event, "agent.message");
+    assert.equal(fake.channel, "sms");
+    assert.equal(fake.agentId, agent.id, "defaults to the account's first agent");
+    assert.equal(typeof fake.data, "object");
+
+    // ?agentId picks the agent named in the payload.
+    const other = await client.agents.createAgent({ name: "Second desk" });
+    const res2 = await client.webhooks.testWebhook({ agentId: other.id });
+    assert.equal(res2.success, true);
+    const fake2 = assertSignedDelivery(projectRx.requests[before + 1], projectHook.secret, "project test delivery (agentId)");
+    assert.equal(fake2.agentId, other.id);
+    await expectSdkError(client.webhooks.testWebhook({ agentId: "agt_doesnotexist" }), 404);
+    assert.equal(projectRx.requests.length, before + 2, "an unknown agentId sends nothing");
+
+    // An endpoint answering 503 is reported, not thrown.
+    const down = await client.webhooks.createOrUpdateWebhook({ body: { url: `${downRx.url}/down`, contextLimit: 2 } });
+    const failed = await client.webhooks.testWebhook();
+    assert.equal(failed.success, false);
+    assert.equal(failed.statusCode, 503);
+    assert.equal(typeof failed.error, "string");
+    assert.equal(downRx.requests.length, 1, "a test delivery is not retried");
+    assertSignedDelivery(downRx.requests[0], down.secret, "test delivery to a failing endpoint");
+    assert.equal(projectRx.requests.length, before + 2);
+  });
+
+  it("a failing delivery is retried with the same X-Webhook-ID until the endpoint answers 2xx", async () => {
+    const hook = await client.webhooks.createOrUpdateWebhook({ body: { url: `${flakyRx.url}/flaky`, contextLimit: 2 } });
+    const sim = await simSms(BOB, "Retry me");
+    await waitFor(() => flakyRx.requests.length >= 3, "three attempts at the flaky endpoint");
+    const attempts = flakyRx.requests.slice(0, 3);
+    const bodies = attempts.map((rec, i) => assertSignedDelivery(rec, hook.secret, `attempt ${i + 1}`));
+    const ids = attempts.map((rec) => rec.headers["x-webhook-id"]);
+    assert.equal(new Set(ids).size, 1, `same X-Webhook-ID on every attempt: ${ids}`);
+    assert.ok(!seen.some((s) => s.rec.headers["x-webhook-id"] === ids[0]), "and not the id of an earlier delivery");
+    for (const b of bodies) assert.equal(b.data.messageId, sim.messageId);
+    for (let i = 1; i < 3; ++i) {
+      assert.deepEqual(bodies[i], bodies[0], "every attempt carries the same payload");
+      assert.ok(attempts[i].at > attempts[i - 1].at, "attempts are spaced in time");
+    }
+
+    const d = await waitFor(async () => {
+      const list = await client.webhooks.listDeliveries();
+      const found = list.items.find((x) => x.messageId === sim.messageId);
+      return found?.status === "delivered" ? found : null;
+    }, "the retried delivery to be recorded as delivered");
+    assertDeliveryShape(d);
+    assert.equal(d.attemptCount, 3);
+    assert.equal(d.httpStatus, 200, "the last attempt's status");
+    assert.equal(d.responseBody, "ok", "the last attempt's answer");
+    assert.equal(d.nextRetryAt, null);
+    await sleep(100);
+    assert.equal(flakyRx.requests.length, 3, "no attempt after the success");
+  });
+
+  it("webhooks.deleteWebhook removes the project webhook and nothing more is delivered", async () => {
+    const listBefore = await client.webhooks.listDeliveries();
+    const del = await client.webhooks.deleteWebhook();
+    assert.equal(del.success, true);
+    assert.equal(await client.webhooks.getWebhook(), null);
+
+    const counts = () => [projectRx, agentRx, flakyRx, downRx].map((rx) => rx.requests.length);
+    const before = counts();
+    const sim = await simSms(ALICE, "Anyone listening?");
+    await sleep(300);
+    assert.deepEqual(counts(), before, "no receiver got a request");
+    const listAfter = await client.webhooks.listDeliveries();
+    assert.equal(listAfter.total, listBefore.total, "no delivery was recorded");
+    assert.ok(!listAfter.items.some((x) => x.messageId === sim.messageId));
+  });
+
+  it("another account sees none of account A's webhooks", async () => {
+    assert.equal(await clientB.webhooks.getWebhook(), null);
+    const list = await clientB.webhooks.listDeliveries();
+    assert.equal(list.total, 0);
+    assert.deepEqual(list.items, []);
+    await expectSdkError(clientB.agentWebhooks.getAgentWebhook({ agent_id: agent.id }), 404);
+    await expectSdkError(clientB.agentWebhooks.listAgentDeliveries({ agent_id: agent.id }), 404);
+    await expectSdkError(
+      clientB.agentWebhooks.createOrUpdateAgentWebhook({ agent_id: agent.id, body: { url: `${agentRx.url}/stolen` } }),
+      404,
+    );
+    const stats = await clientB.webhooks.allTimeStats();
+    assert.equal(stats.total, 0);
+  });
+});
