@@ -8,6 +8,7 @@
 #   bench/api_bench.sh [build-dir]      env: DURATION (s, default 10), AGENTS (default 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 duration=${DURATION:-10}
 agents=${AGENTS:-100000}
@@ -19,26 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Prints "<requests/s> <p99 ms>" from wrk --latency output on stdin.
-wrk_figures() {
-  awk '
-    /Requests\/sec:/ { rps = $2 }
-    $1 == "99%" {
-      v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
-      ms = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v
-    }
-    END { printf "%.0f %.2f\n", rps, ms }'
-}
-
-wait_for_port_file() {
-  for _ in $(seq 1 250); do
-    [ -s "$1" ] && return 0
-    sleep 0.02
-  done
-  echo "server did not start" >&2
-  exit 1
-}
-
 # Ceiling 1: a bare Beast server with the same number of io threads.
 "$build/bench/bare_server" 18901 2 &
 pids+=($!)
@@ -47,8 +28,7 @@ read -r bare_rps bare_p99 < <(wrk -t2 -c64 -d"${duration}s" --latency http://127
 kill "${pids[-1]}"
 
 # The server, on a fresh data folder.
-key=$("$build/agentphone" admin --data-dir "$tmp/data" create-account --email bench@example.com |
-      sed -n 's/^api_key=//p')
+key=$(bench_account_key "$build" "$tmp/data")
 "$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
   --idle-timeout-ms 3000 2>"$tmp/server.log" &
 server=$!

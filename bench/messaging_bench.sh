@@ -11,6 +11,7 @@
 #   env: DURATION (s, default 10), MESSAGES (default 1000000), CONVERSATIONS (default 100000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 duration=${DURATION:-10}
 messages=${MESSAGES:-1000000}
@@ -23,17 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Prints "<requests/s> <p99 ms>" from wrk --latency output on stdin.
-wrk_figures() {
-  awk '
-    /Requests\/sec:/ { rps = $2 }
-    $1 == "99%" {
-      v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
-      ms = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v
-    }
-    END { printf "%.0f %.2f\n", rps, ms }'
-}
-
 "$build/bench/bare_server" 18902 2 &
 pids+=($!)
 sleep 0.3
@@ -43,13 +33,12 @@ puts_ceiling=$("$build/bench/eventstore_bench" --ceiling-only --seconds "$durati
   --dir "$tmp/ceiling")
 rm -rf "$tmp/ceiling"
 
-key=$("$build/agentphone" admin --data-dir "$tmp/data" create-account --email bench@example.com |
-      sed -n 's/^api_key=//p')
+key=$(bench_account_key "$build" "$tmp/data")
 "$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
   --idle-timeout-ms 3000 2>"$tmp/server.log" &
 server=$!
 pids+=($server)
-for _ in $(seq 1 250); do [ -s "$tmp/port" ] && break; sleep 0.02; done
+wait_for_port_file "$tmp/port"
 port=$(cat "$tmp/port")
 base="http://127.0.0.1:$port"
 auth="Authorization: Bearer $key"

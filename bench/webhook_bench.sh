@@ -6,6 +6,7 @@
 #   bench/webhook_bench.sh [build-dir]   env: DURATION (s, default 30), RATES (default 2000,3000,4000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 duration=${DURATION:-30}
 rates=${RATES:-2000,3000,4000}
@@ -18,12 +19,11 @@ cleanup() {
 trap cleanup EXIT
 
 receiver_port=18977
-key=$("$build/agentphone" admin --data-dir "$tmp/data" create-account --email bench@example.com |
-      sed -n 's/^api_key=//p')
+key=$(bench_account_key "$build" "$tmp/data")
 "$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
   2>"$tmp/server.log" &
 server=$!
-for _ in $(seq 1 250); do [ -s "$tmp/port" ] && break; sleep 0.02; done
+wait_for_port_file "$tmp/port"
 port=$(cat "$tmp/port")
 auth="Authorization: Bearer $key"
 phone=$(curl -sf -H "$auth" -d '{"areaCode":"415"}' "http://127.0.0.1:$port/v1/numbers" |

@@ -29,6 +29,21 @@ std::string text(const json::object& o, const char* key) {
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// The headers of one signed webhook request (contract C.4).
+std::vector<std::pair<std::string, std::string>> signed_headers(const std::string& delivery_id,
+                                                                const std::string& secret,
+                                                                const std::string& body) {
+  const std::string timestamp = std::to_string(now_ms() / 1000);
+  return {
+      {"Content-Type", "application/json"},
+      {"User-Agent", "agentphone-selfhosted/" AP_VERSION " (webhooks)"},
+      {"X-Webhook-ID", delivery_id},
+      {"X-Webhook-Timestamp", timestamp},
+      {"X-Webhook-Signature", domain::webhook_signature(secret, timestamp, body)},
+      {"X-Webhook-Event", "agent.message"},
+  };
+}
+
 // One attempt to make.
 struct Job {
   std::string delivery_id;
@@ -94,20 +109,11 @@ struct WebhookDispatch::Impl {
                    [](actors::CommandResult) {});
       return finished(job);
     }
-    const std::string timestamp = std::to_string(now_ms() / 1000);
     WebhookRequest request;
     request.url = url;
     request.body = job.body;
     request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
-    request.headers = {
-        {"Content-Type", "application/json"},
-        {"User-Agent", "agentphone-selfhosted/" AP_VERSION " (webhooks)"},
-        {"X-Webhook-ID", job.delivery_id},
-        {"X-Webhook-Timestamp", timestamp},
-        {"X-Webhook-Signature",
-         domain::webhook_signature(text(webhook, "secret"), timestamp, job.body)},
-        {"X-Webhook-Event", "agent.message"},
-    };
+    request.headers = signed_headers(job.delivery_id, text(webhook, "secret"), job.body);
     const std::string key = url.scheme + "://" + url.host + ":" + url.port;
     Endpoint& endpoint = endpoints[key];
     if (endpoint.in_flight >= options.max_in_flight_per_endpoint) {
@@ -175,15 +181,21 @@ struct WebhookDispatch::Impl {
     }
   }
 
-  static Job job_from_pending(const json::object& pending) {
+  // A job from a webhook.delivery_created event or a pending-delivery row
+  // (both carry deliveryId, accountId, entity, conversationId and body).
+  static Job job_of(const json::object& delivery, int attempt) {
     Job job;
-    job.delivery_id = text(pending, "deliveryId");
-    job.account = text(pending, "accountId");
-    job.entity = text(pending, "entity");
-    job.conversation = text(pending, "conversationId");
-    job.body = text(pending, "body");
-    job.attempt = static_cast<int>(pending.at("attempts").as_int64()) + 1;
+    job.delivery_id = text(delivery, "deliveryId");
+    job.account = text(delivery, "accountId");
+    job.entity = text(delivery, "entity");
+    job.conversation = text(delivery, "conversationId");
+    job.body = text(delivery, "body");
+    job.attempt = attempt;
     return job;
+  }
+
+  static int next_attempt(const json::object& pending) {
+    return static_cast<int>(pending.at("attempts").as_int64()) + 1;
   }
 };
 
@@ -195,16 +207,10 @@ WebhookDispatch::~WebhookDispatch() = default;
 
 void WebhookDispatch::on_event(const std::string& type, const std::string& payload) {
   if (type == "webhook.delivery_created") {
-    const json::object data = json::parse(payload).as_object();
-    Job job;
-    job.delivery_id = text(data, "deliveryId");
-    job.account = text(data, "accountId");
-    job.entity = text(data, "entity");
-    job.conversation = text(data, "conversationId");
-    job.body = text(data, "body");
-    impl_->client.defer([impl = impl_.get(), job = std::move(job)]() mutable {
-      impl->schedule(std::move(job), 0);
-    });
+    impl_->client.defer(
+        [impl = impl_.get(), job = Impl::job_of(json::parse(payload).as_object(), 1)]() mutable {
+          impl->schedule(std::move(job), 0);
+        });
     return;
   }
   if (type == "webhook.delivery_attempted") {
@@ -217,9 +223,9 @@ void WebhookDispatch::on_event(const std::string& type, const std::string& paylo
     std::optional<json::object> pending = impl_->view.pending_delivery(id);
     if (!pending) return;
     const std::int64_t at_ms = data.at("nextRetryAtMs").as_int64();
-    impl_->client.defer([impl = impl_.get(), job = Impl::job_from_pending(*pending), at_ms] {
-      impl->schedule(job, at_ms);
-    });
+    impl_->client.defer([impl = impl_.get(),
+                         job = Impl::job_of(*pending, Impl::next_attempt(*pending)),
+                         at_ms] { impl->schedule(job, at_ms); });
   }
 }
 
@@ -231,7 +237,7 @@ void WebhookDispatch::resume() {
   });
   for (const json::object& p : pending) {
     const std::int64_t at_ms = p.at("nextAttemptAtMs").as_int64();
-    impl_->client.defer([impl = impl_.get(), job = Impl::job_from_pending(p), at_ms] {
+    impl_->client.defer([impl = impl_.get(), job = Impl::job_of(p, Impl::next_attempt(p)), at_ms] {
       impl->schedule(job, at_ms);
     });
   }
@@ -272,16 +278,8 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
   request.url = url;
   request.body = domain::agent_message_body(message, nullptr, {}, domain::iso8601(at));
   request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
-  const std::string timestamp = std::to_string(at / 1000);
-  request.headers = {
-      {"Content-Type", "application/json"},
-      {"User-Agent", "agentphone-selfhosted/" AP_VERSION " (webhooks)"},
-      {"X-Webhook-ID", "whd_test_" + domain::random_hex(12)},
-      {"X-Webhook-Timestamp", timestamp},
-      {"X-Webhook-Signature",
-       domain::webhook_signature(text(webhook, "secret"), timestamp, request.body)},
-      {"X-Webhook-Event", "agent.message"},
-  };
+  request.headers =
+      signed_headers("whd_test_" + domain::random_hex(12), text(webhook, "secret"), request.body);
   impl_->client.send(std::move(request), [done](WebhookResult result) {
     const bool ok = result.error.empty() && result.http_status >= 200 && result.http_status < 300;
     json::value error = nullptr;

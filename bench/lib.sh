@@ -1,0 +1,28 @@
+# Shared by the bench/*.sh scripts (sourced, not run).
+
+# Prints "<requests/s> <p99 ms>" from wrk --latency output on stdin.
+wrk_figures() {
+  awk '
+    /Requests\/sec:/ { rps = $2 }
+    $1 == "99%" {
+      v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
+      ms = (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v
+    }
+    END { printf "%.0f %.2f\n", rps, ms }'
+}
+
+# Waits (at most 5 s) until the server has written its port to file $1.
+wait_for_port_file() {
+  for _ in $(seq 1 250); do
+    [ -s "$1" ] && return 0
+    sleep 0.02
+  done
+  echo "server did not start" >&2
+  exit 1
+}
+
+# Creates an account in data folder $2 with binary dir $1 and prints its API key.
+bench_account_key() {
+  "$1/agentphone" admin --data-dir "$2" create-account --email bench@example.com |
+    sed -n 's/^api_key=//p'
+}
