@@ -138,11 +138,16 @@ std::size_t event_count(const std::vector<StreamAppend>& parts) {
 }  // namespace
 
 void ViewBatch::put(std::string key, std::string value) {
-  ops_.push_back(Op{std::move(key), std::move(value)});
+  ops_[std::move(key)] = std::move(value);
 }
 
 void ViewBatch::erase(std::string key) {
-  ops_.push_back(Op{std::move(key), std::nullopt});
+  ops_[std::move(key)] = std::nullopt;
+}
+
+const std::optional<std::string>* ViewBatch::find(const std::string& key) const {
+  auto it = ops_.find(key);
+  return it == ops_.end() ? nullptr : &it->second;
 }
 
 struct EventStore::Impl {
@@ -690,11 +695,11 @@ Status EventStore::load_snapshot(const std::string& stream, std::optional<Snapsh
 Status EventStore::commit_view(const std::string& projection, const ViewBatch& batch,
                                std::uint64_t checkpoint_position) {
   rocksdb::WriteBatch write_batch;
-  for (const ViewBatch::Op& op : batch.ops_) {
-    if (op.value) {
-      write_batch.Put(view_key(projection, op.key), *op.value);
+  for (const auto& [key, value] : batch.ops_) {
+    if (value) {
+      write_batch.Put(view_key(projection, key), *value);
     } else {
-      write_batch.Delete(view_key(projection, op.key));
+      write_batch.Delete(view_key(projection, key));
     }
   }
   write_batch.Put(prefixed(kCheckpointPrefix, projection), be64_string(checkpoint_position));

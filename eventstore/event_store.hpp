@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -110,14 +111,15 @@ class ViewBatch {
   void put(std::string key, std::string value);
   void erase(std::string key);
   bool empty() const { return ops_.empty(); }
+  std::size_t size() const { return ops_.size(); }
+  // What this batch will do to `key`: null when it leaves the key alone, else
+  // the value it writes (an empty optional when it erases the key). A
+  // projection applying several events in one batch reads through this.
+  const std::optional<std::string>* find(const std::string& key) const;
 
  private:
   friend class EventStore;
-  struct Op {
-    std::string key;
-    std::optional<std::string> value;  // nullopt = erase.
-  };
-  std::vector<Op> ops_;
+  std::map<std::string, std::optional<std::string>> ops_;  // Last write per key wins.
 };
 
 class EventStore {

@@ -60,28 +60,32 @@ void CoreView::when_applied(std::uint64_t position, std::function<void()> fn) {
 }
 
 void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
-  for (const es::RecordedEvent& event : events) {
-    es::ViewBatch batch;
-    apply_one(event, batch);
-    const es::Status status = store_.commit_view(kName, batch, event.position);
-    // A view that cannot be written cannot serve reads correctly; stopping
-    // here keeps the checkpoint honest and the next start replays from it.
-    assert(status.ok());
-    if (!status.ok()) return;
-    std::vector<std::function<void()>> ready;
-    Listener listener;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      listener = listener_;
-      checkpoint_ = event.position;
-      auto end = waiters_.upper_bound(checkpoint_);
-      for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
-      waiters_.erase(waiters_.begin(), end);
-    }
-    cv_.notify_all();
-    if (listener) listener(event.type, event.payload);
-    for (auto& fn : ready) fn();
+  // All the events delivered together are applied in one view batch and one
+  // commit; reads while applying see the batch's own writes first.
+  es::ViewBatch batch;
+  for (const es::RecordedEvent& event : events) apply_one(event, batch);
+  if (events.empty()) return;
+  const std::uint64_t last = events.back().position;
+  const es::Status status = store_.commit_view(kName, batch, last);
+  // A view that cannot be written cannot serve reads correctly; stopping
+  // here keeps the checkpoint honest and the next start replays from it.
+  assert(status.ok());
+  if (!status.ok()) return;
+  std::vector<std::function<void()>> ready;
+  Listener listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    listener = listener_;
+    checkpoint_ = last;
+    auto end = waiters_.upper_bound(checkpoint_);
+    for (auto it = waiters_.begin(); it != end; ++it) ready.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
   }
+  cv_.notify_all();
+  if (listener) {
+    for (const es::RecordedEvent& event : events) listener(event.type, event.payload);
+  }
+  for (auto& fn : ready) fn();
 }
 
 std::string CoreView::agent_key(const std::string& account, const std::string& agent_id) {
@@ -92,6 +96,24 @@ std::optional<std::string> CoreView::raw_row(const std::string& key) const {
   std::string value;
   if (!store_.get_view(kName, key, &value).ok()) return std::nullopt;
   return value;
+}
+
+std::optional<std::string> CoreView::raw_row(const es::ViewBatch& batch,
+                                             const std::string& key) const {
+  if (const std::optional<std::string>* pending = batch.find(key)) return *pending;
+  return raw_row(key);
+}
+
+std::optional<json::object> CoreView::row(const es::ViewBatch& batch,
+                                          const std::string& key) const {
+  std::optional<std::string> value = raw_row(batch, key);
+  if (!value) return std::nullopt;
+  return json::parse(*value).as_object();
+}
+
+std::int64_t CoreView::counter(const es::ViewBatch& batch, const std::string& key) const {
+  std::optional<std::string> value = raw_row(batch, key);
+  return value ? std::stoll(*value) : 0;
 }
 
 std::optional<json::object> CoreView::row(const std::string& key) const {
@@ -128,28 +150,28 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     agent["createdAt"] = domain::iso8601(data.at("createdAtMs").as_int64());
     agent["numbers"] = json::array();
     batch.put(agent_key(account, str(data, "agentId")), domain::to_json(agent));
-    batch.put("gc/" + account, std::to_string(counter("gc/" + account) + 1));
+    batch.put("gc/" + account, std::to_string(counter(batch, "gc/" + account) + 1));
   } else if (type == "agent.updated") {
     const std::string key = agent_key(account, str(data, "agentId"));
-    std::optional<json::object> agent = row(key);
+    std::optional<json::object> agent = row(batch, key);
     if (!agent) return;
     for (const auto& [field, value] : data.at("changes").as_object()) (*agent)[field] = value;
     batch.put(key, domain::to_json(*agent));
   } else if (type == "agent.deleted") {
     const std::string key = agent_key(account, str(data, "agentId"));
-    std::optional<json::object> agent = row(key);
+    std::optional<json::object> agent = row(batch, key);
     if (!agent) return;
     // Numbers stay with the account, no longer attached to anyone.
     for (const json::value& attached : agent->at("numbers").as_array()) {
       const std::string number_key =
           "n/" + account + "/" + std::string(attached.at("id").as_string());
-      if (std::optional<json::object> number = row(number_key)) {
+      if (std::optional<json::object> number = row(batch, number_key)) {
         (*number)["agentId"] = nullptr;
         batch.put(number_key, domain::to_json(*number));
       }
     }
     batch.erase(key);
-    batch.put("gc/" + account, std::to_string(counter("gc/" + account) - 1));
+    batch.put("gc/" + account, std::to_string(counter(batch, "gc/" + account) - 1));
     // The agent's webhook goes with it; its events fall back to the project's.
     batch.erase("wh/" + account + "/agent-" + str(data, "agentId"));
   } else if (type == "number.provisioned") {
@@ -162,7 +184,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
                         {"agentId", data.at("agentId")},
                         {"createdAt", domain::iso8601(data.at("createdAtMs").as_int64())}};
     batch.put("n/" + account + "/" + number_id, domain::to_json(number));
-    batch.put("nc/" + account, std::to_string(counter("nc/" + account) + 1));
+    batch.put("nc/" + account, std::to_string(counter(batch, "nc/" + account) + 1));
     batch.put("p/" + str(data, "phoneNumber"), account + " " + number_id);
     if (data.at("agentId").is_string()) {
       attach_to_agent(account, str(data, "agentId"), number, batch);
@@ -171,7 +193,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
              type == "number.released") {
     const std::string number_id = str(data, "numberId");
     const std::string key = "n/" + account + "/" + number_id;
-    std::optional<json::object> number = row(key);
+    std::optional<json::object> number = row(batch, key);
     if (!number) return;
     const json::value previous = (*number)["agentId"];
     if (previous.is_string()) {
@@ -185,7 +207,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     if (type == "number.released") {
       (*number)["status"] = "released";
       batch.erase("p/" + std::string(number->at("phoneNumber").as_string()));
-      batch.put("nc/" + account, std::to_string(counter("nc/" + account) - 1));
+      batch.put("nc/" + account, std::to_string(counter(batch, "nc/" + account) - 1));
     }
     batch.put(key, domain::to_json(*number));
   } else if (type == "conversation.started") {
@@ -207,14 +229,14 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
                          {"participants", nullptr},
                          {"metadata", nullptr}};
     batch.put("c/" + account + "/" + id, domain::to_json(summary));
-    batch.put("cc/" + account, std::to_string(counter("cc/" + account) + 1));
+    batch.put("cc/" + account, std::to_string(counter(batch, "cc/" + account) + 1));
     if (data.at("agentId").is_string()) {
       const std::string agent = str(data, "agentId");
-      batch.put("cac/" + agent, std::to_string(counter("cac/" + agent) + 1));
+      batch.put("cac/" + agent, std::to_string(counter(batch, "cac/" + agent) + 1));
     }
   } else if (type == "conversation.metadata_updated") {
     const std::string key = "c/" + account + "/" + str(data, "conversationId");
-    std::optional<json::object> summary = row(key);
+    std::optional<json::object> summary = row(batch, key);
     if (!summary) return;
     (*summary)["metadata"] = data.at("metadata");
     batch.put(key, domain::to_json(*summary));
@@ -234,7 +256,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
                                            {"atMs", data.at("atMs")}}));
   } else if (type == "idempotency.completed") {
     const std::string key = "i/" + str(data, "keyHash");
-    std::optional<json::object> claim = row(key);
+    std::optional<json::object> claim = row(batch, key);
     if (!claim) return;
     (*claim)["status"] = data.at("status");
     (*claim)["body"] = data.at("body");
@@ -267,7 +289,7 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
     batch.put("d/" + account + "/" + order + "/" + id, domain::to_json(delivery));
     batch.put("dx/" + id, account + " " + order + " " + agent);
     if (agent != "-") batch.put("da/" + agent + "/" + order + "/" + id, "");
-    batch.put("dc/" + account, std::to_string(counter("dc/" + account) + 1));
+    batch.put("dc/" + account, std::to_string(counter(batch, "dc/" + account) + 1));
     batch.put("dp/" + id,
               domain::to_json(json::object{{"deliveryId", id},
                                            {"accountId", account},
@@ -279,11 +301,11 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
     return;
   }
   // webhook.delivery_attempted
-  std::optional<std::string> where = raw_row("dx/" + id);
+  std::optional<std::string> where = raw_row(batch, "dx/" + id);
   if (!where) return;
   const std::size_t a = where->find(' '), b = where->find(' ', a + 1);
   const std::string key = "d/" + account + "/" + where->substr(a + 1, b - a - 1) + "/" + id;
-  std::optional<json::object> delivery = row(key);
+  std::optional<json::object> delivery = row(batch, key);
   if (!delivery) return;
   const std::string status = str(data, "status");
   (*delivery)["status"] = status;
@@ -297,7 +319,7 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
       next.is_int64() ? json::value(domain::iso8601(next.as_int64())) : json::value(nullptr);
   batch.put(key, domain::to_json(*delivery));
   if (status == "pending") {
-    if (std::optional<json::object> pending = row("dp/" + id)) {
+    if (std::optional<json::object> pending = row(batch, "dp/" + id)) {
       (*pending)["attempts"] = data.at("attempt");
       (*pending)["nextAttemptAtMs"] = next;
       batch.put("dp/" + id, domain::to_json(*pending));
@@ -306,12 +328,12 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   }
   batch.erase("dp/" + id);
   const std::string tally = (status == "delivered" ? "dS/" : "dF/") + account;
-  batch.put(tally, std::to_string(counter(tally) + 1));
+  batch.put(tally, std::to_string(counter(batch, tally) + 1));
 }
 
 void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) const {
   const std::string message_id = str(data, "messageId");
-  std::optional<std::string> where = raw_row("mi/" + message_id);
+  std::optional<std::string> where = raw_row(batch, "mi/" + message_id);
   if (!where) return;
   // "<account> <conv id> <order> <number id>"
   const std::size_t a = where->find(' '), b = where->find(' ', a + 1), c = where->find(' ', b + 1);
@@ -320,7 +342,7 @@ void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) cons
   const std::string number = where->substr(c + 1);
   for (const std::string& key : {"m/" + conversation + "/" + order + "/" + message_id,
                                  "nm/" + number + "/" + order + "/" + message_id}) {
-    std::optional<json::object> message = row(key);
+    std::optional<json::object> message = row(batch, key);
     if (!message) continue;
     (*message)["status"] = data.at("status");
     (*message)["errorCode"] = data.at("errorCode");
@@ -334,7 +356,7 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                              es::ViewBatch& batch) const {
   const std::string conversation = str(data, "conversationId");
   const std::string key = "c/" + account + "/" + conversation;
-  std::optional<json::object> summary = row(key);
+  std::optional<json::object> summary = row(batch, key);
   if (!summary) return;
   const std::int64_t at_ms = data.at("atMs").as_int64();
   const std::int64_t seq = summary->at("messageCount").as_int64() + 1;
@@ -345,7 +367,7 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   // Newest-first order indexes: the conversation moves to the front of its
   // account's (and agent's) list.
   const json::value& agent = summary->at("agentId");
-  if (std::optional<std::string> previous = raw_row("ct/" + conversation)) {
+  if (std::optional<std::string> previous = raw_row(batch, "ct/" + conversation)) {
     batch.erase("cl/" + account + "/" + *previous + "/" + conversation);
     if (agent.is_string())
       batch.erase("ca/" + std::string(agent.as_string()) + "/" + *previous + "/" + conversation);
@@ -417,7 +439,7 @@ std::string CoreView::newest_first_key(std::int64_t at_ms, std::int64_t seq) {
 void CoreView::attach_to_agent(const std::string& account, const std::string& agent_id,
                                const json::object& number, es::ViewBatch& batch) const {
   const std::string key = agent_key(account, agent_id);
-  std::optional<json::object> agent = row(key);
+  std::optional<json::object> agent = row(batch, key);
   if (!agent) return;
   agent->at("numbers").as_array().push_back(json::object{{"id", number.at("id")},
                                                          {"phoneNumber", number.at("phoneNumber")},
@@ -429,7 +451,7 @@ void CoreView::attach_to_agent(const std::string& account, const std::string& ag
 void CoreView::detach_from_agent(const std::string& account, const std::string& agent_id,
                                  const std::string& number_id, es::ViewBatch& batch) const {
   const std::string key = agent_key(account, agent_id);
-  std::optional<json::object> agent = row(key);
+  std::optional<json::object> agent = row(batch, key);
   if (!agent) return;  // The agent was deleted; its rows are gone already.
   json::array& numbers = agent->at("numbers").as_array();
   for (auto it = numbers.begin(); it != numbers.end(); ++it) {

@@ -144,6 +144,10 @@ class CoreView {
   std::optional<std::string> raw_row(const std::string& key) const;
   std::optional<json::object> row(const std::string& key) const;
   std::int64_t counter(const std::string& key) const;
+  // The same, seen through the writes of a batch being applied.
+  std::optional<std::string> raw_row(const es::ViewBatch& batch, const std::string& key) const;
+  std::optional<json::object> row(const es::ViewBatch& batch, const std::string& key) const;
+  std::int64_t counter(const es::ViewBatch& batch, const std::string& key) const;
   // Walks the index rows under `prefix`, skipping `offset` items and taking
   // `limit`; `item` maps a row to its wire JSON, or nullopt to leave it out.
   Page offset_page(
