@@ -151,7 +151,8 @@ json::object snapshot_of(const AnyState& state) {
                   {"messageCount", s.message_count},
                   {"createdAtMs", s.created_at_ms},
                   {"pending", pending},
-                  {"recent", recent}};
+                  {"recent", recent},
+                  {"lastMessageAtMs", s.last_message_at_ms}};
         } else {
           return {{"exists", s.exists},
                   {"accountId", s.account_id},
@@ -200,6 +201,9 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           s.metadata = o.at("metadata");
           s.message_count = o.at("messageCount").as_int64();
           s.created_at_ms = o.at("createdAtMs").as_int64();
+          if (const json::value* last = o.if_contains("lastMessageAtMs")) {
+            s.last_message_at_ms = last->as_int64();
+          }
           if (const json::value* recent = o.if_contains("recent")) {
             for (const json::value& m : recent->as_array()) {
               auto field = [&](std::size_t i) { return std::string(m.at(i).as_string()); };

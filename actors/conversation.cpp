@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+
 #include "actors/secrets.hpp"
 #include "actors/webhook.hpp"
 
@@ -70,7 +72,7 @@ Event inbound_delivery(const ConversationState& state, const Command& command,
     std::vector<HistoryItem> history;
     const HistoryItem current{message_id, std::string(message.at("body").as_string()), "inbound",
                               std::string(message.at("channel").as_string()),
-                              iso8601(context.now_ms)};
+                              iso8601(message.at("atMs").as_int64())};
     const std::size_t older = limit == 0 ? 0 : std::min(limit - 1, state.recent.size());
     history.assign(state.recent.end() - static_cast<std::ptrdiff_t>(older), state.recent.end());
     if (limit > 0) history.push_back(current);
@@ -123,6 +125,10 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
                             {"agentId", a.at("agentId")},
                             {"createdAtMs", context.now_ms}}});
   }
+  // Message times strictly increase within a conversation (a message in the
+  // same millisecond as the previous one is stamped a millisecond later), so
+  // that the `before`/`after` time cursors never skip a message.
+  const std::int64_t at_ms = std::max(context.now_ms, state.last_message_at_ms + 1);
   const json::value& ours = a.at("phoneNumber");
   const json::value& theirs = a.at("participant");
   const json::array& media = a.at("mediaUrls").as_array();
@@ -140,7 +146,7 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
                           {"channel", media.empty() ? "sms" : "mms"},
                           {"segments", a.at("segments")},
                           {"status", outbound ? "queued" : "received"},
-                          {"atMs", context.now_ms}}});
+                          {"atMs", at_ms}}});
   if (!outbound) events.push_back(inbound_delivery(state, command, events.back().data, context));
   return events;
 }
@@ -157,6 +163,7 @@ void evolve_conversation(ConversationState& state, const std::string& type,
     state.created_at_ms = data.at("createdAtMs").as_int64();
   } else if (type == "message.queued" || type == "message.received") {
     ++state.message_count;
+    state.last_message_at_ms = data.at("atMs").as_int64();
     state.recent.push_back(HistoryItem{
         std::string(data.at("messageId").as_string()), std::string(data.at("body").as_string()),
         std::string(data.at("direction").as_string()), std::string(data.at("channel").as_string()),

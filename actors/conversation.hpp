@@ -32,6 +32,7 @@ struct ConversationState {
   json::value metadata;      // Object or null.
   std::int64_t message_count = 0;
   std::int64_t created_at_ms = 0;
+  std::int64_t last_message_at_ms = 0;  // Message times strictly increase.
   // Outbound messages the carrier has not finished with: id -> "queued" | "sent".
   std::map<std::string, std::string> pending;
   // The newest kMaxRecentMessages messages, oldest first.

@@ -157,6 +157,32 @@ TEST_F(MessagingTest, CursorPagination) {
   expect_refused(alice_, "GET", base + "?limit=201", "", 422);
 }
 
+TEST_F(MessagingTest, MessagesInOneMillisecondAreNeverSkippedByCursors) {
+  // Several messages arrive within a few milliseconds, some in the same one.
+  std::vector<std::thread> senders;
+  for (int i = 0; i < 8; ++i) {
+    senders.emplace_back(
+        [this, i] { inbound("+14155552671", phone_, "burst " + std::to_string(i)); });
+  }
+  for (std::thread& t : senders) t.join();
+  const std::string conversation(
+      call_json(alice_, "GET", "/v1/conversations").at("data").at(0).at("id").as_string());
+  // Walk one message per page with `before` cursors: every message appears once.
+  std::set<std::string> seen;
+  std::string cursor;
+  for (int page = 0; page < 20; ++page) {
+    const std::string target = "/v1/conversations/" + conversation + "/messages?limit=1" +
+                               (cursor.empty() ? "" : "&before=" + cursor);
+    json::object got = call_json(alice_, "GET", target).as_object();
+    if (got.at("data").as_array().empty()) break;
+    seen.insert(std::string(got.at("data").at(0).at("body").as_string()));
+    const std::string at(got.at("data").at(0).at("receivedAt").as_string());
+    if (!cursor.empty()) EXPECT_LT(at, cursor);  // Strictly older each time.
+    cursor = at;
+  }
+  EXPECT_EQ(seen.size(), 8u);
+}
+
 TEST_F(MessagingTest, MetadataReplacesAndClears) {
   const std::string conversation(
       send(R"("to_number":"+14155552671","body":"x")").at("conversation_id").as_string());
