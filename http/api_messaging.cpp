@@ -123,6 +123,11 @@ std::optional<Response> parse_outbound(const json::object& body, OutboundMessage
   if (errors.empty() && out->body.empty() && out->media_urls.empty()) {
     errors.push_back({"body", "body must not be empty unless media is attached", "value_error"});
   }
+  if (!out->from_number.empty() && domain::normalize_nanp(out->from_number).empty()) {
+    errors.push_back({"from_number",
+                      "from_number must be a US or Canadian phone number, e.g. +14155551234",
+                      "value_error"});
+  }
   if (errors.empty() && out->number_id.empty() && out->from_number.empty() &&
       out->agent_id.empty()) {
     errors.push_back({"", "One of agent_id, number_id or from_number is required", "missing"});

@@ -223,6 +223,8 @@ TEST_F(MessagingTest, BadMessagesAreRefusedAndWriteNothing) {
                  "{" + from + R"("to_number":"+14155552671","body":"x"})", 404);
   expect_refused(alice_, "POST", "/v1/messages",
                  R"({"from_number":"+19995550100","to_number":"+14155552671","body":"x"})", 404);
+  expect_refused(alice_, "POST", "/v1/messages",
+                 R"({"from_number":"call me","to_number":"+14155552671","body":"x"})", 422);
 }
 
 TEST_F(MessagingTest, InboundToUnknownOrReleasedNumbersLeavesNoTrace) {
