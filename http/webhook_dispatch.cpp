@@ -31,6 +31,7 @@ std::string text(const json::object& o, const char* key) {
 
 // The headers of one signed webhook request (contract C.4).
 std::vector<std::pair<std::string, std::string>> signed_headers(const std::string& delivery_id,
+                                                                const std::string& event_type,
                                                                 const std::string& secret,
                                                                 const std::string& body) {
   const std::string timestamp = std::to_string(now_ms() / 1000);
@@ -40,7 +41,7 @@ std::vector<std::pair<std::string, std::string>> signed_headers(const std::strin
       {"X-Webhook-ID", delivery_id},
       {"X-Webhook-Timestamp", timestamp},
       {"X-Webhook-Signature", domain::webhook_signature(secret, timestamp, body)},
-      {"X-Webhook-Event", "agent.message"},
+      {"X-Webhook-Event", event_type},
   };
 }
 
@@ -50,6 +51,7 @@ struct Job {
   std::string account;
   std::string entity;
   std::string conversation;  // "" when the delivery has none.
+  std::string event_type;
   std::string body;
   int attempt = 1;
 };
@@ -113,7 +115,8 @@ struct WebhookDispatch::Impl {
     request.url = url;
     request.body = job.body;
     request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
-    request.headers = signed_headers(job.delivery_id, text(webhook, "secret"), job.body);
+    request.headers =
+        signed_headers(job.delivery_id, job.event_type, text(webhook, "secret"), job.body);
     const std::string key = url.scheme + "://" + url.host + ":" + url.port;
     Endpoint& endpoint = endpoints[key];
     if (endpoint.in_flight >= options.max_in_flight_per_endpoint) {
@@ -182,13 +185,14 @@ struct WebhookDispatch::Impl {
   }
 
   // A job from a webhook.delivery_created event or a pending-delivery row
-  // (both carry deliveryId, accountId, entity, conversationId and body).
+  // (both carry deliveryId, accountId, entity, conversationId, eventType and body).
   static Job job_of(const json::object& delivery, int attempt) {
     Job job;
     job.delivery_id = text(delivery, "deliveryId");
     job.account = text(delivery, "accountId");
     job.entity = text(delivery, "entity");
     job.conversation = text(delivery, "conversationId");
+    job.event_type = text(delivery, "eventType");
     job.body = text(delivery, "body");
     job.attempt = attempt;
     return job;
@@ -278,8 +282,8 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
   request.url = url;
   request.body = domain::agent_message_body(message, nullptr, {}, domain::iso8601(at));
   request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
-  request.headers =
-      signed_headers("whd_test_" + domain::random_hex(12), text(webhook, "secret"), request.body);
+  request.headers = signed_headers("whd_test_" + domain::random_hex(12), "agent.message",
+                                   text(webhook, "secret"), request.body);
   impl_->client.send(std::move(request), [done](WebhookResult result) {
     const bool ok = result.error.empty() && result.http_status >= 200 && result.http_status < 300;
     json::value error = nullptr;

@@ -295,6 +295,7 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
                                            {"accountId", account},
                                            {"entity", entity},
                                            {"conversationId", data.at("conversationId")},
+                                           {"eventType", data.at("eventType")},
                                            {"body", data.at("body")},
                                            {"attempts", 0},
                                            {"nextAttemptAtMs", created_ms}}));

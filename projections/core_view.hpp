@@ -27,7 +27,7 @@
 //   dx/<delivery id>          -> "<account> <order> <agent id or ->"
 //   da/<agent>/<order>/<delivery id> -> "" : deliveries to that agent's webhook
 //   dp/<delivery id>          -> {deliveryId, accountId, entity, conversationId,
-//                                body, attempts, nextAttemptAtMs}: not final yet
+//                                eventType, body, attempts, nextAttemptAtMs}: not final yet
 //   dc/<account>, dS/<account>, dF/<account> -> deliveries, delivered, failed
 //   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
 //                                Idempotency-Key's claim and, once answered, its response
