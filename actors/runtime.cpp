@@ -196,11 +196,18 @@ void on_appended(EntityActor* self, Runtime::Impl* env, const AppendDone& done) 
   process_next(self, env);
 }
 
+std::chrono::milliseconds idle_timeout(const EntityActor* self, const Runtime::Impl* env) {
+  const std::int64_t ms =
+      self->state.aggregate.kind == EntityKind::kDelivery
+          ? std::min(env->options.delivery_idle_timeout_ms, env->options.idle_timeout_ms)
+          : env->options.idle_timeout_ms;
+  return std::chrono::milliseconds(ms);
+}
+
 void arm_idle_timer(EntityActor* self, Runtime::Impl* env) {
   if (self->state.idle_timer) return;
   self->state.idle_timer = true;
-  self->delayed_send(self, std::chrono::milliseconds(env->options.idle_timeout_ms),
-                     idle_atom::value);
+  self->delayed_send(self, idle_timeout(self, env), idle_atom::value);
 }
 
 caf::behavior entity_actor(EntityActor* self, Runtime::Impl* env, EntityKind kind, std::string id,
@@ -222,8 +229,7 @@ caf::behavior entity_actor(EntityActor* self, Runtime::Impl* env, EntityKind kin
         EntityState& st = self->state;
         st.idle_timer = false;
         const auto idle = std::chrono::steady_clock::now() - st.last_active;
-        if (!st.busy && st.queue.empty() &&
-            idle >= std::chrono::milliseconds(env->options.idle_timeout_ms)) {
+        if (!st.busy && st.queue.empty() && idle >= idle_timeout(self, env)) {
           // Ask the registry; it agrees only if it forwarded nothing we have
           // not handled yet, so no command can be lost to passivation.
           self->send(registry, passivate_atom::value, st.aggregate.stream, st.handled);

@@ -43,6 +43,9 @@ using ResultFn = std::function<void(CommandResult)>;
 struct RuntimeOptions {
   int scheduler_threads = 2;
   std::int64_t idle_timeout_ms = 60'000;
+  // Webhook deliveries hear from the engine once per attempt, seconds to
+  // minutes apart; they passivate after this instead (at most idle_timeout_ms).
+  std::int64_t delivery_idle_timeout_ms = 2'000;
   std::uint64_t snapshot_every = 50;       // Save a snapshot every N events of a stream.
   std::function<std::int64_t()> clock_ms;  // System clock when empty.
 };

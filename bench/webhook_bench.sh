@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 build=${1:-build}
 duration=${DURATION:-30}
-rates=${RATES:-2000,3000,4000}
+rates=${RATES-2000,3000,4000}
 tmp=$(mktemp -d)
 server=""
 cleanup() {
@@ -32,7 +32,7 @@ curl -sf -H "$auth" -d "{\"url\":\"http://127.0.0.1:$receiver_port/hook\",\"cont
   "http://127.0.0.1:$port/v1/webhooks" >/dev/null
 
 "$build/bench/webhook_bench" --server-port "$port" --to "$phone" --receiver-port "$receiver_port" \
-  --rates "1000,$rates" --seconds "$duration"
+  --rates "1000${rates:+,$rates}" --seconds "$duration"
 failed=$(curl -sf -H "$auth" "http://127.0.0.1:$port/v1/webhooks/deliveries/all-time")
 echo "deliveries (all-time): $failed"
 echo "server RSS: $(( $(awk '/VmRSS/ { print $2 }' "/proc/$server/status") / 1024 )) MiB"
