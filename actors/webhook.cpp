@@ -40,17 +40,32 @@ std::string forbidden_address_reason(const std::string& ip, bool production) {
       return ip + " is a private address";
     }
     if (a[0] == 100 && (a[1] & 0xc0) == 64) return ip + " is a carrier-grade NAT address";
+    if ((a[0] == 192 && a[1] == 0 && a[2] == 0) || (a[0] == 198 && (a[1] & 0xfe) == 18)) {
+      return ip + " is a reserved address";
+    }
     if (a[0] >= 224) return ip + " is a multicast or reserved address";
     return "";
   }
   if (inet_pton(AF_INET6, ip.c_str(), a) == 1) {
-    // IPv4-mapped addresses (::ffff:a.b.c.d) are judged as IPv4.
-    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::memcmp(a, kMapped, 12) == 0) {
+    // Addresses that carry an IPv4 address are judged by it: IPv4-mapped
+    // (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96)
+    // and 6to4 (2002:AABB:CCDD::/48).
+    auto embedded = [&](const unsigned char* v4_bytes) {
       char v4[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, a + 12, v4, sizeof v4);
-      return forbidden_address_reason(v4, production);
+      inet_ntop(AF_INET, v4_bytes, v4, sizeof v4);
+      const std::string why = forbidden_address_reason(v4, production);
+      return why.empty() ? why : ip + " carries " + why;
+    };
+    static const unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char kCompatible[12] = {};
+    static const unsigned char kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    const bool tiny = std::memcmp(a, kCompatible, 12) == 0 && a[12] == 0 && a[13] == 0 &&
+                      a[14] == 0 && a[15] <= 1;  // :: and ::1 are not IPv4-compatible.
+    if (std::memcmp(a, kMapped, 12) == 0 || std::memcmp(a, kNat64, 12) == 0 ||
+        (std::memcmp(a, kCompatible, 12) == 0 && !tiny)) {
+      return embedded(a + 12);
     }
+    if (a[0] == 0x20 && a[1] == 0x02) return embedded(a + 2);
     if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return ip + " is a link-local address";
     if (a[0] == 0xfd && a[1] == 0x00 && a[2] == 0x0e && a[3] == 0xc2) {
       return ip + " is a cloud metadata address";
@@ -61,6 +76,7 @@ std::string forbidden_address_reason(const std::string& ip, bool production) {
     if (std::memcmp(a, kLoopback, 16) == 0) return ip + " is a loopback address";
     if (std::memcmp(a, kAny, 16) == 0) return ip + " is not a routable address";
     if ((a[0] & 0xfe) == 0xfc) return ip + " is a private (unique local) address";
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0xc0) return ip + " is a site-local address";
     if (a[0] == 0xff) return ip + " is a multicast address";
     return "";
   }
@@ -114,6 +130,11 @@ std::string parse_webhook_url(const std::string& text, bool production, WebhookU
     if (url.target.front() != '/') url.target.insert(0, "/");
     const std::size_t hash = url.target.find('#');
     if (hash != std::string::npos) url.target.resize(hash);
+  }
+  in_addr loose;
+  if (!is_ip_literal(url.host) && inet_aton(url.host.c_str(), &loose) != 0) {
+    // "2130706433", "0x7f.1" and "127.1" all mean 127.0.0.1 to a resolver.
+    return "url host " + url.host + " must be written as a dotted-quad IPv4 address";
   }
   if (is_ip_literal(url.host)) {
     if (std::string why = forbidden_address_reason(url.host, production); !why.empty()) {

@@ -13,7 +13,9 @@
 #include <boost/beast/ssl.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
+#include <optional>
 #include <thread>
 
 namespace ap::http {
@@ -27,9 +29,14 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr std::size_t kMaxResponseBytes = 64 * 1024;
+// Idle kept-alive connections are dropped after this (receivers close theirs
+// too), and never more than this many are kept in all.
+constexpr auto kMaxIdle = std::chrono::seconds(30);
+constexpr std::size_t kMaxIdleTotal = 256;
 
 // One kept-alive connection: plain or TLS.
 struct Connection {
+  Clock::time_point idle_since;
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::tcp_stream& tcp() { return plain ? *plain : beast::get_lowest_layer(*tls); }
@@ -59,6 +66,7 @@ struct WebhookClient::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   ssl::context tls_context{ssl::context::tls_client};
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+  std::size_t idle_total = 0;
   std::thread thread;
 
   explicit Impl(WebhookClientOptions o) : options(std::move(o)) {
@@ -69,17 +77,28 @@ struct WebhookClient::Impl {
                             ssl::context::no_tlsv1_1);
   }
 
+  // The most recently used idle connection to `key` that is not too old.
   std::unique_ptr<Connection> take_idle(const std::string& key) {
     auto it = idle.find(key);
-    if (it == idle.end() || it->second.empty()) return nullptr;
-    std::unique_ptr<Connection> connection = std::move(it->second.back());
-    it->second.pop_back();
+    if (it == idle.end()) return nullptr;
+    std::unique_ptr<Connection> connection;
+    while (!it->second.empty() && !connection) {
+      connection = std::move(it->second.back());
+      it->second.pop_back();
+      --idle_total;
+      if (Clock::now() - connection->idle_since > kMaxIdle) connection.reset();
+    }
+    if (it->second.empty()) idle.erase(it);
     return connection;
   }
 
   void give_back(const std::string& key, std::unique_ptr<Connection> connection) {
+    if (idle_total >= kMaxIdleTotal) return;
     std::vector<std::unique_ptr<Connection>>& pool = idle[key];
-    if (pool.size() < options.max_idle_per_endpoint) pool.push_back(std::move(connection));
+    if (pool.size() >= options.max_idle_per_endpoint) return;
+    connection->idle_since = Clock::now();
+    pool.push_back(std::move(connection));
+    ++idle_total;
   }
 
   // Resolves, checks every address, connects and (for https) handshakes.
@@ -128,27 +147,40 @@ struct WebhookClient::Impl {
     co_return "";
   }
 
-  // Writes the request and reads the response on `connection`.
+  using Parser = beast::http::response_parser<beast::http::string_body>;
+
+  // Writes the request and reads the final response into `parser` (made anew
+  // for each interim 1xx answer, such as 100 Continue, that precedes it).
   template <class Stream>
   asio::awaitable<beast::error_code> exchange(
       Stream& stream, beast::http::request<beast::http::string_body>& request,
-      beast::http::response_parser<beast::http::string_body>& parser) {
+      std::optional<Parser>& parser) {
     beast::error_code ec;
     co_await beast::http::async_write(stream, request,
                                       asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return ec;
     beast::flat_buffer buffer;
-    co_await beast::http::async_read(stream, buffer, parser,
-                                     asio::redirect_error(asio::use_awaitable, ec));
+    constexpr int kMaxInterim = 8;
+    for (int interim = 0; interim <= kMaxInterim; ++interim) {
+      parser.emplace();
+      parser->body_limit(kMaxResponseBytes);
+      co_await beast::http::async_read(stream, buffer, *parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || parser->get().result_int() / 100 != 1) break;
+    }
     co_return ec;
   }
 
-  asio::awaitable<void> run(WebhookRequest request, std::function<void(WebhookResult)> done) {
-    const auto started = Clock::now();
-    const auto deadline = started + std::chrono::milliseconds(request.timeout_ms);
-    const std::string key = endpoint_key(request.url);
-    WebhookResult result;
+  static bool closed_while_idle(const beast::error_code& ec) {
+    return ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+           ec == ssl::error::stream_truncated;
+  }
 
+  // One request on a kept-alive or new connection; fills `result`.
+  asio::awaitable<void> attempt(const WebhookRequest& request, Clock::time_point deadline,
+                                WebhookResult& result) {
+    const std::string key = endpoint_key(request.url);
     beast::http::request<beast::http::string_body> message(beast::http::verb::post,
                                                            request.url.target, 11);
     const bool default_port = (request.url.scheme == "https" && request.url.port == "443") ||
@@ -167,36 +199,52 @@ struct WebhookClient::Impl {
     for (;;) {
       if (!connection) {
         result.error = co_await open(request.url, deadline, &connection);
-        if (!result.error.empty()) break;
+        if (!result.error.empty()) co_return;
       }
       connection->tcp().expires_at(deadline);
-      beast::http::response_parser<beast::http::string_body> parser;
-      parser.body_limit(kMaxResponseBytes);
+      std::optional<Parser> parser;
       const beast::error_code ec = connection->tls
                                        ? co_await exchange(*connection->tls, message, parser)
                                        : co_await exchange(*connection->plain, message, parser);
-      if (ec && reused &&
-          (ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
-           ec == asio::error::connection_reset || ec == asio::error::broken_pipe)) {
+      if (ec && reused && closed_while_idle(ec)) {
         // The endpoint closed a kept-alive connection; try once on a new one.
         connection.reset();
         reused = false;
         continue;
       }
+      if (ec == beast::http::error::body_limit && parser && parser->is_header_done()) {
+        // An answer too long to keep still counts by its status; the
+        // connection, with the rest unread, is not reused.
+        result.http_status = static_cast<int>(parser->get().result_int());
+        co_return;
+      }
       if (ec == beast::error::timeout) {
         result.error = "no response within " + std::to_string(request.timeout_ms / 1000) + " s";
-        break;
+        co_return;
       }
       if (ec) {
         result.error = "request failed: " + ec.message();
-        break;
+        co_return;
       }
-      auto& response = parser.get();
+      auto& response = parser->get();
       result.http_status = static_cast<int>(response.result_int());
       result.body = std::move(response.body());
       result.retry_after_ms = retry_after_ms(response[beast::http::field::retry_after]);
       if (response.keep_alive()) give_back(key, std::move(connection));
-      break;
+      co_return;
+    }
+  }
+
+  // Runs one attempt and always reports it, even when something throws, so
+  // that no caller waits forever for an answer.
+  asio::awaitable<void> run(WebhookRequest request, std::function<void(WebhookResult)> done) {
+    const auto started = Clock::now();
+    WebhookResult result;
+    try {
+      co_await attempt(request, started + std::chrono::milliseconds(request.timeout_ms), result);
+    } catch (const std::exception& e) {
+      result = WebhookResult{};
+      result.error = std::string("request failed: ") + e.what();
     }
     result.duration_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
@@ -206,7 +254,18 @@ struct WebhookClient::Impl {
 
 WebhookClient::WebhookClient(WebhookClientOptions options)
     : impl_(std::make_unique<Impl>(std::move(options))) {
-  impl_->thread = std::thread([this] { impl_->io.run(); });
+  impl_->thread = std::thread([this] {
+    // A handler that throws must not take the process down, nor stop the
+    // engine: report it and keep running until stop().
+    for (;;) {
+      try {
+        impl_->io.run();
+        return;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "agentphone: webhook engine: %s\n", e.what());
+      }
+    }
+  });
 }
 
 WebhookClient::~WebhookClient() {

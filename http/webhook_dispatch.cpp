@@ -67,7 +67,7 @@ struct WebhookDispatch::Impl {
   // ---- State touched only on the client's thread ----
   struct Endpoint {
     int in_flight = 0;
-    std::deque<std::pair<Job, WebhookRequest>> waiting;
+    std::deque<Job> waiting;  // Configured and signed only when they leave.
   };
   std::map<std::string, Endpoint> endpoints;  // By scheme://host:port.
   // First attempts per conversation, in event order; the front is in flight.
@@ -111,18 +111,21 @@ struct WebhookDispatch::Impl {
                    [](actors::CommandResult) {});
       return finished(job);
     }
+    const std::string key = url.scheme + "://" + url.host + ":" + url.port;
+    Endpoint& endpoint = endpoints[key];
+    if (endpoint.in_flight >= options.max_in_flight_per_endpoint) {
+      // Wait for a free slot; the webhook is read and the request signed
+      // again then, so a change of URL or secret meanwhile is honoured and
+      // the timestamp is fresh.
+      endpoint.waiting.push_back(job);
+      return;
+    }
     WebhookRequest request;
     request.url = url;
     request.body = job.body;
     request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
     request.headers =
         signed_headers(job.delivery_id, job.event_type, text(webhook, "secret"), job.body);
-    const std::string key = url.scheme + "://" + url.host + ":" + url.port;
-    Endpoint& endpoint = endpoints[key];
-    if (endpoint.in_flight >= options.max_in_flight_per_endpoint) {
-      endpoint.waiting.emplace_back(job, std::move(request));
-      return;
-    }
     send(key, job, std::move(request));
   }
 
@@ -133,10 +136,10 @@ struct WebhookDispatch::Impl {
       --endpoint.in_flight;
       record(job, result);
       finished(job);
-      if (!endpoint.waiting.empty() && endpoint.in_flight < options.max_in_flight_per_endpoint) {
-        auto [next, request] = std::move(endpoint.waiting.front());
+      if (!endpoint.waiting.empty()) {
+        Job next = std::move(endpoint.waiting.front());
         endpoint.waiting.pop_front();
-        send(key, next, std::move(request));
+        start(next);
       }
     });
   }
@@ -180,7 +183,9 @@ struct WebhookDispatch::Impl {
     if (it->second.empty()) {
       first_attempts.erase(it);
     } else {
-      start(it->second.front());
+      // Deferred, not called: a long run of abandoned deliveries must not
+      // recurse through start() and finished().
+      client.defer([this, next = it->second.front()] { start(next); });
     }
   }
 
@@ -235,10 +240,14 @@ void WebhookDispatch::on_event(const std::string& type, const std::string& paylo
 
 void WebhookDispatch::resume() {
   std::vector<json::object> pending = impl_->view.pending_deliveries();
-  // First attempts keep their conversation's order: oldest first.
-  std::sort(pending.begin(), pending.end(), [](const json::object& a, const json::object& b) {
-    return a.at("nextAttemptAtMs").as_int64() < b.at("nextAttemptAtMs").as_int64();
-  });
+  // First attempts keep their conversation's order: by log position.
+  auto position = [](const json::object& p) {
+    const json::value* at = p.if_contains("position");
+    return at != nullptr ? at->to_number<std::uint64_t>() : 0;
+  };
+  std::stable_sort(
+      pending.begin(), pending.end(),
+      [&](const json::object& a, const json::object& b) { return position(a) < position(b); });
   for (const json::object& p : pending) {
     const std::int64_t at_ms = p.at("nextAttemptAtMs").as_int64();
     impl_->client.defer([impl = impl_.get(), job = Impl::job_of(p, Impl::next_attempt(p)), at_ms] {

@@ -5,6 +5,8 @@
 
 #include <cassert>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include "actors/domain.hpp"
 #include "actors/secrets.hpp"
@@ -67,10 +69,13 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   if (events.empty()) return;
   const std::uint64_t last = events.back().position;
   const es::Status status = store_.commit_view(kName, batch, last);
-  // A view that cannot be written cannot serve reads correctly; stopping
-  // here keeps the checkpoint honest and the next start replays from it.
-  assert(status.ok());
-  if (!status.ok()) return;
+  // A view that cannot be written cannot serve reads correctly, and going on
+  // would commit a later checkpoint over the lost rows. Stop the process:
+  // the next start replays the log from the last committed checkpoint.
+  if (!status.ok()) {
+    std::fprintf(stderr, "agentphone: cannot write the read model: %s\n", status.message().c_str());
+    std::abort();
+  }
   std::vector<std::function<void()>> ready;
   Listener listener;
   {
@@ -298,7 +303,8 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
                                            {"eventType", data.at("eventType")},
                                            {"body", data.at("body")},
                                            {"attempts", 0},
-                                           {"nextAttemptAtMs", created_ms}}));
+                                           {"nextAttemptAtMs", created_ms},
+                                           {"position", position}}));
     return;
   }
   // webhook.delivery_attempted

@@ -27,7 +27,8 @@
 //   dx/<delivery id>          -> "<account> <order> <agent id or ->"
 //   da/<agent>/<order>/<delivery id> -> "" : deliveries to that agent's webhook
 //   dp/<delivery id>          -> {deliveryId, accountId, entity, conversationId,
-//                                eventType, body, attempts, nextAttemptAtMs}: not final yet
+//                                eventType, body, attempts, nextAttemptAtMs, position}:
+//                                not final yet (position: of its creation in the log)
 //   dc/<account>, dS/<account>, dF/<account> -> deliveries, delivered, failed
 //   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
 //                                Idempotency-Key's claim and, once answered, its response

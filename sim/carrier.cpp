@@ -153,8 +153,7 @@ void SimCarrier::send_sms(const domain::OutboundSms& sms, domain::CarrierReportF
       fault.mode == "unreachable"
           ? make("failed", "CARRIER_ERROR", "The destination " + sms.to + " is unreachable")
           : make("delivered");
-  schedule_locked(sent_ms + options_.deliver_delay_ms + fault.delay_ms,
-                  [finish, last] { finish(last); });
+  schedule_locked(sent_ms + options_.deliver_delay_ms, [finish, last] { finish(last); });
 }
 
 void SimCarrier::schedule_locked(std::int64_t delay_ms, std::function<void()> fire) {

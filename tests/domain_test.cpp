@@ -471,6 +471,14 @@ TEST(WebhookUrl, ProductionAndSandboxRules) {
            {"https:///x", false, false},
            {"hooks.example.com/x", false, false},
            {"https://hooks.example.com/a b", false, false},
+           {"https://2130706433/x", false, false},
+           {"https://0x7f.1/x", false, false},
+           {"https://127.1/x", false, false},
+           {"https://[64:ff9b::a9fe:a9fe]/x", false, false},
+           {"https://[64:ff9b::808:808]/x", true, true},
+           {"https://[2002:a00:1::]/x", false, true},
+           {"https://[::10.0.0.1]/x", false, true},
+           {"https://198.18.0.1/x", false, true},
        }) {
     EXPECT_EQ(parse_webhook_url(c.url, true, &url).empty(), c.production_ok) << c.url;
     EXPECT_EQ(parse_webhook_url(c.url, false, &url).empty(), c.sandbox_ok) << c.url;
