@@ -398,11 +398,23 @@ void Api::Impl::idempotent(const Call& call, const std::string& key) {
     }
     idempotency_in_flight.emplace(idem->key_hash, idem->fingerprint);
   }
-  Reply release = [this, key_hash = idem->key_hash, reply = call.reply.reply](Response response) {
-    {
-      std::lock_guard<std::mutex> lock(idempotency_mu);
-      idempotency_in_flight.erase(key_hash);
+  // The key stops being "in progress" when the answer goes out, or, should
+  // the request be dropped unanswered, when the last copy of its reply goes.
+  struct InFlight {
+    Impl* api;
+    std::string key_hash;
+    std::once_flag released;
+    void release() {
+      std::call_once(released, [this] {
+        std::lock_guard<std::mutex> lock(api->idempotency_mu);
+        api->idempotency_in_flight.erase(key_hash);
+      });
     }
+    ~InFlight() { release(); }
+  };
+  auto in_flight = std::make_shared<InFlight>(this, idem->key_hash);
+  Reply release = [in_flight, reply = call.reply.reply](Response response) {
+    in_flight->release();
     reply(std::move(response));
   };
   dispatch(Call{call.account, call.request, call.parts, call.query, call.route_label,
