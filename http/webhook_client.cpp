@@ -2,11 +2,14 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -17,6 +20,7 @@
 #include <ctime>
 #include <optional>
 #include <thread>
+#include <variant>
 
 namespace ap::http {
 
@@ -25,6 +29,7 @@ namespace beast = boost::beast;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -65,6 +70,8 @@ struct WebhookClient::Impl {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   ssl::context tls_context{ssl::context::tls_client};
+  // Host name lookups block in getaddrinfo; they get threads of their own.
+  asio::thread_pool dns_pool{4};
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
   std::size_t idle_total = 0;
   std::thread thread;
@@ -101,6 +108,13 @@ struct WebhookClient::Impl {
     ++idle_total;
   }
 
+  // getaddrinfo, blocking, on a resolver pool thread.
+  static asio::awaitable<tcp::resolver::results_type> blocking_resolve(std::string host,
+                                                                       std::string port) {
+    tcp::resolver resolver(co_await asio::this_coro::executor);
+    co_return resolver.resolve(host, port);
+  }
+
   // Resolves, checks every address, connects and (for https) handshakes.
   // Returns "" and sets `out`, or why it could not.
   asio::awaitable<std::string> open(const domain::WebhookUrl& url, Clock::time_point deadline,
@@ -110,10 +124,19 @@ struct WebhookClient::Impl {
     auto override_it = options.resolve_overrides.find(url.host);
     const std::string lookup =
         override_it != options.resolve_overrides.end() ? override_it->second : url.host;
-    tcp::resolver resolver(io);
-    auto results = co_await resolver.async_resolve(lookup, url.port,
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return "cannot resolve " + url.host + ": " + ec.message();
+    // The lookup runs on the resolver pool and races the deadline: a name
+    // server that never answers costs this attempt, not everyone's.
+    asio::steady_timer timer(io, deadline);
+    std::variant<tcp::resolver::results_type, std::monostate> answer;
+    try {
+      answer = co_await (
+          asio::co_spawn(dns_pool, blocking_resolve(lookup, url.port), asio::use_awaitable) ||
+          timer.async_wait(asio::use_awaitable));
+    } catch (const boost::system::system_error& e) {
+      co_return "cannot resolve " + url.host + ": " + e.code().message();
+    }
+    if (answer.index() == 1) co_return "cannot resolve " + url.host + ": no answer in time";
+    const tcp::resolver::results_type results = std::get<0>(answer);
     for (const auto& entry : results) {
       const std::string address = entry.endpoint().address().to_string();
       if (std::string why = domain::forbidden_address_reason(address, options.production);
@@ -276,6 +299,7 @@ void WebhookClient::stop() {
   impl_->work.reset();
   impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->dns_pool.stop();
 }
 
 void WebhookClient::send(WebhookRequest request, std::function<void(WebhookResult)> done) {
