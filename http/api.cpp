@@ -238,10 +238,20 @@ void Api::handle(Request request, Reply reply) {
     }
     Response metrics;
     metrics.content_type = "text/plain; version=0.0.4";
-    metrics.body = impl_->metrics.render(
-        {{"agentphone_log_head_position", static_cast<double>(impl_->store.head_position())},
-         {"agentphone_projection_checkpoint", static_cast<double>(impl_->view.checkpoint())},
-         {"agentphone_live_actors", static_cast<double>(impl_->runtime.live_actors())}});
+    const WebhookDispatch::Stats webhooks = impl_->webhooks.stats();
+    std::map<std::string, double> gauges{
+        {"agentphone_log_head_position", static_cast<double>(impl_->store.head_position())},
+        {"agentphone_projection_checkpoint", static_cast<double>(impl_->view.checkpoint())},
+        {"agentphone_live_actors", static_cast<double>(impl_->runtime.live_actors())},
+        {"agentphone_webhook_attempts_total", static_cast<double>(webhooks.attempts)},
+        {"agentphone_webhook_attempts_ok_total", static_cast<double>(webhooks.attempts_ok)},
+        {"agentphone_webhook_requests_in_flight", static_cast<double>(webhooks.in_flight)},
+        {"agentphone_webhook_requests_waiting", static_cast<double>(webhooks.waiting)}};
+    if (impl_->simulator != nullptr) {
+      gauges["agentphone_sim_carrier_messages_accepted_total"] =
+          static_cast<double>(impl_->simulator->accepted());
+    }
+    metrics.body = impl_->metrics.render(gauges);
     return counted(std::move(metrics));
   }
 

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <deque>
@@ -75,6 +76,9 @@ struct WebhookDispatch::Impl {
   // The highest attempt scheduled per delivery, so that a delivery seen twice
   // (at start and live) is not sent twice.
   std::map<std::string, int> scheduled;
+  // Readable from any thread (for /metrics).
+  std::atomic<std::uint64_t> attempts{0}, attempts_ok{0};
+  std::atomic<std::int64_t> in_flight_total{0}, waiting_total{0};
 
   Impl(actors::Runtime& r, projections::CoreView& v, WebhookClient& c, WebhookDispatchOptions o)
       : runtime(r), view(v), client(c), options(o) {}
@@ -118,6 +122,7 @@ struct WebhookDispatch::Impl {
       // again then, so a change of URL or secret meanwhile is honoured and
       // the timestamp is fresh.
       endpoint.waiting.push_back(job);
+      ++waiting_total;
       return;
     }
     WebhookRequest request;
@@ -131,14 +136,19 @@ struct WebhookDispatch::Impl {
 
   void send(const std::string& key, const Job& job, WebhookRequest request) {
     ++endpoints[key].in_flight;
+    ++in_flight_total;
     client.send(std::move(request), [this, key, job](WebhookResult result) {
       Endpoint& endpoint = endpoints[key];
       --endpoint.in_flight;
+      --in_flight_total;
+      ++attempts;
+      if (result.error.empty() && result.http_status / 100 == 2) ++attempts_ok;
       record(job, result);
       finished(job);
       if (!endpoint.waiting.empty()) {
         Job next = std::move(endpoint.waiting.front());
         endpoint.waiting.pop_front();
+        --waiting_total;
         start(next);
       }
     });
@@ -236,6 +246,11 @@ void WebhookDispatch::on_event(const std::string& type, const std::string& paylo
                          job = Impl::job_of(*pending, Impl::next_attempt(*pending)),
                          at_ms] { impl->schedule(job, at_ms); });
   }
+}
+
+WebhookDispatch::Stats WebhookDispatch::stats() const {
+  return Stats{impl_->attempts.load(), impl_->attempts_ok.load(), impl_->in_flight_total.load(),
+               impl_->waiting_total.load()};
 }
 
 void WebhookDispatch::resume() {

@@ -50,6 +50,15 @@ class WebhookDispatch {
   void send_test(const std::string& account, const std::string& entity,
                  const boost::json::value& agent_id, std::function<void(boost::json::object)> done);
 
+  // Counts since start, for /metrics.
+  struct Stats {
+    std::uint64_t attempts = 0;     // Requests answered or failed.
+    std::uint64_t attempts_ok = 0;  // Of them, answered 2xx.
+    std::int64_t in_flight = 0;     // Requests on the wire now.
+    std::int64_t waiting = 0;       // Waiting for a free slot of their endpoint.
+  };
+  Stats stats() const;
+
   struct Impl;
 
  private:

@@ -244,6 +244,8 @@ TEST_F(ApiTest, MetricsArePrometheusText) {
       << r.body;
   EXPECT_NE(r.body.find("agentphone_http_request_duration_seconds_bucket"), std::string::npos);
   EXPECT_NE(r.body.find("agentphone_log_head_position"), std::string::npos);
+  EXPECT_NE(r.body.find("agentphone_webhook_attempts_total 0"), std::string::npos);
+  EXPECT_NE(r.body.find("agentphone_sim_carrier_messages_accepted_total 0"), std::string::npos);
 }
 
 }  // namespace

@@ -91,6 +91,10 @@ TEST_F(WebhookTest, FailingEndpointIsRetriedWithTheSameDeliveryId) {
   EXPECT_EQ(delivery.at("channel"), "sms");
   EXPECT_TRUE(delivery.at("nextRetryAt").is_null());
   EXPECT_EQ(delivery.at("id"), got[0].headers.at("x-webhook-id").c_str());
+  HttpClient client(server_->port());
+  const std::string metrics = client.request("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("agentphone_webhook_attempts_total 3"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("agentphone_webhook_attempts_ok_total 1"), std::string::npos);
 }
 
 TEST_F(WebhookTest, GivesUpAfterSixAttemptsAndHonoursRetryAfter) {
