@@ -12,20 +12,10 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 duration=${DURATION:-10}
 agents=${AGENTS:-100000}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_tmp
 
 # Ceiling 1: a bare Beast server with the same number of io threads.
-"$build/bench/bare_server" 18901 2 &
-pids+=($!)
-sleep 0.3
-read -r bare_rps bare_p99 < <(wrk -t2 -c64 -d"${duration}s" --latency http://127.0.0.1:18901/ | wrk_figures)
-kill "${pids[-1]}"
+read -r bare_rps bare_p99 < <(bare_ceiling "$build" 18901)
 
 # The server, on a fresh data folder.
 key=$(bench_account_key "$build" "$tmp/data")

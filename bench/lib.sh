@@ -26,3 +26,21 @@ bench_account_key() {
   "$1/agentphone" admin --data-dir "$2" create-account --email bench@example.com |
     sed -n 's/^api_key=//p'
 }
+
+# Makes the scratch folder $tmp; at exit, kills every process listed in $pids
+# and removes $tmp.
+bench_tmp() {
+  tmp=$(mktemp -d)
+  pids=()
+  trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
+}
+
+# Prints "<requests/s> <p99 ms>" of the bare Beast server (binary dir $1) on
+# port $2 under wrk at 64 connections for $duration seconds: the HTTP ceiling.
+bare_ceiling() {
+  "$1/bench/bare_server" "$2" 2 &
+  local pid=$!
+  sleep 0.3
+  wrk -t2 -c64 -d"${duration}s" --latency "http://127.0.0.1:$2/" | wrk_figures
+  kill "$pid"
+}

@@ -16,19 +16,9 @@ build=${1:-build}
 duration=${DURATION:-10}
 messages=${MESSAGES:-1000000}
 conversations=${CONVERSATIONS:-100000}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_tmp
 
-"$build/bench/bare_server" 18902 2 &
-pids+=($!)
-sleep 0.3
-read -r bare_rps bare_p99 < <(wrk -t2 -c64 -d"${duration}s" --latency http://127.0.0.1:18902/ | wrk_figures)
-kill "${pids[-1]}"
+read -r bare_rps bare_p99 < <(bare_ceiling "$build" 18902)
 puts_ceiling=$("$build/bench/eventstore_bench" --ceiling-only --seconds "$duration" \
   --dir "$tmp/ceiling")
 rm -rf "$tmp/ceiling"

@@ -10,19 +10,14 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 duration=${DURATION:-30}
 rates=${RATES-2000,3000,4000}
-tmp=$(mktemp -d)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_tmp
 
 receiver_port=18977
 key=$(bench_account_key "$build" "$tmp/data")
 "$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
   2>"$tmp/server.log" &
 server=$!
+pids+=("$server")
 wait_for_port_file "$tmp/port"
 port=$(cat "$tmp/port")
 auth="Authorization: Bearer $key"

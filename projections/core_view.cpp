@@ -24,6 +24,33 @@ std::string str(const json::object& o, const char* key) {
 
 CoreView::CoreView(es::EventStore& store) : store_(store) {
   checkpoint_ = store_.load_checkpoint(kName);
+  std::string version;
+  if (checkpoint_ > 0 && (!store_.get_view(kName, kVersionKey, &version).ok() ||
+                          version != std::to_string(kRowsVersion))) {
+    rebuild_from_scratch();
+  }
+}
+
+void CoreView::rebuild_from_scratch() {
+  // The rows were written by a build with another row layout. They are
+  // derived data: drop them in bounded batches and replay the whole log.
+  constexpr std::size_t kBatchRows = 10'000;
+  std::fprintf(stderr, "agentphone: read model layout changed; rebuilding it from the log\n");
+  for (;;) {
+    es::ViewBatch batch;
+    store_.scan_view(kName, "", "", [&](std::string_view key, std::string_view) {
+      batch.erase(std::string(key));
+      return batch.size() < kBatchRows;
+    });
+    if (batch.empty()) break;
+    const es::Status status = store_.commit_view(kName, batch, 0);
+    if (!status.ok()) {
+      std::fprintf(stderr, "agentphone: cannot reset the read model: %s\n",
+                   status.message().c_str());
+      std::abort();
+    }
+  }
+  checkpoint_ = 0;
 }
 
 CoreView::~CoreView() {
@@ -67,6 +94,7 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   es::ViewBatch batch;
   for (const es::RecordedEvent& event : events) apply_one(event, batch);
   if (events.empty()) return;
+  batch.put(kVersionKey, std::to_string(kRowsVersion));
   const std::uint64_t last = events.back().position;
   const es::Status status = store_.commit_view(kName, batch, last);
   // A view that cannot be written cannot serve reads correctly, and going on
@@ -240,11 +268,12 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
       batch.put("cac/" + agent, std::to_string(counter(batch, "cac/" + agent) + 1));
     }
   } else if (type == "conversation.metadata_updated") {
-    const std::string key = "c/" + account + "/" + str(data, "conversationId");
-    std::optional<json::object> summary = row(batch, key);
+    const std::string conversation = str(data, "conversationId");
+    std::optional<json::object> summary = row(batch, "c/" + account + "/" + conversation);
     if (!summary) return;
     (*summary)["metadata"] = data.at("metadata");
-    batch.put(key, domain::to_json(*summary));
+    const std::optional<std::string> order = raw_row(batch, "ct/" + conversation);
+    put_summary(account, conversation, order.value_or(""), *summary, batch);
   } else if (type == "message.queued" || type == "message.received") {
     apply_message(account, data, batch);
   } else if (type == "webhook.configured") {
@@ -338,6 +367,19 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   batch.put(tally, std::to_string(counter(batch, tally) + 1));
 }
 
+void CoreView::put_summary(const std::string& account, const std::string& conversation,
+                           const std::string& order, const json::object& summary,
+                           es::ViewBatch& batch) const {
+  const std::string text = domain::to_json(summary);
+  batch.put("c/" + account + "/" + conversation, text);
+  if (order.empty()) return;  // Not listed until its first message.
+  batch.put("cl/" + account + "/" + order + "/" + conversation, text);
+  const json::value& agent = summary.at("agentId");
+  if (agent.is_string()) {
+    batch.put("ca/" + std::string(agent.as_string()) + "/" + order + "/" + conversation, text);
+  }
+}
+
 void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) const {
   const std::string message_id = str(data, "messageId");
   std::optional<std::string> where = raw_row(batch, "mi/" + message_id);
@@ -372,7 +414,8 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   const json::array& media = data.at("mediaUrls").as_array();
 
   // Newest-first order indexes: the conversation moves to the front of its
-  // account's (and agent's) list.
+  // account's (and agent's) list. The index rows carry the summary itself,
+  // so that a page of conversations is one scan.
   const json::value& agent = summary->at("agentId");
   if (std::optional<std::string> previous = raw_row(batch, "ct/" + conversation)) {
     batch.erase("cl/" + account + "/" + *previous + "/" + conversation);
@@ -381,16 +424,11 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   }
   const std::string order = newest_first_key(at_ms, seq);
   batch.put("ct/" + conversation, order);
-  batch.put("cl/" + account + "/" + order + "/" + conversation, "");
-  if (agent.is_string()) {
-    batch.put("ca/" + std::string(agent.as_string()) + "/" + order + "/" + conversation, account);
-  }
-
   (*summary)["lastMessageAt"] = at;
   (*summary)["lastMessagePreview"] =
       body.empty() && !media.empty() ? std::string("[media]") : body.substr(0, 100);
   (*summary)["messageCount"] = seq;
-  batch.put(key, domain::to_json(*summary));
+  put_summary(account, conversation, order, *summary, batch);
 
   const std::string message_id = str(data, "messageId");
   json::object message{{"id", message_id},
@@ -552,12 +590,10 @@ std::optional<std::string> CoreView::conversation(const std::string& account,
 Page CoreView::conversations(const std::string& account, const std::string& agent_id,
                              std::uint64_t offset, std::uint64_t limit) const {
   const bool by_agent = !agent_id.empty();
-  return offset_page(by_agent ? "ca/" + agent_id + "/" : "cl/" + account + "/",
-                     by_agent ? "cac/" + agent_id : "cc/" + account, offset, limit,
-                     [&](std::string_view key, std::string_view) {
-                       const std::string id(key.substr(key.rfind('/') + 1));
-                       return raw_row("c/" + account + "/" + id);
-                     });
+  return offset_page(
+      by_agent ? "ca/" + agent_id + "/" : "cl/" + account + "/",
+      by_agent ? "cac/" + agent_id : "cc/" + account, offset, limit,
+      [](std::string_view, std::string_view value) { return std::optional<std::string>(value); });
 }
 
 Page CoreView::messages(const std::string& prefix, std::int64_t before_ms, std::int64_t after_ms,

@@ -13,7 +13,8 @@
 //   c/<account>/<conv id>     -> ConversationSummary JSON
 //   cc/<account>, cac/<agent> -> number of conversations (decimal)
 //   cl/<account>/<order>/<conv id>, ca/<agent>/<order>/<conv id>
-//                             -> newest-first conversation indexes
+//                             -> newest-first conversation indexes, each holding
+//                                the ConversationSummary JSON as c/ does
 //   ct/<conv id>              -> the conversation's current <order>
 //   m/<conv id>/<order>/<msg id>   -> MessageInConversation JSON
 //   nm/<number id>/<order>/<msg id> -> MessageResponse JSON
@@ -32,6 +33,7 @@
 //   dc/<account>, dS/<account>, dF/<account> -> deliveries, delivered, failed
 //   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
 //                                Idempotency-Key's claim and, once answered, its response
+//   version                   -> kRowsVersion, as decimal text
 // <order> = 16 hex digits of ~time_ms then 16 of ~sequence: newest first.
 // Rows hold the exact wire JSON, so reads answer with the stored bytes.
 #pragma once
@@ -136,9 +138,14 @@ class CoreView {
   std::optional<json::object> idempotency(const std::string& key_hash) const;
 
   static constexpr const char* kName = "core";
+  // The layout of the rows below. A data folder whose rows have another
+  // layout has its read model rebuilt from the log at start.
+  static constexpr int kRowsVersion = 2;
+  static constexpr const char* kVersionKey = "version";
 
  private:
   void apply(const std::vector<es::RecordedEvent>& events);
+  void rebuild_from_scratch();
   void apply_one(const es::RecordedEvent& event, es::ViewBatch& batch);
   static std::string agent_key(const std::string& account, const std::string& agent_id);
   // The stored row at `key`, as it is or parsed; nullopt when absent.
@@ -159,6 +166,11 @@ class CoreView {
   void apply_message(const std::string& account, const json::object& data,
                      es::ViewBatch& batch) const;
   void apply_status(const json::object& data, es::ViewBatch& batch) const;
+  // Writes a conversation's summary to c/ and, once it has an `order`, to
+  // its rows in the newest-first indexes.
+  void put_summary(const std::string& account, const std::string& conversation,
+                   const std::string& order, const json::object& summary,
+                   es::ViewBatch& batch) const;
   void apply_delivery(const std::string& type, const json::object& data, std::uint64_t position,
                       es::ViewBatch& batch) const;
   static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);
