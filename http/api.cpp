@@ -351,8 +351,8 @@ json::object provision_args(const json::object& body, std::vector<FieldError>& e
 }  // namespace
 
 void Api::Impl::route(const Call& call) {
-  const std::string& key = call.request.header("idempotency-key");
-  if (call.request.method == "POST" && !key.empty()) return idempotent(call, key);
+  const std::string* key = call.request.find_header("idempotency-key");
+  if (call.request.method == "POST" && key != nullptr) return idempotent(call, *key);
   dispatch(call);
 }
 
@@ -363,7 +363,7 @@ void Api::Impl::idempotent(const Call& call, const std::string& key) {
   constexpr std::size_t kMaxKeyBytes = 255;
   const bool printable =
       std::all_of(key.begin(), key.end(), [](unsigned char c) { return c >= 0x21 && c <= 0x7e; });
-  if (key.size() > kMaxKeyBytes || !printable) {
+  if (key.empty() || key.size() > kMaxKeyBytes || !printable) {
     return call.reply(error_response(
         400, "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
         "INVALID_IDEMPOTENCY_KEY", "invalid_request_error"));

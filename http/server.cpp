@@ -35,10 +35,15 @@ const std::string kEmpty;
 }  // namespace
 
 const std::string& Request::header(std::string_view lower_name) const {
+  const std::string* value = find_header(lower_name);
+  return value != nullptr ? *value : kEmpty;
+}
+
+const std::string* Request::find_header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
-    if (name == lower_name) return value;
+    if (name == lower_name) return &value;
   }
-  return kEmpty;
+  return nullptr;
 }
 
 struct Server::Impl {

@@ -24,6 +24,8 @@ struct Request {
 
   // Returns the value of header `lower_name`, or "" when absent.
   const std::string& header(std::string_view lower_name) const;
+  // Returns the value of header `lower_name`, or null when absent.
+  const std::string* find_header(std::string_view lower_name) const;
 };
 
 struct Response {

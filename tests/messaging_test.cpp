@@ -356,6 +356,8 @@ TEST_F(MessagingTest, IdempotentRetriesSendOnce) {
             200);
   // Oversized or non-printable keys are refused.
   EXPECT_EQ(send_with_key(alice_, std::string(256, 'k'), body).status, 400);
+  EXPECT_EQ(send_with_key(alice_, "", body).status, 400);
+  EXPECT_EQ(send_with_key(alice_, "has space", body).status, 400);
 
   // Kept across kill -9.
   server_->stop(SIGKILL);
