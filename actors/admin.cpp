@@ -37,9 +37,7 @@ int run(es::EventStore& store, const std::string& account_id, const domain::Comm
   Aggregate account = load_aggregate(store, EntityKind::kAccount, account_id);
   domain::RandomIds ids;
   domain::Context context;
-  context.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  context.now_ms = domain::wall_clock_ms();
   context.ids = &ids;
   domain::Decision decision = decide(account, command, context);
   if (auto* error = std::get_if<domain::DomainError>(&decision)) {

@@ -31,9 +31,8 @@ void CarrierDispatch::on_report(const domain::CarrierReport& report) {
   if (!report.error_message.empty()) args["errorMessage"] = report.error_message;
   runtime_.send(EntityKind::kConversation, report.conversation_id,
                 {"conversation.status", report.account_id, std::move(args)},
-                [this, id = report.message_id](CommandResult result) {
+                [id = report.message_id](CommandResult result) {
                   if (result.ok) return;
-                  refused_reports_.fetch_add(1);
                   std::fprintf(stderr, "agentphone: carrier report for %s not recorded: %s\n",
                                id.c_str(), result.error.message.c_str());
                 });

@@ -10,7 +10,6 @@
 
 #include <boost/json/object.hpp>
 
-#include <atomic>
 #include <cstdint>
 
 #include "actors/ports.hpp"
@@ -25,15 +24,11 @@ class CarrierDispatch {
   // Sends the message described by `queued` (a "message.queued" event's data).
   void submit(const boost::json::object& queued);
 
-  // Carrier reports that were refused by the conversation (should stay 0).
-  std::uint64_t refused_reports() const { return refused_reports_.load(); }
-
  private:
   void on_report(const domain::CarrierReport& report);
 
   Runtime& runtime_;
   domain::CarrierPort& carrier_;
-  std::atomic<std::uint64_t> refused_reports_{0};
 };
 
 }  // namespace ap::actors

@@ -282,18 +282,12 @@ caf::behavior registry_actor(caf::stateful_actor<RegistryState>* self, Runtime::
   };
 }
 
-std::int64_t system_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Runtime::Runtime(es::EventStore& store, domain::IdSource& ids, domain::CarrierPort& carrier,
                  RuntimeOptions options)
     : impl_(std::make_unique<Impl>(store, ids, carrier, std::move(options))) {
-  if (!impl_->options.clock_ms) impl_->options.clock_ms = system_clock_ms;
+  if (!impl_->options.clock_ms) impl_->options.clock_ms = domain::wall_clock_ms;
   impl_->config.set("scheduler.max-threads", impl_->options.scheduler_threads);
   // Work sharing waits on a condition variable; work stealing polls with short
   // sleeps, which on two cores costs more in context switches than it saves.

@@ -34,9 +34,7 @@ std::string random_hex(std::size_t bytes) {
 }
 
 std::string RandomIds::new_id(std::string_view prefix) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+  const std::int64_t ms = wall_clock_ms();
   char head[24];
   std::snprintf(head, sizeof head, "%012llx%06x", static_cast<unsigned long long>(ms),
                 sequence_.fetch_add(1) & 0xffffff);

@@ -291,16 +291,21 @@ void Api::handle(Request request, Reply reply) {
 }
 
 void Api::Impl::list_page(const projections::Page& page, bool with_has_more, const Reply& reply) {
-  // The items are stored wire JSON; the envelope is joined around them as text.
-  std::string body = "{\"data\":[";
-  for (std::size_t i = 0; i < page.items.size(); ++i) {
-    if (i > 0) body.push_back(',');
-    body += page.items[i];
-  }
-  body += "],\"total\":" + std::to_string(page.total);
+  std::string body =
+      "{\"data\":" + json_array(page.items) + ",\"total\":" + std::to_string(page.total);
   if (with_has_more) body += page.has_more ? ",\"hasMore\":true" : ",\"hasMore\":false";
   body.push_back('}');
   reply(raw_json_response(std::move(body)));
+}
+
+std::string json_array(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += items[i];
+  }
+  out.push_back(']');
+  return out;
 }
 
 Response agent_or_404(std::optional<std::string> agent) {

@@ -40,6 +40,9 @@ Response raw_json_response(std::string body);
 Response validation_response(const std::vector<FieldError>& fields, const char* location);
 Response domain_error_response(const DomainError& error);
 Response not_found_response(const std::string& what);
+// A JSON array of `items`, each already wire JSON (stored view rows): joined
+// as text, never parsed.
+std::string json_array(const std::vector<std::string>& items);
 Response agent_or_404(std::optional<std::string> agent);
 Response number_or_404(std::optional<std::string> number);
 // Parses a request body that must be a JSON object. On failure returns false
@@ -175,7 +178,7 @@ struct Api::Impl {
                                        {{"accountId", idem.account},
                                         {"keyHash", idem.key_hash},
                                         {"fingerprint", idem.fingerprint},
-                                        {"atMs", wall_clock_ms()}}};
+                                        {"atMs", domain::wall_clock_ms()}}};
     }
     runtime.send(
         kind, id, std::move(cmd),
@@ -194,11 +197,6 @@ struct Api::Impl {
   }
 
   static std::string idempotency_stream(const std::string& key_hash) { return "idem-" + key_hash; }
-  static std::int64_t wall_clock_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
 
   // Appends the answer to a claimed key and sends it once the log holds it
   // and the projection shows it, so that a retry finds the stored answer.

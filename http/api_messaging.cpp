@@ -19,13 +19,8 @@ Response conversation_or_404(std::optional<std::string> conversation) {
 }
 
 Response message_page(const projections::Page& page) {
-  std::string body = "{\"data\":[";
-  for (std::size_t i = 0; i < page.items.size(); ++i) {
-    if (i > 0) body.push_back(',');
-    body += page.items[i];
-  }
-  body += page.has_more ? "],\"hasMore\":true}" : "],\"hasMore\":false}";
-  return raw_json_response(std::move(body));
+  return raw_json_response("{\"data\":" + json_array(page.items) +
+                           ",\"hasMore\":" + (page.has_more ? "true}" : "false}"));
 }
 
 // Reads an ISO-8601 query cursor into ms (0 when absent).
@@ -317,14 +312,10 @@ void Api::Impl::route_sim(const Request& request, const std::string& path, const
     query_int(query, "limit", 50, 1, 1000, &limit, errors);
     if (!errors.empty()) return reply(validation_response(errors, "query"));
     const projections::Page page = view.outbound(static_cast<std::uint64_t>(limit));
-    std::string body = "{\"data\":[";
-    for (std::size_t i = 0; i < page.items.size(); ++i) {
-      if (i > 0) body.push_back(',');
-      body += page.items[i];
-    }
-    body += "],\"hasMore\":" + std::string(page.has_more ? "true" : "false") +
-            ",\"carrierAccepted\":" + std::to_string(simulator->accepted()) + "}";
-    return reply(raw_json_response(std::move(body)));
+    return reply(raw_json_response("{\"data\":" + json_array(page.items) +
+                                   ",\"hasMore\":" + (page.has_more ? "true" : "false") +
+                                   ",\"carrierAccepted\":" + std::to_string(simulator->accepted()) +
+                                   "}"));
   }
   if (path == "/sim/faults") return sim_faults(request, reply);
   reply(not_found_response("Not Found"));

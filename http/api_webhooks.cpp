@@ -14,12 +14,6 @@ namespace {
 
 constexpr std::int64_t kMaxHours = 24 * 366;
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Response webhook_or_null(std::optional<std::string> webhook) {
   return raw_json_response(webhook ? std::move(*webhook) : std::string("null"));
 }
@@ -29,7 +23,7 @@ bool query_since(const Query& q, std::int64_t fallback_hours, std::int64_t* sinc
                  std::vector<FieldError>& errors) {
   std::int64_t hours = 0;
   if (!query_int(q, "hours", fallback_hours, 1, kMaxHours, &hours, errors)) return false;
-  *since_ms = hours > 0 ? wall_ms() - hours * 3'600'000 : 0;
+  *since_ms = hours > 0 ? domain::wall_clock_ms() - hours * 3'600'000 : 0;
   return true;
 }
 
@@ -139,14 +133,9 @@ void Api::Impl::route_webhooks(const Call& call) {
     if (!errors.empty()) return reply(validation_response(errors, "query"));
     return after_own_writes(account, [this, account, limit, offset, since_ms, reply] {
       const projections::Page page = view.deliveries(account, "", since_ms, offset, limit);
-      std::string body = "{\"items\":[";
-      for (std::size_t i = 0; i < page.items.size(); ++i) {
-        if (i > 0) body.push_back(',');
-        body += page.items[i];
-      }
-      body += "],\"total\":" + std::to_string(page.total) +
-              ",\"offset\":" + std::to_string(offset) + ",\"limit\":" + std::to_string(limit) + "}";
-      reply(raw_json_response(std::move(body)));
+      reply(raw_json_response(
+          "{\"items\":" + json_array(page.items) + ",\"total\":" + std::to_string(page.total) +
+          ",\"offset\":" + std::to_string(offset) + ",\"limit\":" + std::to_string(limit) + "}"));
     });
   }
   if (p[3] == "all-time") {
@@ -235,13 +224,7 @@ void Api::Impl::route_agent_webhook(const Call& call, const std::string& agent_i
   if (!errors.empty()) return reply(validation_response(errors, "query"));
   after_own_writes(account, [this, account, agent_id, limit, since_ms, reply] {
     const projections::Page page = view.deliveries(account, agent_id, since_ms, 0, limit);
-    std::string body = "[";
-    for (std::size_t i = 0; i < page.items.size(); ++i) {
-      if (i > 0) body.push_back(',');
-      body += page.items[i];
-    }
-    body.push_back(']');
-    reply(raw_json_response(std::move(body)));
+    reply(raw_json_response(json_array(page.items)));
   });
 }
 

@@ -19,12 +19,6 @@ using actors::EntityKind;
 
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string text(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -35,7 +29,7 @@ std::vector<std::pair<std::string, std::string>> signed_headers(const std::strin
                                                                 const std::string& event_type,
                                                                 const std::string& secret,
                                                                 const std::string& body) {
-  const std::string timestamp = std::to_string(now_ms() / 1000);
+  const std::string timestamp = std::to_string(domain::wall_clock_ms() / 1000);
   return {
       {"Content-Type", "application/json"},
       {"User-Agent", "agentphone-selfhosted/" AP_VERSION " (webhooks)"},
@@ -95,7 +89,7 @@ struct WebhookDispatch::Impl {
       if (queue.size() == 1) start(queue.front());
       return;
     }
-    const std::int64_t delay_ms = std::max<std::int64_t>(0, at_ms - now_ms());
+    const std::int64_t delay_ms = std::max<std::int64_t>(0, at_ms - domain::wall_clock_ms());
     client.defer_after(delay_ms, [this, job = std::move(job)] { start(job); });
   }
 
@@ -290,7 +284,7 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
       !why.empty()) {
     return fail(why);
   }
-  const std::int64_t at = now_ms();
+  const std::int64_t at = domain::wall_clock_ms();
   const json::object message{{"messageId", "msg_test_" + domain::random_hex(8)},
                              {"conversationId", nullptr},
                              {"numberId", nullptr},

@@ -25,10 +25,9 @@ std::string str(const json::object& o, const char* key) {
 CoreView::CoreView(es::EventStore& store) : store_(store) {
   checkpoint_ = store_.load_checkpoint(kName);
   std::string version;
-  if (checkpoint_ > 0 && (!store_.get_view(kName, kVersionKey, &version).ok() ||
-                          version != std::to_string(kRowsVersion))) {
-    rebuild_from_scratch();
-  }
+  version_written_ =
+      store_.get_view(kName, kVersionKey, &version).ok() && version == std::to_string(kRowsVersion);
+  if (checkpoint_ > 0 && !version_written_) rebuild_from_scratch();
 }
 
 void CoreView::rebuild_from_scratch() {
@@ -94,7 +93,8 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   es::ViewBatch batch;
   for (const es::RecordedEvent& event : events) apply_one(event, batch);
   if (events.empty()) return;
-  batch.put(kVersionKey, std::to_string(kRowsVersion));
+  // The layout version rides with the first commit of a fresh read model.
+  if (!version_written_) batch.put(kVersionKey, std::to_string(kRowsVersion));
   const std::uint64_t last = events.back().position;
   const es::Status status = store_.commit_view(kName, batch, last);
   // A view that cannot be written cannot serve reads correctly, and going on
@@ -104,6 +104,7 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
     std::fprintf(stderr, "agentphone: cannot write the read model: %s\n", status.message().c_str());
     std::abort();
   }
+  version_written_ = true;
   std::vector<std::function<void()>> ready;
   Listener listener;
   {

@@ -185,7 +185,8 @@ class CoreView {
   std::condition_variable cv_;
   std::uint64_t checkpoint_ = 0;
   std::multimap<std::uint64_t, std::function<void()>> waiters_;
-  Listener listener_;  // Guarded by mu_.
+  Listener listener_;             // Guarded by mu_.
+  bool version_written_ = false;  // The rows' layout version is stored (projection thread).
 };
 
 }  // namespace ap::projections

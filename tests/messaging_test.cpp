@@ -414,7 +414,10 @@ TEST_F(MessagingTest, IdempotencyKeyCoversOtherPosts) {
   const std::vector<std::pair<std::string, std::string>> fix = {
       {"Authorization", "Bearer " + alice_.key}, {"Idempotency-Key", "fix-me"}};
   EXPECT_EQ(client.request("POST", "/v1/agents", R"({"name":""})", fix).status, 422);
-  EXPECT_EQ(client.request("POST", "/v1/agents", R"({"name":""})", fix).status, 422);
+  // Had the refusal claimed the key, another body would now get IDEMPOTENCY_KEY_REUSED.
+  HttpResult fixed = client.request("POST", "/v1/agents", R"({"name":"fixed"})", fix);
+  EXPECT_EQ(fixed.status, 200) << fixed.body;
+  EXPECT_EQ(json::parse(fixed.body).at("name"), "fixed");
 }
 
 TEST_F(MessagingTest, SimCommandLineTextsAnAgentAndShowsTheOutbox) {

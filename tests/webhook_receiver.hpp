@@ -22,7 +22,6 @@
 namespace ap::test {
 
 struct ReceivedRequest {
-  std::string target;
   std::map<std::string, std::string> headers;  // Lower-case names.
   std::string body;
   std::chrono::steady_clock::time_point at;
@@ -113,11 +112,7 @@ class WebhookReceiver {
       }
       ReceivedRequest request;
       const std::string head = buffer.substr(0, end);
-      std::size_t line_end = head.find("\r\n");
-      const std::string request_line = head.substr(0, line_end);
-      const std::size_t sp1 = request_line.find(' '), sp2 = request_line.rfind(' ');
-      request.target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
-      std::size_t pos = line_end + 2;
+      std::size_t pos = head.find("\r\n") + 2;  // Past the request line.
       while (pos < head.size()) {
         std::size_t next = head.find("\r\n", pos);
         if (next == std::string::npos) next = head.size();
