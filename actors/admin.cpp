@@ -2,11 +2,11 @@
 
 #include <boost/json/object.hpp>
 
-#include <chrono>
 #include <cstdio>
 
 #include "actors/aggregate.hpp"
 #include "actors/secrets.hpp"
+#include "actors/system_ports.hpp"
 #include "eventstore/event_store.hpp"
 
 namespace ap::actors {
@@ -15,9 +15,20 @@ namespace json = boost::json;
 
 namespace {
 
+// The operator commands' ports: the same adapters as the server's.
+domain::SystemClock& admin_clock() {
+  static domain::SystemClock clock;
+  return clock;
+}
+domain::OpenSslEntropy& admin_entropy() {
+  static domain::OpenSslEntropy entropy;
+  return entropy;
+}
+
 std::unique_ptr<es::EventStore> open_store(const std::string& data_dir) {
   es::Options options;
   options.path = data_dir;
+  options.clock_ms = [] { return admin_clock().now_ms(); };
   std::unique_ptr<es::EventStore> store;
   es::Status status = es::EventStore::open(options, &store);
   if (!status.ok()) {
@@ -35,9 +46,9 @@ std::unique_ptr<es::EventStore> open_store(const std::string& data_dir) {
 // Returns 0 on success, printing the error otherwise.
 int run(es::EventStore& store, const std::string& account_id, const domain::Command& command) {
   Aggregate account = load_aggregate(store, EntityKind::kAccount, account_id);
-  domain::RandomIds ids;
+  domain::Ids ids(admin_clock(), admin_entropy());
   domain::Context context;
-  context.now_ms = domain::wall_clock_ms();
+  context.now_ms = admin_clock().now_ms();
   context.ids = &ids;
   domain::Decision decision = decide(account, command, context);
   if (auto* error = std::get_if<domain::DomainError>(&decision)) {
@@ -63,9 +74,9 @@ json::object key_args(const std::string& key) {
 int admin_create_account(const std::string& data_dir, const std::string& email) {
   auto store = open_store(data_dir);
   if (!store) return 1;
-  domain::RandomIds ids;
+  domain::Ids ids(admin_clock(), admin_entropy());
   const std::string account_id = ids.new_id("acct_");
-  const std::string key = domain::new_api_key();
+  const std::string key = domain::new_api_key(admin_entropy());
   json::object args = key_args(key);
   args["email"] = email;
   if (run(*store, account_id, {"account.create", account_id, std::move(args)}) != 0) return 1;
@@ -77,7 +88,7 @@ int admin_create_account(const std::string& data_dir, const std::string& email) 
 int admin_create_key(const std::string& data_dir, const std::string& account_id) {
   auto store = open_store(data_dir);
   if (!store) return 1;
-  const std::string key = domain::new_api_key();
+  const std::string key = domain::new_api_key(admin_entropy());
   if (run(*store, account_id, {"account.create_key", account_id, key_args(key)}) != 0) return 1;
   std::printf("api_key=%s\n", key.c_str());
   return 0;

@@ -4,7 +4,6 @@
 
 #include <cctype>
 #include <charconv>
-#include <chrono>
 #include <cstdio>
 #include <ctime>
 
@@ -185,12 +184,6 @@ void append_json(const json::value& value, std::string& out) {
 }
 
 }  // namespace
-
-std::int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string to_json(const json::value& value) {
   std::string out;

@@ -92,10 +92,6 @@ std::string phone_stream(std::string_view e164);
 // Formats milliseconds since the epoch as ISO-8601 UTC with milliseconds.
 std::string iso8601(std::int64_t ms);
 
-// The system clock in Unix milliseconds. For hosts (actors, HTTP, admin)
-// only: deciders take their time from the Context.
-std::int64_t wall_clock_ms();
-
 // Compact JSON text of `value`. Unlike boost::json::serialize, doubles are
 // written in plain decimal as Python clients do (1.0, 0.8, 66.67), never
 // in exponent form such as 1E0; everything else is the same.

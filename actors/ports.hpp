@@ -1,13 +1,91 @@
-// Ports: what the domain needs from the outside world. Each has an embedded
-// default (sim/) and may have real adapters later.
+// Ports: what the domain and its hosts need from the outside world. Time,
+// randomness, timers and outbound I/O enter only through these interfaces, so
+// the same code runs in the server (system clock, OpenSSL, threads) and in the
+// simulator (a virtual clock, a seeded generator, one thread), and a
+// simulation replays a seed exactly. Each port has an embedded default and may
+// have real adapters later.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "actors/webhook.hpp"
+
 namespace ap::domain {
+
+// ---- Time, randomness, timers ------------------------------------------------
+
+// The one source of time. now_ms() is Unix milliseconds; it never goes
+// backwards within one clock.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::int64_t now_ms() const = 0;
+};
+
+// The one source of randomness (ids, secrets, OTPs, jitter in the simulator).
+// The distributions are ours, not std::*_distribution, whose results differ
+// between standard libraries, so a seed means the same run everywhere.
+class Entropy {
+ public:
+  virtual ~Entropy() = default;
+  // Fills `bytes` bytes at `out` with random bytes.
+  virtual void fill(void* out, std::size_t bytes) = 0;
+
+  // A uniformly random 64-bit value.
+  std::uint64_t next_u64();
+  // A uniformly random value in [0, bound), bound >= 1 (rejection sampling,
+  // so no value is more likely than another).
+  std::uint64_t uniform(std::uint64_t bound);
+  // True with probability per_million / 1'000'000.
+  bool chance_ppm(std::uint64_t per_million);
+};
+
+// Runs work after a delay, on the host's timer thread (server) or the
+// simulator's one thread. Timers are not cancelled: work that may have
+// become moot checks its own state when it runs.
+class Timers {
+ public:
+  virtual ~Timers() = default;
+  // Runs `fn` once, `delay_ms` (>= 0) from now by the host's clock.
+  virtual void after(std::int64_t delay_ms, std::function<void()> fn) = 0;
+};
+
+// ---- Webhook transport -------------------------------------------------------
+
+struct WebhookRequest {
+  WebhookUrl url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::int64_t timeout_ms = 30'000;
+};
+
+struct WebhookResult {
+  int http_status = 0;  // 0 when no response arrived.
+  std::string body;     // The response body (at most 64 KiB).
+  std::string error;    // Why no response arrived, or "".
+  std::int64_t duration_ms = 0;
+  std::int64_t retry_after_ms = -1;  // From a Retry-After header, when present.
+};
+
+// Sends webhook requests to customer endpoints. Every callback and every
+// deferred function runs on the transport's one thread, so users need no
+// locks for state they touch only from there.
+class WebhookTransport {
+ public:
+  virtual ~WebhookTransport() = default;
+  // Sends `request`; `done` runs once, on the transport's thread.
+  virtual void send(WebhookRequest request, std::function<void(WebhookResult)> done) = 0;
+  // Runs `fn` on the transport's thread, soon or after `delay_ms`.
+  virtual void defer(std::function<void()> fn) = 0;
+  virtual void defer_after(std::int64_t delay_ms, std::function<void()> fn) = 0;
+};
+
+// ---- Carrier -----------------------------------------------------------------
 
 // Outcome of asking the carrier for a number.
 struct NumberOffer {
@@ -51,7 +129,7 @@ class CarrierPort {
   virtual NumberOffer offer_number(const std::string& country, const std::string& area_code) = 0;
 
   // Accepts `sms` for sending and returns at once; `report` is called later,
-  // on a carrier thread, for each status change. Handing the same message
+  // from the host's Timers, for each status change. Handing the same message
   // again while the carrier still holds it changes nothing, so callers may
   // resubmit after a restart.
   virtual void send_sms(const OutboundSms& sms, CarrierReportFn report) = 0;

@@ -1,59 +1,40 @@
-// Runtime: hosts one CAF actor per account, agent and number. CAF stays
-// behind this header.
+// Runtime: hosts one CAF actor per entity (account, agent, number,
+// conversation, webhook, delivery). Each actor is a thin shell around an
+// EntityHost (actors/entity_host.hpp); CAF stays behind this header.
 //
-// send() routes a command to the entity's actor (spawning and rehydrating it
-// from snapshot + stream tail when needed). The actor decides, appends with the
-// expected stream version, and calls `done` once the append is durable. Idle
-// actors passivate after `idle_timeout_ms`. Nothing here ever blocks the
-// caller's thread.
+// send() routes a command to the entity's actor (spawning it when needed).
+// Idle actors passivate after `idle_timeout_ms` by the injected clock, with
+// their timers on the injected Timers port. Nothing here blocks the caller.
+//
+// Two schedulers: CAF's work-sharing pool on `scheduler_threads` threads (the
+// server), or CAF's deterministic test coordinator (the simulator): one
+// thread, FIFO, nothing runs until run_ready() is called, and every append
+// completion and timer must then be delivered on that same thread.
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "actors/aggregate.hpp"
-#include "actors/domain.hpp"
-#include "actors/ports.hpp"
-#include "eventstore/event_store.hpp"
+#include "actors/entity_host.hpp"
 
 namespace ap::actors {
 
-struct CommandResult {
-  bool ok = false;
-  domain::DomainError error;          // When !ok.
-  std::uint64_t last_position = 0;    // Log position of the last event written; 0 if none.
-  std::vector<domain::Event> events;  // The events written, in order (a claim excluded).
-  bool claimed = false;               // An IdempotencyClaim was appended with them.
-};
-
-// An Idempotency-Key claim to append atomically with a command's events: the
-// claim's stream must not exist yet, so the key's effect happens at most once,
-// across restarts too. A command that writes nothing claims nothing.
-struct IdempotencyClaim {
-  std::string stream;        // e.g. "idem-<hash>".
-  boost::json::object data;  // The "idempotency.claimed" event's payload.
-};
-
-using ResultFn = std::function<void(CommandResult)>;
-
 struct RuntimeOptions {
   int scheduler_threads = 2;
+  bool deterministic = false;  // CAF's test coordinator instead of the thread pool.
   std::int64_t idle_timeout_ms = 60'000;
   // Webhook deliveries hear from the engine once per attempt, seconds to
   // minutes apart; they passivate after this instead (at most idle_timeout_ms).
   std::int64_t delivery_idle_timeout_ms = 2'000;
-  std::uint64_t snapshot_every = 50;       // Save a snapshot every N events of a stream.
-  std::function<std::int64_t()> clock_ms;  // System clock when empty.
+  std::uint64_t snapshot_every = 50;  // Save a snapshot every N events of a stream.
 };
 
 class Runtime {
  public:
   Runtime(es::EventStore& store, domain::IdSource& ids, domain::CarrierPort& carrier,
-          RuntimeOptions options);
+          const domain::Clock& clock, domain::Timers& timers, RuntimeOptions options);
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
@@ -64,8 +45,14 @@ class Runtime {
   void send(EntityKind kind, const std::string& id, domain::Command command, ResultFn done,
             std::optional<IdempotencyClaim> claim = std::nullopt);
 
+  // Deterministic mode only: runs every ready actor job, FIFO, until none is
+  // left. Returns how many ran.
+  std::size_t run_ready();
+
   // Entity actors currently alive (not passivated).
   std::int64_t live_actors() const;
+  // Commands failed by an entity fault since start.
+  std::uint64_t entity_faults() const;
 
   struct Impl;
 

@@ -2,11 +2,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
-#include <chrono>
 #include <cstdio>
-#include <stdexcept>
 
 namespace ap::domain {
 
@@ -25,24 +22,22 @@ std::string hex(const unsigned char* data, std::size_t size) {
 
 }  // namespace
 
-std::string random_hex(std::size_t bytes) {
+std::string random_hex(Entropy& entropy, std::size_t bytes) {
   std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-    throw std::runtime_error("OpenSSL RAND_bytes failed");
-  }
+  entropy.fill(raw.data(), bytes);
   return hex(reinterpret_cast<const unsigned char*>(raw.data()), bytes);
 }
 
-std::string RandomIds::new_id(std::string_view prefix) {
-  const std::int64_t ms = wall_clock_ms();
+std::string Ids::new_id(std::string_view prefix) {
+  const std::int64_t ms = clock_.now_ms();
   char head[24];
   std::snprintf(head, sizeof head, "%012llx%06x", static_cast<unsigned long long>(ms),
                 sequence_.fetch_add(1) & 0xffffff);
-  return std::string(prefix) + head + random_hex(4);
+  return std::string(prefix) + head + random_hex(entropy_, 4);
 }
 
-std::string new_api_key() {
-  return "sk_live_" + random_hex(24);
+std::string new_api_key(Entropy& entropy) {
+  return "sk_live_" + random_hex(entropy, 24);
 }
 
 std::string sha256_hex(std::string_view text) {

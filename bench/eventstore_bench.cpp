@@ -100,6 +100,11 @@ AppendFigures store_appends(const std::string& path, int producers, double secon
   std::filesystem::remove_all(path);
   ap::es::Options options;
   options.path = path;
+  options.clock_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
   std::unique_ptr<ap::es::EventStore> store;
   if (!ap::es::EventStore::open(options, &store).ok()) std::exit(1);
   struct Producer {
@@ -154,6 +159,11 @@ double store_replay(const std::string& path, std::uint64_t events) {
   std::filesystem::remove_all(path);
   ap::es::Options options;
   options.path = path;
+  options.clock_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
   std::unique_ptr<ap::es::EventStore> store;
   if (!ap::es::EventStore::open(options, &store).ok()) std::exit(1);
   for (std::uint64_t i = 0; i < events; i += 1000) {

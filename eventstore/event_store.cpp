@@ -1,16 +1,11 @@
 #include "eventstore/event_store.hpp"
 
-#include <rocksdb/db.h>
-#include <rocksdb/iterator.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
-
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -18,7 +13,7 @@
 
 namespace ap::es {
 
-// Key layout (one RocksDB column family, one-byte prefixes; see
+// Key layout (one ordered key space, one-byte prefixes; see
 // docs/eventlog-format.md):
 //   'M' name                         -> store metadata ("format" -> "1")
 //   'E' be64(position)               -> event record (canonical bytes + hash)
@@ -72,17 +67,12 @@ std::string be64_string(std::uint64_t value) {
   return out;
 }
 
-Status from_rocks(const rocksdb::Status& status) {
-  if (status.ok()) return Status::Ok();
-  if (status.IsNotFound()) return Status(Code::kNotFound, status.ToString());
-  if (status.IsCorruption()) return Status(Code::kCorruption, status.ToString());
-  return Status(Code::kIoError, status.ToString());
+Status closed_status() {
+  return Status(Code::kClosed, "the event store is closed");
 }
 
-std::int64_t system_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+bool is_event_key(std::string_view key) {
+  return key.size() == 9 && key[0] == kEventPrefix;
 }
 
 Status validate_append(const std::vector<StreamAppend>& parts, const Options& options) {
@@ -137,6 +127,8 @@ std::size_t event_count(const std::vector<StreamAppend>& parts) {
 
 }  // namespace
 
+class SyncSubscription;
+
 void ViewBatch::put(std::string key, std::string value) {
   ops_[std::move(key)] = std::move(value);
 }
@@ -157,7 +149,8 @@ struct EventStore::Impl {
   };
 
   Options options;
-  std::unique_ptr<rocksdb::DB> db;
+  std::shared_ptr<KvBackend> db;
+  std::atomic<bool> closed{false};
 
   // Queue between producers and the writer thread.
   std::mutex queue_mu;
@@ -197,11 +190,13 @@ struct EventStore::Impl {
 
   std::uint64_t read_stream_head(const std::string& stream) const {
     std::string value;
-    rocksdb::Status s =
-        db->Get(rocksdb::ReadOptions(), prefixed(kStreamHeadPrefix, stream), &value);
+    Status s = db->get(prefixed(kStreamHeadPrefix, stream), &value);
     if (!s.ok() || value.size() != 8) return 0;
     return get_be64(value.data());
   }
+
+  // Synchronous mode: subscriptions that pump() feeds.
+  std::vector<SyncSubscription*> sync_subscriptions;
 
   void publish_head(std::uint64_t position) {
     {
@@ -218,28 +213,35 @@ struct EventStore::Impl {
         std::unique_lock<std::mutex> lock(queue_mu);
         queue_cv.wait(lock, [&] { return closing || !queue.empty(); });
         if (queue.empty()) return;  // closing and drained.
-        if (!sync_failed.ok() && sticky_error.ok()) sticky_error = sync_failed;
-        std::size_t events = 0;
-        while (!queue.empty() && (batch.empty() || events + event_count(queue.front().parts) <=
-                                                       options.max_events_per_commit)) {
-          events += event_count(queue.front().parts);
-          batch.push_back(std::move(queue.front()));
-          queue.pop_front();
-        }
+        batch = take_batch_locked();
       }
       commit(batch);
     }
   }
 
+  // Takes the next group commit off the queue. Requires queue_mu held.
+  std::vector<Pending> take_batch_locked() {
+    if (!sync_failed.ok() && sticky_error.ok()) sticky_error = sync_failed;
+    std::vector<Pending> batch;
+    std::size_t events = 0;
+    while (!queue.empty() && (batch.empty() || events + event_count(queue.front().parts) <=
+                                                   options.max_events_per_commit)) {
+      events += event_count(queue.front().parts);
+      batch.push_back(std::move(queue.front()));
+      queue.pop_front();
+    }
+    return batch;
+  }
+
   // Checks every pending append against the current stream versions, writes the
-  // accepted ones in one synced WriteBatch, then completes all of them.
+  // accepted ones in one batch, and hands them to the sync stage.
   void commit(std::vector<Pending>& batch) {
     struct Outcome {
       Status status;
       AppendResult result;
     };
     std::vector<Outcome> outcomes(batch.size());
-    rocksdb::WriteBatch write_batch;
+    KvBatch write_batch;
     std::unordered_map<std::string, std::uint64_t> versions;  // Includes this batch's appends.
     std::uint64_t position = next_position;
     Hash hash = last_hash;
@@ -286,11 +288,11 @@ struct EventStore::Impl {
           hash = chain_hash(hash, canonical);
           std::string value = canonical;
           value.append(reinterpret_cast<const char*>(hash.data()), hash.size());
-          write_batch.Put(event_key(position), value);
-          write_batch.Put(stream_index_key(record.stream, record.version), be64_string(position));
+          write_batch.put(event_key(position), std::move(value));
+          write_batch.put(stream_index_key(record.stream, record.version), be64_string(position));
           ++position;
         }
-        write_batch.Put(prefixed(kStreamHeadPrefix, parts[p].stream), be64_string(version));
+        write_batch.put(prefixed(kStreamHeadPrefix, parts[p].stream), be64_string(version));
         versions[parts[p].stream] = version;
         result.stream_version = version;
       }
@@ -298,18 +300,18 @@ struct EventStore::Impl {
       any_accepted = true;
     }
 
-    // Stage 1: put the batch into RocksDB without syncing. Its events are not
-    // published (head does not move) and nobody is told about them yet.
+    // Stage 1: write the batch without syncing. Its events are not published
+    // (head does not move) and nobody is told about them yet.
     std::uint64_t last = 0;
     if (any_accepted) {
-      rocksdb::Status s = db->Write(rocksdb::WriteOptions(), &write_batch);
+      Status s = db->write(write_batch, Durability::kLogged);
       if (s.ok()) {
         next_position = position;
         last_hash = hash;
         last_time_ms = now_ms;
         last = position - 1;
       } else {
-        sticky_error = Status(Code::kIoError, "log write failed: " + s.ToString());
+        sticky_error = Status(Code::kIoError, "log write failed: " + s.message());
         for (Outcome& outcome : outcomes) {
           if (outcome.status.ok()) outcome.status = sticky_error;
         }
@@ -330,8 +332,33 @@ struct EventStore::Impl {
     sync_cv.notify_one();
   }
 
-  // Syncs the WAL once for every batch written since the last sync, then
-  // publishes the new head and runs the callbacks, in commit order.
+  // Stage 2 for `items`: one sync for all of them, then the new head is
+  // published and every append they hold is completed, in commit order.
+  void complete(std::deque<SyncItem>& items) {
+    std::uint64_t last = 0;
+    for (const SyncItem& item : items) last = std::max(last, item.last_position);
+    Status synced;
+    if (last > 0) {
+      Status s = db->sync();
+      if (!s.ok()) synced = Status(Code::kIoError, "log sync failed: " + s.message());
+    }
+    if (synced.ok() && last > 0) publish_head(last);
+    for (SyncItem& item : items) {
+      for (Completion& completion : item.completions) {
+        // A failed sync fails every append it covered; the writer stops
+        // accepting new ones through the sticky error it will see next.
+        const Status& status = completion.status.ok() && !synced.ok() ? synced : completion.status;
+        completion.done(status, completion.result);
+      }
+    }
+    if (!synced.ok()) {
+      std::lock_guard<std::mutex> lock(queue_mu);
+      sync_failed = synced;
+    }
+  }
+
+  // Syncs once for every batch written since the last sync, then publishes
+  // the new head and runs the callbacks, in commit order.
   void run_syncer() {
     for (;;) {
       std::deque<SyncItem> items;
@@ -341,29 +368,11 @@ struct EventStore::Impl {
         if (sync_queue.empty()) return;  // closing and drained.
         items.swap(sync_queue);
       }
-      std::uint64_t last = 0;
-      for (const SyncItem& item : items) last = std::max(last, item.last_position);
-      Status synced;
-      if (last > 0) {
-        rocksdb::Status s = db->SyncWAL();
-        if (!s.ok()) synced = Status(Code::kIoError, "log sync failed: " + s.ToString());
-      }
-      if (synced.ok() && last > 0) publish_head(last);
-      for (SyncItem& item : items) {
-        for (Completion& completion : item.completions) {
-          // A failed sync fails every append it covered; the writer stops
-          // accepting new ones through the sticky error it will see next.
-          const Status& status =
-              completion.status.ok() && !synced.ok() ? synced : completion.status;
-          completion.done(status, completion.result);
-        }
-      }
-      if (!synced.ok()) {
-        std::lock_guard<std::mutex> lock(queue_mu);
-        sync_failed = synced;
-      }
+      complete(items);
     }
   }
+
+  std::size_t pump();
 };
 
 namespace {
@@ -423,6 +432,73 @@ class SubscriptionImpl final : public Subscription {
 
 }  // namespace
 
+// Synchronous mode's subscription: pump() calls deliver().
+class SyncSubscription final : public Subscription {
+ public:
+  SyncSubscription(const EventStore* store, std::vector<SyncSubscription*>* registry,
+                   std::uint64_t from_position, EventHandler handler)
+      : store_(store),
+        registry_(registry),
+        next_(std::max<std::uint64_t>(1, from_position)),
+        handler_(std::move(handler)) {
+    registry_->push_back(this);
+  }
+  ~SyncSubscription() override { std::erase(*registry_, this); }
+
+  // Delivers at most one batch of committed events; returns how many.
+  std::size_t deliver() {
+    const std::uint64_t head = store_->head_position();
+    if (head < next_) return 0;
+    std::vector<RecordedEvent> events;
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(kSubscriptionBatch, head - next_ + 1));
+    const Status s = store_->read_all(next_, want, &events);
+    // Committed records that cannot be read back mean a broken store; a gap
+    // would break the subscription's promise, so stop here loudly.
+    assert(s.ok() && !events.empty() && events.front().position == next_);
+    if (!s.ok() || events.empty()) return 0;
+    next_ = events.back().position + 1;
+    handler_(events);
+    return events.size();
+  }
+
+ private:
+  const EventStore* store_;
+  std::vector<SyncSubscription*>* registry_;
+  std::uint64_t next_;
+  EventHandler handler_;
+};
+
+std::size_t EventStore::Impl::pump() {
+  assert(options.synchronous);
+  if (closed.load()) return 0;
+  std::size_t done = 0;
+  // Stage 2 of the batch the previous pump wrote.
+  std::deque<SyncItem> items;
+  items.swap(sync_queue);
+  for (const SyncItem& item : items) done += item.completions.size();
+  if (!items.empty()) complete(items);
+  // Stage 1 of what was queued since.
+  std::vector<Pending> batch;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu);
+    batch = take_batch_locked();
+  }
+  if (!batch.empty()) {
+    done += batch.size();
+    commit(batch);
+  }
+  // Subscribers, on a copy of the list: a handler may subscribe or unsubscribe.
+  const std::vector<SyncSubscription*> subscribers = sync_subscriptions;
+  for (SyncSubscription* subscriber : subscribers) {
+    if (std::find(sync_subscriptions.begin(), sync_subscriptions.end(), subscriber) !=
+        sync_subscriptions.end()) {
+      done += subscriber->deliver();
+    }
+  }
+  return done;
+}
+
 EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 EventStore::~EventStore() {
@@ -430,91 +506,120 @@ EventStore::~EventStore() {
 }
 
 Status EventStore::open(Options options, std::unique_ptr<EventStore>* out) {
-  if (!options.clock_ms) options.clock_ms = system_clock_ms;
-  namespace fs = std::filesystem;
-  const bool exists = fs::exists(fs::path(options.path) / "CURRENT");
+  std::unique_ptr<KvBackend> backend;
+  bool existed = false;
+  Status s = open_rocksdb_backend(
+      options.path, std::make_pair(prefixed(kMetaPrefix, "format"), std::to_string(kFormatVersion)),
+      &backend, &existed);
+  if (!s.ok()) return s;
+  return open(std::move(options), std::shared_ptr<KvBackend>(std::move(backend)), out);
+}
+
+Status EventStore::open(Options options, std::shared_ptr<KvBackend> backend,
+                        std::unique_ptr<EventStore>* out) {
+  assert(options.clock_ms && "the event store needs a clock");
+  assert(backend != nullptr);
   const std::string format_key = prefixed(kMetaPrefix, "format");
-
-  if (exists) {
-    // Check the format read-only first so that a folder we cannot read is not
-    // touched at all (a normal open would write a new MANIFEST and WAL).
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(rocksdb::Options(), options.path, &raw);
-    if (!s.ok()) return Status(Code::kIoError, "cannot open " + options.path + ": " + s.ToString());
-    std::unique_ptr<rocksdb::DB> probe(raw);
-    std::string format;
-    s = probe->Get(rocksdb::ReadOptions(), format_key, &format);
-    if (!s.ok() || format != std::to_string(kFormatVersion)) {
-      return Status(Code::kUnsupportedFormat,
-                    "data folder " + options.path + " has format version '" +
-                        (s.ok() ? format : std::string("none")) + "'; this build reads version " +
-                        std::to_string(kFormatVersion) + ". The folder was left untouched.");
-    }
+  const std::string format_value = std::to_string(kFormatVersion);
+  std::string format;
+  Status s = backend->get(format_key, &format);
+  if (s.code() == Code::kNotFound) {
+    // A fresh store: record the format before anything else, durably.
+    KvBatch batch;
+    batch.put(format_key, format_value);
+    s = backend->write(batch, Durability::kLogged);
+    if (s.ok()) s = backend->sync();
+    if (!s.ok()) return s;
+  } else if (!s.ok()) {
+    return s;
+  } else if (format != format_value) {
+    return Status(Code::kUnsupportedFormat, "the store has format version '" + format +
+                                                "'; this build reads version " + format_value);
   }
-
-  rocksdb::Options db_options;
-  db_options.create_if_missing = true;
-  db_options.IncreaseParallelism(2);
-  db_options.max_background_jobs = 2;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, &raw);
-  if (!s.ok()) return Status(Code::kIoError, "cannot open " + options.path + ": " + s.ToString());
 
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
-  impl->db.reset(raw);
-
-  if (!exists) {
-    rocksdb::WriteOptions sync;
-    sync.sync = true;
-    s = impl->db->Put(sync, format_key, std::to_string(kFormatVersion));
-    if (!s.ok()) return from_rocks(s);
-  }
+  impl->db = std::move(backend);
 
   // Recover the head, the chain's last hash and the last commit time from the
   // last event record.
   {
-    std::unique_ptr<rocksdb::Iterator> it(impl->db->NewIterator(rocksdb::ReadOptions()));
-    it->SeekForPrev(event_key(~std::uint64_t{0}));
-    if (it->Valid() && it->key().size() == 9 && it->key()[0] == kEventPrefix) {
+    std::unique_ptr<KvIterator> it = impl->db->iterate();
+    it->seek_for_prev(event_key(~std::uint64_t{0}));
+    if (it->valid() && is_event_key(it->key())) {
       RecordedEvent last;
-      Status d = decode_value(std::string_view(it->value().data(), it->value().size()), &last);
+      Status d = decode_value(it->value(), &last);
       if (!d.ok()) return d;
       impl->next_position = last.position + 1;
       impl->last_hash = last.hash;
       impl->last_time_ms = last.time_ms;
       impl->head.store(last.position);
+    } else if (!it->status().ok()) {
+      return it->status();
     }
   }
 
   out->reset(new EventStore(std::move(impl)));
   Impl* started = (*out)->impl_.get();
-  started->writer = std::thread([started] { started->run_writer(); });
-  started->syncer = std::thread([started] { started->run_syncer(); });
+  if (!started->options.synchronous) {
+    started->writer = std::thread([started] { started->run_writer(); });
+    started->syncer = std::thread([started] { started->run_syncer(); });
+  }
   return Status::Ok();
 }
 
 void EventStore::close() {
-  if (!impl_ || !impl_->db) return;
+  if (!impl_ || impl_->closed.load()) return;
   {
     std::lock_guard<std::mutex> lock(impl_->queue_mu);
     impl_->closing = true;
   }
-  impl_->queue_cv.notify_all();
-  if (impl_->writer.joinable()) impl_->writer.join();
-  {
-    std::lock_guard<std::mutex> lock(impl_->sync_mu);
-    impl_->sync_closing = true;
+  if (impl_->options.synchronous) {
+    // Commit and complete what is queued; subscribers hear nothing more.
+    while (!impl_->queue.empty() || !impl_->sync_queue.empty()) {
+      std::deque<Impl::SyncItem> items;
+      items.swap(impl_->sync_queue);
+      if (!items.empty()) impl_->complete(items);
+      std::vector<Impl::Pending> batch = impl_->take_batch_locked();
+      if (!batch.empty()) impl_->commit(batch);
+    }
+  } else {
+    impl_->queue_cv.notify_all();
+    if (impl_->writer.joinable()) impl_->writer.join();
+    {
+      std::lock_guard<std::mutex> lock(impl_->sync_mu);
+      impl_->sync_closing = true;
+    }
+    impl_->sync_cv.notify_all();
+    if (impl_->syncer.joinable()) impl_->syncer.join();
   }
-  impl_->sync_cv.notify_all();
-  if (impl_->syncer.joinable()) impl_->syncer.join();
-  impl_->db->Flush(rocksdb::FlushOptions());
-  impl_->db->Close();
-  impl_->db.reset();
+  impl_->closed.store(true);
+  impl_->db->flush();
+  impl_->db->close();
+}
+
+void EventStore::abandon() {
+  assert(impl_->options.synchronous);
+  impl_->closed.store(true);
+  std::lock_guard<std::mutex> lock(impl_->queue_mu);
+  impl_->closing = true;
+  impl_->queue.clear();
+  impl_->sync_queue.clear();
+}
+
+std::size_t EventStore::pump() {
+  return impl_->pump();
 }
 
 std::uint64_t EventStore::head_position() const {
   return impl_->head.load(std::memory_order_acquire);
+}
+
+std::string EventStore::head_hash() const {
+  std::vector<RecordedEvent> head;
+  const std::uint64_t position = head_position();
+  if (position == 0 || !read_all(position, 1, &head).ok() || head.empty()) return "";
+  return to_hex(head.front().hash);
 }
 
 void EventStore::append(std::vector<StreamAppend> parts, AppendCallback done) {
@@ -528,7 +633,7 @@ void EventStore::append(std::vector<StreamAppend> parts, AppendCallback done) {
     std::unique_lock<std::mutex> lock(impl_->queue_mu);
     if (impl_->closing) {
       lock.unlock();
-      done(Status(Code::kClosed, "the event store is closed"), AppendResult{});
+      done(closed_status(), AppendResult{});
       return;
     }
     if (impl_->queue.size() >= impl_->options.max_pending_appends) {
@@ -554,6 +659,11 @@ Status EventStore::append_and_wait(std::vector<StreamAppend> parts, AppendResult
   append(std::move(parts), [&promise](const Status& status, const AppendResult& appended) {
     promise.set_value({status, appended});
   });
+  if (impl_->options.synchronous) {
+    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      if (pump() == 0) break;
+    }
+  }
   auto [status, appended] = future.get();
   if (result != nullptr) *result = appended;
   return status;
@@ -562,27 +672,28 @@ Status EventStore::append_and_wait(std::vector<StreamAppend> parts, AppendResult
 Status EventStore::read_stream(const std::string& stream, std::uint64_t from_version,
                                std::size_t max_count, std::vector<RecordedEvent>* out) const {
   out->clear();
+  if (impl_->closed.load()) return closed_status();
   std::string prefix(1, kStreamIndexPrefix);
   prefix.append(stream);
   prefix.push_back('\0');
   std::vector<std::string> keys;
   {
-    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+    std::unique_ptr<KvIterator> it = impl_->db->iterate();
     const std::uint64_t head = head_position();
-    for (it->Seek(stream_index_key(stream, std::max<std::uint64_t>(1, from_version)));
-         it->Valid() && keys.size() < max_count && it->key().starts_with(prefix); it->Next()) {
+    for (it->seek(stream_index_key(stream, std::max<std::uint64_t>(1, from_version)));
+         it->valid() && keys.size() < max_count && it->key().starts_with(prefix); it->next()) {
       if (it->value().size() != 8) return Status(Code::kCorruption, "bad stream index entry");
       const std::uint64_t position = get_be64(it->value().data());
-      if (position > head) break;  // Written but not yet fsync'd.
+      if (position > head) break;  // Written but not yet synced.
       keys.push_back(event_key(position));
     }
-    if (!it->status().ok()) return from_rocks(it->status());
+    if (!it->status().ok()) return it->status();
   }
   out->reserve(keys.size());
   for (const std::string& key : keys) {
     std::string value;
-    rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), key, &value);
-    if (!s.ok()) return from_rocks(s);
+    Status s = impl_->db->get(key, &value);
+    if (!s.ok()) return s;
     out->emplace_back();
     Status d = decode_value(value, &out->back());
     if (!d.ok()) return d;
@@ -593,25 +704,25 @@ Status EventStore::read_stream(const std::string& stream, std::uint64_t from_ver
 Status EventStore::read_all(std::uint64_t from_position, std::size_t max_count,
                             std::vector<RecordedEvent>* out) const {
   out->clear();
-  // Events past the head are written but not yet fsync'd; they are not part
+  if (impl_->closed.load()) return closed_status();
+  // Events past the head are written but not yet synced; they are not part
   // of the log until the head covers them.
   const std::uint64_t head = head_position();
   if (from_position > head) return Status::Ok();
   max_count =
       std::min<std::uint64_t>(max_count, head - std::max<std::uint64_t>(1, from_position) + 1);
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(event_key(std::max<std::uint64_t>(1, from_position)));
-       it->Valid() && out->size() < max_count && it->key().size() == 9 &&
-       it->key()[0] == kEventPrefix;
-       it->Next()) {
+  std::unique_ptr<KvIterator> it = impl_->db->iterate();
+  for (it->seek(event_key(std::max<std::uint64_t>(1, from_position)));
+       it->valid() && out->size() < max_count && is_event_key(it->key()); it->next()) {
     out->emplace_back();
-    Status d = decode_value(std::string_view(it->value().data(), it->value().size()), &out->back());
+    Status d = decode_value(it->value(), &out->back());
     if (!d.ok()) return d;
   }
-  return from_rocks(it->status());
+  return it->status();
 }
 
 std::uint64_t EventStore::stream_version(const std::string& stream) const {
+  if (impl_->closed.load()) return 0;
   return impl_->read_stream_head(stream);
 }
 
@@ -626,28 +737,27 @@ VerifyReport EventStore::verify_chain(std::uint64_t from, std::uint64_t to) cons
     report.problem = std::move(problem);
     return report;
   };
+  if (impl_->closed.load()) return fail(from, "the event store is closed");
 
   Hash previous{};
   if (from > 1) {
     // The chain is verified from `from` on, trusting the hash stored at from-1.
     std::string value;
     RecordedEvent before;
-    if (!impl_->db->Get(rocksdb::ReadOptions(), event_key(from - 1), &value).ok() ||
-        !decode_value(value, &before).ok()) {
+    if (!impl_->db->get(event_key(from - 1), &value).ok() || !decode_value(value, &before).ok()) {
       return fail(from - 1, "record is missing or malformed");
     }
     previous = before.hash;
   }
 
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<KvIterator> it = impl_->db->iterate();
   std::uint64_t expected = from;
-  for (it->Seek(event_key(from)); expected <= to; it->Next(), ++expected) {
-    if (!it->Valid() || it->key().size() != 9 || it->key()[0] != kEventPrefix ||
-        get_be64(it->key().data() + 1) != expected) {
+  for (it->seek(event_key(from)); expected <= to; it->next(), ++expected) {
+    if (!it->valid() || !is_event_key(it->key()) || get_be64(it->key().data() + 1) != expected) {
       return fail(expected, "record is missing");
     }
     RecordedEvent record;
-    Status d = decode_value(std::string_view(it->value().data(), it->value().size()), &record);
+    Status d = decode_value(it->value(), &record);
     if (!d.ok()) return fail(expected, d.message());
     if (record.position != expected) return fail(expected, "record holds another position");
     const Hash recomputed = chain_hash(previous, encode_canonical(record));
@@ -663,30 +773,38 @@ VerifyReport EventStore::verify_chain(std::uint64_t from, std::uint64_t to) cons
 
 std::unique_ptr<Subscription> EventStore::subscribe(std::uint64_t from_position,
                                                     EventHandler handler) {
+  if (impl_->options.synchronous) {
+    return std::make_unique<SyncSubscription>(this, &impl_->sync_subscriptions, from_position,
+                                              std::move(handler));
+  }
   return std::make_unique<SubscriptionImpl>(this, &impl_->head_mu, &impl_->head_cv, from_position,
                                             std::move(handler));
 }
 
 bool EventStore::wait_for_head(std::uint64_t position, std::int64_t timeout_ms) const {
+  // Nothing moves the head while a synchronous store's only thread waits.
+  if (impl_->options.synchronous) return head_position() >= position;
   std::unique_lock<std::mutex> lock(impl_->head_mu);
   return impl_->head_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                                  [&] { return head_position() >= position; });
 }
 
 Status EventStore::save_snapshot(const std::string& stream, const Snapshot& snapshot) {
+  if (impl_->closed.load()) return closed_status();
   std::string value = be64_string(snapshot.version);
   value.append(snapshot.bytes);
-  return from_rocks(
-      impl_->db->Put(rocksdb::WriteOptions(), prefixed(kSnapshotPrefix, stream), value));
+  KvBatch batch;
+  batch.put(prefixed(kSnapshotPrefix, stream), std::move(value));
+  return impl_->db->write(batch, Durability::kLogged);
 }
 
 Status EventStore::load_snapshot(const std::string& stream, std::optional<Snapshot>* out) const {
   out->reset();
+  if (impl_->closed.load()) return closed_status();
   std::string value;
-  rocksdb::Status s =
-      impl_->db->Get(rocksdb::ReadOptions(), prefixed(kSnapshotPrefix, stream), &value);
-  if (s.IsNotFound()) return Status::Ok();
-  if (!s.ok()) return from_rocks(s);
+  Status s = impl_->db->get(prefixed(kSnapshotPrefix, stream), &value);
+  if (s.code() == Code::kNotFound) return Status::Ok();
+  if (!s.ok()) return s;
   if (value.size() < 8) return Status(Code::kCorruption, "snapshot shorter than its header");
   *out = Snapshot{get_be64(value.data()), value.substr(8)};
   return Status::Ok();
@@ -694,47 +812,48 @@ Status EventStore::load_snapshot(const std::string& stream, std::optional<Snapsh
 
 Status EventStore::commit_view(const std::string& projection, const ViewBatch& batch,
                                std::uint64_t checkpoint_position) {
-  rocksdb::WriteBatch write_batch;
+  if (impl_->closed.load()) return closed_status();
+  KvBatch write_batch;
   for (const auto& [key, value] : batch.ops_) {
     if (value) {
-      write_batch.Put(view_key(projection, key), *value);
+      write_batch.put(view_key(projection, key), *value);
     } else {
-      write_batch.Delete(view_key(projection, key));
+      write_batch.erase(view_key(projection, key));
     }
   }
-  write_batch.Put(prefixed(kCheckpointPrefix, projection), be64_string(checkpoint_position));
+  write_batch.put(prefixed(kCheckpointPrefix, projection), be64_string(checkpoint_position));
   // Views are derived data: the checkpoint travels in the same batch, so a
   // write lost to a crash is simply replayed from the log.
-  rocksdb::WriteOptions no_wal;
-  no_wal.disableWAL = true;
-  return from_rocks(impl_->db->Write(no_wal, &write_batch));
+  return impl_->db->write(write_batch, Durability::kUnlogged);
 }
 
 std::uint64_t EventStore::load_checkpoint(const std::string& projection) const {
+  if (impl_->closed.load()) return 0;
   std::string value;
-  rocksdb::Status s =
-      impl_->db->Get(rocksdb::ReadOptions(), prefixed(kCheckpointPrefix, projection), &value);
+  Status s = impl_->db->get(prefixed(kCheckpointPrefix, projection), &value);
   if (!s.ok() || value.size() != 8) return 0;
   return get_be64(value.data());
 }
 
 Status EventStore::get_view(const std::string& projection, const std::string& key,
                             std::string* value) const {
-  return from_rocks(impl_->db->Get(rocksdb::ReadOptions(), view_key(projection, key), value));
+  if (impl_->closed.load()) return closed_status();
+  return impl_->db->get(view_key(projection, key), value);
 }
 
 Status EventStore::scan_view(
     const std::string& projection, const std::string& prefix, const std::string& start,
     const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  if (impl_->closed.load()) return closed_status();
   const std::string full_prefix = view_key(projection, prefix);
   const std::size_t strip = full_prefix.size() - prefix.size();
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(start.empty() ? full_prefix : view_key(projection, start));
-       it->Valid() && it->key().starts_with(full_prefix); it->Next()) {
-    std::string_view key(it->key().data() + strip, it->key().size() - strip);
-    if (!visit(key, std::string_view(it->value().data(), it->value().size()))) break;
+  std::unique_ptr<KvIterator> it = impl_->db->iterate();
+  for (it->seek(start.empty() ? full_prefix : view_key(projection, start));
+       it->valid() && it->key().starts_with(full_prefix); it->next()) {
+    std::string_view key = it->key().substr(strip);
+    if (!visit(key, it->value())) break;
   }
-  return from_rocks(it->status());
+  return it->status();
 }
 
 }  // namespace ap::es

@@ -7,7 +7,15 @@
 // fsyncs the WAL while the writer prepares the next batch, so throughput comes
 // from batching and pipelining rather than from threads.
 //
-// Thread safety: every public method may be called from any thread.
+// Synchronous mode (Options::synchronous, for the simulator) starts no
+// thread: appends wait in the queue until pump() commits them, completions
+// and subscription deliveries run inside pump() on the caller's thread, and
+// the pipeline keeps its two stages (a batch written by one pump is synced,
+// published and acknowledged by the next), so a simulated power loss can fall
+// between them.
+//
+// Thread safety: every public method may be called from any thread, except
+// in synchronous mode, where everything runs on one thread.
 #pragma once
 
 #include <cstdint>
@@ -18,12 +26,9 @@
 #include <string>
 #include <vector>
 
+#include "eventstore/kv.hpp"
 #include "eventstore/record.hpp"
 #include "eventstore/status.hpp"
-
-namespace rocksdb {
-class DB;
-}
 
 namespace ap::es {
 
@@ -37,7 +42,8 @@ struct Options {
   std::size_t max_events_per_append = 1000;    // Events in one append request.
   std::size_t max_pending_appends = 100'000;   // Bounded queue before kBusy.
   std::size_t max_events_per_commit = 20'000;  // Events in one group commit.
-  std::function<std::int64_t()> clock_ms;      // Injected clock; system clock when empty.
+  std::function<std::int64_t()> clock_ms;      // Injected clock; required.
+  bool synchronous = false;                    // No threads: pump() does the work.
 };
 
 // The stream version an append expects to find.
@@ -78,8 +84,9 @@ struct AppendResult {
   std::int64_t time_ms = 0;          // Commit time recorded on these events.
 };
 
-// Called exactly once per append, on the writer thread, after the outcome is
-// durable. It must not block: post the result elsewhere and return.
+// Called exactly once per append, on the syncer thread (inside pump() in
+// synchronous mode), after the outcome is durable. It must not block: post
+// the result elsewhere and return.
 using AppendCallback = std::function<void(const Status&, const AppendResult&)>;
 
 // Receives committed events in position order, on the subscription's thread.
@@ -124,9 +131,14 @@ class ViewBatch {
 
 class EventStore {
  public:
-  // Opens or creates the store at options.path. A folder written with an
-  // unknown format version is refused with kUnsupportedFormat and not modified.
+  // Opens or creates the store at options.path on RocksDB. A folder written
+  // with an unknown format version is refused with kUnsupportedFormat and not
+  // modified.
   static Status open(Options options, std::unique_ptr<EventStore>* out);
+  // Opens the store over `backend` (e.g. a MemoryBackend that outlives the
+  // store, so that a simulated restart opens the same bytes again).
+  static Status open(Options options, std::shared_ptr<KvBackend> backend,
+                     std::unique_ptr<EventStore>* out);
 
   ~EventStore();
   EventStore(const EventStore&) = delete;
@@ -152,6 +164,9 @@ class EventStore {
 
   // Position of the last committed event (0 for an empty log).
   std::uint64_t head_position() const;
+  // Lowercase hex hash of the event at the head ("" for an empty log): it
+  // commits to every event before it.
+  std::string head_hash() const;
 
   // Last version of `stream` (0 when it does not exist), including appends
   // that are written and waiting for their fsync.
@@ -189,8 +204,18 @@ class EventStore {
                    const std::string& start,
                    const std::function<bool(std::string_view, std::string_view)>& visit) const;
 
+  // Synchronous mode: completes the batch the previous call wrote (sync,
+  // publish, callbacks), writes the appends queued since as one batch, and
+  // delivers committed events to subscriptions (at most one batch of each).
+  // Returns how much it did; 0 means there was nothing to do.
+  std::size_t pump();
+
   // Stops the writer after draining queued appends, then flushes the memtable.
   void close();
+  // Synchronous mode, for a simulated crash: drops every queued or unsynced
+  // append without calling back, and refuses everything from now on. The
+  // backend is left as it is (the caller decides what the crash loses).
+  void abandon();
 
   // The format version this build writes and accepts.
   static constexpr int kFormatVersion = 1;

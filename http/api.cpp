@@ -203,9 +203,7 @@ std::vector<std::string> split_path(std::string_view path) {
   return parts;
 }
 
-Api::Api(es::EventStore& store, actors::Runtime& runtime, projections::CoreView& view,
-         domain::IdSource& ids, sim::SimCarrier* simulator, WebhookDispatch& webhooks)
-    : impl_(std::make_unique<Impl>(store, runtime, view, ids, simulator, webhooks)) {}
+Api::Api(actors::Node& node, bool sandbox) : impl_(std::make_unique<Impl>(node, sandbox)) {}
 
 Api::~Api() = default;
 
@@ -238,7 +236,7 @@ void Api::handle(Request request, Reply reply) {
     }
     Response metrics;
     metrics.content_type = "text/plain; version=0.0.4";
-    const WebhookDispatch::Stats webhooks = impl_->webhooks.stats();
+    const actors::WebhookDispatch::Stats webhooks = impl_->webhooks.stats();
     std::map<std::string, double> gauges{
         {"agentphone_log_head_position", static_cast<double>(impl_->store.head_position())},
         {"agentphone_projection_checkpoint", static_cast<double>(impl_->view.checkpoint())},

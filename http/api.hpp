@@ -6,22 +6,17 @@
 
 #include <memory>
 
-#include "actors/runtime.hpp"
-#include "eventstore/event_store.hpp"
+#include "actors/node.hpp"
 #include "http/server.hpp"
-#include "http/webhook_dispatch.hpp"
-#include "projections/core_view.hpp"
-#include "sim/carrier.hpp"
 
 namespace ap::http {
 
 class Api {
  public:
-  // A non-null `simulator` (sandbox mode) enables the local simulator surface
-  // (/sim/…), answered only to loopback peers; production mode has no such routes.
-  // Production mode (no simulator) also applies the production webhook URL rules.
-  Api(es::EventStore& store, actors::Runtime& runtime, projections::CoreView& view,
-      domain::IdSource& ids, sim::SimCarrier* simulator, WebhookDispatch& webhooks);
+  // Sandbox mode enables the local simulator surface (/sim/…), answered only
+  // to loopback peers; production mode has no such routes and applies the
+  // production webhook URL rules.
+  Api(actors::Node& node, bool sandbox);
   ~Api();
 
   // Handles one request; `reply` may run later, on another thread.

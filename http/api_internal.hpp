@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "actors/domain.hpp"
+#include "actors/messaging.hpp"
 #include "actors/runtime.hpp"
 #include "http/api.hpp"
 #include "http/metrics.hpp"
@@ -123,6 +124,8 @@ struct Api::Impl {
   actors::Runtime& runtime;
   projections::CoreView& view;
   domain::IdSource& ids;
+  const domain::Clock& clock;
+  domain::Entropy& entropy;
   Metrics metrics;
 
   // The log position of each account's last acknowledged write; reads by that
@@ -132,17 +135,18 @@ struct Api::Impl {
 
   sim::SimCarrier* simulator;  // Null in production mode.
   bool production;
-  WebhookDispatch& webhooks;
+  actors::WebhookDispatch& webhooks;
 
-  Impl(es::EventStore& s, actors::Runtime& r, projections::CoreView& v, domain::IdSource& i,
-       sim::SimCarrier* sim, WebhookDispatch& w)
-      : store(s),
-        runtime(r),
-        view(v),
-        ids(i),
-        simulator(sim),
-        production(sim == nullptr),
-        webhooks(w) {}
+  Impl(actors::Node& node, bool sandbox)
+      : store(node.store()),
+        runtime(node.runtime()),
+        view(node.view()),
+        ids(node.ids()),
+        clock(node.clock()),
+        entropy(node.entropy()),
+        simulator(sandbox ? &node.carrier() : nullptr),
+        production(!sandbox),
+        webhooks(node.webhooks()) {}
 
   void note_write(const std::string& account, std::uint64_t position) {
     std::lock_guard<std::mutex> lock(writes_mu);
@@ -178,7 +182,7 @@ struct Api::Impl {
                                        {{"accountId", idem.account},
                                         {"keyHash", idem.key_hash},
                                         {"fingerprint", idem.fingerprint},
-                                        {"atMs", domain::wall_clock_ms()}}};
+                                        {"atMs", clock.now_ms()}}};
     }
     runtime.send(
         kind, id, std::move(cmd),
@@ -236,10 +240,10 @@ struct Api::Impl {
                  const Reply& reply);
   void sim_inbound_sms(const Request& request, const Reply& reply);
   void sim_faults(const Request& request, const Reply& reply);
-  void deliver(const std::string& account, const std::string& number_id,
-               const std::string& phone_number, const json::value& agent_id,
-               const std::string& participant, json::object message, bool outbound,
-               const Responder& reply);
+  // Records `message` between `number` and `participant` in its
+  // conversation and answers with the message's wire form.
+  void deliver(const actors::SenderNumber& number, const std::string& participant,
+               json::object message, bool outbound, const Responder& reply);
   void list_page(const projections::Page& page, bool with_has_more, const Reply& reply);
   void route_webhooks(const Call& call);
   void route_agent_webhook(const Call& call, const std::string& agent_id);

@@ -1,8 +1,10 @@
 // Messages, conversations and the sandbox simulator surface (contract B.3, B.4).
 #include <boost/json/parse.hpp>
 
-#include <algorithm>
 #include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <cassert>
 
 #include "actors/conversation.hpp"
 #include "actors/sms.hpp"
@@ -133,24 +135,17 @@ std::optional<Response> parse_outbound(const json::object& body, OutboundMessage
 
 }  // namespace
 
-void Api::Impl::deliver(const std::string& account, const std::string& number_id,
-                        const std::string& phone_number, const json::value& agent_id,
-                        const std::string& participant, json::object message, bool outbound,
-                        const Responder& reply) {
-  const std::string conversation = domain::conversation_id_for(number_id, participant);
-  const std::size_t segments = domain::count_segments(message.at("body").as_string()).segments;
-  message["numberId"] = number_id;
-  message["phoneNumber"] = phone_number;
-  message["participant"] = participant;
-  message["agentId"] = agent_id;
-  message["segments"] = segments;
-  command(EntityKind::kConversation, conversation,
-          {outbound ? "conversation.send" : "conversation.receive", account, std::move(message)},
-          reply, [outbound](const CommandResult& result) {
+void Api::Impl::deliver(const actors::SenderNumber& number, const std::string& participant,
+                        json::object message, bool outbound, const Responder& reply) {
+  actors::MessageCommand recorded =
+      actors::message_command(number, participant, std::move(message), outbound);
+  command(EntityKind::kConversation, recorded.conversation_id, std::move(recorded.command), reply,
+          [outbound](const CommandResult& result) {
             // The message's event; an inbound one is followed by its delivery's.
             auto message_event = std::find_if(
                 result.events.begin(), result.events.end(),
                 [](const domain::Event& e) { return e.type.rfind("message.", 0) == 0; });
+            assert(message_event != result.events.end());
             const json::object& sent = message_event->data;
             if (!outbound) {
               return json_response(json::object{{"conversationId", sent.at("conversationId")},
@@ -180,35 +175,12 @@ void Api::Impl::route_messages(const Call& call) {
   if (std::optional<Response> refusal = parse_outbound(body, &message)) return call.reply(*refusal);
   const std::string account = call.account;
   after_own_writes(account, [this, account, message = std::move(message), reply = call.reply] {
-    // The sender: number_id, else from_number, else the agent's first number.
-    std::string number_id = message.number_id;
-    if (number_id.empty() && !message.from_number.empty()) {
-      const std::string from = domain::normalize_nanp(message.from_number);
-      std::optional<std::pair<std::string, std::string>> owner = view.number_by_phone(from);
-      if (owner && owner->first == account) number_id = owner->second;
-      if (number_id.empty()) return reply(number_or_404(std::nullopt));
+    std::variant<actors::SenderNumber, DomainError> sender = actors::resolve_sender(
+        view, account, message.number_id, message.from_number, message.agent_id);
+    if (auto* error = std::get_if<DomainError>(&sender)) {
+      return reply(domain_error_response(*error));
     }
-    if (number_id.empty()) {
-      std::optional<std::string> agent = view.agent(account, message.agent_id);
-      if (!agent) return reply(agent_or_404(std::nullopt));
-      const json::value parsed = json::parse(*agent);
-      const json::array& numbers = parsed.at("numbers").as_array();
-      if (numbers.empty()) {
-        return reply(error_response(
-            400, "Agent " + message.agent_id + " has no phone number; attach one or pass number_id",
-            "AGENT_HAS_NO_NUMBER", "invalid_request_error"));
-      }
-      number_id = std::string(numbers.front().at("id").as_string());
-    }
-    std::optional<std::string> raw = view.number(account, number_id);
-    if (!raw) return reply(number_or_404(std::nullopt));
-    const json::object number = json::parse(*raw).as_object();
-    if (number.at("status") != "active") {
-      return reply(error_response(400, "Phone number " + number_id + " has been released",
-                                  "NUMBER_RELEASED", "invalid_request_error"));
-    }
-    deliver(account, number_id, std::string(number.at("phoneNumber").as_string()),
-            number.at("agentId"), message.to,
+    deliver(std::get<actors::SenderNumber>(sender), message.to,
             {{"body", message.body}, {"mediaUrls", message.media_urls}}, true, reply);
   });
 }
@@ -391,42 +363,12 @@ void Api::Impl::sim_inbound_sms(const Request& request, const Reply& reply) {
     errors.push_back({"body", "body must be 1 to 1600 characters", "value_error"});
   }
   if (!errors.empty()) return reply(validation_response(errors, "body"));
-  std::optional<std::pair<std::string, std::string>> owner = view.number_by_phone(to);
-  if (!owner) {
-    return reply(error_response(404, "No active number " + to + " on this carrier",
-                                "PHONE_NUMBER_NOT_FOUND", "not_found"));
-  }
-  const auto [account, number_id] = *owner;
-  std::optional<std::string> raw = view.number(account, number_id);
-  if (!raw) return reply(number_or_404(std::nullopt));
-  const json::object number = json::parse(*raw).as_object();
-  // The webhook this message goes to: that of the conversation's agent (the
-  // number's agent when the conversation is new) if it has one, else the
-  // project's, else none. The delivery is created with the message.
-  json::value agent = number.at("agentId");
-  const std::string conversation = domain::conversation_id_for(number_id, from);
-  if (std::optional<std::string> summary = view.conversation(account, conversation)) {
-    agent = json::parse(*summary).at("agentId");
-  }
-  std::optional<std::string> webhook;
-  std::string entity;
-  if (agent.is_string()) {
-    entity = domain::agent_webhook_entity(agent.as_string());
-    webhook = view.webhook(account, entity);
-  }
-  if (!webhook) {
-    entity = domain::project_webhook_entity(account);
-    webhook = view.webhook(account, entity);
-  }
-  json::value target = nullptr;
-  if (webhook) {
-    const json::object config = json::parse(*webhook).as_object();
-    target = json::object{{"entity", entity},
-                          {"webhookId", config.at("id")},
-                          {"contextLimit", config.at("contextLimit")}};
-  }
-  deliver(account, number_id, to, number.at("agentId"), from,
-          {{"body", message}, {"mediaUrls", json::array()}, {"webhook", target}}, false, reply);
+  std::variant<actors::InboundRoute, DomainError> route = actors::route_inbound(view, from, to);
+  if (auto* error = std::get_if<DomainError>(&route)) return reply(domain_error_response(*error));
+  actors::InboundRoute& inbound = std::get<actors::InboundRoute>(route);
+  deliver(inbound.number, from,
+          {{"body", message}, {"mediaUrls", json::array()}, {"webhook", inbound.webhook}}, false,
+          reply);
 }
 
 }  // namespace ap::http

@@ -19,11 +19,11 @@ Response webhook_or_null(std::optional<std::string> webhook) {
 }
 
 // Reads the optional `hours` window into a start time (0 = no window).
-bool query_since(const Query& q, std::int64_t fallback_hours, std::int64_t* since_ms,
-                 std::vector<FieldError>& errors) {
+bool query_since(const Query& q, std::int64_t now_ms, std::int64_t fallback_hours,
+                 std::int64_t* since_ms, std::vector<FieldError>& errors) {
   std::int64_t hours = 0;
   if (!query_int(q, "hours", fallback_hours, 1, kMaxHours, &hours, errors)) return false;
-  *since_ms = hours > 0 ? domain::wall_clock_ms() - hours * 3'600'000 : 0;
+  *since_ms = hours > 0 ? now_ms - hours * 3'600'000 : 0;
   return true;
 }
 
@@ -74,7 +74,7 @@ static void webhook_config(Api::Impl& api, const Call& call, const std::string& 
       {"webhookId", api.ids.new_id("wh_")},
       {"agentId", agent_id},
       {"url", *url},
-      {"secret", "whsec_" + domain::random_hex(24)},
+      {"secret", "whsec_" + domain::random_hex(api.entropy, 24)},
       {"contextLimit",
        body.contains("contextLimit") ? body.at("contextLimit") : json::value(nullptr)},
       {"timeout", body.contains("timeout") ? body.at("timeout") : json::value(nullptr)}};
@@ -129,7 +129,7 @@ void Api::Impl::route_webhooks(const Call& call) {
     std::int64_t limit = 50, offset = 0, since_ms = 0;
     query_int(call.query, "limit", 50, 1, 100, &limit, errors);
     query_int(call.query, "offset", 0, 0, 1'000'000'000, &offset, errors);
-    query_since(call.query, 0, &since_ms, errors);
+    query_since(call.query, clock.now_ms(), 0, &since_ms, errors);
     if (!errors.empty()) return reply(validation_response(errors, "query"));
     return after_own_writes(account, [this, account, limit, offset, since_ms, reply] {
       const projections::Page page = view.deliveries(account, "", since_ms, offset, limit);
@@ -151,7 +151,7 @@ void Api::Impl::route_webhooks(const Call& call) {
   if (p[3] != "stats") return call.unknown_route();
   *call.route_label = "/v1/webhooks/deliveries/stats";
   std::int64_t since_ms = 0;
-  query_since(call.query, 24, &since_ms, errors);
+  query_since(call.query, clock.now_ms(), 24, &since_ms, errors);
   if (!errors.empty()) return reply(validation_response(errors, "query"));
   after_own_writes(account, [this, account, since_ms, reply] {
     std::int64_t total = 0, success = 0, failed = 0, pending = 0;
@@ -220,7 +220,7 @@ void Api::Impl::route_agent_webhook(const Call& call, const std::string& agent_i
   std::vector<FieldError> errors;
   std::int64_t limit = 50, since_ms = 0;
   query_int(call.query, "limit", 50, 1, 100, &limit, errors);
-  query_since(call.query, 0, &since_ms, errors);
+  query_since(call.query, clock.now_ms(), 0, &since_ms, errors);
   if (!errors.empty()) return reply(validation_response(errors, "query"));
   after_own_writes(account, [this, account, agent_id, limit, since_ms, reply] {
     const projections::Page page = view.deliveries(account, agent_id, since_ms, 0, limit);

@@ -18,24 +18,12 @@
 #include <utility>
 #include <vector>
 
-#include "actors/webhook.hpp"
+#include "actors/ports.hpp"
 
 namespace ap::http {
 
-struct WebhookRequest {
-  domain::WebhookUrl url;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::int64_t timeout_ms = 30'000;
-};
-
-struct WebhookResult {
-  int http_status = 0;  // 0 when no response arrived.
-  std::string body;     // The response body (at most 64 KiB).
-  std::string error;    // Why no response arrived, or "".
-  std::int64_t duration_ms = 0;
-  std::int64_t retry_after_ms = -1;  // From a Retry-After header, when present.
-};
+using domain::WebhookRequest;
+using domain::WebhookResult;
 
 struct WebhookClientOptions {
   bool production = true;  // Address rules of production mode (see parse_webhook_url).
@@ -45,18 +33,18 @@ struct WebhookClientOptions {
   std::size_t max_idle_per_endpoint = 8;
 };
 
-class WebhookClient {
+class WebhookClient final : public domain::WebhookTransport {
  public:
   explicit WebhookClient(WebhookClientOptions options);
-  ~WebhookClient();  // Stops the io thread; pending callbacks are dropped.
+  ~WebhookClient() override;  // Stops the io thread; pending callbacks are dropped.
   WebhookClient(const WebhookClient&) = delete;
   WebhookClient& operator=(const WebhookClient&) = delete;
 
   // Sends `request`; `done` runs once on the client's thread.
-  void send(WebhookRequest request, std::function<void(WebhookResult)> done);
+  void send(WebhookRequest request, std::function<void(WebhookResult)> done) override;
   // Runs `fn` on the client's thread, now or after `delay_ms`.
-  void defer(std::function<void()> fn);
-  void defer_after(std::int64_t delay_ms, std::function<void()> fn);
+  void defer(std::function<void()> fn) override;
+  void defer_after(std::int64_t delay_ms, std::function<void()> fn) override;
   // Stops the io thread; afterwards nothing runs.
   void stop();
 

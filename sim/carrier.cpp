@@ -49,23 +49,15 @@ const char* default_area_code(const std::string& country) {
 
 }  // namespace
 
-SimCarrier::SimCarrier(std::function<bool(const std::string&)> is_taken, SimCarrierOptions options)
-    : is_taken_(std::move(is_taken)), options_(options) {
+SimCarrier::SimCarrier(std::function<bool(const std::string&)> is_taken, domain::Timers& timers,
+                       SimCarrierOptions options)
+    : is_taken_(std::move(is_taken)), timers_(timers), options_(options) {
   options_.per_area_code = std::clamp(options_.per_area_code, 1, kMaxPerAreaCode);
-  timer_thread_ = std::thread([this] { run_timers(); });
-}
-
-SimCarrier::~SimCarrier() {
-  stop();
 }
 
 void SimCarrier::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  timers_cv_.notify_all();
-  if (timer_thread_.joinable()) timer_thread_.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = true;
 }
 
 std::string SimCarrier::country_of(const std::string& area_code) {
@@ -118,70 +110,45 @@ domain::NumberOffer SimCarrier::offer_number(const std::string& country,
 void SimCarrier::send_sms(const domain::OutboundSms& sms, domain::CarrierReportFn report) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_ || in_flight_.count(sms.message_id) > 0) return;
-  auto make = [sms](const char* status, std::string code = "", std::string message = "") {
+  auto make = [&sms](const char* status, std::string code = "", std::string message = "") {
     return domain::CarrierReport{sms.message_id, sms.conversation_id, sms.account_id,
                                  status,         std::move(code),     std::move(message)};
   };
   if (in_flight_.size() >= options_.max_in_flight) {
     // A real carrier throttles; ours refuses rather than queueing without bound.
-    schedule_locked(
-        0, [report, r = make("failed", "CARRIER_ERROR",
-                             "The carrier's queue is full; try again later")] { report(r); });
+    report_after(0, report,
+                 make("failed", "CARRIER_ERROR", "The carrier's queue is full; try again later"));
     return;
   }
   in_flight_.insert(sms.message_id);
   ++accepted_;
   SimFault fault;
   if (auto it = faults_.find(sms.to); it != faults_.end()) fault = it->second;
-  const std::string id = sms.message_id;
-  auto finish = [this, id, report](domain::CarrierReport r) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      in_flight_.erase(id);
-    }
-    report(r);
-  };
   if (fault.mode == "reject") {
-    schedule_locked(fault.delay_ms, [finish, r = make("failed", "CARRIER_ERROR",
-                                                      "The carrier rejected the message to " +
-                                                          sms.to)] { finish(r); });
+    report_after(fault.delay_ms, report,
+                 make("failed", "CARRIER_ERROR", "The carrier rejected the message to " + sms.to));
     return;
   }
   const std::int64_t sent_ms = options_.send_delay_ms + fault.delay_ms;
-  schedule_locked(sent_ms, [report, r = make("sent")] { report(r); });
-  domain::CarrierReport last =
-      fault.mode == "unreachable"
-          ? make("failed", "CARRIER_ERROR", "The destination " + sms.to + " is unreachable")
-          : make("delivered");
-  schedule_locked(sent_ms + options_.deliver_delay_ms, [finish, last] { finish(last); });
+  report_after(sent_ms, report, make("sent"));
+  report_after(sent_ms + options_.deliver_delay_ms, report,
+               fault.mode == "unreachable" ? make("failed", "CARRIER_ERROR",
+                                                  "The destination " + sms.to + " is unreachable")
+                                           : make("delivered"));
 }
 
-void SimCarrier::schedule_locked(std::int64_t delay_ms, std::function<void()> fire) {
-  timers_.push(Timer{std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms),
-                     timer_seq_++, std::move(fire)});
-  timers_cv_.notify_one();
-}
-
-void SimCarrier::run_timers() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    if (timers_.empty()) {
-      timers_cv_.wait(lock);
-      continue;
+void SimCarrier::report_after(std::int64_t delay_ms, domain::CarrierReportFn report,
+                              domain::CarrierReport r) {
+  timers_.after(delay_ms, [this, report = std::move(report), r = std::move(r)] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      // A final report frees the message's place; "sent" keeps it.
+      if (r.status != "sent") in_flight_.erase(r.message_id);
     }
-    const auto due = timers_.top().due;
-    if (std::chrono::steady_clock::now() < due) {
-      timers_cv_.wait_until(lock, due);
-      continue;
-    }
-    std::function<void()> fire = timers_.top().fire;
-    timers_.pop();
-    // Reports leave the lock: they call into the runtime, and `finish`
-    // takes the lock itself.
-    lock.unlock();
-    fire();
-    lock.lock();
-  }
+    // The report leaves the lock: it calls into the runtime.
+    report(r);
+  });
 }
 
 std::string SimCarrier::set_fault(const SimFault& fault) {

@@ -4,22 +4,18 @@
 // same sequence of provisioning requests always yields the same numbers.
 //
 // Outbound messages move queued -> sent after `send_delay_ms` and then to
-// delivered after `deliver_delay_ms`, reported from the carrier's own timer
-// thread. Faults can be set per destination: "unreachable" (sent, then
-// failed), "reject" (failed without being sent) and "delay" (every report for
-// that destination comes `delay_ms` later); any fault may add a delay.
+// delivered after `deliver_delay_ms`, reported through the host's Timers (a
+// timer thread in the server, virtual time in the simulator). Faults can be set per destination:
+// "unreachable" (sent, then failed), "reject" (failed without being sent) and "delay" (every report
+// for that destination comes `delay_ms` later); any fault may add a delay.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
-#include <queue>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "actors/ports.hpp"
@@ -46,16 +42,17 @@ class SimCarrier final : public domain::CarrierPort {
   static constexpr std::int64_t kMaxFaultDelayMs = 600'000;
 
   // `is_taken(e164)` says whether a number was ever claimed (released numbers
-  // stay claimed: they never return to the inventory).
-  SimCarrier(std::function<bool(const std::string&)> is_taken, SimCarrierOptions options = {});
-  ~SimCarrier() override;
+  // stay claimed: they never return to the inventory). `timers` must outlive
+  // the carrier's last scheduled report, or be stopped before it goes.
+  SimCarrier(std::function<bool(const std::string&)> is_taken, domain::Timers& timers,
+             SimCarrierOptions options = {});
 
   domain::NumberOffer offer_number(const std::string& country,
                                    const std::string& area_code) override;
   void send_sms(const domain::OutboundSms& sms, domain::CarrierReportFn report) override;
 
-  // Stops the timer thread; reports not yet made are dropped (the messages
-  // stay pending in the log and are resubmitted at the next start).
+  // Drops every report not yet made (the messages stay pending in the log
+  // and are resubmitted at the next start) and accepts nothing more.
   void stop();
 
   // Sets (replaces) the fault for `fault.to`. Returns "" or why it was refused.
@@ -71,32 +68,19 @@ class SimCarrier final : public domain::CarrierPort {
   static std::string country_of(const std::string& area_code);
 
  private:
-  struct Timer {
-    std::chrono::steady_clock::time_point due;
-    std::uint64_t seq;
-    std::function<void()> fire;
-    bool operator>(const Timer& other) const {
-      return due != other.due ? due > other.due : seq > other.seq;
-    }
-  };
-
   std::string candidate(const std::string& area_code, int index) const;
-  // Runs `fire` on the timer thread after `delay_ms`. Requires mu_ held.
-  void schedule_locked(std::int64_t delay_ms, std::function<void()> fire);
-  void run_timers();
+  // Makes `report` after `delay_ms`, unless the carrier stopped meanwhile.
+  void report_after(std::int64_t delay_ms, domain::CarrierReportFn report, domain::CarrierReport r);
 
   std::function<bool(const std::string&)> is_taken_;
+  domain::Timers& timers_;
   SimCarrierOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, int> next_index_;  // Numbers before it are known taken.
   std::map<std::string, SimFault> faults_;
   std::set<std::string> in_flight_;  // Message ids not yet delivered or failed.
   std::uint64_t accepted_ = 0;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
-  std::uint64_t timer_seq_ = 0;
   bool stopping_ = false;
-  std::condition_variable timers_cv_;
-  std::thread timer_thread_;
 };
 
 }  // namespace ap::sim

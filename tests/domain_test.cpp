@@ -9,6 +9,7 @@
 #include "actors/sms.hpp"
 #include "actors/webhook.hpp"
 #include "sim/carrier.hpp"
+#include "sim/virtual_ports.hpp"
 
 namespace ap::domain {
 namespace {
@@ -242,7 +243,9 @@ TEST(Iso8601, RoundTripsAndParsesOffsets) {
 
 TEST(SimCarrier, DeterministicUniqueAndBounded) {
   std::set<std::string> taken;
-  sim::SimCarrier carrier([&](const std::string& n) { return taken.count(n) > 0; },
+  sim::ManualClock clock(0);
+  sim::VirtualTimers timers(clock);
+  sim::SimCarrier carrier([&](const std::string& n) { return taken.count(n) > 0; }, timers,
                           {.per_area_code = 3});
   std::vector<std::string> got;
   for (int i = 0; i < 3; ++i) {
@@ -261,7 +264,7 @@ TEST(SimCarrier, DeterministicUniqueAndBounded) {
   EXPECT_TRUE(carrier.offer_number("CA", "416").ok);
   EXPECT_EQ(carrier.offer_number("US", "999").code, "AREA_CODE_UNAVAILABLE");
   // A fresh carrier over the same claims offers the same next number.
-  sim::SimCarrier again([&](const std::string& n) { return taken.count(n) > 0; },
+  sim::SimCarrier again([&](const std::string& n) { return taken.count(n) > 0; }, timers,
                         {.per_area_code = 5});
   EXPECT_EQ(again.offer_number("US", "212").phone_number, "+12122000103");
 }

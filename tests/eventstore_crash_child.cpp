@@ -1,6 +1,7 @@
 // Crash-test child: appends to the log as fast as it can from several threads
 // and prints "<position> <stream> <version>" on stdout for every acknowledged
 // event, until it is killed with SIGKILL by the parent test.
+#include <chrono>
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -17,6 +18,11 @@ int main(int argc, char** argv) {
   }
   ap::es::Options options;
   options.path = argv[1];
+  options.clock_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
   std::unique_ptr<ap::es::EventStore> store;
   ap::es::Status status = ap::es::EventStore::open(options, &store);
   if (!status.ok()) {

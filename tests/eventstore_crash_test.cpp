@@ -83,6 +83,11 @@ TEST(EventStoreCrash, AcknowledgedAppendsSurviveKillNine) {
 
     Options options;
     options.path = dir.path();
+    options.clock_ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
     std::unique_ptr<EventStore> store;
     ASSERT_TRUE(EventStore::open(options, &store).ok());
     ASSERT_GE(store->head_position(), acked.rbegin()->first);

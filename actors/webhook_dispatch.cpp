@@ -1,4 +1,4 @@
-#include "http/webhook_dispatch.hpp"
+#include "actors/webhook_dispatch.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -12,10 +12,11 @@
 
 #include "actors/secrets.hpp"
 
-namespace ap::http {
+namespace ap::actors {
 
 namespace json = boost::json;
-using actors::EntityKind;
+using domain::WebhookRequest;
+using domain::WebhookResult;
 
 namespace {
 
@@ -25,11 +26,12 @@ std::string text(const json::object& o, const char* key) {
 }
 
 // The headers of one signed webhook request (contract C.4).
-std::vector<std::pair<std::string, std::string>> signed_headers(const std::string& delivery_id,
+std::vector<std::pair<std::string, std::string>> signed_headers(std::int64_t now_ms,
+                                                                const std::string& delivery_id,
                                                                 const std::string& event_type,
                                                                 const std::string& secret,
                                                                 const std::string& body) {
-  const std::string timestamp = std::to_string(domain::wall_clock_ms() / 1000);
+  const std::string timestamp = std::to_string(now_ms / 1000);
   return {
       {"Content-Type", "application/json"},
       {"User-Agent", "agentphone-selfhosted/" AP_VERSION " (webhooks)"},
@@ -54,9 +56,11 @@ struct Job {
 }  // namespace
 
 struct WebhookDispatch::Impl {
-  actors::Runtime& runtime;
+  Runtime& runtime;
   projections::CoreView& view;
-  WebhookClient& client;
+  domain::WebhookTransport& client;
+  const domain::Clock& clock;
+  domain::Entropy& entropy;
   WebhookDispatchOptions options;
 
   // ---- State touched only on the client's thread ----
@@ -74,8 +78,9 @@ struct WebhookDispatch::Impl {
   std::atomic<std::uint64_t> attempts{0}, attempts_ok{0};
   std::atomic<std::int64_t> in_flight_total{0}, waiting_total{0};
 
-  Impl(actors::Runtime& r, projections::CoreView& v, WebhookClient& c, WebhookDispatchOptions o)
-      : runtime(r), view(v), client(c), options(o) {}
+  Impl(Runtime& r, projections::CoreView& v, domain::WebhookTransport& c, const domain::Clock& k,
+       domain::Entropy& e, WebhookDispatchOptions o)
+      : runtime(r), view(v), client(c), clock(k), entropy(e), options(o) {}
 
   // ---- Scheduling (client thread) ----
 
@@ -89,7 +94,7 @@ struct WebhookDispatch::Impl {
       if (queue.size() == 1) start(queue.front());
       return;
     }
-    const std::int64_t delay_ms = std::max<std::int64_t>(0, at_ms - domain::wall_clock_ms());
+    const std::int64_t delay_ms = std::max<std::int64_t>(0, at_ms - clock.now_ms());
     client.defer_after(delay_ms, [this, job = std::move(job)] { start(job); });
   }
 
@@ -106,7 +111,7 @@ struct WebhookDispatch::Impl {
     if (!refusal.empty()) {
       runtime.send(EntityKind::kDelivery, job.delivery_id,
                    {"delivery.abandon", job.account, {{"reason", refusal}}},
-                   [](actors::CommandResult) {});
+                   [](CommandResult) {});
       return finished(job);
     }
     const std::string key = url.scheme + "://" + url.host + ":" + url.port;
@@ -123,8 +128,8 @@ struct WebhookDispatch::Impl {
     request.url = url;
     request.body = job.body;
     request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
-    request.headers =
-        signed_headers(job.delivery_id, job.event_type, text(webhook, "secret"), job.body);
+    request.headers = signed_headers(clock.now_ms(), job.delivery_id, job.event_type,
+                                     text(webhook, "secret"), job.body);
     send(key, job, std::move(request));
   }
 
@@ -167,7 +172,7 @@ struct WebhookDispatch::Impl {
         {"retryBaseMs", options.retry_base_ms}};
     runtime.send(EntityKind::kDelivery, job.delivery_id,
                  {"delivery.attempt", job.account, std::move(args)},
-                 [id = job.delivery_id](actors::CommandResult r) {
+                 [id = job.delivery_id](CommandResult r) {
                    if (!r.ok) {
                      std::fprintf(stderr, "agentphone: attempt of %s not recorded: %s\n",
                                   id.c_str(), r.error.message.c_str());
@@ -212,9 +217,10 @@ struct WebhookDispatch::Impl {
   }
 };
 
-WebhookDispatch::WebhookDispatch(actors::Runtime& runtime, projections::CoreView& view,
-                                 WebhookClient& client, WebhookDispatchOptions options)
-    : impl_(std::make_unique<Impl>(runtime, view, client, options)) {}
+WebhookDispatch::WebhookDispatch(Runtime& runtime, projections::CoreView& view,
+                                 domain::WebhookTransport& transport, const domain::Clock& clock,
+                                 domain::Entropy& entropy, WebhookDispatchOptions options)
+    : impl_(std::make_unique<Impl>(runtime, view, transport, clock, entropy, options)) {}
 
 WebhookDispatch::~WebhookDispatch() = default;
 
@@ -284,8 +290,8 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
       !why.empty()) {
     return fail(why);
   }
-  const std::int64_t at = domain::wall_clock_ms();
-  const json::object message{{"messageId", "msg_test_" + domain::random_hex(8)},
+  const std::int64_t at = impl_->clock.now_ms();
+  const json::object message{{"messageId", "msg_test_" + domain::random_hex(impl_->entropy, 8)},
                              {"conversationId", nullptr},
                              {"numberId", nullptr},
                              {"from", "+15555550100"},
@@ -300,8 +306,9 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
   request.url = url;
   request.body = domain::agent_message_body(message, nullptr, {}, domain::iso8601(at));
   request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
-  request.headers = signed_headers("whd_test_" + domain::random_hex(12), "agent.message",
-                                   text(webhook, "secret"), request.body);
+  request.headers =
+      signed_headers(at, "whd_test_" + domain::random_hex(impl_->entropy, 12), "agent.message",
+                     text(webhook, "secret"), request.body);
   impl_->client.send(std::move(request), [done](WebhookResult result) {
     const bool ok = result.error.empty() && result.http_status >= 200 && result.http_status < 300;
     json::value error = nullptr;
@@ -318,4 +325,4 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
   });
 }
 
-}  // namespace ap::http
+}  // namespace ap::actors

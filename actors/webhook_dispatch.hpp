@@ -11,6 +11,10 @@
 // First attempts of one conversation go out in event order, one at a time;
 // each endpoint has its own limit of requests in flight, so a slow or dead
 // endpoint delays only its own deliveries.
+//
+// Requests go out through the WebhookTransport port (the Beast client in the
+// server, in-process endpoints in the simulator); all of the engine's own
+// state lives on the transport's thread.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -20,11 +24,11 @@
 #include <memory>
 #include <string>
 
+#include "actors/ports.hpp"
 #include "actors/runtime.hpp"
-#include "http/webhook_client.hpp"
 #include "projections/core_view.hpp"
 
-namespace ap::http {
+namespace ap::actors {
 
 struct WebhookDispatchOptions {
   bool production = true;
@@ -34,8 +38,9 @@ struct WebhookDispatchOptions {
 
 class WebhookDispatch {
  public:
-  WebhookDispatch(actors::Runtime& runtime, projections::CoreView& view, WebhookClient& client,
-                  WebhookDispatchOptions options);
+  WebhookDispatch(Runtime& runtime, projections::CoreView& view,
+                  domain::WebhookTransport& transport, const domain::Clock& clock,
+                  domain::Entropy& entropy, WebhookDispatchOptions options);
   ~WebhookDispatch();
 
   // Feeds an event the projection has just applied (any thread).
@@ -65,4 +70,4 @@ class WebhookDispatch {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace ap::http
+}  // namespace ap::actors

@@ -1,0 +1,163 @@
+#include "actors/entity_host.hpp"
+
+#include <cassert>
+#include <exception>
+
+namespace ap::actors {
+
+namespace json = boost::json;
+
+namespace {
+
+CommandResult failure(domain::DomainError error) {
+  CommandResult result;
+  result.error = std::move(error);
+  return result;
+}
+
+// Asks the ports what a command needs before it can be decided (the carrier's
+// number for a provisioning command) and puts the answer in the context.
+// Returns the port's refusal, if any.
+std::optional<domain::DomainError> ask_ports(const domain::Command& command,
+                                             domain::CarrierPort& carrier,
+                                             domain::Context& context) {
+  if (command.type != "number.provision") return std::nullopt;
+  const json::value* area = command.args.if_contains("areaCode");
+  const json::value* country = command.args.if_contains("country");
+  assert(country != nullptr && country->is_string());
+  domain::NumberOffer offer = carrier.offer_number(
+      std::string(country->as_string()),
+      area != nullptr && area->is_string() ? std::string(area->as_string()) : "");
+  if (!offer.ok) {
+    return domain::make_error(
+        offer.status == 409 ? domain::ErrorKind::kConflict : domain::ErrorKind::kBadRequest,
+        offer.code, offer.message);
+  }
+  context.port_answer = {{"phoneNumber", offer.phone_number}};
+  return std::nullopt;
+}
+
+}  // namespace
+
+EntityHost::EntityHost(HostEnv& env, EntityKind kind, std::string id, AppendFn append)
+    : env_(env), append_(std::move(append)) {
+  aggregate_.kind = kind;
+  aggregate_.id = std::move(id);
+  aggregate_.stream = stream_name(kind, aggregate_.id);
+}
+
+void EntityHost::on_command(PendingCommand command) {
+  last_active_ms_ = env_.clock.now_ms();
+  queue_.push_back(std::move(command));
+  process_next();
+}
+
+void EntityHost::finish(CommandResult result) {
+  assert(!queue_.empty());
+  PendingCommand command = std::move(queue_.front());
+  queue_.pop_front();
+  busy_ = false;
+  ++handled_;
+  command.done(std::move(result));
+}
+
+std::optional<std::vector<domain::Event>> EntityHost::decide_front() {
+  const domain::Command& command = queue_.front().command;
+  std::optional<domain::DomainError> refusal;
+  try {
+    if (!loaded_) {
+      aggregate_ = load_aggregate(env_.store, aggregate_.kind, aggregate_.id);
+      loaded_ = true;
+    }
+    domain::Context context;
+    context.now_ms = env_.clock.now_ms();
+    context.ids = &env_.ids;
+    refusal = ask_ports(command, env_.carrier, context);
+    if (!refusal) {
+      domain::Decision decision = decide(aggregate_, command, context);
+      if (auto* events = std::get_if<std::vector<domain::Event>>(&decision)) {
+        return std::move(*events);
+      }
+      refusal = std::move(std::get<domain::DomainError>(decision));
+    }
+  } catch (const std::exception& e) {
+    // The state may be half-built or the decider broken for this input: the
+    // command fails, and the next one starts again from the log.
+    ++env_.faults;
+    loaded_ = false;
+    refusal =
+        domain::make_error(domain::ErrorKind::kUnavailable, "ENTITY_FAULT",
+                           "The " + aggregate_.stream +
+                               " entity failed on this command and was restarted: " + e.what());
+  }
+  // Answered outside the try: a throwing callback is the caller's fault, not
+  // the entity's.
+  finish(failure(std::move(*refusal)));
+  return std::nullopt;
+}
+
+// Decides queued commands one at a time until one needs an append (which
+// completes in on_appended) or the queue is empty.
+void EntityHost::process_next() {
+  while (!busy_ && !queue_.empty()) {
+    std::optional<std::vector<domain::Event>> decided = decide_front();
+    if (!decided) continue;
+    std::vector<domain::Event>& events = *decided;
+    if (events.empty()) {
+      CommandResult result;
+      result.ok = true;
+      finish(std::move(result));
+      continue;
+    }
+    if (const std::optional<IdempotencyClaim>& claim = queue_.front().claim) {
+      if (env_.store.stream_version(claim->stream) > 0) {
+        finish(failure(
+            domain::make_error(domain::ErrorKind::kConflict, "IDEMPOTENCY_KEY_IN_USE",
+                               "This Idempotency-Key was already used for a request that wrote")));
+        continue;
+      }
+      events.push_back(domain::Event{"idempotency.claimed", claim->data, claim->stream, true});
+    }
+    std::vector<es::StreamAppend> parts = to_appends(aggregate_, events);
+    in_flight_ = std::move(events);
+    busy_ = true;
+    append_(std::move(parts));
+  }
+}
+
+void EntityHost::on_appended(const es::Status& status, const es::AppendResult& appended) {
+  assert(busy_ && !queue_.empty());
+  if (status.code() == es::Code::kWrongExpectedVersion &&
+      queue_.front().conflicts < kMaxConflictRetries) {
+    // Another writer (e.g. a number releasing itself on the account stream,
+    // or a competing claim of the same phone number) got there first: reload
+    // and decide the same command again against the fresh state.
+    ++queue_.front().conflicts;
+    loaded_ = false;
+    busy_ = false;
+    in_flight_.clear();
+    process_next();
+    return;
+  }
+  CommandResult result;
+  if (!status.ok()) {
+    // The state may no longer match the log; reload before the next command.
+    loaded_ = false;
+    result.error = domain::make_error(domain::ErrorKind::kUnavailable, "LOG_UNAVAILABLE",
+                                      "The event log refused the write: " + status.message());
+  } else {
+    assert(appended.last_position >= appended.first_position && appended.first_position > 0);
+    apply_own(aggregate_, in_flight_);
+    snapshot_if_due(env_.store, aggregate_, env_.snapshot_every);
+    result.ok = true;
+    result.last_position = appended.last_position;
+    result.claimed = queue_.front().claim.has_value();
+    if (result.claimed) in_flight_.pop_back();
+    result.events = std::move(in_flight_);
+  }
+  in_flight_.clear();
+  finish(std::move(result));
+  process_next();
+}
+
+}  // namespace ap::actors

@@ -1,0 +1,108 @@
+// EntityHost: everything one entity's actor does, without CAF. It queues the
+// entity's commands, rehydrates the aggregate from snapshot + stream tail,
+// decides one command at a time, appends the events with the expected stream
+// version (retrying a lost race against fresh state), claims an
+// Idempotency-Key atomically with them, and answers each command exactly once.
+//
+// The shell that hosts it (a CAF actor in actors/runtime.cpp) delivers
+// commands and append completions one at a time, on the entity's own thread
+// of control; the host never blocks and never starts a thread.
+//
+// A decider that throws, or an aggregate that cannot be rebuilt, fails the
+// command with ENTITY_FAULT (503), counts the fault, and makes the host
+// reload the entity from the log before its next command.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/aggregate.hpp"
+#include "actors/domain.hpp"
+#include "actors/ports.hpp"
+#include "eventstore/event_store.hpp"
+
+namespace ap::actors {
+
+struct CommandResult {
+  bool ok = false;
+  domain::DomainError error;          // When !ok.
+  std::uint64_t last_position = 0;    // Log position of the last event written; 0 if none.
+  std::vector<domain::Event> events;  // The events written, in order (a claim excluded).
+  bool claimed = false;               // An IdempotencyClaim was appended with them.
+};
+
+// An Idempotency-Key claim to append atomically with a command's events: the
+// claim's stream must not exist yet, so the key's effect happens at most once,
+// across restarts too. A command that writes nothing claims nothing.
+struct IdempotencyClaim {
+  std::string stream;        // e.g. "idem-<hash>".
+  boost::json::object data;  // The "idempotency.claimed" event's payload.
+};
+
+using ResultFn = std::function<void(CommandResult)>;
+
+struct PendingCommand {
+  domain::Command command;
+  ResultFn done;
+  std::optional<IdempotencyClaim> claim;
+  int conflicts = 0;  // Times this command lost an optimistic-concurrency race.
+};
+
+// What every host of a node shares.
+struct HostEnv {
+  es::EventStore& store;
+  domain::IdSource& ids;
+  domain::CarrierPort& carrier;
+  const domain::Clock& clock;
+  std::uint64_t snapshot_every = 50;     // Save a snapshot every N events of a stream.
+  std::atomic<std::uint64_t> faults{0};  // Commands failed by an entity fault.
+};
+
+class EntityHost {
+ public:
+  // Appends `parts`; the shell must later call on_appended with the outcome,
+  // on the entity's thread.
+  using AppendFn = std::function<void(std::vector<es::StreamAppend> parts)>;
+
+  static constexpr int kMaxConflictRetries = 3;
+
+  EntityHost(HostEnv& env, EntityKind kind, std::string id, AppendFn append);
+
+  // Queues `command` and decides what can be decided now.
+  void on_command(PendingCommand command);
+  // The outcome of the append that on_command or a previous completion asked for.
+  void on_appended(const es::Status& status, const es::AppendResult& result);
+
+  // No command queued or in flight.
+  bool idle() const { return queue_.empty() && !busy_; }
+  // Commands answered so far (the registry compares it with what it forwarded).
+  std::uint64_t handled() const { return handled_; }
+  // The clock's time when the last command arrived.
+  std::int64_t last_active_ms() const { return last_active_ms_; }
+  EntityKind kind() const { return aggregate_.kind; }
+  const std::string& stream() const { return aggregate_.stream; }
+
+ private:
+  void process_next();
+  void finish(CommandResult result);
+  // Loads, asks the ports and decides the front command. Returns the events
+  // to append, or an empty optional once the command has been answered.
+  std::optional<std::vector<domain::Event>> decide_front();
+
+  HostEnv& env_;
+  AppendFn append_;
+  Aggregate aggregate_;
+  bool loaded_ = false;                   // False until (re)loaded from the log.
+  std::deque<PendingCommand> queue_;      // Front: the command deciding or appending.
+  bool busy_ = false;                     // The front command's append is in flight.
+  std::vector<domain::Event> in_flight_;  // Its events, applied once durable.
+  std::uint64_t handled_ = 0;
+  std::int64_t last_active_ms_ = 0;
+};
+
+}  // namespace ap::actors

@@ -1,0 +1,88 @@
+#include "actors/node.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <cassert>
+#include <cstdio>
+
+namespace ap::actors {
+
+Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions options)
+    : ports_(ports),
+      options_(std::move(options)),
+      store_(std::move(store)),
+      ids_(ports.clock, ports.entropy) {
+  assert(store_ != nullptr);
+  // A number whose phone stream exists was claimed once and never returns.
+  carrier_ = std::make_unique<sim::SimCarrier>(
+      [store = store_.get()](const std::string& e164) {
+        return store->stream_version(domain::phone_stream(e164)) > 0;
+      },
+      ports_.timers, options_.carrier);
+  view_ = std::make_unique<projections::CoreView>(*store_);
+  view_->start();
+  catch_up();
+  runtime_ = std::make_unique<Runtime>(*store_, ids_, *carrier_, ports_.clock, ports_.timers,
+                                       options_.runtime);
+  webhooks_ = std::make_unique<WebhookDispatch>(*runtime_, *view_, ports_.webhooks, ports_.clock,
+                                                ports_.entropy, options_.webhooks);
+  dispatch_ = std::make_unique<CarrierDispatch>(*runtime_, *carrier_);
+
+  // Outbound messages reach the carrier once their "message.queued" is in
+  // the read model; those still pending from before this start are handed
+  // over again first (the carrier ignores one it already holds). Webhook
+  // deliveries likewise: created and sent from applied events, resumed here.
+  view_->set_listener([this](const std::string& type, const std::string& payload) {
+    if (type == "message.queued") dispatch_->submit(boost::json::parse(payload).as_object());
+    webhooks_->on_event(type, payload);
+  });
+  webhooks_->resume();
+  const std::vector<boost::json::object> pending = view_->pending_outbound();
+  for (const boost::json::object& queued : pending) dispatch_->submit(queued);
+  if (!pending.empty() && !deterministic()) {
+    std::fprintf(stderr, "agentphone: resubmitted %zu pending outbound messages\n", pending.size());
+  }
+}
+
+Node::~Node() {
+  // The carrier's reports stop first; then the log drains queued appends,
+  // whose completions still reach live actors; then the actors stop. The
+  // projection's listener is cleared before the dispatchers go away.
+  carrier_->stop();
+  view_->set_listener(nullptr);
+  store_->close();
+  if (deterministic()) run_until_quiet();
+  runtime_.reset();
+  dispatch_.reset();
+  webhooks_.reset();
+  view_.reset();
+}
+
+void Node::catch_up() {
+  // Serve only once the read model has caught up with the log, so that the
+  // first request already sees every earlier write.
+  if (deterministic()) {
+    while (view_->checkpoint() < store_->head_position() && store_->pump() > 0) {
+    }
+    assert(view_->checkpoint() == store_->head_position());
+    return;
+  }
+  while (!view_->wait_until(store_->head_position(), 1000)) {
+    std::fprintf(stderr, "agentphone: catching up: projection at %llu of %llu\n",
+                 static_cast<unsigned long long>(view_->checkpoint()),
+                 static_cast<unsigned long long>(store_->head_position()));
+  }
+}
+
+std::size_t Node::run_until_quiet() {
+  assert(deterministic());
+  std::size_t steps = 0;
+  for (;;) {
+    std::size_t ran = runtime_ ? runtime_->run_ready() : 0;
+    ran += store_->pump();
+    if (ran == 0) return steps;
+    steps += ran;
+  }
+}
+
+}  // namespace ap::actors

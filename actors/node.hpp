@@ -1,0 +1,84 @@
+// Node: one running AgentPhone, assembled the same way by `serve` and by the
+// simulator: the log, the read model, the simulated carrier, the actor
+// runtime, the carrier and webhook dispatchers, and the recovery that
+// resubmits what a previous run left unfinished. A simulated crash and
+// restart therefore runs exactly the production recovery path.
+//
+// The ports decide where it runs: the system clock, OpenSSL, a timer thread
+// and the Beast webhook client in the server; the virtual clock, a seeded
+// generator, virtual timers and in-process endpoints in the simulator.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "actors/carrier_dispatch.hpp"
+#include "actors/ports.hpp"
+#include "actors/runtime.hpp"
+#include "actors/secrets.hpp"
+#include "actors/webhook_dispatch.hpp"
+#include "eventstore/event_store.hpp"
+#include "projections/core_view.hpp"
+#include "sim/carrier.hpp"
+
+namespace ap::actors {
+
+// The outside world of a node. All must outlive it; `timers` and `webhooks`
+// must be stopped (or cleared) before the node is destroyed, so that no
+// timer or response reaches a node that is gone.
+struct NodePorts {
+  const domain::Clock& clock;
+  domain::Entropy& entropy;
+  domain::Timers& timers;
+  domain::WebhookTransport& webhooks;
+};
+
+struct NodeOptions {
+  sim::SimCarrierOptions carrier;
+  RuntimeOptions runtime;  // runtime.deterministic also makes the log synchronous.
+  WebhookDispatchOptions webhooks;
+};
+
+class Node {
+ public:
+  // Assembles a node over `store` (opened by the caller, owned from now on)
+  // and recovers: the read model catches up with the log (printing progress
+  // on a long catch-up), then outbound messages the carrier had not finished
+  // and webhook deliveries not yet final are handed over again.
+  Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions options);
+  // Stops the carrier, closes the log (its last completions still reach the
+  // actors) and stops the actors.
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  es::EventStore& store() { return *store_; }
+  projections::CoreView& view() { return *view_; }
+  Runtime& runtime() { return *runtime_; }
+  sim::SimCarrier& carrier() { return *carrier_; }
+  WebhookDispatch& webhooks() { return *webhooks_; }
+  domain::IdSource& ids() { return ids_; }
+  const domain::Clock& clock() const { return ports_.clock; }
+  domain::Entropy& entropy() { return ports_.entropy; }
+  bool deterministic() const { return options_.runtime.deterministic; }
+
+  // Deterministic mode: runs actor jobs and log commits until neither has
+  // anything left to do. Returns how many steps ran.
+  std::size_t run_until_quiet();
+
+ private:
+  void catch_up();
+
+  NodePorts ports_;
+  NodeOptions options_;
+  std::unique_ptr<es::EventStore> store_;
+  domain::Ids ids_;
+  std::unique_ptr<sim::SimCarrier> carrier_;
+  std::unique_ptr<projections::CoreView> view_;
+  std::unique_ptr<Runtime> runtime_;
+  std::unique_ptr<WebhookDispatch> webhooks_;
+  std::unique_ptr<CarrierDispatch> dispatch_;
+};
+
+}  // namespace ap::actors
