@@ -1,14 +1,18 @@
 // agentphone: the one binary. This file only parses the command line and hands
 // each subcommand to the layer that owns it.
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "actors/admin.hpp"
 #include "http/serve.hpp"
 #include "http/sim_cli.hpp"
+#include "sim/runner.hpp"
 
 namespace {
 
@@ -103,6 +107,35 @@ int main(int argc, char** argv) {
   sim_fault->add_option("--delay-ms", delay_ms, "extra delay for each status report");
   sim_fault->add_flag("--clear", clear, "remove every fault");
 
+  ap::sim::RunOptions run;
+  std::string report_dir;
+  bool check_determinism = false, no_progress = false;
+  CLI::App* sim_run = sim->add_subcommand(
+      "run", "simulate a scenario on one thread under virtual time (no server needed)");
+  sim_run->add_option("--scenario", run.scenario_path, "scenario file (see docs/simulation.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sim_run->add_option("--seed", run.seed, "the seed; the same seed replays the same run");
+  sim_run->add_option("--store", run.store, "memory or rocksdb")
+      ->check(CLI::IsMember({"memory", "rocksdb"}));
+  sim_run->add_option("--data-dir", run.data_dir,
+                      "rocksdb store: folder (default: a temporary one)");
+  sim_run->add_option("--report", report_dir, "write report.html and report.json here");
+  sim_run->add_flag("--check-determinism", check_determinism,
+                    "run twice and compare head hashes at every checkpoint");
+  sim_run
+      ->add_option("--checkpoint-every-s", run.checkpoint_every_s,
+                   "record the head hash every N virtual seconds")
+      ->check(CLI::Range(1, 86'400));
+  sim_run->add_flag(
+      "--no-rebuild-check", [&run](std::int64_t) { run.rebuild_check = false; },
+      "skip rebuilding the read model after restarts and at the end");
+  sim_run->add_flag("--no-progress", no_progress, "no progress bar");
+  sim_run
+      ->add_option("--plant-bug", run.plant_bug,
+                   "plant a known bug to see the invariants catch it (drop-delivery)")
+      ->check(CLI::IsMember({"drop-delivery"}));
+
   CLI11_PARSE(app, argc, argv);
   serve.sandbox = mode == "sandbox";
   if (serve_cmd->parsed()) return ap::http::run_serve(serve);
@@ -110,6 +143,18 @@ int main(int argc, char** argv) {
   if (create_key->parsed()) return ap::actors::admin_create_key(data_dir, account);
   if (list_keys->parsed()) return ap::actors::admin_list_keys(data_dir, account);
   if (revoke_key->parsed()) return ap::actors::admin_revoke_key(data_dir, account, key_id);
+  if (sim_run->parsed()) {
+    std::ifstream file(run.scenario_path);
+    std::stringstream text_of_file;
+    text_of_file << file.rdbuf();
+    if (std::string why = ap::sim::parse_scenario(text_of_file.str(), &run.scenario);
+        !why.empty()) {
+      std::fprintf(stderr, "agentphone sim run: %s: %s\n", run.scenario_path.c_str(), why.c_str());
+      return 2;
+    }
+    run.progress = !no_progress && isatty(2) != 0;
+    return ap::sim::sim_run(run, check_determinism, report_dir);
+  }
   if (sim_sms->parsed()) return ap::http::sim_send_sms(server, from, to, text);
   if (sim_outbox->parsed()) return ap::http::sim_show_outbox(server, limit, raw_json);
   if (sim_fault->parsed()) {

@@ -211,6 +211,11 @@ std::size_t Runtime::run_ready() {
   return ran;
 }
 
+bool Runtime::run_one() {
+  assert(impl_->coordinator != nullptr);
+  return impl_->coordinator->try_run_once();
+}
+
 std::int64_t Runtime::live_actors() const {
   return impl_->live.load();
 }

@@ -48,6 +48,8 @@ class Runtime {
   // Deterministic mode only: runs every ready actor job, FIFO, until none is
   // left. Returns how many ran.
   std::size_t run_ready();
+  // Deterministic mode only: runs the next ready actor job, if any.
+  bool run_one();
 
   // Entity actors currently alive (not passivated).
   std::int64_t live_actors() const;

@@ -54,6 +54,18 @@ std::size_t code_points(std::string_view text) {
   return decode_utf8(text).size();
 }
 
+std::string_view utf8_prefix(std::string_view text, std::size_t max_code_points) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    // A byte that is not a continuation byte (10xxxxxx) starts a character.
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      if (count == max_code_points) return text.substr(0, i);
+      ++count;
+    }
+  }
+  return text;
+}
+
 SmsSegments count_segments(std::string_view body) {
   const std::u32string chars = decode_utf8(body);
   SmsSegments result;

@@ -24,4 +24,8 @@ SmsSegments count_segments(std::string_view body);
 // Number of Unicode code points in UTF-8 `text` (the API's character limit).
 std::size_t code_points(std::string_view text);
 
+// The longest prefix of UTF-8 `text` with at most `max_code_points` code
+// points, never cutting a character's bytes apart (previews stay valid UTF-8).
+std::string_view utf8_prefix(std::string_view text, std::size_t max_code_points);
+
 }  // namespace ap::domain

@@ -74,6 +74,7 @@ struct WebhookDispatch::Impl {
   // The highest attempt scheduled per delivery, so that a delivery seen twice
   // (at start and live) is not sent twice.
   std::map<std::string, int> scheduled;
+  int first_attempts_seen = 0;  // For the planted bug only.
   // Readable from any thread (for /metrics).
   std::atomic<std::uint64_t> attempts{0}, attempts_ok{0};
   std::atomic<std::int64_t> in_flight_total{0}, waiting_total{0};
@@ -88,6 +89,7 @@ struct WebhookDispatch::Impl {
     int& highest = scheduled[job.delivery_id];
     if (highest >= job.attempt) return;
     highest = job.attempt;
+    if (job.attempt == 1 && ++first_attempts_seen == options.bug_drop_nth_first_attempt) return;
     if (job.attempt == 1 && !job.conversation.empty()) {
       std::deque<Job>& queue = first_attempts[job.conversation];
       queue.push_back(std::move(job));
@@ -110,8 +112,7 @@ struct WebhookDispatch::Impl {
     }
     if (!refusal.empty()) {
       runtime.send(EntityKind::kDelivery, job.delivery_id,
-                   {"delivery.abandon", job.account, {{"reason", refusal}}},
-                   [](CommandResult) {});
+                   {"delivery.abandon", job.account, {{"reason", refusal}}}, [](CommandResult) {});
       return finished(job);
     }
     const std::string key = url.scheme + "://" + url.host + ":" + url.port;
@@ -306,9 +307,8 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
   request.url = url;
   request.body = domain::agent_message_body(message, nullptr, {}, domain::iso8601(at));
   request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
-  request.headers =
-      signed_headers(at, "whd_test_" + domain::random_hex(impl_->entropy, 12), "agent.message",
-                     text(webhook, "secret"), request.body);
+  request.headers = signed_headers(at, "whd_test_" + domain::random_hex(impl_->entropy, 12),
+                                   "agent.message", text(webhook, "secret"), request.body);
   impl_->client.send(std::move(request), [done](WebhookResult result) {
     const bool ok = result.error.empty() && result.http_status >= 200 && result.http_status < 300;
     json::value error = nullptr;

@@ -34,6 +34,9 @@ struct WebhookDispatchOptions {
   bool production = true;
   std::int64_t retry_base_ms = 1000;  // First retry after ~this; ×4 per attempt.
   int max_in_flight_per_endpoint = 8;
+  // A planted bug, for the simulator's own test only (`sim run --plant-bug
+  // drop-delivery`): the Nth first attempt is silently never made. 0 = off.
+  int bug_drop_nth_first_attempt = 0;
 };
 
 class WebhookDispatch {

@@ -10,6 +10,7 @@
 
 #include "actors/domain.hpp"
 #include "actors/secrets.hpp"
+#include "actors/sms.hpp"
 
 namespace ap::projections {
 
@@ -22,27 +23,32 @@ std::string str(const json::object& o, const char* key) {
 
 }  // namespace
 
-CoreView::CoreView(es::EventStore& store) : store_(store) {
-  checkpoint_ = store_.load_checkpoint(kName);
+CoreView::CoreView(es::EventStore& store, std::string name)
+    : store_(store), name_(std::move(name)) {
+  checkpoint_ = store_.load_checkpoint(name_);
   std::string version;
   version_written_ =
-      store_.get_view(kName, kVersionKey, &version).ok() && version == std::to_string(kRowsVersion);
-  if (checkpoint_ > 0 && !version_written_) rebuild_from_scratch();
+      store_.get_view(name_, kVersionKey, &version).ok() && version == std::to_string(kRowsVersion);
+  if (checkpoint_ > 0 && !version_written_) {
+    // The rows were written by a build with another row layout. They are
+    // derived data: drop them and replay the whole log.
+    std::fprintf(stderr, "agentphone: read model layout changed; rebuilding it from the log\n");
+    erase_rows();
+  }
 }
 
-void CoreView::rebuild_from_scratch() {
-  // The rows were written by a build with another row layout. They are
-  // derived data: drop them in bounded batches and replay the whole log.
+void CoreView::erase_rows() {
+  // In bounded batches, so that a large read model does not become one
+  // huge write.
   constexpr std::size_t kBatchRows = 10'000;
-  std::fprintf(stderr, "agentphone: read model layout changed; rebuilding it from the log\n");
   for (;;) {
     es::ViewBatch batch;
-    store_.scan_view(kName, "", "", [&](std::string_view key, std::string_view) {
+    store_.scan_view(name_, "", "", [&](std::string_view key, std::string_view) {
       batch.erase(std::string(key));
       return batch.size() < kBatchRows;
     });
     if (batch.empty()) break;
-    const es::Status status = store_.commit_view(kName, batch, 0);
+    const es::Status status = store_.commit_view(name_, batch, 0);
     if (!status.ok()) {
       std::fprintf(stderr, "agentphone: cannot reset the read model: %s\n",
                    status.message().c_str());
@@ -50,6 +56,15 @@ void CoreView::rebuild_from_scratch() {
     }
   }
   checkpoint_ = 0;
+  version_written_ = false;
+}
+
+void CoreView::each_row(
+    const std::function<void(std::string_view, std::string_view)>& visit) const {
+  store_.scan_view(name_, "", "", [&](std::string_view key, std::string_view value) {
+    visit(key, value);
+    return true;
+  });
 }
 
 CoreView::~CoreView() {
@@ -96,7 +111,7 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   // The layout version rides with the first commit of a fresh read model.
   if (!version_written_) batch.put(kVersionKey, std::to_string(kRowsVersion));
   const std::uint64_t last = events.back().position;
-  const es::Status status = store_.commit_view(kName, batch, last);
+  const es::Status status = store_.commit_view(name_, batch, last);
   // A view that cannot be written cannot serve reads correctly, and going on
   // would commit a later checkpoint over the lost rows. Stop the process:
   // the next start replays the log from the last committed checkpoint.
@@ -128,7 +143,7 @@ std::string CoreView::agent_key(const std::string& account, const std::string& a
 
 std::optional<std::string> CoreView::raw_row(const std::string& key) const {
   std::string value;
-  if (!store_.get_view(kName, key, &value).ok()) return std::nullopt;
+  if (!store_.get_view(name_, key, &value).ok()) return std::nullopt;
   return value;
 }
 
@@ -152,13 +167,13 @@ std::int64_t CoreView::counter(const es::ViewBatch& batch, const std::string& ke
 
 std::optional<json::object> CoreView::row(const std::string& key) const {
   std::string value;
-  if (!store_.get_view(kName, key, &value).ok()) return std::nullopt;
+  if (!store_.get_view(name_, key, &value).ok()) return std::nullopt;
   return json::parse(value).as_object();
 }
 
 std::int64_t CoreView::counter(const std::string& key) const {
   std::string value;
-  if (!store_.get_view(kName, key, &value).ok()) return 0;
+  if (!store_.get_view(name_, key, &value).ok()) return 0;
   return std::stoll(value);
 }
 
@@ -426,8 +441,9 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   const std::string order = newest_first_key(at_ms, seq);
   batch.put("ct/" + conversation, order);
   (*summary)["lastMessageAt"] = at;
-  (*summary)["lastMessagePreview"] =
-      body.empty() && !media.empty() ? std::string("[media]") : body.substr(0, 100);
+  (*summary)["lastMessagePreview"] = body.empty() && !media.empty()
+                                         ? std::string("[media]")
+                                         : std::string(domain::utf8_prefix(body, 100));
   (*summary)["messageCount"] = seq;
   put_summary(account, conversation, order, *summary, batch);
 
@@ -511,7 +527,7 @@ void CoreView::detach_from_agent(const std::string& account, const std::string& 
 
 std::optional<std::string> CoreView::account_for_key(const std::string& sha256_hex) const {
   std::string row;
-  if (!store_.get_view(kName, "k/" + sha256_hex, &row).ok()) return std::nullopt;
+  if (!store_.get_view(name_, "k/" + sha256_hex, &row).ok()) return std::nullopt;
   const std::size_t space = row.find(' ');
   if (space == std::string::npos) return std::nullopt;
   // The row is found by the hash; the stored hash is still compared in
@@ -537,7 +553,7 @@ Page CoreView::offset_page(
   Page page;
   page.total = static_cast<std::uint64_t>(std::max<std::int64_t>(0, counter(total_key)));
   std::uint64_t index = 0;
-  store_.scan_view(kName, prefix, "", [&](std::string_view key, std::string_view value) {
+  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
     std::optional<std::string> wire = item(key, value);
     if (!wire) return true;
     if (index++ < offset) return true;
@@ -604,7 +620,7 @@ Page CoreView::messages(const std::string& prefix, std::int64_t before_ms, std::
   // than it, `after` stops it at the first key not newer than it.
   const std::string start = before_ms > 0 ? prefix + newest_first_key(before_ms - 1, -1) : "";
   const std::string stop = after_ms > 0 ? prefix + newest_first_key(after_ms, -1) : "";
-  store_.scan_view(kName, prefix, start, [&](std::string_view key, std::string_view value) {
+  store_.scan_view(name_, prefix, start, [&](std::string_view key, std::string_view value) {
     if (!stop.empty() && key >= stop) return false;
     if (page.items.size() == limit) {
       page.has_more = true;
@@ -618,7 +634,7 @@ Page CoreView::messages(const std::string& prefix, std::int64_t before_ms, std::
 
 std::vector<json::object> CoreView::pending_outbound() const {
   std::vector<json::object> pending;
-  store_.scan_view(kName, "op/", "", [&](std::string_view, std::string_view value) {
+  store_.scan_view(name_, "op/", "", [&](std::string_view, std::string_view value) {
     pending.push_back(json::parse(value).as_object());
     return true;
   });
@@ -627,7 +643,7 @@ std::vector<json::object> CoreView::pending_outbound() const {
 
 Page CoreView::outbound(std::uint64_t limit) const {
   Page page;
-  store_.scan_view(kName, "ob/", "", [&](std::string_view key, std::string_view) {
+  store_.scan_view(name_, "ob/", "", [&](std::string_view key, std::string_view) {
     if (page.items.size() == limit) {
       page.has_more = true;
       return false;
@@ -660,7 +676,7 @@ std::optional<std::string> CoreView::webhook(const std::string& account,
 
 std::vector<json::object> CoreView::pending_deliveries() const {
   std::vector<json::object> pending;
-  store_.scan_view(kName, "dp/", "", [&](std::string_view, std::string_view value) {
+  store_.scan_view(name_, "dp/", "", [&](std::string_view, std::string_view value) {
     pending.push_back(json::parse(value).as_object());
     return true;
   });
@@ -682,7 +698,7 @@ Page CoreView::deliveries(const std::string& account, const std::string& agent_i
   std::uint64_t index = 0;
   const bool counted = since_ms == 0 && !by_agent;
   if (counted) page.total = static_cast<std::uint64_t>(counter("dc/" + account));
-  store_.scan_view(kName, prefix, "", [&](std::string_view key, std::string_view value) {
+  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
     if (!stop.empty() && key > stop) return false;
     if (counted && page.items.size() == limit) {
       page.has_more = true;
@@ -709,7 +725,7 @@ void CoreView::each_delivery(const std::string& account, std::int64_t since_ms,
                              const std::function<void(const json::object&)>& visit) const {
   const std::string prefix = "d/" + account + "/";
   const std::string stop = since_ms > 0 ? prefix + newest_first_key(since_ms - 1, -1) : "";
-  store_.scan_view(kName, prefix, "", [&](std::string_view key, std::string_view value) {
+  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
     if (!stop.empty() && key > stop) return false;
     visit(json::parse(value).as_object());
     return true;

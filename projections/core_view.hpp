@@ -65,7 +65,9 @@ struct Page {
 
 class CoreView {
  public:
-  explicit CoreView(es::EventStore& store);
+  // The rows live under projection `name`; a second view under another name
+  // rebuilds the same rows from the log (the simulator compares the two).
+  explicit CoreView(es::EventStore& store, std::string name = kName);
   ~CoreView();
 
   // Starts applying events after the stored checkpoint, then live ones.
@@ -78,6 +80,12 @@ class CoreView {
 
   // Position of the last event applied.
   std::uint64_t checkpoint() const;
+
+  // Deletes every row and the checkpoint. Call before start() only.
+  void erase_rows();
+
+  // Calls visit(key, value) for every row, in key order.
+  void each_row(const std::function<void(std::string_view, std::string_view)>& visit) const;
 
   // Blocks until the checkpoint reaches `position` or the timeout passes.
   bool wait_until(std::uint64_t position, std::int64_t timeout_ms);
@@ -137,7 +145,7 @@ class CoreView {
   // The row of an Idempotency-Key (by its hash), or nullopt when unused.
   std::optional<json::object> idempotency(const std::string& key_hash) const;
 
-  static constexpr const char* kName = "core";
+  static constexpr const char* kName = "core";  // The server's projection.
   // The layout of the rows below. A data folder whose rows have another
   // layout has its read model rebuilt from the log at start.
   static constexpr int kRowsVersion = 2;
@@ -145,7 +153,6 @@ class CoreView {
 
  private:
   void apply(const std::vector<es::RecordedEvent>& events);
-  void rebuild_from_scratch();
   void apply_one(const es::RecordedEvent& event, es::ViewBatch& batch);
   static std::string agent_key(const std::string& account, const std::string& agent_id);
   // The stored row at `key`, as it is or parsed; nullopt when absent.
@@ -180,6 +187,7 @@ class CoreView {
                          const std::string& number_id, es::ViewBatch& batch) const;
 
   es::EventStore& store_;
+  const std::string name_;
   std::unique_ptr<es::Subscription> subscription_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -282,6 +282,17 @@ struct SegmentCase {
   std::size_t segments;
 };
 
+// Conversation previews are the first 100 characters; cutting bytes instead
+// once produced invalid UTF-8 that no JSON reader accepts (found by sim run).
+TEST(Utf8Prefix, NeverSplitsACharacter) {
+  const std::string text = std::string(99, 'a') + "\xc5\x82" + "b";  // 99 + "ł" + "b".
+  EXPECT_EQ(domain::utf8_prefix(text, 100), std::string(99, 'a') + "\xc5\x82");
+  EXPECT_EQ(domain::utf8_prefix(text, 99), std::string(99, 'a'));
+  EXPECT_EQ(domain::utf8_prefix("\xf0\x9f\x98\x80x", 1), "\xf0\x9f\x98\x80");
+  EXPECT_EQ(domain::utf8_prefix("short", 100), "short");
+  EXPECT_EQ(domain::utf8_prefix("", 3), "");
+}
+
 TEST(SmsSegments, Gsm7AndUcs2Boundaries) {
   const std::vector<SegmentCase> cases = {
       {"", SmsEncoding::kGsm7, 0, 0},

@@ -1,0 +1,735 @@
+#include "sim/runner.hpp"
+
+#include <boost/json.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "actors/messaging.hpp"
+#include "actors/node.hpp"
+#include "actors/secrets.hpp"
+#include "eventstore/memory_backend.hpp"
+#include "sim/endpoints.hpp"
+#include "sim/virtual_ports.hpp"
+
+namespace ap::sim {
+
+namespace json = boost::json;
+using actors::CommandResult;
+using actors::EntityKind;
+
+namespace {
+
+// Wall time, for the report's events/s and the progress bar only: it never
+// feeds the simulation, which sees nothing but the virtual clock.
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+constexpr const char* kAreaCodes[] = {"415", "212", "646", "312", "617", "206", "305",
+                                      "512", "303", "404", "213", "702", "503", "615",
+                                      "214", "602", "619", "720", "801", "919"};
+constexpr std::int64_t kPerAreaCode = 1000;
+
+std::string text(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// One simulated customer: an account with one number, one agent and the
+// webhooks it configured.
+struct Account {
+  std::string id;
+  std::string agent_id;
+  std::string number_id;
+  std::string phone;
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const RunOptions& options)
+      : options_(options),
+        clock_(options.scenario.start_ms),
+        timers_(clock_),
+        node_entropy_(derive_seed(options.seed, "node")),
+        arrivals_(derive_seed(options.seed, "arrivals")),
+        endpoint_entropy_(derive_seed(options.seed, "endpoints")),
+        world_(derive_seed(options.seed, "world")),
+        endpoints_(clock_, timers_, endpoint_entropy_) {
+    SeededEntropy option_entropy(derive_seed(options.seed, "options"));
+    report_.options = resolve(options.scenario, option_entropy);
+  }
+
+  RunReport run();
+
+ private:
+  std::int64_t knob(const char* name) const { return report_.options.at(name); }
+
+  // ---- The node and its crashes ----
+  void open_node();
+  void crash();
+  void reapply_world();
+
+  // ---- Commands, with the shadow record of what was acknowledged ----
+  void submit(EntityKind kind, const std::string& id, domain::Command command, const char* label,
+              std::function<void(const CommandResult&)> on_ok = nullptr);
+  void record_ack(const CommandResult& result);
+  // Runs actor jobs and log commits until none is left, or a crash falls.
+  // Returns true when a crash (and restart) happened.
+  bool step_until_quiet();
+  void run_quiet();
+
+  // ---- The world ----
+  void setup_accounts();
+  void setup_world();
+  std::string random_body();
+  void inbound_arrival();
+  void outbound_arrival();
+
+  // ---- Invariants ----
+  void violation(std::string what, std::uint64_t position = 0);
+  void check_log();
+  void check_read_model();
+  void check_final();
+  void progress(bool last);
+
+  const RunOptions& options_;
+  ManualClock clock_;
+  VirtualTimers timers_;  // The node's own: carrier, passivation, the webhook engine.
+  SeededEntropy node_entropy_, arrivals_, endpoint_entropy_, world_;
+  SimEndpoints endpoints_;
+  std::shared_ptr<es::MemoryBackend> memory_;
+  std::string rocksdb_dir_;
+  std::unique_ptr<actors::Node> node_;
+  RunReport report_;
+
+  std::vector<Account> accounts_;
+  std::vector<std::string> participants_;
+  std::map<std::string, std::string> carrier_faults_;  // Destination -> mode.
+  std::map<std::string, std::string> entity_url_;      // Webhook entity -> URL.
+
+  // Shadow record: every event a command was acknowledged for, and what each
+  // acknowledged inbound message should have become.
+  std::vector<std::pair<std::uint64_t, std::string>> acked_;  // (position, type)
+  std::map<std::string, std::string> expected_entity_;        // messageId -> entity or "".
+
+  struct PlannedCrash {
+    std::int64_t at_ms;
+    es::CrashKind kind;
+  };
+  std::vector<PlannedCrash> crashes_;
+  std::size_t next_crash_ = 0;
+  std::int64_t crash_steps_left_ = -1;  // >= 0 while a crash is armed.
+  bool crashed_ = false;
+
+  std::uint64_t steps_ = 0;
+  double started_wall_ = 0, last_progress_wall_ = 0;
+};
+
+// ---- The node ------------------------------------------------------------------
+
+void Simulation::open_node() {
+  es::Options options;
+  options.synchronous = true;
+  options.clock_ms = [this] { return clock_.now_ms(); };
+  std::unique_ptr<es::EventStore> store;
+  es::Status status;
+  if (options_.store == "rocksdb") {
+    options.path = rocksdb_dir_;
+    status = es::EventStore::open(options, &store);
+  } else {
+    status = es::EventStore::open(options, memory_, &store);
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "agentphone sim: cannot open the log: %s\n", status.message().c_str());
+    std::exit(1);
+  }
+  actors::NodeOptions node_options;
+  node_options.carrier.per_area_code = kPerAreaCode;
+  node_options.carrier.send_delay_ms = knob("carrier_send_delay_ms");
+  node_options.carrier.deliver_delay_ms = knob("carrier_deliver_delay_ms");
+  node_options.runtime.deterministic = true;
+  node_options.runtime.idle_timeout_ms = knob("idle_timeout_ms");
+  node_options.webhooks.production = true;
+  node_options.webhooks.retry_base_ms = knob("retry_base_ms");
+  if (options_.plant_bug == "drop-delivery") node_options.webhooks.bug_drop_nth_first_attempt = 3;
+  node_ = std::make_unique<actors::Node>(
+      std::move(store), actors::NodePorts{clock_, node_entropy_, timers_, endpoints_},
+      node_options);
+  reapply_world();
+}
+
+// The carrier's faults belong to the world, not to our process: they are set
+// again on the carrier of every new node.
+void Simulation::reapply_world() {
+  for (const auto& [to, mode] : carrier_faults_) {
+    node_->carrier().set_fault(SimFault{to, mode, 0});
+  }
+}
+
+void Simulation::crash() {
+  const PlannedCrash planned = crashes_[next_crash_++];
+  crash_steps_left_ = -1;
+  crashed_ = true;
+  const bool power = planned.kind == es::CrashKind::kPowerLoss;
+  ++report_.faults[power ? "crash: power loss" : "crash: process"];
+  // Everything the process held in memory is gone at once: its timers, the
+  // appends it had queued or written but not synced, its actors.
+  timers_.clear();
+  node_->store().abandon();
+  if (memory_) memory_->crash(planned.kind);
+  node_.reset();
+  timers_.clear();
+  ++report_.restarts;
+  open_node();
+  check_log();
+  if (options_.rebuild_check) check_read_model();
+}
+
+// ---- Commands ----------------------------------------------------------------------
+
+void Simulation::record_ack(const CommandResult& result) {
+  if (result.last_position == 0) return;
+  // The events of one command are contiguous in the log and end at last_position.
+  std::uint64_t position = result.last_position - result.events.size() + 1;
+  for (const domain::Event& event : result.events) acked_.emplace_back(position++, event.type);
+}
+
+void Simulation::submit(EntityKind kind, const std::string& id, domain::Command command,
+                        const char* label, std::function<void(const CommandResult&)> on_ok) {
+  node_->runtime().send(kind, id, std::move(command),
+                        [this, label, on_ok = std::move(on_ok)](CommandResult result) {
+                          if (!result.ok) {
+                            ++report_.commands[std::string(label) + " " + result.error.code];
+                            return;
+                          }
+                          ++report_.commands[std::string(label) + " ok"];
+                          record_ack(result);
+                          if (on_ok) on_ok(result);
+                        });
+}
+
+bool Simulation::step_until_quiet() {
+  for (;;) {
+    if (crash_steps_left_ == 0) {
+      crash();
+      return true;
+    }
+    bool progressed = node_->runtime().run_one();
+    if (!progressed) progressed = node_->store().pump() > 0;
+    if (!progressed) {
+      if (crash_steps_left_ > 0) {
+        crash();
+        return true;
+      }
+      return false;
+    }
+    ++steps_;
+    if (crash_steps_left_ > 0) --crash_steps_left_;
+  }
+}
+
+void Simulation::run_quiet() {
+  while (step_until_quiet()) {
+  }
+}
+
+// ---- The world ------------------------------------------------------------------------
+
+void Simulation::setup_accounts() {
+  const std::int64_t count = knob("accounts");
+  assert(count <= static_cast<std::int64_t>(std::size(kAreaCodes)) * kPerAreaCode);
+  for (std::int64_t i = 0; i < count; ++i) {
+    Account account;
+    account.id = node_->ids().new_id("acct_");
+    const std::string key = domain::new_api_key(node_entropy_);
+    submit(EntityKind::kAccount, account.id,
+           {"account.create",
+            account.id,
+            {{"email", "sim" + std::to_string(i) + "@example.com"},
+             {"keyPrefix", key.substr(0, 12)},
+             {"keySha256", domain::sha256_hex(key)}}},
+           "setup");
+    account.agent_id = node_->ids().new_id("agt_");
+    submit(EntityKind::kAgent, account.agent_id,
+           {"agent.create", account.id, {{"name", "sim-agent-" + std::to_string(i)}}}, "setup");
+    run_quiet();
+    submit(EntityKind::kAccount, account.id,
+           {"number.provision",
+            account.id,
+            {{"country", "US"},
+             {"areaCode", kAreaCodes[i % std::size(kAreaCodes)]},
+             {"agentId", account.agent_id}}},
+           "setup", [&account](const CommandResult& result) {
+             for (const domain::Event& event : result.events) {
+               if (event.type != "number.provisioned") continue;
+               account.number_id = text(event.data, "numberId");
+               account.phone = text(event.data, "phoneNumber");
+             }
+           });
+    run_quiet();
+    if (account.number_id.empty()) {
+      violation("setup: account " + account.id + " got no number");
+      return;
+    }
+    const bool no_webhook =
+        world_.uniform(100) < static_cast<std::uint64_t>(knob("no_webhook_pct"));
+    const bool agent_webhook =
+        world_.uniform(100) < static_cast<std::uint64_t>(knob("agent_webhook_pct"));
+    auto configure = [&](const std::string& entity, json::value agent_id) {
+      const std::string url = "https://hooks-" + std::to_string(entity_url_.size()) +
+                              ".example.com:443/agentphone/" + entity;
+      const std::string secret = "whsec_" + domain::random_hex(node_entropy_, 24);
+      entity_url_[entity] = url;
+      EndpointBehaviour behaviour;
+      behaviour.latency_ms_max =
+          1 + static_cast<std::int64_t>(
+                  world_.uniform(static_cast<std::uint64_t>(knob("endpoint_latency_ms_max"))));
+      behaviour.latency_ms_min = std::max<std::int64_t>(1, behaviour.latency_ms_max / 10);
+      behaviour.error_ppm = static_cast<std::uint64_t>(knob("endpoint_error_ppm"));
+      behaviour.timeout_ppm = static_cast<std::uint64_t>(knob("endpoint_timeout_ppm"));
+      endpoints_.add(url, secret, behaviour);
+      submit(EntityKind::kWebhook, entity,
+             {"webhook.set",
+              account.id,
+              {{"webhookId", node_->ids().new_id("wh_")},
+               {"agentId", agent_id},
+               {"url", url},
+               {"secret", secret},
+               {"contextLimit", nullptr},
+               {"timeout", knob("webhook_timeout_s")}}},
+             "setup");
+    };
+    if (!no_webhook) {
+      configure(domain::project_webhook_entity(account.id), nullptr);
+      if (agent_webhook) {
+        configure(domain::agent_webhook_entity(account.agent_id), json::value(account.agent_id));
+      }
+    }
+    run_quiet();
+    accounts_.push_back(std::move(account));
+  }
+}
+
+void Simulation::setup_world() {
+  // Participants: outside numbers in exchanges 300-999, never one of ours
+  // (the carrier's are in exchanges 200-209).
+  std::set<std::string> seen;
+  const std::int64_t count = knob("participants");
+  while (static_cast<std::int64_t>(participants_.size()) < count) {
+    const std::string area = kAreaCodes[world_.uniform(std::size(kAreaCodes))];
+    const std::uint64_t exchange = 300 + world_.uniform(700);
+    const std::uint64_t line = world_.uniform(10'000);
+    char phone[16];
+    std::snprintf(phone, sizeof phone, "+1%s%03llu%04llu", area.c_str(),
+                  static_cast<unsigned long long>(exchange), static_cast<unsigned long long>(line));
+    if (seen.insert(phone).second) participants_.push_back(phone);
+  }
+  for (const std::string& p : participants_) {
+    const std::uint64_t draw = world_.uniform(100);
+    const auto unreachable = static_cast<std::uint64_t>(knob("unreachable_pct"));
+    const auto reject = static_cast<std::uint64_t>(knob("reject_pct"));
+    if (draw < unreachable) {
+      carrier_faults_[p] = "unreachable";
+    } else if (draw < unreachable + reject) {
+      carrier_faults_[p] = "reject";
+    }
+  }
+  report_.faults["carrier: unreachable destinations"] = 0;
+  report_.faults["carrier: rejecting destinations"] = 0;
+  for (const auto& [to, mode] : carrier_faults_) {
+    ++report_.faults[mode == "unreachable" ? "carrier: unreachable destinations"
+                                           : "carrier: rejecting destinations"];
+  }
+  reapply_world();
+}
+
+std::string Simulation::random_body() {
+  static constexpr char kGsm[] =
+      "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 .,!?";
+  const std::uint64_t length =
+      1 + arrivals_.uniform(static_cast<std::uint64_t>(knob("body_chars_max")));
+  std::string body;
+  body.reserve(length + 2);
+  for (std::uint64_t i = 0; i < length; ++i)
+    body.push_back(kGsm[arrivals_.uniform(sizeof kGsm - 1)]);
+  if (arrivals_.uniform(100) < static_cast<std::uint64_t>(knob("ucs2_pct"))) {
+    body.back() = ' ';
+    body += "\xc5\x82";  // "ł" is not in GSM-7: the message goes as UCS-2.
+  }
+  return body;
+}
+
+void Simulation::inbound_arrival() {
+  const std::string& from = participants_[arrivals_.uniform(participants_.size())];
+  const Account& to = accounts_[arrivals_.uniform(accounts_.size())];
+  std::variant<actors::InboundRoute, domain::DomainError> route =
+      actors::route_inbound(node_->view(), from, to.phone);
+  if (auto* error = std::get_if<domain::DomainError>(&route)) {
+    ++report_.commands["inbound " + error->code];
+    return;
+  }
+  actors::InboundRoute& inbound = std::get<actors::InboundRoute>(route);
+  const std::string entity =
+      inbound.webhook.is_object() ? text(inbound.webhook.as_object(), "entity") : "";
+  actors::MessageCommand recorded = actors::message_command(
+      inbound.number, from,
+      {{"body", random_body()}, {"mediaUrls", json::array()}, {"webhook", inbound.webhook}}, false);
+  submit(EntityKind::kConversation, recorded.conversation_id, std::move(recorded.command),
+         "inbound", [this, entity](const CommandResult& result) {
+           for (const domain::Event& event : result.events) {
+             if (event.type == "message.received") {
+               expected_entity_[text(event.data, "messageId")] = entity;
+             }
+           }
+         });
+}
+
+void Simulation::outbound_arrival() {
+  const Account& from = accounts_[arrivals_.uniform(accounts_.size())];
+  const std::string& to = participants_[arrivals_.uniform(participants_.size())];
+  std::variant<actors::SenderNumber, domain::DomainError> sender =
+      actors::resolve_sender(node_->view(), from.id, from.number_id, "", "");
+  if (auto* error = std::get_if<domain::DomainError>(&sender)) {
+    ++report_.commands["outbound " + error->code];
+    return;
+  }
+  actors::MessageCommand recorded =
+      actors::message_command(std::get<actors::SenderNumber>(sender), to,
+                              {{"body", random_body()}, {"mediaUrls", json::array()}}, true);
+  submit(EntityKind::kConversation, recorded.conversation_id, std::move(recorded.command),
+         "outbound");
+}
+
+// ---- Invariants ---------------------------------------------------------------------
+
+void Simulation::violation(std::string what, std::uint64_t position) {
+  if (report_.violations.empty()) report_.first_bad_position = position;
+  report_.violations.push_back(std::move(what));
+}
+
+// The chain verifies from the first event to the head (so positions are
+// dense), and every acknowledged event is still there, with its type.
+void Simulation::check_log() {
+  es::EventStore& store = node_->store();
+  const es::VerifyReport chain = store.verify_chain();
+  if (!chain.ok) {
+    violation("the hash chain does not verify at position " + std::to_string(chain.first_bad) +
+                  ": " + chain.problem,
+              chain.first_bad);
+  }
+  std::vector<es::RecordedEvent> one;
+  for (const auto& [position, type] : acked_) {
+    if (!store.read_all(position, 1, &one).ok() || one.empty() || one.front().type != type) {
+      violation("acknowledged event " + type + " at position " + std::to_string(position) +
+                    " is missing after restart " + std::to_string(report_.restarts),
+                position);
+      return;
+    }
+  }
+}
+
+// A read model rebuilt from the log alone equals the live one, row for row.
+void Simulation::check_read_model() {
+  es::EventStore& store = node_->store();
+  projections::CoreView rebuilt(store, "rebuilt");
+  rebuilt.erase_rows();
+  rebuilt.start();
+  while (rebuilt.checkpoint() < store.head_position() && store.pump() > 0) {
+  }
+  std::vector<std::pair<std::string, std::string>> live, fresh;
+  node_->view().each_row([&](std::string_view k, std::string_view v) { live.emplace_back(k, v); });
+  rebuilt.each_row([&](std::string_view k, std::string_view v) { fresh.emplace_back(k, v); });
+  for (std::size_t i = 0; i < std::max(live.size(), fresh.size()); ++i) {
+    const bool same = i < live.size() && i < fresh.size() && live[i] == fresh[i];
+    if (same) continue;
+    const std::string key = i < live.size() ? live[i].first : fresh[i].first;
+    violation("the live read model differs from one rebuilt from the log at row '" + key + "'" +
+              (i < live.size() ? "" : " (missing in the live one)"));
+    break;
+  }
+  rebuilt.erase_rows();
+}
+
+// After the fault-free phase: every inbound message has exactly one delivery
+// (or a skip, when no webhook was configured), sent only to its webhook;
+// nothing is left pending; latencies and event counts for the report.
+void Simulation::check_final() {
+  es::EventStore& store = node_->store();
+  struct Delivery {
+    std::string id, entity, status;
+    std::int64_t created_ms = 0;
+    std::uint64_t position = 0;
+    int count = 0;
+  };
+  std::map<std::string, Delivery> by_message;               // messageId -> delivery.
+  std::map<std::string, std::string> entity_of_delivery;    // deliveryId -> entity.
+  std::map<std::string, std::string*> status_of_delivery;   // deliveryId -> status.
+  std::map<std::string, std::int64_t> created_of_delivery;  // deliveryId -> time.
+  std::map<std::string, std::int64_t> queued_at;            // messageId -> time.
+  std::vector<es::RecordedEvent> batch;
+  for (std::uint64_t next = 1; next <= store.head_position(); next += batch.size()) {
+    if (!store.read_all(next, 10'000, &batch).ok() || batch.empty()) {
+      violation("the log cannot be read at position " + std::to_string(next), next);
+      return;
+    }
+    for (const es::RecordedEvent& event : batch) {
+      ++report_.events[event.type];
+      const std::string& type = event.type;
+      const bool wanted = type == "message.queued" || type == "message.status_updated" ||
+                          type == "webhook.delivery_created" ||
+                          type == "webhook.delivery_skipped" ||
+                          type == "webhook.delivery_attempted";
+      if (!wanted) continue;
+      const json::object data = json::parse(event.payload).as_object();
+      if (type == "message.queued") {
+        queued_at[text(data, "messageId")] = event.time_ms;
+      } else if (type == "message.status_updated") {
+        auto it = queued_at.find(text(data, "messageId"));
+        if (text(data, "status") == "delivered" && it != queued_at.end()) {
+          report_.outbound_delivery_ms.push_back(event.time_ms - it->second);
+        }
+      } else if (type == "webhook.delivery_attempted") {
+        const std::string id = text(data, "deliveryId");
+        auto it = status_of_delivery.find(id);
+        if (it != status_of_delivery.end()) *it->second = text(data, "status");
+        if (text(data, "status") == "delivered") {
+          report_.webhook_delivery_ms.push_back(event.time_ms - created_of_delivery[id]);
+        }
+      } else {
+        Delivery& d = by_message[text(data, "messageId")];
+        ++d.count;
+        d.id = text(data, "deliveryId");
+        d.entity = type == "webhook.delivery_created" ? text(data, "entity") : "";
+        d.status = type == "webhook.delivery_created" ? "pending" : "skipped";
+        d.position = event.position;
+        d.created_ms = event.time_ms;
+        entity_of_delivery[d.id] = d.entity;
+        status_of_delivery[d.id] = &d.status;
+        created_of_delivery[d.id] = event.time_ms;
+      }
+    }
+  }
+  for (const auto& [message_id, entity] : expected_entity_) {
+    auto it = by_message.find(message_id);
+    if (it == by_message.end()) {
+      violation("acknowledged inbound message " + message_id + " has no delivery and no skip");
+      return;
+    }
+    const Delivery& d = it->second;
+    if (d.count != 1) {
+      violation("inbound message " + message_id + " has " + std::to_string(d.count) + " deliveries",
+                d.position);
+      return;
+    }
+    if (d.entity != entity) {
+      violation("inbound message " + message_id + " was routed to '" + d.entity + "' instead of '" +
+                    entity + "'",
+                d.position);
+      return;
+    }
+    if (d.status == "pending") {
+      violation("delivery " + d.id + " of inbound message " + message_id +
+                    " is still pending after the fault-free phase",
+                d.position);
+      return;
+    }
+  }
+  for (const auto& [delivery_id, log] : endpoints_.deliveries()) {
+    auto it = entity_of_delivery.find(delivery_id);
+    if (it == entity_of_delivery.end()) {
+      violation("endpoint received delivery id '" + delivery_id + "', which the log never created");
+      return;
+    }
+    for (const std::string& url : log.urls) {
+      if (url != entity_url_[it->second]) {
+        violation("delivery " + delivery_id + " was sent to " + url + " instead of " +
+                  entity_url_[it->second]);
+        return;
+      }
+    }
+    if (log.answered_2xx > 1) ++report_.duplicate_deliveries;
+  }
+  if (report_.duplicate_deliveries > 0 && report_.restarts == 0) {
+    violation(std::to_string(report_.duplicate_deliveries) +
+              " deliveries were answered 2xx twice although no crash fell between an answer and "
+              "its record");
+  }
+  if (endpoints_.bad_signatures() > 0) {
+    violation(std::to_string(endpoints_.bad_signatures()) +
+              " webhook requests had a bad signature");
+  }
+  if (!node_->view().pending_outbound().empty()) {
+    violation(std::to_string(node_->view().pending_outbound().size()) +
+              " outbound messages are still unfinished after the fault-free phase");
+  }
+  if (!node_->view().pending_deliveries().empty()) {
+    violation(std::to_string(node_->view().pending_deliveries().size()) +
+              " webhook deliveries are still pending after the fault-free phase");
+  }
+}
+
+void Simulation::progress(bool last) {
+  if (!options_.progress) return;
+  const double now = wall_seconds();
+  if (!last && now - last_progress_wall_ < 0.2) return;
+  last_progress_wall_ = now;
+  const std::int64_t total_ms = (knob("duration_s") + knob("quiet_s")) * 1000;
+  const std::int64_t done_ms = clock_.now_ms() - options_.scenario.start_ms;
+  const int percent =
+      last ? 100 : static_cast<int>(std::min<std::int64_t>(99, done_ms * 100 / total_ms));
+  char bar[31];
+  for (int i = 0; i < 30; ++i) bar[i] = i < percent * 30 / 100 ? '=' : ' ';
+  bar[30] = '\0';
+  std::fprintf(stderr, "\r  [%s] %3d%%  virtual %llds  events %llu  restarts %llu%s", bar, percent,
+               static_cast<long long>(done_ms / 1000),
+               static_cast<unsigned long long>(node_->store().head_position()),
+               static_cast<unsigned long long>(report_.restarts), last ? "\n" : "");
+}
+
+// ---- The loop -------------------------------------------------------------------------
+
+RunReport Simulation::run() {
+  started_wall_ = wall_seconds();
+  if (options_.store == "rocksdb") {
+    rocksdb_dir_ = options_.data_dir;
+    if (rocksdb_dir_.empty()) {
+      char pattern[] = "/tmp/agentphone-sim-XXXXXX";
+      const char* made = mkdtemp(pattern);
+      if (made == nullptr) {
+        std::fprintf(stderr, "agentphone sim: cannot create a temporary folder\n");
+        std::exit(1);
+      }
+      rocksdb_dir_ = made;
+    }
+  } else {
+    memory_ = std::make_shared<es::MemoryBackend>();
+  }
+  open_node();
+  setup_accounts();
+  setup_world();
+
+  const std::int64_t start = options_.scenario.start_ms;
+  const std::int64_t traffic_end = start + knob("duration_s") * 1000;
+  const std::int64_t end = traffic_end + knob("quiet_s") * 1000;
+  SeededEntropy crash_entropy(derive_seed(options_.seed, "crashes"));
+  for (std::int64_t i = 0; i < knob("process_crashes") + knob("power_losses"); ++i) {
+    const auto at = start + static_cast<std::int64_t>(crash_entropy.uniform(
+                                static_cast<std::uint64_t>(traffic_end - start)));
+    crashes_.push_back(
+        {at, i < knob("process_crashes") ? es::CrashKind::kProcess : es::CrashKind::kPowerLoss});
+  }
+  std::sort(crashes_.begin(), crashes_.end(),
+            [](const PlannedCrash& a, const PlannedCrash& b) { return a.at_ms < b.at_ms; });
+  // Outages: windows in which one endpoint refuses connections.
+  if (!entity_url_.empty()) {
+    SeededEntropy outage_entropy(derive_seed(options_.seed, "outages"));
+    std::vector<std::string> urls;
+    for (const auto& [entity, url] : entity_url_) urls.push_back(url);
+    std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> windows;
+    for (std::int64_t i = 0; i < knob("endpoint_outages"); ++i) {
+      const std::string& url = urls[outage_entropy.uniform(urls.size())];
+      const auto from = start + static_cast<std::int64_t>(outage_entropy.uniform(
+                                    static_cast<std::uint64_t>(traffic_end - start)));
+      const auto length_ms =
+          1000 + static_cast<std::int64_t>(outage_entropy.uniform(
+                     static_cast<std::uint64_t>(knob("endpoint_outage_s_max")) * 1000));
+      windows[url].emplace_back(from, from + length_ms);
+    }
+    report_.faults["endpoint outages"] = static_cast<std::uint64_t>(knob("endpoint_outages"));
+    for (auto& [url, list] : windows) endpoints_.set_outages(url, list);
+  }
+
+  // Arrivals are timed in microseconds, so that rates above 1000/s keep
+  // their spacing; each gap is uniform in [0, 2 × mean].
+  auto gap_us = [this](std::int64_t per_s) -> std::int64_t {
+    return static_cast<std::int64_t>(
+        arrivals_.uniform(static_cast<std::uint64_t>(2'000'000 / per_s) + 1));
+  };
+  const std::int64_t inbound_rate = knob("inbound_per_s"), outbound_rate = knob("outbound_per_s");
+  const std::int64_t never = std::numeric_limits<std::int64_t>::max();
+  std::int64_t next_inbound_us = inbound_rate > 0 ? start * 1000 + gap_us(inbound_rate) : never;
+  std::int64_t next_outbound_us = outbound_rate > 0 ? start * 1000 + gap_us(outbound_rate) : never;
+  std::int64_t next_checkpoint = start;
+  bool traffic = true;
+
+  for (;;) {
+    run_quiet();
+    progress(false);
+    const std::int64_t now = clock_.now_ms();
+    if (now >= next_checkpoint) {
+      report_.checkpoints.push_back(
+          {now, node_->store().head_position(), node_->store().head_hash()});
+      next_checkpoint = now + options_.checkpoint_every_s * 1000;
+    }
+    if (traffic && now >= traffic_end) {
+      // The fault-free phase: no new traffic, no endpoint faults; crashes all
+      // fell during the traffic.
+      traffic = false;
+      endpoints_.set_faults(false);
+    }
+    if (next_crash_ < crashes_.size() && crash_steps_left_ < 0 &&
+        crashes_[next_crash_].at_ms <= now) {
+      crash_steps_left_ = static_cast<std::int64_t>(
+          crash_entropy.uniform(static_cast<std::uint64_t>(knob("crash_steps_max")) + 1));
+    }
+    bool arrived = false;
+    while (traffic && next_inbound_us / 1000 <= now) {
+      inbound_arrival();
+      next_inbound_us += gap_us(inbound_rate);
+      arrived = true;
+    }
+    while (traffic && next_outbound_us / 1000 <= now) {
+      outbound_arrival();
+      next_outbound_us += gap_us(outbound_rate);
+      arrived = true;
+    }
+    if (timers_.run_due() > 0 || arrived || crash_steps_left_ >= 0) continue;
+    // Nothing left at this instant: move to the next one.
+    std::int64_t next = traffic ? std::min({next_inbound_us / 1000, next_outbound_us / 1000,
+                                            traffic_end, next_checkpoint})
+                                : next_checkpoint;
+    if (!timers_.empty()) next = std::min(next, timers_.next_due_ms());
+    if (next_crash_ < crashes_.size()) next = std::min(next, crashes_[next_crash_].at_ms);
+    if (!traffic && timers_.empty()) break;  // Everything has settled.
+    if (next >= end) break;
+    clock_.advance_to(next);
+  }
+  run_quiet();
+  progress(true);
+  report_.virtual_ms = clock_.now_ms() - start;
+  check_log();
+  if (options_.rebuild_check) check_read_model();
+  check_final();
+  for (const auto& [outcome, count] : endpoints_.outcomes()) {
+    report_.faults["endpoint answers: " + outcome] = count;
+  }
+  report_.faults["entity faults"] = node_->runtime().entity_faults();
+  report_.head_position = node_->store().head_position();
+  report_.head_hash = node_->store().head_hash();
+  report_.checkpoints.push_back({clock_.now_ms(), report_.head_position, report_.head_hash});
+  timers_.clear();
+  node_.reset();
+  if (options_.store == "rocksdb" && options_.data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(rocksdb_dir_, ec);
+  }
+  report_.wall_s = wall_seconds() - started_wall_;
+  return std::move(report_);
+}
+
+}  // namespace
+
+RunReport run_simulation(const RunOptions& options) {
+  Simulation simulation(options);
+  return simulation.run();
+}
+
+}  // namespace ap::sim

@@ -1,0 +1,103 @@
+#include "sim/scenario.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include "actors/domain.hpp"
+
+namespace ap::sim {
+
+namespace json = boost::json;
+
+const std::vector<Knob>& knobs() {
+  static const std::vector<Knob> kKnobs = {
+      {"duration_s", 600, 1, 30 * 86'400, "virtual seconds of traffic and faults"},
+      {"quiet_s", 3'600, 0, 30 * 86'400,
+       "fault-free virtual seconds after the traffic, for retries and reports to finish"},
+      {"accounts", 4, 1, 10'000, "accounts, each with one number and one agent"},
+      {"agent_webhook_pct", 50, 0, 100, "share of agents with a webhook of their own"},
+      {"no_webhook_pct", 10, 0, 100, "share of accounts with no webhook at all"},
+      {"participants", 200, 1, 1'000'000, "outside phone numbers that text our numbers"},
+      {"inbound_per_s", 20, 0, 100'000, "inbound SMS per virtual second, all numbers together"},
+      {"outbound_per_s", 10, 0, 100'000, "outbound SMS per virtual second"},
+      {"body_chars_max", 200, 1, 1'600, "longest message body, in characters"},
+      {"ucs2_pct", 10, 0, 100, "share of bodies with a non-GSM character"},
+      {"endpoint_latency_ms_max", 300, 1, 120'000, "slowest webhook answer of an endpoint"},
+      {"endpoint_error_ppm", 50'000, 0, 1'000'000, "webhook answers that are HTTP 500"},
+      {"endpoint_timeout_ppm", 5'000, 0, 1'000'000, "webhook requests that never answer"},
+      {"endpoint_outages", 2, 0, 1'000, "windows in which one endpoint refuses connections"},
+      {"endpoint_outage_s_max", 120, 1, 86'400, "longest outage"},
+      {"webhook_timeout_s", 10, 5, 120, "the webhooks' configured timeout"},
+      {"retry_base_ms", 1'000, 10, 600'000, "first webhook retry after about this"},
+      {"carrier_send_delay_ms", 20, 0, 600'000, "carrier: queued to sent"},
+      {"carrier_deliver_delay_ms", 100, 0, 600'000, "carrier: sent to delivered"},
+      {"unreachable_pct", 2, 0, 100, "share of participants the carrier cannot reach"},
+      {"reject_pct", 1, 0, 100, "share of participants the carrier rejects"},
+      {"process_crashes", 2, 0, 1'000, "process crashes (every write survives)"},
+      {"power_losses", 1, 0, 1'000, "power losses (only synced writes survive)"},
+      {"crash_steps_max", 40, 0, 100'000,
+       "a crash falls this many scheduler steps at most after its instant"},
+      {"idle_timeout_ms", 60'000, 10, 86'400'000, "entity actors passivate after this"},
+  };
+  return kKnobs;
+}
+
+std::string parse_scenario(const std::string& text, Scenario* out) {
+  json::error_code ec;
+  json::value root = json::parse(text, ec);
+  if (ec) return "the scenario is not valid JSON: " + ec.message();
+  if (!root.is_object()) return "the scenario must be a JSON object";
+  Scenario scenario;
+  for (const Knob& knob : knobs()) {
+    scenario.knobs[knob.name] = Range{knob.default_value, knob.default_value};
+  }
+  for (const auto& [key, value] : root.as_object()) {
+    if (key == "name") {
+      if (!value.is_string()) return "name must be a string";
+      scenario.name = std::string(value.as_string());
+      continue;
+    }
+    if (key == "start_time") {
+      if (!value.is_string() || !domain::parse_iso8601(value.as_string(), &scenario.start_ms)) {
+        return "start_time must be an ISO-8601 time, e.g. 2026-01-01T00:00:00Z";
+      }
+      continue;
+    }
+    if (key == "comment") continue;
+    auto it = scenario.knobs.find(std::string(key));
+    if (it == scenario.knobs.end()) return "unknown key '" + std::string(key) + "'";
+    const Knob* knob = nullptr;
+    for (const Knob& k : knobs()) {
+      if (key == k.name) knob = &k;
+    }
+    Range range;
+    if (value.is_int64()) {
+      range.lo = range.hi = value.as_int64();
+    } else if (value.is_array() && value.as_array().size() == 2 && value.as_array()[0].is_int64() &&
+               value.as_array()[1].is_int64()) {
+      range.lo = value.as_array()[0].as_int64();
+      range.hi = value.as_array()[1].as_int64();
+    } else {
+      return std::string(key) + " must be an integer or a range [lo, hi]";
+    }
+    if (range.lo > range.hi) return std::string(key) + ": lo must not exceed hi";
+    if (range.lo < knob->min || range.hi > knob->max) {
+      return std::string(key) + " must lie within " + std::to_string(knob->min) + ".." +
+             std::to_string(knob->max);
+    }
+    it->second = range;
+  }
+  *out = std::move(scenario);
+  return "";
+}
+
+Resolved resolve(const Scenario& scenario, domain::Entropy& entropy) {
+  Resolved out;
+  for (const Knob& knob : knobs()) {
+    const Range& range = scenario.knobs.at(knob.name);
+    const std::uint64_t span = static_cast<std::uint64_t>(range.hi - range.lo) + 1;
+    out[knob.name] = range.lo + static_cast<std::int64_t>(entropy.uniform(span));
+  }
+  return out;
+}
+
+}  // namespace ap::sim
