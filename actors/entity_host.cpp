@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <exception>
+#include <stdexcept>
 
 namespace ap::actors {
 
@@ -24,7 +25,11 @@ std::optional<domain::DomainError> ask_ports(const domain::Command& command,
   if (command.type != "number.provision") return std::nullopt;
   const json::value* area = command.args.if_contains("areaCode");
   const json::value* country = command.args.if_contains("country");
-  assert(country != nullptr && country->is_string());
+  // The REST layer validates the country; a command without one is a bug
+  // upstream, answered as an entity fault rather than a crash.
+  if (country == nullptr || !country->is_string()) {
+    throw std::invalid_argument("number.provision without a country");
+  }
   domain::NumberOffer offer = carrier.offer_number(
       std::string(country->as_string()),
       area != nullptr && area->is_string() ? std::string(area->as_string()) : "");

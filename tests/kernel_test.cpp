@@ -1,0 +1,362 @@
+// The host kernel without servers: the simulator's ports, the in-memory
+// backend's crash models, the log's synchronous pump, the entity host's
+// fault handling and the runtime on CAF's deterministic scheduler.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "actors/entity_host.hpp"
+#include "actors/runtime.hpp"
+#include "actors/secrets.hpp"
+#include "eventstore/event_store.hpp"
+#include "eventstore/memory_backend.hpp"
+#include "sim/carrier.hpp"
+#include "sim/virtual_ports.hpp"
+
+namespace ap {
+namespace {
+
+using es::Code;
+using es::CrashKind;
+using es::Durability;
+using es::EventStore;
+using es::ExpectedVersion;
+using es::KvBatch;
+using es::MemoryBackend;
+using es::NewEvent;
+using es::Status;
+
+// ---- Seeded entropy and virtual timers -------------------------------------------
+
+TEST(SeededEntropy, SameSeedSameBytesOtherSeedOtherBytes) {
+  sim::SeededEntropy a(42), b(42), c(43);
+  std::string x(64, '\0'), y(64, '\0'), z(64, '\0');
+  a.fill(x.data(), x.size());
+  b.fill(y.data(), y.size());
+  c.fill(z.data(), z.size());
+  EXPECT_EQ(x, y);
+  EXPECT_NE(x, z);
+}
+
+TEST(SeededEntropy, UniformStaysInBoundsAndReachesEveryValue) {
+  sim::SeededEntropy entropy(7);
+  std::set<std::uint64_t> seen;
+  for (int i = 0; i < 2000; ++i) {
+    const std::uint64_t v = entropy.uniform(10);
+    ASSERT_LT(v, 10u);
+    seen.insert(v);
+  }
+  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_EQ(entropy.uniform(1), 0u);
+}
+
+TEST(SeededEntropy, SubsystemSeedsDiffer) {
+  EXPECT_NE(sim::derive_seed(1, "arrivals"), sim::derive_seed(1, "endpoints"));
+  EXPECT_NE(sim::derive_seed(1, "arrivals"), sim::derive_seed(2, "arrivals"));
+  EXPECT_EQ(sim::derive_seed(1, "arrivals"), sim::derive_seed(1, "arrivals"));
+}
+
+TEST(VirtualTimers, RunInDueOrderThenFilingOrderAndOnlyWhenDue) {
+  sim::ManualClock clock(1000);
+  sim::VirtualTimers timers(clock);
+  std::vector<int> ran;
+  timers.after(20, [&] { ran.push_back(3); });
+  timers.after(10, [&] { ran.push_back(1); });
+  timers.after(10, [&] { ran.push_back(2); });
+  EXPECT_EQ(timers.run_due(), 0u);
+  EXPECT_EQ(timers.next_due_ms(), 1010);
+  clock.advance_to(1010);
+  // Work filed for the same instant while running runs in the same call.
+  timers.after(0, [&] { timers.after(0, [&] { ran.push_back(0); }); });
+  EXPECT_EQ(timers.run_due(), 4u);
+  EXPECT_EQ(ran, (std::vector<int>{1, 2, 0}));
+  clock.advance_to(5000);
+  timers.run_due();
+  EXPECT_EQ(ran.back(), 3);
+  EXPECT_TRUE(timers.empty());
+}
+
+TEST(ManualClock, NeverGoesBack) {
+  sim::ManualClock clock(500);
+  clock.advance_to(400);
+  EXPECT_EQ(clock.now_ms(), 500);
+}
+
+TEST(Ids, SeededIdsRepeatAndSortByCreation) {
+  sim::ManualClock clock(1'767'225'600'000);
+  sim::SeededEntropy e1(9), e2(9);
+  domain::Ids a(clock, e1), b(clock, e2);
+  const std::string first = a.new_id("msg_");
+  EXPECT_EQ(first, b.new_id("msg_"));
+  clock.advance_to(clock.now_ms() + 1);
+  EXPECT_LT(first, a.new_id("msg_"));
+}
+
+// ---- The memory backend's crash models ------------------------------------------
+
+std::string get(MemoryBackend& backend, const std::string& key) {
+  std::string value;
+  return backend.get(key, &value).ok() ? value : "<absent>";
+}
+
+void put(MemoryBackend& backend, const std::string& key, const std::string& value,
+         Durability durability) {
+  KvBatch batch;
+  batch.put(key, value);
+  ASSERT_TRUE(backend.write(batch, durability).ok());
+}
+
+TEST(MemoryBackend, ProcessCrashLosesUnloggedWritesSinceTheLastFlush) {
+  MemoryBackend backend;
+  put(backend, "Elog", "1", Durability::kLogged);
+  put(backend, "Vview", "a", Durability::kUnlogged);
+  ASSERT_TRUE(backend.flush().ok());
+  put(backend, "Vview", "b", Durability::kUnlogged);
+  put(backend, "Vnew", "c", Durability::kUnlogged);
+  put(backend, "Elog2", "2", Durability::kLogged);
+  backend.crash(CrashKind::kProcess);
+  EXPECT_EQ(get(backend, "Vview"), "a");
+  EXPECT_EQ(get(backend, "Vnew"), "<absent>");
+  // Logged writes were in the WAL: a process crash keeps them, synced or not.
+  EXPECT_EQ(get(backend, "Elog"), "1");
+  EXPECT_EQ(get(backend, "Elog2"), "2");
+}
+
+TEST(MemoryBackend, PowerLossAlsoLosesLoggedWritesNotYetSynced) {
+  MemoryBackend backend;
+  put(backend, "Ea", "1", Durability::kLogged);
+  ASSERT_TRUE(backend.sync().ok());
+  put(backend, "Ea", "2", Durability::kLogged);
+  put(backend, "Eb", "3", Durability::kLogged);
+  backend.crash(CrashKind::kPowerLoss);
+  EXPECT_EQ(get(backend, "Ea"), "1");
+  EXPECT_EQ(get(backend, "Eb"), "<absent>");
+}
+
+TEST(MemoryBackend, InjectedReadFailuresAreIoErrorsNotNotFound) {
+  MemoryBackend backend;
+  put(backend, "k", "v", Durability::kLogged);
+  backend.fail_next_reads(1);
+  std::string value;
+  EXPECT_EQ(backend.get("k", &value).code(), Code::kIoError);
+  EXPECT_TRUE(backend.get("k", &value).ok());
+}
+
+// ---- The log's synchronous mode --------------------------------------------------
+
+struct SyncStore {
+  sim::ManualClock clock{1'767'225'600'000};
+  std::shared_ptr<MemoryBackend> backend = std::make_shared<MemoryBackend>();
+  std::unique_ptr<EventStore> store;
+
+  void open() {
+    es::Options options;
+    options.synchronous = true;
+    options.clock_ms = [this] { return clock.now_ms(); };
+    ASSERT_TRUE(EventStore::open(options, backend, &store).ok());
+  }
+  // Appends one event to `stream`; `acked` is set once the append is durable.
+  void append(const std::string& stream, bool* acked) {
+    store->append(stream, ExpectedVersion::any(), {NewEvent{"test.happened", "{}"}},
+                  [acked](const Status& s, const es::AppendResult&) { *acked = s.ok(); });
+  }
+};
+
+TEST(SynchronousLog, AnAppendIsAcknowledgedOnlyByTheSecondPump) {
+  SyncStore s;
+  s.open();
+  bool acked = false;
+  s.append("a", &acked);
+  EXPECT_FALSE(acked);
+  EXPECT_GT(s.store->pump(), 0u);  // Written, not synced, not acknowledged.
+  EXPECT_FALSE(acked);
+  EXPECT_EQ(s.store->head_position(), 0u);
+  EXPECT_GT(s.store->pump(), 0u);  // Synced, published, acknowledged.
+  EXPECT_TRUE(acked);
+  EXPECT_EQ(s.store->head_position(), 1u);
+  EXPECT_EQ(s.store->pump(), 0u);
+}
+
+TEST(SynchronousLog, PowerLossBetweenWriteAndSyncLosesOnlyTheUnacknowledgedBatch) {
+  SyncStore s;
+  s.open();
+  bool first = false, second = false;
+  s.append("a", &first);
+  s.store->pump();
+  s.store->pump();
+  ASSERT_TRUE(first);
+  s.append("a", &second);
+  s.store->pump();  // Written, not yet synced.
+  s.store->abandon();
+  s.backend->crash(CrashKind::kPowerLoss);
+  s.store.reset();
+  s.open();
+  EXPECT_FALSE(second);
+  EXPECT_EQ(s.store->head_position(), 1u);
+  EXPECT_TRUE(s.store->verify_chain().ok);
+}
+
+TEST(SynchronousLog, ProcessCrashKeepsAWrittenBatchEvenUnacknowledged) {
+  SyncStore s;
+  s.open();
+  bool acked = false;
+  s.append("a", &acked);
+  s.store->pump();
+  s.store->abandon();
+  s.backend->crash(CrashKind::kProcess);
+  s.store.reset();
+  s.open();
+  EXPECT_FALSE(acked);
+  EXPECT_EQ(s.store->head_position(), 1u);
+}
+
+TEST(SynchronousLog, SubscriptionsAreFedByPumpInOrder) {
+  SyncStore s;
+  s.open();
+  std::vector<std::uint64_t> seen;
+  auto subscription = s.store->subscribe(1, [&](const std::vector<es::RecordedEvent>& events) {
+    for (const auto& e : events) seen.push_back(e.position);
+  });
+  bool a = false, b = false;
+  s.append("x", &a);
+  s.append("y", &b);
+  while (s.store->pump() > 0) {
+  }
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{1, 2}));
+}
+
+TEST(SynchronousLog, ReadsAfterAbandonAreRefusedNotCrashes) {
+  SyncStore s;
+  s.open();
+  s.store->abandon();
+  std::vector<es::RecordedEvent> events;
+  EXPECT_EQ(s.store->read_all(1, 10, &events).code(), Code::kClosed);
+  bool acked = true;
+  s.store->append("a", ExpectedVersion::any(), {NewEvent{"t", "{}"}},
+                  [&acked](const Status& st, const es::AppendResult&) { acked = st.ok(); });
+  EXPECT_FALSE(acked);
+}
+
+// ---- The entity host -----------------------------------------------------------------
+
+// An entity host over a synchronous log, with the pump as its shell.
+struct HostFixture {
+  SyncStore log;
+  sim::VirtualTimers timers{log.clock};
+  sim::SeededEntropy entropy{5};
+  domain::Ids ids{log.clock, entropy};
+  sim::SimCarrier carrier{[](const std::string&) { return false; }, timers};
+  std::unique_ptr<actors::HostEnv> env;
+  std::unique_ptr<actors::EntityHost> host;
+
+  HostFixture() {
+    log.open();
+    env.reset(new actors::HostEnv{*log.store, ids, carrier, log.clock, 50});
+    host = std::make_unique<actors::EntityHost>(
+        *env, actors::EntityKind::kAccount, "acct_1", [this](std::vector<es::StreamAppend> parts) {
+          log.store->append(std::move(parts), [this](const Status& s, const es::AppendResult& r) {
+            host->on_appended(s, r);
+          });
+        });
+  }
+  actors::CommandResult run(domain::Command command) {
+    actors::CommandResult out;
+    bool done = false;
+    host->on_command({std::move(command), [&](actors::CommandResult r) {
+                        out = std::move(r);
+                        done = true;
+                      }});
+    while (!done && log.store->pump() > 0) {
+    }
+    EXPECT_TRUE(done);
+    return out;
+  }
+};
+
+TEST(EntityHost, AFaultFailsTheCommandIsCountedAndTheEntityRecovers) {
+  HostFixture f;
+  actors::CommandResult created =
+      f.run({"account.create",
+             "acct_1",
+             {{"email", "a@example.com"}, {"keyPrefix", "sk"}, {"keySha256", "x"}}});
+  ASSERT_TRUE(created.ok) << created.error.message;
+  // A provisioning command without a country cannot be decided: it must
+  // fail with ENTITY_FAULT, not take the process down.
+  actors::CommandResult broken = f.run({"number.provision", "acct_1", {}});
+  EXPECT_FALSE(broken.ok);
+  EXPECT_EQ(broken.error.code, "ENTITY_FAULT");
+  EXPECT_EQ(f.env->faults.load(), 1u);
+  // The next command is decided against state reloaded from the log.
+  actors::CommandResult provisioned =
+      f.run({"number.provision", "acct_1", {{"country", "US"}, {"areaCode", "415"}}});
+  EXPECT_TRUE(provisioned.ok) << provisioned.error.message;
+  EXPECT_TRUE(f.host->idle());
+  EXPECT_EQ(f.host->handled(), 3u);
+}
+
+TEST(EntityHost, ALostVersionRaceIsDecidedAgainAgainstFreshState) {
+  HostFixture f;
+  ASSERT_TRUE(f.run({"account.create",
+                     "acct_1",
+                     {{"email", "a@example.com"}, {"keyPrefix", "sk"}, {"keySha256", "x"}}})
+                  .ok);
+  // Another writer appends to the account's stream behind the host's back.
+  bool acked = false;
+  f.log.store->append("account-acct_1", ExpectedVersion::any(),
+                      {NewEvent{"account.api_key_revoked",
+                                R"({"accountId":"acct_1","keyId":"none","sha256":"x"})"}},
+                      [&acked](const Status& s, const es::AppendResult&) { acked = s.ok(); });
+  while (f.log.store->pump() > 0) {
+  }
+  ASSERT_TRUE(acked);
+  actors::CommandResult key =
+      f.run({"account.create_key", "acct_1", {{"keyPrefix", "sk2"}, {"keySha256", "y"}}});
+  EXPECT_TRUE(key.ok) << key.error.message;
+  EXPECT_EQ(f.log.store->stream_version("account-acct_1"), 4u);
+}
+
+// ---- The runtime on CAF's deterministic scheduler -----------------------------------
+
+TEST(DeterministicRuntime, RunsOnlyWhenAskedAndPassivatesByTheVirtualClock) {
+  SyncStore log;
+  log.open();
+  sim::VirtualTimers timers(log.clock);
+  sim::SeededEntropy entropy(3);
+  domain::Ids ids(log.clock, entropy);
+  sim::SimCarrier carrier([](const std::string&) { return false; }, timers);
+  actors::RuntimeOptions options;
+  options.deterministic = true;
+  options.idle_timeout_ms = 1000;
+  auto runtime =
+      std::make_unique<actors::Runtime>(*log.store, ids, carrier, log.clock, timers, options);
+  bool done = false;
+  runtime->send(actors::EntityKind::kAccount, "acct_9",
+                {"account.create",
+                 "acct_9",
+                 {{"email", "b@example.com"}, {"keyPrefix", "sk"}, {"keySha256", "z"}}},
+                [&done](actors::CommandResult r) { done = r.ok; });
+  EXPECT_FALSE(done);  // Nothing runs on its own.
+  auto quiet = [&] {
+    for (;;) {
+      std::size_t ran = runtime->run_ready();
+      ran += log.store->pump();
+      if (ran == 0) return;
+    }
+  };
+  quiet();
+  EXPECT_TRUE(done);
+  EXPECT_EQ(runtime->live_actors(), 1);
+  log.clock.advance_to(log.clock.now_ms() + 999);
+  timers.run_due();
+  quiet();
+  EXPECT_EQ(runtime->live_actors(), 1);
+  log.clock.advance_to(log.clock.now_ms() + 2);
+  timers.run_due();
+  quiet();
+  EXPECT_EQ(runtime->live_actors(), 0);
+  timers.clear();
+  runtime.reset();
+}
+
+}  // namespace
+}  // namespace ap
