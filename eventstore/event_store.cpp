@@ -304,7 +304,7 @@ struct EventStore::Impl {
     // (head does not move) and nobody is told about them yet.
     std::uint64_t last = 0;
     if (any_accepted) {
-      Status s = db->write(write_batch, Durability::kLogged);
+      Status s = db->write(std::move(write_batch), Durability::kLogged);
       if (s.ok()) {
         next_position = position;
         last_hash = hash;
@@ -527,7 +527,7 @@ Status EventStore::open(Options options, std::shared_ptr<KvBackend> backend,
     // A fresh store: record the format before anything else, durably.
     KvBatch batch;
     batch.put(format_key, format_value);
-    s = backend->write(batch, Durability::kLogged);
+    s = backend->write(std::move(batch), Durability::kLogged);
     if (s.ok()) s = backend->sync();
     if (!s.ok()) return s;
   } else if (!s.ok()) {
@@ -795,7 +795,7 @@ Status EventStore::save_snapshot(const std::string& stream, const Snapshot& snap
   value.append(snapshot.bytes);
   KvBatch batch;
   batch.put(prefixed(kSnapshotPrefix, stream), std::move(value));
-  return impl_->db->write(batch, Durability::kLogged);
+  return impl_->db->write(std::move(batch), Durability::kLogged);
 }
 
 Status EventStore::load_snapshot(const std::string& stream, std::optional<Snapshot>* out) const {
@@ -810,13 +810,13 @@ Status EventStore::load_snapshot(const std::string& stream, std::optional<Snapsh
   return Status::Ok();
 }
 
-Status EventStore::commit_view(const std::string& projection, const ViewBatch& batch,
+Status EventStore::commit_view(const std::string& projection, ViewBatch batch,
                                std::uint64_t checkpoint_position) {
   if (impl_->closed.load()) return closed_status();
   KvBatch write_batch;
-  for (const auto& [key, value] : batch.ops_) {
+  for (auto& [key, value] : batch.ops_) {
     if (value) {
-      write_batch.put(view_key(projection, key), *value);
+      write_batch.put(view_key(projection, key), std::move(*value));
     } else {
       write_batch.erase(view_key(projection, key));
     }
@@ -824,7 +824,7 @@ Status EventStore::commit_view(const std::string& projection, const ViewBatch& b
   write_batch.put(prefixed(kCheckpointPrefix, projection), be64_string(checkpoint_position));
   // Views are derived data: the checkpoint travels in the same batch, so a
   // write lost to a crash is simply replayed from the log.
-  return impl_->db->write(write_batch, Durability::kUnlogged);
+  return impl_->db->write(std::move(write_batch), Durability::kUnlogged);
 }
 
 std::uint64_t EventStore::load_checkpoint(const std::string& projection) const {

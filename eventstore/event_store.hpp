@@ -194,7 +194,7 @@ class EventStore {
   // fall back together to the last memtable flush and the projection replays
   // the log from there. (Through the WAL, each view write would wait behind
   // the log's fsync.)
-  Status commit_view(const std::string& projection, const ViewBatch& batch,
+  Status commit_view(const std::string& projection, ViewBatch batch,
                      std::uint64_t checkpoint_position);
   std::uint64_t load_checkpoint(const std::string& projection) const;
   Status get_view(const std::string& projection, const std::string& key, std::string* value) const;

@@ -29,6 +29,7 @@ class KvBatch {
   const std::vector<std::pair<std::string, std::optional<std::string>>>& ops() const {
     return ops_;
   }
+  std::vector<std::pair<std::string, std::optional<std::string>>>& ops() { return ops_; }
 
  private:
   std::vector<std::pair<std::string, std::optional<std::string>>> ops_;
@@ -69,7 +70,8 @@ class KvBackend {
   virtual ~KvBackend() = default;
   // Reads `key`. kNotFound when absent; other codes are I/O errors.
   virtual Status get(std::string_view key, std::string* value) const = 0;
-  virtual Status write(const KvBatch& batch, Durability durability) = 0;
+  // Takes the batch by value: a backend may keep its bytes without copying.
+  virtual Status write(KvBatch batch, Durability durability) = 0;
   // Makes every logged write so far survive a power loss.
   virtual Status sync() = 0;
   // Makes every write so far, logged or not, survive a crash.

@@ -1,6 +1,7 @@
 #include "eventstore/memory_backend.hpp"
 
 #include <cassert>
+#include <utility>
 
 namespace ap::es {
 
@@ -48,35 +49,35 @@ Status MemoryBackend::get(std::string_view key, std::string* value) const {
   return Status::Ok();
 }
 
-void MemoryBackend::apply(const std::string& key, const std::optional<std::string>& value,
+void MemoryBackend::apply(std::string key, std::optional<std::string> value,
                           std::vector<Undo>* journal) {
-  auto it = map_.find(key);
+  auto it = map_.lower_bound(key);
+  const bool found = it != map_.end() && it->first == key;
   std::optional<std::string> previous;
-  if (it != map_.end()) {
-    previous = std::move(it->second);
-    bytes_ -= key.size() + previous->size();
-  }
-  if (value) {
-    bytes_ += key.size() + value->size();
-    if (it != map_.end()) {
-      it->second = *value;
+  if (found) {
+    bytes_ -= it->first.size() + it->second.size();
+    if (value) {
+      bytes_ += key.size() + value->size();
+      previous = std::exchange(it->second, std::move(*value));
     } else {
-      map_.emplace(key, *value);
+      previous = std::move(it->second);
+      map_.erase(it);
     }
-  } else if (it != map_.end()) {
-    map_.erase(it);
+  } else if (value) {
+    bytes_ += key.size() + value->size();
+    map_.emplace_hint(it, key, std::move(*value));
   }
-  journal->push_back(Undo{key, std::move(previous)});
+  journal->push_back(Undo{std::move(key), std::move(previous)});
 }
 
-Status MemoryBackend::write(const KvBatch& batch, Durability durability) {
+Status MemoryBackend::write(KvBatch batch, Durability durability) {
   if (closed_) return closed_status();
   std::vector<Undo>* journal = durability == Durability::kLogged ? &unsynced_ : &unflushed_;
-  for (const auto& [key, value] : batch.ops()) {
-    apply(key, value, journal);
+  for (auto& [key, value] : batch.ops()) {
     if (durability == Durability::kUnlogged) {
       unflushed_bytes_ += key.size() + (value ? value->size() : 0);
     }
+    apply(std::move(key), std::move(value), journal);
   }
   if (unflushed_bytes_ >= flush_every_bytes_) flush();
   return Status::Ok();

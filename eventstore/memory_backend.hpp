@@ -23,7 +23,7 @@ class MemoryBackend final : public KvBackend {
       : flush_every_bytes_(flush_every_bytes) {}
 
   Status get(std::string_view key, std::string* value) const override;
-  Status write(const KvBatch& batch, Durability durability) override;
+  Status write(KvBatch batch, Durability durability) override;
   Status sync() override;
   Status flush() override;
   std::unique_ptr<KvIterator> iterate() const override;
@@ -45,8 +45,7 @@ class MemoryBackend final : public KvBackend {
     std::string key;
     std::optional<std::string> previous;  // The value before the write; none if absent.
   };
-  void apply(const std::string& key, const std::optional<std::string>& value,
-             std::vector<Undo>* journal);
+  void apply(std::string key, std::optional<std::string> value, std::vector<Undo>* journal);
   void undo(std::vector<Undo>* journal);
 
   std::map<std::string, std::string, std::less<>> map_;

@@ -48,7 +48,7 @@ class RocksBackend final : public KvBackend {
     return from_rocks(db_->Get(rocksdb::ReadOptions(), slice(key), value));
   }
 
-  Status write(const KvBatch& batch, Durability durability) override {
+  Status write(KvBatch batch, Durability durability) override {
     if (!db_) return Status(Code::kClosed, "the event store is closed");
     rocksdb::WriteBatch write_batch;
     for (const auto& [key, value] : batch.ops()) {

@@ -48,7 +48,7 @@ void CoreView::erase_rows() {
       return batch.size() < kBatchRows;
     });
     if (batch.empty()) break;
-    const es::Status status = store_.commit_view(name_, batch, 0);
+    const es::Status status = store_.commit_view(name_, std::move(batch), 0);
     if (!status.ok()) {
       std::fprintf(stderr, "agentphone: cannot reset the read model: %s\n",
                    status.message().c_str());
@@ -111,7 +111,7 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   // The layout version rides with the first commit of a fresh read model.
   if (!version_written_) batch.put(kVersionKey, std::to_string(kRowsVersion));
   const std::uint64_t last = events.back().position;
-  const es::Status status = store_.commit_view(name_, batch, last);
+  const es::Status status = store_.commit_view(name_, std::move(batch), last);
   // A view that cannot be written cannot serve reads correctly, and going on
   // would commit a later checkpoint over the lost rows. Stop the process:
   // the next start replays the log from the last committed checkpoint.

@@ -103,7 +103,7 @@ void put(MemoryBackend& backend, const std::string& key, const std::string& valu
          Durability durability) {
   KvBatch batch;
   batch.put(key, value);
-  ASSERT_TRUE(backend.write(batch, durability).ok());
+  ASSERT_TRUE(backend.write(std::move(batch), durability).ok());
 }
 
 TEST(MemoryBackend, ProcessCrashLosesUnloggedWritesSinceTheLastFlush) {
