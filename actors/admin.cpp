@@ -56,7 +56,7 @@ int run(es::EventStore& store, const std::string& account_id, const domain::Comm
     return 1;
   }
   es::Status status =
-      store.append_and_wait(to_appends(account, std::get<std::vector<domain::Event>>(decision)));
+      store.append_and_wait(to_appends(account, std::get<domain::Outcome>(decision).events));
   if (!status.ok()) {
     std::fprintf(stderr, "agentphone admin: %s\n", status.message().c_str());
     return 1;

@@ -147,8 +147,15 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
                           {"segments", a.at("segments")},
                           {"status", outbound ? "queued" : "received"},
                           {"atMs", at_ms}}});
-  if (!outbound) events.push_back(inbound_delivery(state, command, events.back().data, context));
-  return events;
+  if (!outbound) {
+    events.push_back(inbound_delivery(state, command, events.back().data, context));
+    return events;
+  }
+  // The carrier is asked to send once the message is in the log.
+  Outcome outcome;
+  outcome.effects.push_back(Effect{"carrier.send_sms", events.back().data});
+  outcome.events = std::move(events);
+  return outcome;
 }
 
 void evolve_conversation(ConversationState& state, const std::string& type,

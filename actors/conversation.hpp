@@ -45,7 +45,8 @@ std::string conversation_id_for(std::string_view number_id, std::string_view par
 
 // Commands:
 //   "conversation.send"     args {numberId, phoneNumber, participant, agentId|null,
-//                                 body, mediaUrls[], segments}   (outbound, queued)
+//                                 body, mediaUrls[], segments}   (outbound, queued;
+//                           effect "carrier.send_sms" with the message.queued data)
 //   "conversation.receive"  same args (inbound), plus webhook: {entity, webhookId,
 //                           contextLimit} | null — the webhook the message goes to.
 //                           The agent.message delivery is created in the same

@@ -1,9 +1,9 @@
 // Vocabulary shared by every aggregate: commands in, events or an error out.
 //
-// A decider is a pure function decide(state, command, context) -> Decision and
-// evolve(state, event) -> state. Nothing in a decider reads a clock, draws a
-// random number or does I/O: the Context hands in the time and fresh ids, so
-// the simulator can run the same code under a virtual clock and seeded ids.
+// A decider is a pure function decide(state, command, context) -> Decision
+// (events and effects, or an error) and evolve(state, event) -> state. Nothing in a decider reads a
+// clock, draws a random number or does I/O: the Context hands in the time and fresh ids, so the
+// simulator can run the same code under a virtual clock and seeded ids.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -81,7 +81,26 @@ struct Context {
   json::object port_answer;
 };
 
-using Decision = std::variant<std::vector<Event>, DomainError>;
+// Work a decision asks of the outside world, done by the host through a port
+// only once the decision's events are durable (so nothing is sent for a
+// decision the log refused). Its outcome comes back as a later command
+// (e.g. a carrier's status report becomes "conversation.status").
+struct Effect {
+  std::string type;  // e.g. "carrier.send_sms".
+  json::object data;
+};
+
+// What a decider decided: events to append, and effects to run after them.
+struct Outcome {
+  std::vector<Event> events;
+  std::vector<Effect> effects;
+
+  Outcome() = default;
+  // Implicit, so that a decider that only records events returns them as they are.
+  Outcome(std::vector<Event> e) : events(std::move(e)) {}  // NOLINT(google-explicit-constructor)
+};
+
+using Decision = std::variant<Outcome, DomainError>;
 
 // Stream names of the aggregates.
 std::string account_stream(std::string_view account_id);

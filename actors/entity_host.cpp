@@ -66,7 +66,7 @@ void EntityHost::finish(CommandResult result) {
   command.done(std::move(result));
 }
 
-std::optional<std::vector<domain::Event>> EntityHost::decide_front() {
+std::optional<domain::Outcome> EntityHost::decide_front() {
   const domain::Command& command = queue_.front().command;
   std::optional<domain::DomainError> refusal;
   try {
@@ -80,9 +80,7 @@ std::optional<std::vector<domain::Event>> EntityHost::decide_front() {
     refusal = ask_ports(command, env_.carrier, context);
     if (!refusal) {
       domain::Decision decision = decide(aggregate_, command, context);
-      if (auto* events = std::get_if<std::vector<domain::Event>>(&decision)) {
-        return std::move(*events);
-      }
+      if (auto* outcome = std::get_if<domain::Outcome>(&decision)) return std::move(*outcome);
       refusal = std::move(std::get<domain::DomainError>(decision));
     }
   } catch (const std::exception& e) {
@@ -101,14 +99,31 @@ std::optional<std::vector<domain::Event>> EntityHost::decide_front() {
   return std::nullopt;
 }
 
+void EntityHost::run_effects() {
+  assert(effects_.empty() || env_.effects != nullptr);
+  for (const domain::Effect& effect : effects_) {
+    // The events are durable whatever happens here; a port that throws is
+    // counted, and recovery at the next start hands the work over again.
+    try {
+      env_.effects->run(effect);
+    } catch (const std::exception&) {
+      ++env_.faults;
+    }
+  }
+  effects_.clear();
+}
+
 // Decides queued commands one at a time until one needs an append (which
 // completes in on_appended) or the queue is empty.
 void EntityHost::process_next() {
   while (!busy_ && !queue_.empty()) {
-    std::optional<std::vector<domain::Event>> decided = decide_front();
+    std::optional<domain::Outcome> decided = decide_front();
     if (!decided) continue;
-    std::vector<domain::Event>& events = *decided;
+    std::vector<domain::Event>& events = decided->events;
+    effects_ = std::move(decided->effects);
     if (events.empty()) {
+      // Nothing to make durable: the effects may run at once.
+      run_effects();
       CommandResult result;
       result.ok = true;
       finish(std::move(result));
@@ -141,19 +156,23 @@ void EntityHost::on_appended(const es::Status& status, const es::AppendResult& a
     loaded_ = false;
     busy_ = false;
     in_flight_.clear();
+    effects_.clear();
     process_next();
     return;
   }
   CommandResult result;
   if (!status.ok()) {
     // The state may no longer match the log; reload before the next command.
+    // What the decision asked of the world is not done: it was not recorded.
     loaded_ = false;
+    effects_.clear();
     result.error = domain::make_error(domain::ErrorKind::kUnavailable, "LOG_UNAVAILABLE",
                                       "The event log refused the write: " + status.message());
   } else {
     assert(appended.last_position >= appended.first_position && appended.first_position > 0);
     apply_own(aggregate_, in_flight_);
     snapshot_if_due(env_.store, aggregate_, env_.snapshot_every);
+    run_effects();
     result.ok = true;
     result.last_position = appended.last_position;
     result.claimed = queue_.front().claim.has_value();

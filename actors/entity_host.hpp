@@ -53,6 +53,15 @@ struct PendingCommand {
   int conflicts = 0;  // Times this command lost an optimistic-concurrency race.
 };
 
+// Runs the effects of decisions once their events are durable (the node's
+// carrier and, later, LLM and mail ports). Called on the entity's thread; it
+// must not block.
+class EffectPort {
+ public:
+  virtual ~EffectPort() = default;
+  virtual void run(const domain::Effect& effect) = 0;
+};
+
 // What every host of a node shares.
 struct HostEnv {
   es::EventStore& store;
@@ -60,6 +69,7 @@ struct HostEnv {
   domain::CarrierPort& carrier;
   const domain::Clock& clock;
   std::uint64_t snapshot_every = 50;     // Save a snapshot every N events of a stream.
+  EffectPort* effects = nullptr;         // Required when a decider returns effects.
   std::atomic<std::uint64_t> faults{0};  // Commands failed by an entity fault.
 };
 
@@ -90,9 +100,11 @@ class EntityHost {
  private:
   void process_next();
   void finish(CommandResult result);
-  // Loads, asks the ports and decides the front command. Returns the events
-  // to append, or an empty optional once the command has been answered.
-  std::optional<std::vector<domain::Event>> decide_front();
+  // Loads, asks the ports and decides the front command. Returns what was
+  // decided, or an empty optional once the command has been answered.
+  std::optional<domain::Outcome> decide_front();
+  // Runs the front command's effects (its events, if any, are durable).
+  void run_effects();
 
   HostEnv& env_;
   AppendFn append_;
@@ -101,6 +113,7 @@ class EntityHost {
   std::deque<PendingCommand> queue_;      // Front: the command deciding or appending.
   bool busy_ = false;                     // The front command's append is in flight.
   std::vector<domain::Event> in_flight_;  // Its events, applied once durable.
+  std::vector<domain::Effect> effects_;   // Its effects, run once durable.
   std::uint64_t handled_ = 0;
   std::int64_t last_active_ms_ = 0;
 };

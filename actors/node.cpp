@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <cstdio>
+#include <stdexcept>
 
 namespace ap::actors {
 
@@ -23,23 +24,26 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   view_->start();
   catch_up();
   runtime_ = std::make_unique<Runtime>(*store_, ids_, *carrier_, ports_.clock, ports_.timers,
-                                       options_.runtime);
+                                       static_cast<EffectPort*>(this), options_.runtime);
   webhooks_ = std::make_unique<WebhookDispatch>(*runtime_, *view_, ports_.webhooks, ports_.clock,
                                                 ports_.entropy, options_.webhooks);
   dispatch_ = std::make_unique<CarrierDispatch>(*runtime_, *carrier_);
 
-  // Outbound messages reach the carrier once their "message.queued" is in
-  // the read model; those still pending from before this start are handed
-  // over again first (the carrier ignores one it already holds). Webhook
-  // deliveries likewise: created and sent from applied events, resumed here.
+  // Outbound messages reach the carrier as the effect of their decision,
+  // once "message.queued" is durable; those still pending from before this
+  // start are handed over again (the carrier ignores one it already holds).
+  // Webhook deliveries are sent from applied events, and resumed here.
   view_->set_listener([this](const std::string& type, const std::string& payload) {
-    if (type == "message.queued") dispatch_->submit(boost::json::parse(payload).as_object());
     webhooks_->on_event(type, payload);
   });
-  webhooks_->resume();
+  const std::size_t deliveries = webhooks_->resume();
   const std::vector<boost::json::object> pending = view_->pending_outbound();
   for (const boost::json::object& queued : pending) dispatch_->submit(queued);
-  if (!pending.empty() && !deterministic()) {
+  // The simulator restarts often and prints its own report.
+  if (!deterministic() && deliveries > 0) {
+    std::fprintf(stderr, "agentphone: webhooks: %zu deliveries pending\n", deliveries);
+  }
+  if (!deterministic() && !pending.empty()) {
     std::fprintf(stderr, "agentphone: resubmitted %zu pending outbound messages\n", pending.size());
   }
 }
@@ -56,6 +60,13 @@ Node::~Node() {
   dispatch_.reset();
   webhooks_.reset();
   view_.reset();
+}
+
+void Node::run(const domain::Effect& effect) {
+  if (effect.type == "carrier.send_sms") return dispatch_->submit(effect.data);
+  // A decider asked for an effect this node has no port for: a bug.
+  assert(false && "unknown effect");
+  throw std::logic_error("unknown effect " + effect.type);
 }
 
 void Node::catch_up() {

@@ -40,7 +40,7 @@ struct NodeOptions {
   WebhookDispatchOptions webhooks;
 };
 
-class Node {
+class Node final : private EffectPort {
  public:
   // Assembles a node over `store` (opened by the caller, owned from now on)
   // and recovers: the read model catches up with the log (printing progress
@@ -69,6 +69,8 @@ class Node {
 
  private:
   void catch_up();
+  // Effects of decisions: "carrier.send_sms" hands a queued message to the carrier.
+  void run(const domain::Effect& effect) override;
 
   NodePorts ports_;
   NodeOptions options_;

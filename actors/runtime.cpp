@@ -50,8 +50,8 @@ struct Runtime::Impl {
   caf::actor registry;
 
   Impl(es::EventStore& s, domain::IdSource& i, domain::CarrierPort& c, const domain::Clock& k,
-       domain::Timers& t, RuntimeOptions o)
-      : env{s, i, c, k, o.snapshot_every}, timers(t), options(o) {}
+       domain::Timers& t, EffectPort* e, RuntimeOptions o)
+      : env{s, i, c, k, o.snapshot_every, e}, timers(t), options(o) {}
 };
 
 namespace {
@@ -167,8 +167,9 @@ caf::behavior registry_actor(caf::stateful_actor<RegistryState>* self, Runtime::
 }  // namespace
 
 Runtime::Runtime(es::EventStore& store, domain::IdSource& ids, domain::CarrierPort& carrier,
-                 const domain::Clock& clock, domain::Timers& timers, RuntimeOptions options)
-    : impl_(std::make_unique<Impl>(store, ids, carrier, clock, timers, options)) {
+                 const domain::Clock& clock, domain::Timers& timers, EffectPort* effects,
+                 RuntimeOptions options)
+    : impl_(std::make_unique<Impl>(store, ids, carrier, clock, timers, effects, options)) {
   if (options.deterministic) {
     impl_->config.set("scheduler.policy", caf::atom("testing"));
   } else {

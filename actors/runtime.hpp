@@ -33,8 +33,11 @@ struct RuntimeOptions {
 
 class Runtime {
  public:
+  // `effects` runs what deciders ask of the world (may be null when no
+  // decider the node uses returns effects).
   Runtime(es::EventStore& store, domain::IdSource& ids, domain::CarrierPort& carrier,
-          const domain::Clock& clock, domain::Timers& timers, RuntimeOptions options);
+          const domain::Clock& clock, domain::Timers& timers, EffectPort* effects,
+          RuntimeOptions options);
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;

@@ -254,7 +254,7 @@ WebhookDispatch::Stats WebhookDispatch::stats() const {
                impl_->waiting_total.load()};
 }
 
-void WebhookDispatch::resume() {
+std::size_t WebhookDispatch::resume() {
   std::vector<json::object> pending = impl_->view.pending_deliveries();
   // First attempts keep their conversation's order: by log position.
   auto position = [](const json::object& p) {
@@ -270,9 +270,7 @@ void WebhookDispatch::resume() {
       impl->schedule(job, at_ms);
     });
   }
-  if (!pending.empty()) {
-    std::fprintf(stderr, "agentphone: webhooks: %zu deliveries pending\n", pending.size());
-  }
+  return pending.size();
 }
 
 void WebhookDispatch::send_test(const std::string& account, const std::string& entity,

@@ -50,7 +50,8 @@ class WebhookDispatch {
   void on_event(const std::string& type, const std::string& payload);
 
   // Schedules every pending delivery. Call once at start, before traffic.
-  void resume();
+  // Returns how many there were.
+  std::size_t resume();
 
   // Sends a fake agent.message to the webhook `entity` of `account` (POST
   // …/webhook/test). `done` gets {success, statusCode, responseMs, error};

@@ -38,9 +38,7 @@ const std::vector<Event>& events_of(const Decision& decision) {
     ADD_FAILURE() << "unexpected error: " << error->message;
   }
   static const std::vector<Event> kNone;
-  return std::holds_alternative<std::vector<Event>>(decision)
-             ? std::get<std::vector<Event>>(decision)
-             : kNone;
+  return std::holds_alternative<Outcome>(decision) ? std::get<Outcome>(decision).events : kNone;
 }
 
 AgentState created_agent(json::object body) {

@@ -315,6 +315,73 @@ TEST(EntityHost, ALostVersionRaceIsDecidedAgainAgainstFreshState) {
   EXPECT_EQ(f.log.store->stream_version("account-acct_1"), 4u);
 }
 
+// Records effects, and whether the log held the events when each one ran.
+struct RecordingEffects final : actors::EffectPort {
+  EventStore* store = nullptr;
+  std::vector<std::pair<std::string, std::uint64_t>> ran;  // (type, head when run)
+  void run(const domain::Effect& effect) override {
+    ran.emplace_back(effect.type, store->head_position());
+  }
+};
+
+struct ConversationHost {
+  SyncStore log;
+  sim::VirtualTimers timers{log.clock};
+  sim::SeededEntropy entropy{5};
+  domain::Ids ids{log.clock, entropy};
+  sim::SimCarrier carrier{[](const std::string&) { return false; }, timers};
+  RecordingEffects effects;
+  std::unique_ptr<actors::HostEnv> env;
+  std::unique_ptr<actors::EntityHost> host;
+
+  ConversationHost() {
+    log.open();
+    effects.store = log.store.get();
+    env.reset(new actors::HostEnv{*log.store, ids, carrier, log.clock, 50, &effects});
+    host = std::make_unique<actors::EntityHost>(
+        *env, actors::EntityKind::kConversation, "conv_1",
+        [this](std::vector<es::StreamAppend> parts) {
+          log.store->append(std::move(parts), [this](const Status& s, const es::AppendResult& r) {
+            host->on_appended(s, r);
+          });
+        });
+  }
+  domain::Command send() {
+    return {"conversation.send",
+            "acct_1",
+            {{"numberId", "num_1"},
+             {"phoneNumber", "+14152000100"},
+             {"participant", "+14155550123"},
+             {"agentId", nullptr},
+             {"body", "hello"},
+             {"mediaUrls", boost::json::array()},
+             {"segments", 1}}};
+  }
+};
+
+TEST(EntityHost, EffectsRunOnlyOnceTheirEventsAreDurable) {
+  ConversationHost f;
+  bool ok = false;
+  f.host->on_command({f.send(), [&ok](actors::CommandResult r) { ok = r.ok; }});
+  EXPECT_TRUE(f.effects.ran.empty());  // Decided, not yet durable.
+  f.log.store->pump();
+  EXPECT_TRUE(f.effects.ran.empty());  // Written, not yet synced.
+  f.log.store->pump();
+  ASSERT_EQ(f.effects.ran.size(), 1u);
+  EXPECT_EQ(f.effects.ran[0].first, "carrier.send_sms");
+  EXPECT_GE(f.effects.ran[0].second, 2u);  // conversation.started + message.queued in the log.
+  EXPECT_TRUE(ok);
+}
+
+TEST(EntityHost, ARefusedAppendRunsNoEffect) {
+  ConversationHost f;
+  f.log.store->abandon();
+  bool failed = false;
+  f.host->on_command({f.send(), [&failed](actors::CommandResult r) { failed = !r.ok; }});
+  EXPECT_TRUE(failed);
+  EXPECT_TRUE(f.effects.ran.empty());
+}
+
 // ---- The runtime on CAF's deterministic scheduler -----------------------------------
 
 TEST(DeterministicRuntime, RunsOnlyWhenAskedAndPassivatesByTheVirtualClock) {
@@ -327,8 +394,8 @@ TEST(DeterministicRuntime, RunsOnlyWhenAskedAndPassivatesByTheVirtualClock) {
   actors::RuntimeOptions options;
   options.deterministic = true;
   options.idle_timeout_ms = 1000;
-  auto runtime =
-      std::make_unique<actors::Runtime>(*log.store, ids, carrier, log.clock, timers, options);
+  auto runtime = std::make_unique<actors::Runtime>(*log.store, ids, carrier, log.clock, timers,
+                                                   nullptr, options);
   bool done = false;
   runtime->send(actors::EntityKind::kAccount, "acct_9",
                 {"account.create",
