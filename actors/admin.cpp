@@ -50,6 +50,7 @@ int run(es::EventStore& store, const std::string& account_id, const domain::Comm
   domain::Context context;
   context.now_ms = admin_clock().now_ms();
   context.ids = &ids;
+  context.entropy = &admin_entropy();
   domain::Decision decision = decide(account, command, context);
   if (auto* error = std::get_if<domain::DomainError>(&decision)) {
     std::fprintf(stderr, "agentphone admin: %s\n", error->message.c_str());

@@ -73,9 +73,12 @@ class IdSource {
   virtual std::string new_id(std::string_view prefix) = 0;
 };
 
+class Entropy;  // actors/ports.hpp
+
 struct Context {
   std::int64_t now_ms = 0;
-  IdSource* ids = nullptr;  // Never null while deciding.
+  IdSource* ids = nullptr;     // Never null while deciding.
+  Entropy* entropy = nullptr;  // Secrets; never null while deciding.
   // Filled by the host before deciding when the command needs a port's answer
   // (the phone number the carrier offers for "number.provision").
   json::object port_answer;

@@ -77,6 +77,7 @@ std::optional<domain::Outcome> EntityHost::decide_front() {
     domain::Context context;
     context.now_ms = env_.clock.now_ms();
     context.ids = &env_.ids;
+    context.entropy = &env_.entropy;
     refusal = ask_ports(command, env_.carrier, context);
     if (!refusal) {
       domain::Decision decision = decide(aggregate_, command, context);

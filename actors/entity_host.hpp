@@ -66,6 +66,7 @@ class EffectPort {
 struct HostEnv {
   es::EventStore& store;
   domain::IdSource& ids;
+  domain::Entropy& entropy;
   domain::CarrierPort& carrier;
   const domain::Clock& clock;
   std::uint64_t snapshot_every = 50;     // Save a snapshot every N events of a stream.

@@ -23,8 +23,9 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   view_ = std::make_unique<projections::CoreView>(*store_);
   view_->start();
   catch_up();
-  runtime_ = std::make_unique<Runtime>(*store_, ids_, *carrier_, ports_.clock, ports_.timers,
-                                       static_cast<EffectPort*>(this), options_.runtime);
+  runtime_ =
+      std::make_unique<Runtime>(*store_, ids_, ports_.entropy, *carrier_, ports_.clock,
+                                ports_.timers, static_cast<EffectPort*>(this), options_.runtime);
   webhooks_ = std::make_unique<WebhookDispatch>(*runtime_, *view_, ports_.webhooks, ports_.clock,
                                                 ports_.entropy, options_.webhooks);
   dispatch_ = std::make_unique<CarrierDispatch>(*runtime_, *carrier_);

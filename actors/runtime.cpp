@@ -49,9 +49,9 @@ struct Runtime::Impl {
   caf::scheduler::test_coordinator* coordinator = nullptr;  // Deterministic mode only.
   caf::actor registry;
 
-  Impl(es::EventStore& s, domain::IdSource& i, domain::CarrierPort& c, const domain::Clock& k,
-       domain::Timers& t, EffectPort* e, RuntimeOptions o)
-      : env{s, i, c, k, o.snapshot_every, e}, timers(t), options(o) {}
+  Impl(es::EventStore& s, domain::IdSource& i, domain::Entropy& n, domain::CarrierPort& c,
+       const domain::Clock& k, domain::Timers& t, EffectPort* e, RuntimeOptions o)
+      : env{s, i, n, c, k, o.snapshot_every, e}, timers(t), options(o) {}
 };
 
 namespace {
@@ -166,10 +166,10 @@ caf::behavior registry_actor(caf::stateful_actor<RegistryState>* self, Runtime::
 
 }  // namespace
 
-Runtime::Runtime(es::EventStore& store, domain::IdSource& ids, domain::CarrierPort& carrier,
-                 const domain::Clock& clock, domain::Timers& timers, EffectPort* effects,
-                 RuntimeOptions options)
-    : impl_(std::make_unique<Impl>(store, ids, carrier, clock, timers, effects, options)) {
+Runtime::Runtime(es::EventStore& store, domain::IdSource& ids, domain::Entropy& entropy,
+                 domain::CarrierPort& carrier, const domain::Clock& clock, domain::Timers& timers,
+                 EffectPort* effects, RuntimeOptions options)
+    : impl_(std::make_unique<Impl>(store, ids, entropy, carrier, clock, timers, effects, options)) {
   if (options.deterministic) {
     impl_->config.set("scheduler.policy", caf::atom("testing"));
   } else {

@@ -35,9 +35,9 @@ class Runtime {
  public:
   // `effects` runs what deciders ask of the world (may be null when no
   // decider the node uses returns effects).
-  Runtime(es::EventStore& store, domain::IdSource& ids, domain::CarrierPort& carrier,
-          const domain::Clock& clock, domain::Timers& timers, EffectPort* effects,
-          RuntimeOptions options);
+  Runtime(es::EventStore& store, domain::IdSource& ids, domain::Entropy& entropy,
+          domain::CarrierPort& carrier, const domain::Clock& clock, domain::Timers& timers,
+          EffectPort* effects, RuntimeOptions options);
   ~Runtime();
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;

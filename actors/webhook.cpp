@@ -202,7 +202,7 @@ Decision decide_webhook(const WebhookState& state, const Command& command, const
       state.exists ? state.config.at("createdAt") : json::value(iso8601(context.now_ms));
   json::object config{{"id", webhook_id},
                       {"url", a.at("url")},
-                      {"secret", a.at("secret")},
+                      {"secret", "whsec_" + random_hex(*context.entropy, 24)},
                       {"status", "active"},
                       {"contextLimit", context_limit},
                       {"timeout", timeout_s},

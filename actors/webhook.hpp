@@ -58,10 +58,11 @@ std::string project_webhook_entity(std::string_view account_id);
 std::string agent_webhook_entity(std::string_view agent_id);
 
 // Commands:
-//   "webhook.set"    args {webhookId (used when new), agentId|null, url, secret,
+//   "webhook.set"    args {webhookId (used when new), agentId|null, url,
 //                          contextLimit?, timeout?}  -> webhook.configured
 //   "webhook.delete" args {}                         -> webhook.deleted
-// `url` was checked by parse_webhook_url; `secret` is a fresh "whsec_…".
+// `url` was checked by parse_webhook_url. Every set draws a fresh signing
+// secret, "whsec_" + 48 hex digits, from context.entropy.
 Decision decide_webhook(const WebhookState& state, const Command& command, const Context& context);
 void evolve_webhook(WebhookState& state, const std::string& type, const json::object& data);
 json::object webhook_snapshot(const WebhookState& state);

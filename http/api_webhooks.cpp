@@ -74,7 +74,6 @@ static void webhook_config(Api::Impl& api, const Call& call, const std::string& 
       {"webhookId", api.ids.new_id("wh_")},
       {"agentId", agent_id},
       {"url", *url},
-      {"secret", "whsec_" + domain::random_hex(api.entropy, 24)},
       {"contextLimit",
        body.contains("contextLimit") ? body.at("contextLimit") : json::value(nullptr)},
       {"timeout", body.contains("timeout") ? body.at("timeout") : json::value(nullptr)}};

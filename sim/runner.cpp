@@ -286,7 +286,6 @@ void Simulation::setup_accounts() {
     auto configure = [&](const std::string& entity, json::value agent_id) {
       const std::string url = "https://hooks-" + std::to_string(entity_url_.size()) +
                               ".example.com:443/agentphone/" + entity;
-      const std::string secret = "whsec_" + domain::random_hex(node_entropy_, 24);
       entity_url_[entity] = url;
       EndpointBehaviour behaviour;
       behaviour.latency_ms_max =
@@ -295,17 +294,20 @@ void Simulation::setup_accounts() {
       behaviour.latency_ms_min = std::max<std::int64_t>(1, behaviour.latency_ms_max / 10);
       behaviour.error_ppm = static_cast<std::uint64_t>(knob("endpoint_error_ppm"));
       behaviour.timeout_ppm = static_cast<std::uint64_t>(knob("endpoint_timeout_ppm"));
-      endpoints_.add(url, secret, behaviour);
+      // The endpoint checks signatures with the secret the decider drew.
       submit(EntityKind::kWebhook, entity,
              {"webhook.set",
               account.id,
               {{"webhookId", node_->ids().new_id("wh_")},
                {"agentId", agent_id},
                {"url", url},
-               {"secret", secret},
                {"contextLimit", nullptr},
                {"timeout", knob("webhook_timeout_s")}}},
-             "setup");
+             "setup", [this, url, behaviour](const CommandResult& result) {
+               assert(!result.events.empty());
+               const json::object& config = result.events.front().data.at("config").as_object();
+               endpoints_.add(url, text(config, "secret"), behaviour);
+             });
     };
     if (!no_webhook) {
       configure(domain::project_webhook_entity(account.id), nullptr);

@@ -27,9 +27,11 @@ class SequentialIds final : public IdSource {
 
 Context context_at(std::int64_t now_ms) {
   static SequentialIds ids;
+  static sim::SeededEntropy entropy(1);
   Context context;
   context.now_ms = now_ms;
   context.ids = &ids;
+  context.entropy = &entropy;
   return context;
 }
 
@@ -511,11 +513,9 @@ TEST(WebhookSignature, MatchesAnIndependentHmac) {
 TEST(WebhookDecider, NewSecretEveryTimeSameIdAndBounds) {
   WebhookState hook;
   hook.id = project_webhook_entity("acct_1");
-  auto set = [&](json::object extra, const char* secret) {
-    json::object args{{"webhookId", "wh_new"},
-                      {"agentId", nullptr},
-                      {"url", "https://x.example/h"},
-                      {"secret", secret}};
+  auto set = [&](json::object extra, const char*) {
+    json::object args{
+        {"webhookId", "wh_new"}, {"agentId", nullptr}, {"url", "https://x.example/h"}};
     for (auto& [k, v] : extra) args[k] = v;
     return decide_webhook(hook, {"webhook.set", "acct_1", args}, context_at(1000));
   };
@@ -526,7 +526,11 @@ TEST(WebhookDecider, NewSecretEveryTimeSameIdAndBounds) {
   Decision second = set({{"contextLimit", 0}}, "whsec_2");
   ASSERT_EQ(events_of(second).size(), 1u);
   EXPECT_EQ(events_of(second)[0].data.at("config").at("id"), "wh_new");
-  EXPECT_EQ(events_of(second)[0].data.at("config").at("secret"), "whsec_2");
+  // A fresh secret on every set: whsec_ and 48 hex digits, never the previous one.
+  const std::string secret(events_of(second)[0].data.at("config").at("secret").as_string());
+  EXPECT_EQ(secret.size(), 6u + 48u);
+  EXPECT_EQ(secret.rfind("whsec_", 0), 0u);
+  EXPECT_NE(json::value(secret), events_of(first)[0].data.at("config").at("secret"));
   EXPECT_EQ(events_of(second)[0].data.at("config").at("createdAt"), hook.config.at("createdAt"));
   EXPECT_EQ(std::get<DomainError>(set({{"contextLimit", 51}}, "s")).kind, ErrorKind::kValidation);
   EXPECT_EQ(std::get<DomainError>(set({{"timeout", 4}}, "s")).kind, ErrorKind::kValidation);

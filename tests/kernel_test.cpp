@@ -251,7 +251,7 @@ struct HostFixture {
 
   HostFixture() {
     log.open();
-    env.reset(new actors::HostEnv{*log.store, ids, carrier, log.clock, 50});
+    env.reset(new actors::HostEnv{*log.store, ids, entropy, carrier, log.clock, 50});
     host = std::make_unique<actors::EntityHost>(
         *env, actors::EntityKind::kAccount, "acct_1", [this](std::vector<es::StreamAppend> parts) {
           log.store->append(std::move(parts), [this](const Status& s, const es::AppendResult& r) {
@@ -337,7 +337,7 @@ struct ConversationHost {
   ConversationHost() {
     log.open();
     effects.store = log.store.get();
-    env.reset(new actors::HostEnv{*log.store, ids, carrier, log.clock, 50, &effects});
+    env.reset(new actors::HostEnv{*log.store, ids, entropy, carrier, log.clock, 50, &effects});
     host = std::make_unique<actors::EntityHost>(
         *env, actors::EntityKind::kConversation, "conv_1",
         [this](std::vector<es::StreamAppend> parts) {
@@ -394,8 +394,8 @@ TEST(DeterministicRuntime, RunsOnlyWhenAskedAndPassivatesByTheVirtualClock) {
   actors::RuntimeOptions options;
   options.deterministic = true;
   options.idle_timeout_ms = 1000;
-  auto runtime = std::make_unique<actors::Runtime>(*log.store, ids, carrier, log.clock, timers,
-                                                   nullptr, options);
+  auto runtime = std::make_unique<actors::Runtime>(*log.store, ids, entropy, carrier, log.clock,
+                                                   timers, nullptr, options);
   bool done = false;
   runtime->send(actors::EntityKind::kAccount, "acct_9",
                 {"account.create",
