@@ -129,6 +129,17 @@ TEST_F(MessagingTest, MessagesThreadByPartyInBothDirections) {
   EXPECT_EQ(call_json(bob_, "GET", "/v1/conversations").at("total"), 0);
 }
 
+// The conversation preview is the first 100 characters of the newest
+// message. It once cut bytes, splitting a two-byte character at the edge
+// into invalid UTF-8 that made the list unreadable (found by sim run).
+TEST_F(MessagingTest, APreviewNeverSplitsACharacter) {
+  const std::string body = std::string(99, 'a') + "\xc5\x82" + "tail";  // "ł" is character 100.
+  ASSERT_EQ(inbound("+14155550123", phone_, body).status, 200);
+  const json::value list = call_json(alice_, "GET", "/v1/conversations");
+  EXPECT_EQ(std::string(list.at("data").at(0).at("lastMessagePreview").as_string()),
+            std::string(99, 'a') + "\xc5\x82");
+}
+
 TEST_F(MessagingTest, CursorPagination) {
   for (int i = 0; i < 5; ++i) {
     send("\"to_number\":\"+14155552671\",\"body\":\"m" + std::to_string(i) + "\"");
