@@ -31,13 +31,10 @@ class MemoryBackend final : public KvBackend {
 
   // Undoes what `kind` of crash loses and opens the backend again.
   void crash(CrashKind kind);
-  // Reopens after close() (a clean restart).
-  void reopen() { closed_ = false; }
   // Makes the next `count` reads fail with kIoError (fault injection).
   void fail_next_reads(int count) { failing_reads_ = count; }
 
-  std::size_t size() const { return map_.size(); }
-  // Bytes of keys and values held.
+  // Bytes of keys and values held (the simulator reports it).
   std::uint64_t bytes() const { return bytes_; }
 
  private:

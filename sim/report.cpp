@@ -133,6 +133,10 @@ void print_report(const RunReport& report, const RunOptions& options, std::FILE*
   print_histogram("webhook created->delivered", report.webhook_delivery_ms, out);
   std::fprintf(out, "head: position %llu, hash %s\n",
                static_cast<unsigned long long>(report.head_position), report.head_hash.c_str());
+  if (report.store_bytes > 0) {
+    std::fprintf(out, "store: %.1f MiB of keys and values in memory\n",
+                 static_cast<double>(report.store_bytes) / (1 << 20));
+  }
   std::fprintf(out, "time: %.1f s virtual in %.2f s wall, %.0f events/s\n",
                static_cast<double>(report.virtual_ms) / 1000.0, report.wall_s,
                report.wall_s > 0 ? static_cast<double>(report.head_position) / report.wall_s : 0.0);
@@ -181,6 +185,7 @@ std::string write_report_files(const RunReport& report, const RunOptions& option
                           {"faults", counts(report.faults)},
                           {"duplicateDeliveries", report.duplicate_deliveries},
                           {"virtualMs", report.virtual_ms},
+                          {"storeBytes", report.store_bytes},
                           {"wallSeconds", report.wall_s},
                           {"checkpoints", checkpoints},
                           {"reproduce", reproduce_line(options)}};

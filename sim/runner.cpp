@@ -717,6 +717,7 @@ RunReport Simulation::run() {
   report_.head_position = node_->store().head_position();
   report_.head_hash = node_->store().head_hash();
   report_.checkpoints.push_back({clock_.now_ms(), report_.head_position, report_.head_hash});
+  if (memory_) report_.store_bytes = memory_->bytes();
   timers_.clear();
   node_.reset();
   if (options_.store == "rocksdb" && options_.data_dir.empty()) {

@@ -54,6 +54,7 @@ struct RunReport {
   std::uint64_t duplicate_deliveries = 0;          // Delivery ids answered 2xx more than once.
   std::uint64_t restarts = 0;
   std::int64_t virtual_ms = 0;
+  std::uint64_t store_bytes = 0;  // Memory store: bytes of keys and values at the end.
   double wall_s = 0;
 };
 
