@@ -88,6 +88,10 @@ std::string svg_histogram(const char* title, const std::vector<std::int64_t>& va
 std::string reproduce_line(const RunOptions& options) {
   std::string line = "agentphone sim run --scenario " + options.scenario_path + " --seed " +
                      std::to_string(options.seed) + " --store " + options.store;
+  if (options.checkpoint_every_s != RunOptions{}.checkpoint_every_s) {
+    line += " --checkpoint-every-s " + std::to_string(options.checkpoint_every_s);
+  }
+  if (!options.rebuild_check) line += " --no-rebuild-check";
   if (!options.plant_bug.empty()) line += " --plant-bug " + options.plant_bug;
   return line;
 }
@@ -204,7 +208,24 @@ std::string write_report_files(const RunReport& report, const RunOptions& option
 }
 
 int sim_run(const RunOptions& options, bool check_determinism, const std::string& report_dir) {
-  const RunReport first = run_simulation(options);
+  // A named RocksDB folder must be empty: a run that opened an older log
+  // would not be the run its seed describes. The two runs of a determinism
+  // check each get a folder of their own inside it.
+  if (!options.data_dir.empty()) {
+    std::error_code ec;
+    if (std::filesystem::exists(options.data_dir, ec) &&
+        !std::filesystem::is_empty(options.data_dir, ec)) {
+      std::fprintf(stderr, "agentphone sim run: --data-dir %s is not empty\n",
+                   options.data_dir.c_str());
+      return 2;
+    }
+  }
+  RunOptions first_options = options, second_options = options;
+  if (check_determinism && !options.data_dir.empty()) {
+    first_options.data_dir = options.data_dir + "/run-1";
+    second_options.data_dir = options.data_dir + "/run-2";
+  }
+  const RunReport first = run_simulation(first_options);
   print_report(first, options, stdout);
   if (!report_dir.empty()) {
     if (std::string why = write_report_files(first, options, report_dir); !why.empty()) {
@@ -213,7 +234,7 @@ int sim_run(const RunOptions& options, bool check_determinism, const std::string
   }
   int code = first.violations.empty() ? 0 : 1;
   if (!check_determinism) return code;
-  const RunReport second = run_simulation(options);
+  const RunReport second = run_simulation(second_options);
   const std::size_t n = std::min(first.checkpoints.size(), second.checkpoints.size());
   for (std::size_t i = 0; i < n; ++i) {
     const Checkpoint& a = first.checkpoints[i];

@@ -602,7 +602,10 @@ RunReport Simulation::run() {
   started_wall_ = wall_seconds();
   if (options_.store == "rocksdb") {
     rocksdb_dir_ = options_.data_dir;
-    if (rocksdb_dir_.empty()) {
+    if (!rocksdb_dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(rocksdb_dir_, ec);
+    } else {
       char pattern[] = "/tmp/agentphone-sim-XXXXXX";
       const char* made = mkdtemp(pattern);
       if (made == nullptr) {
