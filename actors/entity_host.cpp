@@ -63,7 +63,12 @@ void EntityHost::finish(CommandResult result) {
   queue_.pop_front();
   busy_ = false;
   ++handled_;
-  command.done(std::move(result));
+  // A callback that throws is its caller's bug; the entity stays alive.
+  try {
+    command.done(std::move(result));
+  } catch (const std::exception&) {
+    ++env_.faults;
+  }
 }
 
 std::optional<domain::Outcome> EntityHost::decide_front() {
@@ -118,6 +123,11 @@ void EntityHost::run_effects() {
 // completes in on_appended) or the queue is empty.
 void EntityHost::process_next() {
   while (!busy_ && !queue_.empty()) {
+    if (env_.abandoned.load()) {
+      finish(failure(domain::make_error(domain::ErrorKind::kUnavailable, "LOG_UNAVAILABLE",
+                                        "The node stopped before deciding this command")));
+      continue;
+    }
     std::optional<domain::Outcome> decided = decide_front();
     if (!decided) continue;
     std::vector<domain::Event>& events = decided->events;
@@ -171,8 +181,15 @@ void EntityHost::on_appended(const es::Status& status, const es::AppendResult& a
                                       "The event log refused the write: " + status.message());
   } else {
     assert(appended.last_position >= appended.first_position && appended.first_position > 0);
-    apply_own(aggregate_, in_flight_);
-    snapshot_if_due(env_.store, aggregate_, env_.snapshot_every);
+    // The events are durable whatever happens next; if folding them in
+    // fails, the state is rebuilt from the log before the next command.
+    try {
+      apply_own(aggregate_, in_flight_);
+      snapshot_if_due(env_.store, aggregate_, env_.snapshot_every);
+    } catch (const std::exception&) {
+      ++env_.faults;
+      loaded_ = false;
+    }
     run_effects();
     result.ok = true;
     result.last_position = appended.last_position;

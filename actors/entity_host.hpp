@@ -72,6 +72,8 @@ struct HostEnv {
   std::uint64_t snapshot_every = 50;     // Save a snapshot every N events of a stream.
   EffectPort* effects = nullptr;         // Required when a decider returns effects.
   std::atomic<std::uint64_t> faults{0};  // Commands failed by an entity fault.
+  // The node is gone (a simulated crash): commands are refused undecided.
+  std::atomic<bool> abandoned{false};
 };
 
 class EntityHost {

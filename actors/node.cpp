@@ -58,9 +58,11 @@ Node::~Node() {
   store_->close();
   if (deterministic()) run_until_quiet();
   runtime_.reset();
+  // The view goes before the engines its listener called: destroying it joins
+  // the projection thread, so no listener call can still be running.
+  view_.reset();
   dispatch_.reset();
   webhooks_.reset();
-  view_.reset();
 }
 
 void Node::run(const domain::Effect& effect) {
@@ -84,6 +86,11 @@ void Node::catch_up() {
                  static_cast<unsigned long long>(view_->checkpoint()),
                  static_cast<unsigned long long>(store_->head_position()));
   }
+}
+
+void Node::abandon() {
+  store_->abandon();
+  runtime_->abandon();
 }
 
 std::size_t Node::run_until_quiet() {

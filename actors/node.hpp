@@ -63,6 +63,10 @@ class Node final : private EffectPort {
   domain::Entropy& entropy() { return ports_.entropy; }
   bool deterministic() const { return options_.runtime.deterministic; }
 
+  // A simulated crash: the log drops what it had not acknowledged and the
+  // actors decide nothing more. Destroy the node next.
+  void abandon();
+
   // Deterministic mode: runs actor jobs and log commits until neither has
   // anything left to do. Returns how many steps ran.
   std::size_t run_until_quiet();

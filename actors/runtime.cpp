@@ -85,7 +85,6 @@ void arm_idle_timer(EntityActor* self, Runtime::Impl* env) {
 
 caf::behavior entity_actor(EntityActor* self, Runtime::Impl* env, EntityKind kind, std::string id,
                            caf::actor registry) {
-  caf::actor me = caf::actor_cast<caf::actor>(self);
   // The host's appends complete on the log's thread; their outcome comes back
   // as a message, so the host sees it on this actor's turn. The handle is
   // weak for the same reason as the timer's.
@@ -210,6 +209,10 @@ std::size_t Runtime::run_ready() {
   std::size_t ran = 0;
   while (impl_->coordinator->try_run_once()) ++ran;
   return ran;
+}
+
+void Runtime::abandon() {
+  impl_->env.abandoned.store(true);
 }
 
 bool Runtime::run_one() {

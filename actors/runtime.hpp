@@ -54,6 +54,10 @@ class Runtime {
   // Deterministic mode only: runs the next ready actor job, if any.
   bool run_one();
 
+  // A simulated crash: from now on every command is refused undecided, so
+  // a node that is being torn down writes, draws and sends nothing.
+  void abandon();
+
   // Entity actors currently alive (not passivated).
   std::int64_t live_actors() const;
   // Commands failed by an entity fault since start.

@@ -157,6 +157,7 @@ struct EventStore::Impl {
   std::condition_variable queue_cv;
   std::deque<Pending> queue;
   bool closing = false;
+  bool writer_done = false;  // close() has drained the writer and the syncer.
 
   // Writer-thread state: the next position and the chain's last hash.
   std::uint64_t next_position = 1;
@@ -503,6 +504,10 @@ EventStore::EventStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 EventStore::~EventStore() {
   close();
+  if (impl_) {
+    impl_->closed.store(true);
+    impl_->db->close();
+  }
 }
 
 Status EventStore::open(Options options, std::unique_ptr<EventStore>* out) {
@@ -572,6 +577,10 @@ void EventStore::close() {
   if (!impl_ || impl_->closed.load()) return;
   {
     std::lock_guard<std::mutex> lock(impl_->queue_mu);
+    if (impl_->closing && impl_->writer_done) return;  // Closed before.
+  }
+  {
+    std::lock_guard<std::mutex> lock(impl_->queue_mu);
     impl_->closing = true;
   }
   if (impl_->options.synchronous) {
@@ -593,9 +602,13 @@ void EventStore::close() {
     impl_->sync_cv.notify_all();
     if (impl_->syncer.joinable()) impl_->syncer.join();
   }
-  impl_->closed.store(true);
+  {
+    std::lock_guard<std::mutex> lock(impl_->queue_mu);
+    impl_->writer_done = true;
+  }
+  // The database stays open for readers (the projection may still be
+  // applying the last batch) until the store is destroyed.
   impl_->db->flush();
-  impl_->db->close();
 }
 
 void EventStore::abandon() {

@@ -1,4 +1,5 @@
-// EventStore: the durable, ordered, hash-chained event log on RocksDB.
+// EventStore: the durable, ordered, hash-chained event log, on RocksDB in the
+// server and in memory in the simulator (eventstore/kv.hpp).
 //
 // Every event belongs to a stream (one per aggregate) and gets a dense global
 // position and a dense stream version. Appends are acknowledged only after the
@@ -210,7 +211,10 @@ class EventStore {
   // Returns how much it did; 0 means there was nothing to do.
   std::size_t pump();
 
-  // Stops the writer after draining queued appends, then flushes the memtable.
+  // Stops accepting appends, drains the queued ones (their callbacks run),
+  // then flushes the memtable. Reads still work until the store is destroyed,
+  // so a projection or actor finishing its last step never meets a closed
+  // database.
   void close();
   // Synchronous mode, for a simulated crash: drops every queued or unsynced
   // append without calling back, and refuses everything from now on. The

@@ -3,8 +3,8 @@
 // on every backend; a backend only stores bytes in key order.
 //
 // Two backends: RocksDB (the server's, durable on disk) and an in-memory map
-// (the simulator's and tests'), which also models what a crash loses, so a
-// simulated crash keeps exactly what RocksDB would keep.
+// (the simulator's and tests'), which also models what a crash loses: what
+// RocksDB loses with an unsynced WAL tail and an unflushed memtable.
 #pragma once
 
 #include <memory>

@@ -74,9 +74,8 @@ Status MemoryBackend::write(KvBatch batch, Durability durability) {
   if (closed_) return closed_status();
   std::vector<Undo>* journal = durability == Durability::kLogged ? &unsynced_ : &unflushed_;
   for (auto& [key, value] : batch.ops()) {
-    if (durability == Durability::kUnlogged) {
-      unflushed_bytes_ += key.size() + (value ? value->size() : 0);
-    }
+    // Like a memtable, every write fills it, logged or not.
+    unflushed_bytes_ += key.size() + (value ? value->size() : 0);
     apply(std::move(key), std::move(value), journal);
   }
   if (unflushed_bytes_ >= flush_every_bytes_) flush();

@@ -5,7 +5,8 @@
 // crash() turns the map into what RocksDB would hold after the same crash:
 // unlogged writes since the last flush are undone by any crash, logged writes
 // since the last sync also by a power loss. Like RocksDB's memtable, unlogged
-// writes are flushed by themselves once `flush_every_bytes` have accumulated.
+// writes are flushed by themselves once `flush_every_bytes` of writes of
+// either kind have accumulated.
 #pragma once
 
 #include <cstdint>

@@ -125,7 +125,6 @@ struct Api::Impl {
   projections::CoreView& view;
   domain::IdSource& ids;
   const domain::Clock& clock;
-  domain::Entropy& entropy;
   Metrics metrics;
 
   // The log position of each account's last acknowledged write; reads by that
@@ -143,7 +142,6 @@ struct Api::Impl {
         view(node.view()),
         ids(node.ids()),
         clock(node.clock()),
-        entropy(node.entropy()),
         simulator(sandbox ? &node.carrier() : nullptr),
         production(!sandbox),
         webhooks(node.webhooks()) {}

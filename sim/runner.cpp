@@ -130,6 +130,7 @@ class Simulation {
   bool crashed_ = false;
 
   std::uint64_t steps_ = 0;
+  std::uint64_t faults_before_ = 0;  // Entity faults of the nodes that crashed.
   double started_wall_ = 0, last_progress_wall_ = 0;
 };
 
@@ -183,10 +184,13 @@ void Simulation::crash() {
   // Everything the process held in memory is gone at once: its timers, the
   // appends it had queued or written but not synced, its actors.
   timers_.clear();
-  node_->store().abandon();
-  if (memory_) memory_->crash(planned.kind);
+  faults_before_ += node_->runtime().entity_faults();
+  node_->abandon();
   node_.reset();
   timers_.clear();
+  // Only now, with the dead node gone, does the crash take away what it
+  // loses: nothing written during the teardown may survive it.
+  if (memory_) memory_->crash(planned.kind);
   ++report_.restarts;
   open_node();
   check_log();
@@ -615,10 +619,17 @@ RunReport Simulation::run() {
       rocksdb_dir_ = made;
     }
   } else {
-    memory_ = std::make_shared<es::MemoryBackend>();
+    memory_ =
+        std::make_shared<es::MemoryBackend>(static_cast<std::size_t>(knob("memtable_kib")) * 1024);
   }
   open_node();
   setup_accounts();
+  if (!report_.violations.empty() || accounts_.empty()) {
+    if (report_.violations.empty()) violation("setup created no account");
+    node_.reset();
+    report_.wall_s = wall_seconds() - started_wall_;
+    return std::move(report_);
+  }
   setup_world();
 
   const std::int64_t start = options_.scenario.start_ms;
@@ -716,7 +727,7 @@ RunReport Simulation::run() {
   for (const auto& [outcome, count] : endpoints_.outcomes()) {
     report_.faults["endpoint answers: " + outcome] = count;
   }
-  report_.faults["entity faults"] = node_->runtime().entity_faults();
+  report_.faults["entity faults"] = faults_before_ + node_->runtime().entity_faults();
   report_.head_position = node_->store().head_position();
   report_.head_hash = node_->store().head_hash();
   report_.checkpoints.push_back({clock_.now_ms(), report_.head_position, report_.head_hash});

@@ -32,11 +32,14 @@ const std::vector<Knob>& knobs() {
       {"carrier_deliver_delay_ms", 100, 0, 600'000, "carrier: sent to delivered"},
       {"unreachable_pct", 2, 0, 100, "share of participants the carrier cannot reach"},
       {"reject_pct", 1, 0, 100, "share of participants the carrier rejects"},
-      {"process_crashes", 2, 0, 1'000, "process crashes (every write survives)"},
+      {"process_crashes", 2, 0, 1'000,
+       "process crashes (what was written survives; unflushed view rows do not)"},
       {"power_losses", 1, 0, 1'000, "power losses (only synced writes survive)"},
       {"crash_steps_max", 40, 0, 100'000,
        "a crash falls this many scheduler steps at most after its instant"},
       {"idle_timeout_ms", 60'000, 10, 86'400'000, "entity actors passivate after this"},
+      {"memtable_kib", 1'024, 16, 1 << 20,
+       "the memory store flushes after this many KiB of writes, as a memtable does"},
   };
   return kKnobs;
 }

@@ -24,7 +24,7 @@ struct Range {
 struct Scenario {
   std::string name;
   std::int64_t start_ms = 1'767'225'600'000;  // 2026-01-01T00:00:00Z.
-  // Knob name -> range, in the order of kKnobs.
+  // Knob name -> range.
   std::map<std::string, Range> knobs;
 };
 

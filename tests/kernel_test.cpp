@@ -188,8 +188,8 @@ TEST(SynchronousLog, PowerLossBetweenWriteAndSyncLosesOnlyTheUnacknowledgedBatch
   s.append("a", &second);
   s.store->pump();  // Written, not yet synced.
   s.store->abandon();
-  s.backend->crash(CrashKind::kPowerLoss);
   s.store.reset();
+  s.backend->crash(CrashKind::kPowerLoss);
   s.open();
   EXPECT_FALSE(second);
   EXPECT_EQ(s.store->head_position(), 1u);
@@ -203,8 +203,8 @@ TEST(SynchronousLog, ProcessCrashKeepsAWrittenBatchEvenUnacknowledged) {
   s.append("a", &acked);
   s.store->pump();
   s.store->abandon();
-  s.backend->crash(CrashKind::kProcess);
   s.store.reset();
+  s.backend->crash(CrashKind::kProcess);
   s.open();
   EXPECT_FALSE(acked);
   EXPECT_EQ(s.store->head_position(), 1u);
@@ -292,6 +292,19 @@ TEST(EntityHost, AFaultFailsTheCommandIsCountedAndTheEntityRecovers) {
   EXPECT_TRUE(provisioned.ok) << provisioned.error.message;
   EXPECT_TRUE(f.host->idle());
   EXPECT_EQ(f.host->handled(), 3u);
+}
+
+// After a simulated crash the dying node must decide, write and draw nothing.
+TEST(EntityHost, AnAbandonedNodeRefusesCommandsUndecided) {
+  HostFixture f;
+  f.env->abandoned.store(true);
+  actors::CommandResult r =
+      f.run({"account.create",
+             "acct_1",
+             {{"email", "a@example.com"}, {"keyPrefix", "sk"}, {"keySha256", "x"}}});
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error.code, "LOG_UNAVAILABLE");
+  EXPECT_EQ(f.log.store->head_position(), 0u);
 }
 
 TEST(EntityHost, ALostVersionRaceIsDecidedAgainAgainstFreshState) {
