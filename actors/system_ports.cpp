@@ -81,6 +81,8 @@ void ThreadTimers::run() {
       fn();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "agentphone: timer work failed: %s\n", e.what());
+    } catch (...) {
+      std::fprintf(stderr, "agentphone: timer work failed\n");
     }
     lock.lock();
   }

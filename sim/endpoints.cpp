@@ -65,7 +65,9 @@ void SimEndpoints::send(domain::WebhookRequest request,
       static_cast<std::int64_t>(entropy_.uniform(static_cast<std::uint64_t>(std::max<std::int64_t>(
                                                      0, b.latency_ms_max - b.latency_ms_min)) +
                                                  1));
-  if (faults_ && entropy_.chance_ppm(b.timeout_ppm)) {
+  // An answer slower than the request's deadline is a timeout, as the real
+  // client would see it.
+  if ((faults_ && entropy_.chance_ppm(b.timeout_ppm)) || latency > request.timeout_ms) {
     return answer("timeout", request.timeout_ms,
                   {0, "", "timed out after " + std::to_string(request.timeout_ms) + " ms", 0, -1});
   }

@@ -85,6 +85,22 @@ std::string svg_histogram(const char* title, const std::vector<std::int64_t>& va
   return svg + "</svg>\n";
 }
 
+// `text` with the characters HTML gives meaning to escaped.
+std::string html_escape(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '\'': out += "&#39;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 std::string reproduce_line(const RunOptions& options) {
   std::string line = "agentphone sim run --scenario " + options.scenario_path + " --seed " +
                      std::to_string(options.seed) + " --store " + options.store;
@@ -193,15 +209,18 @@ std::string write_report_files(const RunReport& report, const RunOptions& option
                           {"wallSeconds", report.wall_s},
                           {"checkpoints", checkpoints},
                           {"reproduce", reproduce_line(options)}};
-  std::ofstream(std::filesystem::path(dir) / "report.json") << json::serialize(root) << "\n";
+  std::ofstream json_file(std::filesystem::path(dir) / "report.json");
+  json_file << json::serialize(root) << "\n";
+  if (!json_file) return "cannot write " + dir + "/report.json";
   std::ofstream html(std::filesystem::path(dir) / "report.html");
   html << "<!doctype html><meta charset='utf-8'><title>agentphone sim run</title>\n"
-       << "<h1>agentphone sim run: " << options.scenario.name << ", seed " << options.seed
-       << "</h1>\n<p>"
-       << (report.violations.empty() ? "OK: every invariant held"
-                                     : "VIOLATION: " + report.violations.front())
+       << "<h1>agentphone sim run: " << html_escape(options.scenario.name) << ", seed "
+       << options.seed << "</h1>\n<p>"
+       << html_escape(report.violations.empty() ? "OK: every invariant held"
+                                                : "VIOLATION: " + report.violations.front())
        << "</p>\n<p>head " << report.head_position << " <code>" << report.head_hash
-       << "</code></p>\n<p>reproduce: <code>" << reproduce_line(options) << "</code></p>\n"
+       << "</code></p>\n<p>reproduce: <code>" << html_escape(reproduce_line(options))
+       << "</code></p>\n"
        << svg_histogram("Outbound SMS queued to delivered", report.outbound_delivery_ms)
        << svg_histogram("Webhook created to delivered", report.webhook_delivery_ms);
   return html ? "" : "cannot write " + dir + "/report.html";
@@ -256,7 +275,7 @@ int sim_run(const RunOptions& options, bool check_determinism, const std::string
   }
   std::printf("determinism: OK, both runs agree at all %zu checkpoints (head %s)\n", n,
               first.head_hash.c_str());
-  return code;
+  return code != 0 || !second.violations.empty() ? 1 : 0;
 }
 
 }  // namespace ap::sim

@@ -383,8 +383,14 @@ void Simulation::inbound_arrival() {
     return;
   }
   actors::InboundRoute& inbound = std::get<actors::InboundRoute>(route);
-  const std::string entity =
-      inbound.webhook.is_object() ? text(inbound.webhook.as_object(), "entity") : "";
+  // Where it must go, from the simulator's own record rather than from the
+  // route: the agent's webhook if it has one (a number's agent never changes
+  // here), else the project's, else nowhere.
+  const std::string agent_entity = domain::agent_webhook_entity(to.agent_id);
+  const std::string project_entity = domain::project_webhook_entity(to.id);
+  const std::string entity = entity_url_.count(agent_entity) > 0     ? agent_entity
+                             : entity_url_.count(project_entity) > 0 ? project_entity
+                                                                     : "";
   actors::MessageCommand recorded = actors::message_command(
       inbound.number, from,
       {{"body", random_body()}, {"mediaUrls", json::array()}, {"webhook", inbound.webhook}}, false);
