@@ -50,7 +50,11 @@ struct Server::Impl {
   ServerOptions options;
   Handler handler;
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
+  // The acceptor's handlers and its close run on one strand: with several io
+  // threads, an accept completing on one thread while another closes the
+  // acceptor was a data race that crashed shutdown now and then.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
+  tcp::acceptor acceptor{accept_strand};
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
   std::vector<std::thread> threads;
   std::atomic<std::int64_t> in_flight{0};
@@ -253,7 +257,7 @@ void Server::wait() {
   }
   // Stop accepting; sessions close after their current response.
   impl_->stopping.store(true);
-  asio::post(impl_->ioc, [this] {
+  asio::post(impl_->accept_strand, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
     impl_->signals.cancel(ignored);
