@@ -25,6 +25,17 @@ RunOptions smoke(std::uint64_t seed, const std::string& store = "memory") {
   return options;
 }
 
+// Runs `command` in a shell; returns its exit code and standard output.
+std::pair<int, std::string> run_command(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  EXPECT_NE(pipe, nullptr);
+  if (pipe == nullptr) return {-1, ""};
+  std::string output;
+  char buffer[4096];
+  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  return {WEXITSTATUS(pclose(pipe)), output};
+}
+
 std::string describe(const RunReport& report) {
   std::string out;
   for (const std::string& v : report.violations) out += v + "\n";
@@ -89,13 +100,8 @@ TEST(SimRun, TheCommandPrintsTheReproductionLineAndFails) {
   const std::string command = std::string(AP_BINARY) +
                               " sim run --scenario " AP_SCENARIO_DIR
                               "/smoke.json --seed 7 --no-progress --plant-bug drop-delivery";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  EXPECT_EQ(WEXITSTATUS(status), 1);
+  const auto [status, output] = run_command(command);
+  EXPECT_EQ(status, 1);
   EXPECT_NE(output.find("result: VIOLATION"), std::string::npos) << output;
   EXPECT_NE(output.find("reproduce: agentphone sim run --scenario " AP_SCENARIO_DIR
                         "/smoke.json --seed 7 --store memory --plant-bug drop-delivery"),
@@ -108,12 +114,8 @@ TEST(SimRun, CheckDeterminismAgreesAndExitsZero) {
   const std::string command = std::string(AP_BINARY) +
                               " sim run --scenario " AP_SCENARIO_DIR
                               "/smoke.json --seed 2 --no-progress --check-determinism";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  while (std::size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  EXPECT_EQ(WEXITSTATUS(pclose(pipe)), 0) << output;
+  const auto [status, output] = run_command(command);
+  EXPECT_EQ(status, 0) << output;
   EXPECT_NE(output.find("determinism: OK"), std::string::npos) << output;
 }
 
