@@ -1,6 +1,6 @@
 #include "actors/node.hpp"
 
-#include <boost/json/parse.hpp>
+#include <boost/json/object.hpp>
 
 #include <cassert>
 #include <cstdio>

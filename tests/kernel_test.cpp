@@ -155,6 +155,14 @@ struct SyncStore {
     options.clock_ms = [this] { return clock.now_ms(); };
     ASSERT_TRUE(EventStore::open(options, backend, &store).ok());
   }
+  // A simulated crash of `kind`: the store is abandoned and destroyed, the
+  // backend loses what that crash loses, and a new store opens the rest.
+  void crash_and_reopen(CrashKind kind) {
+    store->abandon();
+    store.reset();
+    backend->crash(kind);
+    open();
+  }
   // Appends one event to `stream`; `acked` is set once the append is durable.
   void append(const std::string& stream, bool* acked) {
     store->append(stream, ExpectedVersion::any(), {NewEvent{"test.happened", "{}"}},
@@ -187,10 +195,7 @@ TEST(SynchronousLog, PowerLossBetweenWriteAndSyncLosesOnlyTheUnacknowledgedBatch
   ASSERT_TRUE(first);
   s.append("a", &second);
   s.store->pump();  // Written, not yet synced.
-  s.store->abandon();
-  s.store.reset();
-  s.backend->crash(CrashKind::kPowerLoss);
-  s.open();
+  s.crash_and_reopen(CrashKind::kPowerLoss);
   EXPECT_FALSE(second);
   EXPECT_EQ(s.store->head_position(), 1u);
   EXPECT_TRUE(s.store->verify_chain().ok);
@@ -202,10 +207,7 @@ TEST(SynchronousLog, ProcessCrashKeepsAWrittenBatchEvenUnacknowledged) {
   bool acked = false;
   s.append("a", &acked);
   s.store->pump();
-  s.store->abandon();
-  s.store.reset();
-  s.backend->crash(CrashKind::kProcess);
-  s.open();
+  s.crash_and_reopen(CrashKind::kProcess);
   EXPECT_FALSE(acked);
   EXPECT_EQ(s.store->head_position(), 1u);
 }
