@@ -241,21 +241,34 @@ TEST(SynchronousLog, ReadsAfterAbandonAreRefusedNotCrashes) {
 
 // ---- The entity host -----------------------------------------------------------------
 
-// An entity host over a synchronous log, with the pump as its shell.
+// Records effects, and whether the log held the events when each one ran.
+struct RecordingEffects final : actors::EffectPort {
+  EventStore* store = nullptr;
+  std::vector<std::pair<std::string, std::uint64_t>> ran;  // (type, head when run)
+  void run(const domain::Effect& effect) override {
+    ran.emplace_back(effect.type, store->head_position());
+  }
+};
+
+// An entity host of entity (kind, id) over a synchronous log, with the pump
+// as its shell and the effects recorded.
 struct HostFixture {
   SyncStore log;
   sim::VirtualTimers timers{log.clock};
   sim::SeededEntropy entropy{5};
   domain::Ids ids{log.clock, entropy};
   sim::SimCarrier carrier{[](const std::string&) { return false; }, timers};
+  RecordingEffects effects;
   std::unique_ptr<actors::HostEnv> env;
   std::unique_ptr<actors::EntityHost> host;
 
-  HostFixture() {
+  explicit HostFixture(actors::EntityKind kind = actors::EntityKind::kAccount,
+                       std::string id = "acct_1") {
     log.open();
-    env.reset(new actors::HostEnv{*log.store, ids, entropy, carrier, log.clock, 50});
+    effects.store = log.store.get();
+    env.reset(new actors::HostEnv{*log.store, ids, entropy, carrier, log.clock, 50, &effects});
     host = std::make_unique<actors::EntityHost>(
-        *env, actors::EntityKind::kAccount, "acct_1", [this](std::vector<es::StreamAppend> parts) {
+        *env, kind, std::move(id), [this](std::vector<es::StreamAppend> parts) {
           log.store->append(std::move(parts), [this](const Status& s, const es::AppendResult& r) {
             host->on_appended(s, r);
           });
@@ -330,37 +343,8 @@ TEST(EntityHost, ALostVersionRaceIsDecidedAgainAgainstFreshState) {
   EXPECT_EQ(f.log.store->stream_version("account-acct_1"), 4u);
 }
 
-// Records effects, and whether the log held the events when each one ran.
-struct RecordingEffects final : actors::EffectPort {
-  EventStore* store = nullptr;
-  std::vector<std::pair<std::string, std::uint64_t>> ran;  // (type, head when run)
-  void run(const domain::Effect& effect) override {
-    ran.emplace_back(effect.type, store->head_position());
-  }
-};
-
-struct ConversationHost {
-  SyncStore log;
-  sim::VirtualTimers timers{log.clock};
-  sim::SeededEntropy entropy{5};
-  domain::Ids ids{log.clock, entropy};
-  sim::SimCarrier carrier{[](const std::string&) { return false; }, timers};
-  RecordingEffects effects;
-  std::unique_ptr<actors::HostEnv> env;
-  std::unique_ptr<actors::EntityHost> host;
-
-  ConversationHost() {
-    log.open();
-    effects.store = log.store.get();
-    env.reset(new actors::HostEnv{*log.store, ids, entropy, carrier, log.clock, 50, &effects});
-    host = std::make_unique<actors::EntityHost>(
-        *env, actors::EntityKind::kConversation, "conv_1",
-        [this](std::vector<es::StreamAppend> parts) {
-          log.store->append(std::move(parts), [this](const Status& s, const es::AppendResult& r) {
-            host->on_appended(s, r);
-          });
-        });
-  }
+struct ConversationHost : HostFixture {
+  ConversationHost() : HostFixture(actors::EntityKind::kConversation, "conv_1") {}
   domain::Command send() {
     return {"conversation.send",
             "acct_1",
