@@ -291,7 +291,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     const std::optional<std::string> order = raw_row(batch, "ct/" + conversation);
     put_summary(account, conversation, order.value_or(""), *summary, batch);
   } else if (type == "message.queued" || type == "message.received") {
-    apply_message(account, data, batch);
+    apply_message(account, data, event.position, batch);
   } else if (type == "webhook.configured") {
     batch.put("wh/" + account + "/" + str(data, "entity"), domain::to_json(data.at("config")));
   } else if (type == "webhook.deleted") {
@@ -418,7 +418,7 @@ void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) cons
 }
 
 void CoreView::apply_message(const std::string& account, const json::object& data,
-                             es::ViewBatch& batch) const {
+                             std::uint64_t position, es::ViewBatch& batch) const {
   const std::string conversation = str(data, "conversationId");
   const std::string key = "c/" + account + "/" + conversation;
   std::optional<json::object> summary = row(batch, key);
@@ -438,7 +438,10 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
     if (agent.is_string())
       batch.erase("ca/" + std::string(agent.as_string()) + "/" + *previous + "/" + conversation);
   }
-  const std::string order = newest_first_key(at_ms, seq);
+  // Ties within one millisecond break by log position, which orders every
+  // message of every conversation; a per-conversation count would rank a
+  // long conversation above a newer message elsewhere.
+  const std::string order = newest_first_key(at_ms, static_cast<std::int64_t>(position));
   batch.put("ct/" + conversation, order);
   (*summary)["lastMessageAt"] = at;
   (*summary)["lastMessagePreview"] = body.empty() && !media.empty()
@@ -489,8 +492,8 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
 }
 
 std::string CoreView::newest_first_key(std::int64_t at_ms, std::int64_t seq) {
-  // Inverted, fixed-width hex sorts newest first; the sequence breaks ties
-  // between messages of the same millisecond.
+  // Inverted, fixed-width hex sorts newest first; the sequence (a log
+  // position) breaks ties between rows of the same millisecond.
   char text[34];
   std::snprintf(text, sizeof text, "%016llx%016llx",
                 static_cast<unsigned long long>(~static_cast<std::uint64_t>(at_ms)),

@@ -34,7 +34,7 @@
 //   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
 //                                Idempotency-Key's claim and, once answered, its response
 //   version                   -> kRowsVersion, as decimal text
-// <order> = 16 hex digits of ~time_ms then 16 of ~sequence: newest first.
+// <order> = 16 hex digits of ~time_ms then 16 of ~(log position): newest first.
 // Rows hold the exact wire JSON, so reads answer with the stored bytes.
 #pragma once
 
@@ -148,7 +148,7 @@ class CoreView {
   static constexpr const char* kName = "core";  // The server's projection.
   // The layout of the rows below. A data folder whose rows have another
   // layout has its read model rebuilt from the log at start.
-  static constexpr int kRowsVersion = 2;
+  static constexpr int kRowsVersion = 3;
   static constexpr const char* kVersionKey = "version";
 
  private:
@@ -170,7 +170,7 @@ class CoreView {
       std::uint64_t limit,
       const std::function<std::optional<std::string>(std::string_view key, std::string_view value)>&
           item) const;
-  void apply_message(const std::string& account, const json::object& data,
+  void apply_message(const std::string& account, const json::object& data, std::uint64_t position,
                      es::ViewBatch& batch) const;
   void apply_status(const json::object& data, es::ViewBatch& batch) const;
   // Writes a conversation's summary to c/ and, once it has an `order`, to
