@@ -287,9 +287,53 @@ std::int64_t retry_delay_ms(const std::string& delivery_id, int attempt, std::in
   return std::clamp<std::int64_t>(delay, 0, kMaxRetryDelayMs);
 }
 
+namespace {
+
+// Whether an attempt's outcome counts as delivered: a 2xx and no error.
+bool delivered(const json::value& http_status, const json::value& error) {
+  return http_status.is_int64() && http_status.as_int64() >= 200 && http_status.as_int64() < 300 &&
+         error.is_null();
+}
+
+json::value stored_response_body(json::value body) {
+  if (body.is_string() && body.as_string().size() > kMaxStoredResponseBytes) {
+    body = std::string(body.as_string().subview(0, kMaxStoredResponseBytes));
+  }
+  return body;
+}
+
+// A test send, made before this command, becomes a finished delivery of its own.
+Decision record_test_delivery(const DeliveryState& state, const Command& command) {
+  const json::object& a = command.args;
+  if (state.exists) return std::vector<Event>{};  // Recorded already.
+  const std::string& id = state.id;
+  json::object created{{"deliveryId", id},           {"accountId", command.account_id},
+                       {"entity", a.at("entity")},   {"webhookId", a.at("webhookId")},
+                       {"agentId", a.at("agentId")}, {"eventType", "agent.message"},
+                       {"channel", "sms"},           {"messageId", a.at("messageId")},
+                       {"conversationId", nullptr},  {"createdAtMs", a.at("createdAtMs")},
+                       {"body", a.at("body")},       {"test", true}};
+  json::object attempted{
+      {"deliveryId", id},
+      {"accountId", command.account_id},
+      {"attempt", 1},
+      {"httpStatus", a.at("httpStatus")},
+      {"error", a.at("error")},
+      {"responseBody", stored_response_body(a.at("responseBody"))},
+      {"durationMs", a.at("durationMs")},
+      {"atMs", a.at("createdAtMs")},
+      {"status", delivered(a.at("httpStatus"), a.at("error")) ? "delivered" : "failed"},
+      {"nextRetryAtMs", nullptr}};
+  return std::vector<Event>{Event{"webhook.delivery_created", std::move(created)},
+                            Event{"webhook.delivery_attempted", std::move(attempted)}};
+}
+
+}  // namespace
+
 Decision decide_delivery(const DeliveryState& state, const Command& command,
                          const Context& context) {
   const json::object& a = command.args;
+  if (command.type == "delivery.record_test") return record_test_delivery(state, command);
   if (command.type != "delivery.attempt" && command.type != "delivery.abandon") {
     return unknown_command(command.type);
   }
@@ -312,8 +356,7 @@ Decision decide_delivery(const DeliveryState& state, const Command& command,
   const int attempt = static_cast<int>(a.at("attempt").as_int64());
   if (attempt != state.attempts + 1) return std::vector<Event>{};  // Stale or repeated.
   const json::value& http_status = a.at("httpStatus");
-  const bool ok = http_status.is_int64() && http_status.as_int64() >= 200 &&
-                  http_status.as_int64() < 300 && a.at("error").is_null();
+  const bool ok = delivered(http_status, a.at("error"));
   json::value next = nullptr;
   std::string status = ok ? "delivered" : "failed";
   if (!ok && attempt < kMaxDeliveryAttempts) {
@@ -322,14 +365,10 @@ Decision decide_delivery(const DeliveryState& state, const Command& command,
                                            retry_after.is_int64() ? retry_after.as_int64() : 0);
     status = "pending";
   }
-  json::value response_body = a.at("responseBody");
-  if (response_body.is_string() && response_body.as_string().size() > kMaxStoredResponseBytes) {
-    response_body = std::string(response_body.as_string().subview(0, kMaxStoredResponseBytes));
-  }
   data["attempt"] = attempt;
   data["httpStatus"] = http_status;
   data["error"] = a.at("error");
-  data["responseBody"] = response_body;
+  data["responseBody"] = stored_response_body(a.at("responseBody"));
   data["durationMs"] = a.at("durationMs");
   data["atMs"] = context.now_ms;
   data["status"] = status;

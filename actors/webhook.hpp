@@ -107,6 +107,12 @@ Event delivery_event(const std::string& delivery_id, const std::string& account,
 //                            durationMs, retryAfterMs|null, retryBaseMs}
 //                      -> webhook.delivery_attempted {status, nextRetryAtMs|null}
 //   "delivery.abandon" args {reason} -> webhook.delivery_attempted (failed, no request made)
+//   "delivery.record_test" args {entity, webhookId, agentId|null, messageId, body,
+//                                createdAtMs, httpStatus|null, error|null,
+//                                responseBody|null, durationMs}
+//                      -> webhook.delivery_created {test: true} and its one final
+//                         webhook.delivery_attempted, in one append: a test send
+//                         is history like any delivery but is never sent again.
 // An attempt report that is not the next attempt, or comes after the end, changes nothing.
 Decision decide_delivery(const DeliveryState& state, const Command& command,
                          const Context& context);

@@ -226,10 +226,15 @@ WebhookDispatch::~WebhookDispatch() = default;
 
 void WebhookDispatch::on_event(const std::string& type, const std::string& payload) {
   if (type == "webhook.delivery_created") {
-    impl_->client.defer(
-        [impl = impl_.get(), job = Impl::job_of(json::parse(payload).as_object(), 1)]() mutable {
-          impl->schedule(std::move(job), 0);
-        });
+    const json::object data = json::parse(payload).as_object();
+    // A test send was made before it was recorded; it is never sent again.
+    if (const json::value* test = data.if_contains("test");
+        test != nullptr && test->is_bool() && test->as_bool()) {
+      return;
+    }
+    impl_->client.defer([impl = impl_.get(), job = Impl::job_of(data, 1)]() mutable {
+      impl->schedule(std::move(job), 0);
+    });
     return;
   }
   if (type == "webhook.delivery_attempted") {
@@ -273,11 +278,12 @@ std::size_t WebhookDispatch::resume() {
 }
 
 void WebhookDispatch::send_test(const std::string& account, const std::string& entity,
-                                const json::value& agent_id,
-                                std::function<void(json::object)> done) {
+                                const json::value& agent_id, TestDone done) {
   auto fail = [&](const std::string& why) {
-    done(json::object{
-        {"success", false}, {"statusCode", nullptr}, {"responseMs", nullptr}, {"error", why}});
+    done(
+        json::object{
+            {"success", false}, {"statusCode", nullptr}, {"responseMs", nullptr}, {"error", why}},
+        json::object{});
   };
   std::optional<std::string> config = impl_->view.webhook(account, entity);
   if (!config) return fail("No webhook is configured");
@@ -289,7 +295,9 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
     return fail(why);
   }
   const std::int64_t at = impl_->clock.now_ms();
-  const json::object message{{"messageId", "msg_test_" + domain::random_hex(impl_->entropy, 8)},
+  const std::string message_id = "msg_test_" + domain::random_hex(impl_->entropy, 8);
+  const std::string delivery_id = "whd_test_" + domain::random_hex(impl_->entropy, 12);
+  const json::object message{{"messageId", message_id},
                              {"conversationId", nullptr},
                              {"numberId", nullptr},
                              {"from", "+15555550100"},
@@ -304,22 +312,35 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
   request.url = url;
   request.body = domain::agent_message_body(message, nullptr, {}, domain::iso8601(at));
   request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
-  request.headers = signed_headers(at, "whd_test_" + domain::random_hex(impl_->entropy, 12),
-                                   "agent.message", text(webhook, "secret"), request.body);
-  impl_->client.send(std::move(request), [done](WebhookResult result) {
-    const bool ok = result.error.empty() && result.http_status >= 200 && result.http_status < 300;
-    json::value error = nullptr;
-    if (!result.error.empty()) {
-      error = result.error;
-    } else if (!ok) {
-      error = "The endpoint answered HTTP " + std::to_string(result.http_status);
-    }
-    done(json::object{{"success", ok},
-                      {"statusCode", result.http_status == 0 ? json::value(nullptr)
-                                                             : json::value(result.http_status)},
-                      {"responseMs", result.duration_ms},
-                      {"error", error}});
-  });
+  request.headers =
+      signed_headers(at, delivery_id, "agent.message", text(webhook, "secret"), request.body);
+  json::object record{
+      {"deliveryId", delivery_id}, {"entity", entity},        {"webhookId", webhook.at("id")},
+      {"agentId", agent_id},       {"messageId", message_id}, {"body", request.body},
+      {"createdAtMs", at}};
+  impl_->client.send(
+      std::move(request), [done, record = std::move(record)](WebhookResult result) mutable {
+        const bool ok =
+            result.error.empty() && result.http_status >= 200 && result.http_status < 300;
+        json::value error = nullptr;
+        if (!result.error.empty()) {
+          error = result.error;
+        } else if (!ok) {
+          error = "The endpoint answered HTTP " + std::to_string(result.http_status);
+        }
+        const json::value status =
+            result.http_status == 0 ? json::value(nullptr) : json::value(result.http_status);
+        record["httpStatus"] = status;
+        record["error"] = error;
+        record["responseBody"] =
+            result.http_status == 0 ? json::value(nullptr) : json::value(result.body);
+        record["durationMs"] = result.duration_ms;
+        done(json::object{{"success", ok},
+                          {"statusCode", status},
+                          {"responseMs", result.duration_ms},
+                          {"error", error}},
+             std::move(record));
+      });
 }
 
 }  // namespace ap::actors

@@ -54,10 +54,14 @@ class WebhookDispatch {
   std::size_t resume();
 
   // Sends a fake agent.message to the webhook `entity` of `account` (POST
-  // …/webhook/test). `done` gets {success, statusCode, responseMs, error};
-  // nothing is recorded.
+  // …/webhook/test). `done` gets the outcome {success, statusCode,
+  // responseMs, error} and, when a request was made, the args of the
+  // "delivery.record_test" command that records it (with its deliveryId),
+  // else an empty object. The caller records it, so that the answer can wait
+  // for the record like any write.
+  using TestDone = std::function<void(boost::json::object outcome, boost::json::object record)>;
   void send_test(const std::string& account, const std::string& entity,
-                 const boost::json::value& agent_id, std::function<void(boost::json::object)> done);
+                 const boost::json::value& agent_id, TestDone done);
 
   // Counts since start, for /metrics.
   struct Stats {

@@ -83,7 +83,8 @@ static void webhook_config(Api::Impl& api, const Call& call, const std::string& 
               });
 }
 
-// POST …/test: a fake agent.message to the webhook, answered with the outcome.
+// POST …/test: a fake agent.message to the webhook, answered with the
+// outcome once the send is in the delivery history (marked `test`).
 static void webhook_test(Api::Impl& api, const Call& call, const std::string& entity,
                          const json::value& agent_id) {
   if (call.request.method != "POST") return call.method_not_allowed();
@@ -93,7 +94,16 @@ static void webhook_test(Api::Impl& api, const Call& call, const std::string& en
       return reply(not_found_response("No webhook is configured"));
     }
     api.webhooks.send_test(account, entity, agent_id,
-                           [reply](json::object outcome) { reply(json_response(outcome)); });
+                           [&api, account, reply](json::object outcome, json::object record) {
+                             if (record.empty()) return reply(json_response(outcome));
+                             const std::string id(record.at("deliveryId").as_string());
+                             api.command(EntityKind::kDelivery, id,
+                                         {"delivery.record_test", account, std::move(record)},
+                                         reply,
+                                         [outcome = std::move(outcome)](const CommandResult&) {
+                                           return json_response(outcome);
+                                         });
+                           });
   });
 }
 
@@ -131,9 +141,13 @@ void Api::Impl::route_webhooks(const Call& call) {
     query_since(call.query, clock.now_ms(), 0, &since_ms, errors);
     if (!errors.empty()) return reply(validation_response(errors, "query"));
     return after_own_writes(account, [this, account, limit, offset, since_ms, reply] {
+      // Both clients' envelopes in one object (contract G): the SDK reads
+      // items/offset/limit, the official MCP server data/hasMore.
       const projections::Page page = view.deliveries(account, "", since_ms, offset, limit);
+      const std::string items = json_array(page.items);
       reply(raw_json_response(
-          "{\"items\":" + json_array(page.items) + ",\"total\":" + std::to_string(page.total) +
+          "{\"items\":" + items + ",\"data\":" + items + ",\"total\":" +
+          std::to_string(page.total) + ",\"hasMore\":" + (page.has_more ? "true" : "false") +
           ",\"offset\":" + std::to_string(offset) + ",\"limit\":" + std::to_string(limit) + "}"));
     });
   }

@@ -324,6 +324,8 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
     const std::string order = newest_first_key(created_ms, static_cast<std::int64_t>(position));
     const std::string entity = str(data, "entity");
     const std::string agent = entity.rfind("agent-", 0) == 0 ? entity.substr(6) : "-";
+    const json::value* test_flag = data.if_contains("test");
+    const bool test = test_flag != nullptr && test_flag->is_bool() && test_flag->as_bool();
     json::object delivery{{"id", id},
                           {"messageId", data.at("messageId")},
                           {"eventType", data.at("eventType")},
@@ -335,11 +337,19 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
                           {"attemptCount", 0},
                           {"lastAttemptAt", nullptr},
                           {"nextRetryAt", nullptr},
-                          {"createdAt", domain::iso8601(created_ms)}};
+                          {"createdAt", domain::iso8601(created_ms)},
+                          // The official MCP server's names for the same facts (contract G).
+                          {"event", data.at("eventType")},
+                          {"statusCode", nullptr},
+                          {"success", false},
+                          {"deliveredAt", nullptr},
+                          {"responseMs", nullptr},
+                          {"test", test}};
     batch.put("d/" + account + "/" + order + "/" + id, domain::to_json(delivery));
     batch.put("dx/" + id, account + " " + order + " " + agent);
     if (agent != "-") batch.put("da/" + agent + "/" + order + "/" + id, "");
     batch.put("dc/" + account, std::to_string(counter(batch, "dc/" + account) + 1));
+    if (test) return;  // Sent already; its outcome is in the same append.
     batch.put("dp/" + id,
               domain::to_json(json::object{{"deliveryId", id},
                                            {"accountId", account},
@@ -366,6 +376,12 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   (*delivery)["responseBody"] = data.at("responseBody");
   (*delivery)["attemptCount"] = data.at("attempt");
   (*delivery)["lastAttemptAt"] = domain::iso8601(data.at("atMs").as_int64());
+  (*delivery)["statusCode"] = data.at("httpStatus");
+  (*delivery)["success"] = status == "delivered";
+  (*delivery)["deliveredAt"] =
+      status == "delivered" ? delivery->at("lastAttemptAt") : json::value(nullptr);
+  (*delivery)["responseMs"] =
+      data.at("httpStatus").is_null() ? json::value(nullptr) : data.at("durationMs");
   const json::value& next = data.at("nextRetryAtMs");
   (*delivery)["nextRetryAt"] =
       next.is_int64() ? json::value(domain::iso8601(next.as_int64())) : json::value(nullptr);
@@ -721,6 +737,7 @@ Page CoreView::deliveries(const std::string& account, const std::string& agent_i
     }
     return true;
   });
+  page.has_more = offset + page.items.size() < page.total;
   return page;
 }
 

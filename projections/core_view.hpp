@@ -24,7 +24,9 @@
 //   ob/<order>/<msg id>       -> "" : every outbound message, newest first (sim outbox)
 //   wh/<account>/<entity>     -> WebhookResponse JSON; entity "project-<account>"
 //                                or "agent-<agent id>"
-//   d/<account>/<order>/<delivery id> -> WebhookDeliveryResponse JSON
+//   d/<account>/<order>/<delivery id> -> WebhookDeliveryResponse JSON, plus the
+//                                official MCP server's event, statusCode, success,
+//                                deliveredAt, responseMs, and test (a test send)
 //   dx/<delivery id>          -> "<account> <order> <agent id or ->"
 //   da/<agent>/<order>/<delivery id> -> "" : deliveries to that agent's webhook
 //   dp/<delivery id>          -> {deliveryId, accountId, entity, conversationId,

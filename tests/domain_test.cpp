@@ -593,6 +593,36 @@ TEST(DeliveryDecider, RetriesOnScheduleThenFails) {
   EXPECT_EQ(retry_delay_ms("whd_x", 1, 1000, 10'000'000), kMaxRetryDelayMs);
 }
 
+// A test send becomes one finished delivery, created and attempted in one
+// append, and recording it again adds nothing.
+TEST(DeliveryDecider, ATestSendIsRecordedOnceAndFinal) {
+  DeliveryState delivery;
+  delivery.id = "whd_test_1";
+  const Command record{"delivery.record_test",
+                       "acct_1",
+                       {{"entity", "project-acct_1"},
+                        {"webhookId", "wh_1"},
+                        {"agentId", nullptr},
+                        {"messageId", "msg_test_1"},
+                        {"body", "{}"},
+                        {"createdAtMs", 5},
+                        {"httpStatus", 503},
+                        {"error", "The endpoint answered HTTP 503"},
+                        {"responseBody", std::string(kMaxStoredResponseBytes + 10, 'x')},
+                        {"durationMs", 7}}};
+  Decision d = decide_delivery(delivery, record, context_at(9));
+  ASSERT_EQ(events_of(d).size(), 2u);
+  EXPECT_EQ(events_of(d)[0].type, "webhook.delivery_created");
+  EXPECT_EQ(events_of(d)[0].data.at("test"), true);
+  const json::object& attempted = events_of(d)[1].data;
+  EXPECT_EQ(attempted.at("status"), "failed");  // Never retried.
+  EXPECT_TRUE(attempted.at("nextRetryAtMs").is_null());
+  EXPECT_EQ(attempted.at("responseBody").as_string().size(), kMaxStoredResponseBytes);
+  for (const Event& e : events_of(d)) evolve_delivery(delivery, e.type, e.data);
+  EXPECT_EQ(delivery.status, "failed");
+  EXPECT_TRUE(events_of(decide_delivery(delivery, record, context_at(10))).empty());
+}
+
 TEST(ConversationDecider, InboundMessageCreatesItsDeliveryWithHistory) {
   ConversationState conversation;
   conversation.id = "conv_1";

@@ -254,14 +254,58 @@ TEST_F(WebhookTest, TestEndpointSendsAFakeMessage) {
   EXPECT_TRUE(outcome.at("error").is_null());
   ASSERT_EQ(receiver.wait_for(1).size(), 1u);
   EXPECT_EQ(body_of(receiver.received()[0]).at("agentId"), agent_.c_str());
-  // A test send is not a delivery.
-  EXPECT_EQ(call_json(alice_, "GET", "/v1/webhooks/deliveries").at("total"), 0);
+  // A test send is in the history where a user looks, marked, and final.
+  json::object page = call_json(alice_, "GET", "/v1/webhooks/deliveries").as_object();
+  ASSERT_EQ(page.at("total"), 1);
+  json::object sent = page.at("items").at(0).as_object();
+  EXPECT_EQ(sent.at("test"), true);
+  EXPECT_EQ(sent.at("status"), "delivered");
+  EXPECT_EQ(sent.at("attemptCount"), 1);
+  EXPECT_EQ(sent.at("httpStatus"), 200);
+  EXPECT_EQ(sent.at("id"), receiver.received()[0].headers.at("x-webhook-id").c_str());
   WebhookReceiver failing([](int) { return ReceiverAnswer{500}; });
   set_webhook("/v1/agents/" + agent_ + "/webhook", failing.url());
   json::object failed =
       call_json(alice_, "POST", "/v1/agents/" + agent_ + "/webhook/test").as_object();
   EXPECT_EQ(failed.at("success"), false);
   EXPECT_EQ(failed.at("statusCode"), 500);
+  json::value by_agent = call_json(alice_, "GET", "/v1/agents/" + agent_ + "/webhook/deliveries");
+  ASSERT_EQ(by_agent.as_array().size(), 1u);
+  EXPECT_EQ(by_agent.at(0).at("status"), "failed");
+  json::object stats = call_json(alice_, "GET", "/v1/webhooks/deliveries/stats").as_object();
+  EXPECT_EQ(stats.at("success"), 1);
+  EXPECT_EQ(stats.at("failed"), 1);
+  // Never retried: a test send was made before it was recorded.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(failing.received().size(), 1u);
+}
+
+// GET /v1/webhooks/deliveries carries the SDK's envelope and the official MCP
+// server's (contract G), whose list_webhook_deliveries reads data and hasMore.
+TEST_F(WebhookTest, DeliveriesServeTheSdkAndTheMcpServer) {
+  WebhookReceiver receiver;
+  set_webhook("/v1/webhooks", receiver.url());
+  inbound("one");
+  inbound("two");
+  ASSERT_EQ(receiver.wait_for(2).size(), 2u);
+  wait_for_delivery("delivered");
+  json::object page = call_json(alice_, "GET", "/v1/webhooks/deliveries?limit=1").as_object();
+  EXPECT_EQ(page.at("total"), 2);
+  EXPECT_EQ(page.at("offset"), 0);
+  EXPECT_EQ(page.at("limit"), 1);
+  EXPECT_EQ(page.at("hasMore"), true);
+  ASSERT_EQ(page.at("items").as_array().size(), 1u);
+  EXPECT_EQ(page.at("data"), page.at("items"));
+  const json::object& item = page.at("data").at(0).as_object();
+  EXPECT_EQ(item.at("event"), "agent.message");
+  EXPECT_EQ(item.at("statusCode"), 200);
+  EXPECT_EQ(item.at("success"), true);
+  EXPECT_EQ(item.at("deliveredAt"), item.at("lastAttemptAt"));
+  EXPECT_TRUE(item.at("responseMs").is_int64());
+  EXPECT_EQ(item.at("test"), false);
+  json::object last = call_json(alice_, "GET", "/v1/webhooks/deliveries?offset=1").as_object();
+  EXPECT_EQ(last.at("hasMore"), false);
+  EXPECT_EQ(last.at("data").as_array().size(), 1u);
 }
 
 TEST_F(WebhookTest, ConfigurationRulesAndBadInput) {
