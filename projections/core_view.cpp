@@ -439,7 +439,16 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   const std::string key = "c/" + account + "/" + conversation;
   std::optional<json::object> summary = row(batch, key);
   if (!summary) return;
-  const std::int64_t at_ms = data.at("atMs").as_int64();
+  // The listed time strictly increases across each number's messages, so a
+  // client walking any message list with `before`/`after` (an ISO time, ms
+  // precision) sees every message exactly once. The conversation already
+  // makes its own times strictly increase; this extends that to the number,
+  // whose conversations may share a millisecond. A number busier than one
+  // message per millisecond lists its messages slightly ahead of the clock.
+  const std::string number_id = str(data, "numberId");
+  const std::string number_clock = "nt/" + number_id;
+  const std::int64_t at_ms = std::max(data.at("atMs").as_int64(), counter(batch, number_clock) + 1);
+  batch.put(number_clock, std::to_string(at_ms));
   const std::int64_t seq = summary->at("messageCount").as_int64() + 1;
   const std::string at = domain::iso8601(at_ms);
   const std::string body = str(data, "body");
@@ -484,8 +493,7 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                        {"errorMessage", nullptr},
                        {"segments", data.at("segments")}};
   batch.put("m/" + conversation + "/" + order + "/" + message_id, domain::to_json(message));
-  batch.put("mi/" + message_id,
-            account + " " + conversation + " " + order + " " + str(data, "numberId"));
+  batch.put("mi/" + message_id, account + " " + conversation + " " + order + " " + number_id);
   if (data.at("direction") == "outbound") {
     batch.put("op/" + message_id, domain::to_json(data));
     batch.put("ob/" + order + "/" + message_id, "");
@@ -503,8 +511,7 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                               {"status", data.at("status")},
                               {"errorCode", nullptr},
                               {"errorMessage", nullptr}};
-  batch.put("nm/" + str(data, "numberId") + "/" + order + "/" + message_id,
-            domain::to_json(number_message));
+  batch.put("nm/" + number_id + "/" + order + "/" + message_id, domain::to_json(number_message));
 }
 
 std::string CoreView::newest_first_key(std::int64_t at_ms, std::int64_t seq) {

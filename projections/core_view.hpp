@@ -19,6 +19,8 @@
 //   m/<conv id>/<order>/<msg id>   -> MessageInConversation JSON
 //   nm/<number id>/<order>/<msg id> -> MessageResponse JSON
 //   mi/<msg id>               -> "<account> <conv id> <order> <number id>"
+//   nt/<number id>            -> the newest listed time of its messages (ms, decimal):
+//                                listed times strictly increase per number
 //   op/<msg id>               -> message.queued data of an outbound message the
 //                                carrier has not finished with (resubmitted at start)
 //   ob/<order>/<msg id>       -> "" : every outbound message, newest first (sim outbox)
