@@ -45,7 +45,11 @@ std::unique_ptr<es::EventStore> open_store(const std::string& data_dir) {
 // Decides `command` against account `account_id` and appends the events.
 // Returns 0 on success, printing the error otherwise.
 int run(es::EventStore& store, const std::string& account_id, const domain::Command& command) {
-  Aggregate account = load_aggregate(store, EntityKind::kAccount, account_id);
+  Aggregate account;
+  if (es::Status s = load_aggregate(store, EntityKind::kAccount, account_id, &account); !s.ok()) {
+    std::fprintf(stderr, "agentphone admin: %s\n", s.to_string().c_str());
+    return 1;
+  }
   domain::Ids ids(admin_clock(), admin_entropy());
   domain::Context context;
   context.now_ms = admin_clock().now_ms();
@@ -98,7 +102,11 @@ int admin_create_key(const std::string& data_dir, const std::string& account_id)
 int admin_list_keys(const std::string& data_dir, const std::string& account_id) {
   auto store = open_store(data_dir);
   if (!store) return 1;
-  const Aggregate account = load_aggregate(*store, EntityKind::kAccount, account_id);
+  Aggregate account;
+  if (es::Status s = load_aggregate(*store, EntityKind::kAccount, account_id, &account); !s.ok()) {
+    std::fprintf(stderr, "agentphone admin: %s\n", s.to_string().c_str());
+    return 1;
+  }
   const auto& state = std::get<domain::AccountState>(account.state);
   if (!state.exists) {
     std::fprintf(stderr, "agentphone admin: account %s not found\n", account_id.c_str());

@@ -3,6 +3,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cassert>
+
 namespace ap::actors {
 
 namespace json = boost::json;
@@ -230,7 +232,8 @@ void restore_snapshot(AnyState& state, const json::object& o) {
 
 }  // namespace
 
-Aggregate load_aggregate(const es::EventStore& store, EntityKind kind, const std::string& id) {
+es::Status load_aggregate(const es::EventStore& store, EntityKind kind, const std::string& id,
+                          Aggregate* out) {
   Aggregate aggregate;
   aggregate.kind = kind;
   aggregate.id = id;
@@ -238,24 +241,36 @@ Aggregate load_aggregate(const es::EventStore& store, EntityKind kind, const std
   aggregate.state = empty_state(kind, id);
   // A new entity (every create) has no stream: one cheap lookup instead of a
   // snapshot read and an iterator.
-  const std::uint64_t last_version = store.stream_version(aggregate.stream);
-  if (last_version == 0) return aggregate;
-  std::optional<es::Snapshot> snapshot;
-  if (store.load_snapshot(aggregate.stream, &snapshot).ok() && snapshot) {
-    restore_snapshot(aggregate.state, json::parse(snapshot->bytes).as_object());
-    aggregate.version = snapshot->version;
-    aggregate.snapshot_version = snapshot->version;
+  std::uint64_t last_version = 0;
+  if (es::Status s = store.stream_version(aggregate.stream, &last_version); !s.ok()) return s;
+  if (last_version > 0) {
+    std::optional<es::Snapshot> snapshot;
+    if (es::Status s = store.load_snapshot(aggregate.stream, &snapshot); !s.ok()) return s;
+    if (snapshot) {
+      restore_snapshot(aggregate.state, json::parse(snapshot->bytes).as_object());
+      aggregate.version = snapshot->version;
+      aggregate.snapshot_version = snapshot->version;
+    }
   }
   std::vector<es::RecordedEvent> tail;
+  // Bounded: each round reads at least one event or stops.
   while (aggregate.version < last_version) {
-    store.read_stream(aggregate.stream, aggregate.version + 1, 1000, &tail);
+    if (es::Status s = store.read_stream(aggregate.stream, aggregate.version + 1, 1000, &tail);
+        !s.ok()) {
+      return s;
+    }
+    // stream_version counts appends written and not yet synced, which read
+    // only once synced: decide on what is readable, and the append's version
+    // check sends the command round again if the log is already past it.
     if (tail.empty()) break;
     for (const es::RecordedEvent& event : tail) {
+      assert(event.version == aggregate.version + 1 && "stream versions are dense");
       evolve(aggregate.state, event.type, json::parse(event.payload).as_object());
       aggregate.version = event.version;
     }
   }
-  return aggregate;
+  *out = std::move(aggregate);
+  return es::Status::Ok();
 }
 
 domain::Decision decide(const Aggregate& aggregate, const domain::Command& command,

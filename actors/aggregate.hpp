@@ -37,9 +37,12 @@ struct Aggregate {
 // The log stream of entity (kind, id), e.g. "agent-agt_…".
 std::string stream_name(EntityKind kind, const std::string& id);
 
-// Returns the aggregate rebuilt from its latest snapshot and the events after
-// it (an empty state at version 0 for a stream that does not exist).
-Aggregate load_aggregate(const es::EventStore& store, EntityKind kind, const std::string& id);
+// Sets *out to the aggregate rebuilt from its latest snapshot and the events
+// after it (an empty state at version 0 for a stream that does not exist).
+// A failed or short read of the log is an error status: a partly read entity
+// must never decide.
+es::Status load_aggregate(const es::EventStore& store, EntityKind kind, const std::string& id,
+                          Aggregate* out);
 
 // Runs the kind's decider.
 domain::Decision decide(const Aggregate& aggregate, const domain::Command& command,

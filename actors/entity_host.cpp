@@ -76,7 +76,16 @@ std::optional<domain::Outcome> EntityHost::decide_front() {
   std::optional<domain::DomainError> refusal;
   try {
     if (!loaded_) {
-      aggregate_ = load_aggregate(env_.store, aggregate_.kind, aggregate_.id);
+      if (es::Status s = load_aggregate(env_.store, aggregate_.kind, aggregate_.id, &aggregate_);
+          !s.ok()) {
+        // Not a fault of the entity: the log cannot be read now. The next
+        // command tries again.
+        finish(failure(
+            domain::make_error(domain::ErrorKind::kUnavailable, "LOG_UNAVAILABLE",
+                               "The " + aggregate_.stream +
+                                   " entity could not be read from the log: " + s.to_string())));
+        return std::nullopt;
+      }
       loaded_ = true;
     }
     domain::Context context;
@@ -141,7 +150,14 @@ void EntityHost::process_next() {
       continue;
     }
     if (const std::optional<IdempotencyClaim>& claim = queue_.front().claim) {
-      if (env_.store.stream_version(claim->stream) > 0) {
+      std::uint64_t claimed = 0;
+      if (es::Status s = env_.store.stream_version(claim->stream, &claimed); !s.ok()) {
+        finish(failure(
+            domain::make_error(domain::ErrorKind::kUnavailable, "LOG_UNAVAILABLE",
+                               "The Idempotency-Key could not be checked: " + s.to_string())));
+        continue;
+      }
+      if (claimed > 0) {
         finish(failure(
             domain::make_error(domain::ErrorKind::kConflict, "IDEMPOTENCY_KEY_IN_USE",
                                "This Idempotency-Key was already used for a request that wrote")));

@@ -15,9 +15,12 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
       ids_(ports.clock, ports.entropy) {
   assert(store_ != nullptr);
   // A number whose phone stream exists was claimed once and never returns.
+  // One whose stream cannot be read counts as claimed: the carrier offers
+  // another rather than risk handing out a number twice.
   carrier_ = std::make_unique<sim::SimCarrier>(
       [store = store_.get()](const std::string& e164) {
-        return store->stream_version(domain::phone_stream(e164)) > 0;
+        std::uint64_t version = 0;
+        return !store->stream_version(domain::phone_stream(e164), &version).ok() || version > 0;
       },
       ports_.timers, options_.carrier);
   view_ = std::make_unique<projections::CoreView>(*store_);

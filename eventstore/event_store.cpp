@@ -189,11 +189,20 @@ struct EventStore::Impl {
   Status sync_failed;  // Guarded by queue_mu; copied into sticky_error by the writer.
   std::thread syncer;
 
-  std::uint64_t read_stream_head(const std::string& stream) const {
+  // A stream that does not exist is at version 0; a failed read or a
+  // malformed head is an error, never version 0 (an append checked against a
+  // wrong 0 would write a second version 1).
+  Status read_stream_head(const std::string& stream, std::uint64_t* version) const {
+    *version = 0;
     std::string value;
     Status s = db->get(prefixed(kStreamHeadPrefix, stream), &value);
-    if (!s.ok() || value.size() != 8) return 0;
-    return get_be64(value.data());
+    if (s.code() == Code::kNotFound) return Status::Ok();
+    if (!s.ok()) return s;
+    if (value.size() != 8) {
+      return Status(Code::kCorruption, "stream head of '" + stream + "' is not 8 bytes");
+    }
+    *version = get_be64(value.data());
+    return Status::Ok();
   }
 
   // Synchronous mode: subscriptions that pump() feeds.
@@ -259,7 +268,12 @@ struct EventStore::Impl {
       std::vector<std::uint64_t> current(parts.size());
       for (std::size_t p = 0; p < parts.size() && check.ok(); ++p) {
         auto it = versions.find(parts[p].stream);
-        current[p] = it != versions.end() ? it->second : read_stream_head(parts[p].stream);
+        if (it != versions.end()) {
+          current[p] = it->second;
+        } else if (Status read = read_stream_head(parts[p].stream, &current[p]); !read.ok()) {
+          check = read;  // Refused whole: nothing of this append is written.
+          break;
+        }
         const ExpectedVersion& expected = parts[p].expected;
         if (!expected.is_any() && expected.value() != current[p]) {
           check = Status(Code::kWrongExpectedVersion,
@@ -734,9 +748,10 @@ Status EventStore::read_all(std::uint64_t from_position, std::size_t max_count,
   return it->status();
 }
 
-std::uint64_t EventStore::stream_version(const std::string& stream) const {
-  if (impl_->closed.load()) return 0;
-  return impl_->read_stream_head(stream);
+Status EventStore::stream_version(const std::string& stream, std::uint64_t* version) const {
+  *version = 0;
+  if (impl_->closed.load()) return closed_status();
+  return impl_->read_stream_head(stream, version);
 }
 
 VerifyReport EventStore::verify_chain(std::uint64_t from, std::uint64_t to) const {
@@ -840,12 +855,18 @@ Status EventStore::commit_view(const std::string& projection, ViewBatch batch,
   return impl_->db->write(std::move(write_batch), Durability::kUnlogged);
 }
 
-std::uint64_t EventStore::load_checkpoint(const std::string& projection) const {
-  if (impl_->closed.load()) return 0;
+Status EventStore::load_checkpoint(const std::string& projection, std::uint64_t* position) const {
+  *position = 0;
+  if (impl_->closed.load()) return closed_status();
   std::string value;
   Status s = impl_->db->get(prefixed(kCheckpointPrefix, projection), &value);
-  if (!s.ok() || value.size() != 8) return 0;
-  return get_be64(value.data());
+  if (s.code() == Code::kNotFound) return Status::Ok();
+  if (!s.ok()) return s;
+  if (value.size() != 8) {
+    return Status(Code::kCorruption, "checkpoint of '" + projection + "' is not 8 bytes");
+  }
+  *position = get_be64(value.data());
+  return Status::Ok();
 }
 
 Status EventStore::get_view(const std::string& projection, const std::string& key,

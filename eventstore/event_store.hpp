@@ -169,9 +169,10 @@ class EventStore {
   // commits to every event before it.
   std::string head_hash() const;
 
-  // Last version of `stream` (0 when it does not exist), including appends
-  // that are written and waiting for their fsync.
-  std::uint64_t stream_version(const std::string& stream) const;
+  // Sets *version to the last version of `stream` (0 when it does not
+  // exist), including appends that are written and waiting for their fsync.
+  // A failed read is an error status, never version 0.
+  Status stream_version(const std::string& stream, std::uint64_t* version) const;
 
   // Recomputes the chain over [from, to] (to = 0 means the head) and reports
   // the first position whose record is missing, malformed or mis-hashed.
@@ -197,7 +198,9 @@ class EventStore {
   // the log's fsync.)
   Status commit_view(const std::string& projection, ViewBatch batch,
                      std::uint64_t checkpoint_position);
-  std::uint64_t load_checkpoint(const std::string& projection) const;
+  // Sets *position to the projection's checkpoint (0 before its first
+  // commit). A failed read is an error status, never 0.
+  Status load_checkpoint(const std::string& projection, std::uint64_t* position) const;
   Status get_view(const std::string& projection, const std::string& key, std::string* value) const;
   // Calls visit(key, value) for keys starting with `prefix`, in key order,
   // beginning at `start` (or at the prefix when empty), until it returns false.

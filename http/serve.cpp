@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 
 #include "actors/node.hpp"
 #include "actors/system_ports.hpp"
@@ -45,8 +46,16 @@ int run_serve(const ServeConfig& config) {
   node_options.webhooks.production = !config.sandbox;
   node_options.webhooks.retry_base_ms = config.webhook_retry_base_ms;
   node_options.webhooks.max_in_flight_per_endpoint = config.webhook_max_in_flight;
-  auto node = std::make_unique<actors::Node>(
-      std::move(store), actors::NodePorts{clock, entropy, timers, webhook_client}, node_options);
+  // A node that cannot read where its read model stands refuses to start,
+  // with the reason, rather than serve wrong answers.
+  std::unique_ptr<actors::Node> node;
+  try {
+    node = std::make_unique<actors::Node>(
+        std::move(store), actors::NodePorts{clock, entropy, timers, webhook_client}, node_options);
+  } catch (const std::runtime_error& e) {
+    std::fprintf(stderr, "agentphone: cannot start: %s\n", e.what());
+    return 1;
+  }
 
   Api api(*node, config.sandbox);
   ServerOptions server_options;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 
 #include "actors/domain.hpp"
 #include "actors/secrets.hpp"
@@ -25,10 +26,18 @@ std::string str(const json::object& o, const char* key) {
 
 CoreView::CoreView(es::EventStore& store, std::string name)
     : store_(store), name_(std::move(name)) {
-  checkpoint_ = store_.load_checkpoint(name_);
+  // A read model that cannot find out where it stands must not guess: a
+  // wrong checkpoint would apply events twice or skip them.
+  if (es::Status s = store_.load_checkpoint(name_, &checkpoint_); !s.ok()) {
+    throw std::runtime_error("the read model's checkpoint could not be read: " + s.to_string());
+  }
   std::string version;
-  version_written_ =
-      store_.get_view(name_, kVersionKey, &version).ok() && version == std::to_string(kRowsVersion);
+  es::Status read = store_.get_view(name_, kVersionKey, &version);
+  if (!read.ok() && read.code() != es::Code::kNotFound) {
+    throw std::runtime_error("the read model's layout version could not be read: " +
+                             read.to_string());
+  }
+  version_written_ = read.ok() && version == std::to_string(kRowsVersion);
   if (checkpoint_ > 0 && !version_written_) {
     // The rows were written by a build with another row layout. They are
     // derived data: drop them and replay the whole log.

@@ -3,6 +3,7 @@
 // event, until it is killed with SIGKILL by the parent test.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -37,7 +38,8 @@ int main(int argc, char** argv) {
       // Each thread owns its streams, so it knows the next version in advance.
       for (std::uint64_t round = 0;; ++round) {
         const std::string stream = "crash-" + std::to_string(t) + "-" + std::to_string(round % 3);
-        const std::uint64_t version = store->stream_version(stream);
+        std::uint64_t version = 0;
+        if (!store->stream_version(stream, &version).ok()) std::abort();
         std::vector<ap::es::StreamAppend> parts;
         parts.push_back({stream,
                          version == 0 ? ap::es::ExpectedVersion::no_stream()

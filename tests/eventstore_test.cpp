@@ -51,6 +51,21 @@ class EventStoreTest : public ::testing::Test {
     return store_->append_and_wait(std::move(parts), result);
   }
 
+  // The stream's version; a failed read fails the test.
+  std::uint64_t version_of(const std::string& stream) const {
+    std::uint64_t version = 0;
+    const Status s = store_->stream_version(stream, &version);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    return version;
+  }
+
+  std::uint64_t checkpoint_of(const std::string& projection) const {
+    std::uint64_t position = 0;
+    const Status s = store_->load_checkpoint(projection, &position);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    return position;
+  }
+
   TempDir dir_;
   std::atomic<std::int64_t> now_ms_{1'700'000'000'000};
   std::unique_ptr<EventStore> store_;
@@ -79,8 +94,8 @@ TEST_F(EventStoreTest, AppendAssignsDensePositionsVersionsAndClockTime) {
   EXPECT_EQ(all[2].time_ms, 1'700'000'000'500);
   EXPECT_EQ(all[2].stream, "b");
   EXPECT_EQ(store_->head_position(), 3u);
-  EXPECT_EQ(store_->stream_version("a"), 2u);
-  EXPECT_EQ(store_->stream_version("missing"), 0u);
+  EXPECT_EQ(version_of("a"), 2u);
+  EXPECT_EQ(version_of("missing"), 0u);
 }
 
 TEST_F(EventStoreTest, TimeNeverGoesBackwardsEvenIfTheClockDoes) {
@@ -121,11 +136,11 @@ TEST_F(EventStoreTest, ExpectedVersionMismatchIsRefusedAndWritesNothing) {
   EXPECT_EQ(append(part("new", ExpectedVersion::exact(1), {"2"})).code(),
             Code::kWrongExpectedVersion);
   EXPECT_EQ(store_->head_position(), 1u);
-  EXPECT_EQ(store_->stream_version("s"), 1u);
-  EXPECT_EQ(store_->stream_version("new"), 0u);
+  EXPECT_EQ(version_of("s"), 1u);
+  EXPECT_EQ(version_of("new"), 0u);
   EXPECT_TRUE(append(part("s", ExpectedVersion::exact(1), {"2"})).ok());
   EXPECT_TRUE(append(part("s", ExpectedVersion::any(), {"3"})).ok());
-  EXPECT_EQ(store_->stream_version("s"), 3u);
+  EXPECT_EQ(version_of("s"), 3u);
 }
 
 TEST_F(EventStoreTest, MultiStreamAppendIsAllOrNothing) {
@@ -135,7 +150,7 @@ TEST_F(EventStoreTest, MultiStreamAppendIsAllOrNothing) {
   parts.push_back(part("b", ExpectedVersion::no_stream(), {"2"}));  // b exists: refused.
   EXPECT_EQ(store_->append_and_wait(std::move(parts)).code(), Code::kWrongExpectedVersion);
   EXPECT_EQ(store_->head_position(), 1u);
-  EXPECT_EQ(store_->stream_version("a"), 0u);
+  EXPECT_EQ(version_of("a"), 0u);
 
   parts.clear();
   parts.push_back(part("a", ExpectedVersion::no_stream(), {"1", "2"}));
@@ -144,8 +159,8 @@ TEST_F(EventStoreTest, MultiStreamAppendIsAllOrNothing) {
   ASSERT_TRUE(store_->append_and_wait(std::move(parts), &result).ok());
   EXPECT_EQ(result.first_position, 2u);
   EXPECT_EQ(result.last_position, 4u);
-  EXPECT_EQ(store_->stream_version("a"), 2u);
-  EXPECT_EQ(store_->stream_version("b"), 2u);
+  EXPECT_EQ(version_of("a"), 2u);
+  EXPECT_EQ(version_of("b"), 2u);
 }
 
 TEST_F(EventStoreTest, RefusedAppendInAGroupCommitDoesNotAffectTheOthers) {
@@ -295,7 +310,7 @@ TEST_F(EventStoreTest, ReopenContinuesPositionsVersionsAndTheChain) {
   ASSERT_TRUE(append(part("b", ExpectedVersion::any(), {"3"})).ok());
   reopen();
   EXPECT_EQ(store_->head_position(), 3u);
-  EXPECT_EQ(store_->stream_version("a"), 2u);
+  EXPECT_EQ(version_of("a"), 2u);
   AppendResult result;
   ASSERT_TRUE(append(part("a", ExpectedVersion::exact(2), {"4"}), &result).ok());
   EXPECT_EQ(result.first_position, 4u);
@@ -377,7 +392,7 @@ TEST_F(EventStoreTest, SnapshotsKeepTheLatestPerStream) {
 }
 
 TEST_F(EventStoreTest, ViewUpdatesCommitWithTheirCheckpoint) {
-  EXPECT_EQ(store_->load_checkpoint("p"), 0u);
+  EXPECT_EQ(checkpoint_of("p"), 0u);
   ViewBatch batch;
   batch.put("acct1/b", "B");
   batch.put("acct1/a", "A");
@@ -388,8 +403,8 @@ TEST_F(EventStoreTest, ViewUpdatesCommitWithTheirCheckpoint) {
   second.put("acct1/d", "D");
   ASSERT_TRUE(store_->commit_view("p", second, 43).ok());
   reopen();
-  EXPECT_EQ(store_->load_checkpoint("p"), 43u);
-  EXPECT_EQ(store_->load_checkpoint("other"), 0u);
+  EXPECT_EQ(checkpoint_of("p"), 43u);
+  EXPECT_EQ(checkpoint_of("other"), 0u);
   std::string value;
   ASSERT_TRUE(store_->get_view("p", "acct2/c", &value).ok());
   EXPECT_EQ(value, "C");
@@ -431,7 +446,7 @@ TEST_F(EventStoreTest, ManyProducersOverManyStreamsKeepEverythingDense) {
         }
         // Optimistic writers retry on conflicts, as actors would after reloading.
         for (;;) {
-          const std::uint64_t version = store_->stream_version(stream);
+          const std::uint64_t version = version_of(stream);
           Status s = append(part(
               stream, version == 0 ? ExpectedVersion::no_stream() : ExpectedVersion::exact(version),
               {"{\"k\":2}"}));
@@ -454,7 +469,7 @@ TEST_F(EventStoreTest, ManyProducersOverManyStreamsKeepEverythingDense) {
     EXPECT_EQ(all[i].version, ++versions[all[i].stream]) << all[i].stream;
   }
   for (const auto& [stream, version] : versions) {
-    EXPECT_EQ(store_->stream_version(stream), version);
+    EXPECT_EQ(version_of(stream), version);
   }
   VerifyReport report = store_->verify_chain();
   EXPECT_TRUE(report.ok) << report.problem;

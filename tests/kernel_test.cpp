@@ -170,6 +170,34 @@ struct SyncStore {
   }
 };
 
+// The version check of an append reads the stream's head; if that read
+// fails the append is refused whole, rather than checked against version 0.
+TEST(SynchronousLog, AFailedHeadReadRefusesTheAppendAndWritesNothing) {
+  SyncStore s;
+  s.open();
+  bool acked = false;
+  s.append("a", &acked);
+  while (s.store->pump() > 0) {
+  }
+  ASSERT_TRUE(acked);
+  std::uint64_t version = 0;
+  s.backend->fail_next_reads(1);
+  EXPECT_EQ(s.store->stream_version("a", &version).code(), Code::kIoError);
+  s.backend->fail_next_reads(1);
+  Status refused;
+  s.store->append("a", ExpectedVersion::no_stream(), {NewEvent{"test.happened", "{}"}},
+                  [&refused](const Status& status, const es::AppendResult&) { refused = status; });
+  while (s.store->pump() > 0) {
+  }
+  EXPECT_EQ(refused.code(), Code::kIoError) << refused.to_string();
+  EXPECT_EQ(s.store->head_position(), 1u);
+  ASSERT_TRUE(s.store->stream_version("a", &version).ok());
+  EXPECT_EQ(version, 1u);
+  std::uint64_t checkpoint = 0;
+  s.backend->fail_next_reads(1);
+  EXPECT_EQ(s.store->load_checkpoint("core", &checkpoint).code(), Code::kIoError);
+}
+
 TEST(SynchronousLog, AnAppendIsAcknowledgedOnlyByTheSecondPump) {
   SyncStore s;
   s.open();
@@ -309,6 +337,52 @@ TEST(EntityHost, AFaultFailsTheCommandIsCountedAndTheEntityRecovers) {
   EXPECT_EQ(f.host->handled(), 3u);
 }
 
+// A read of the log that fails is an error, never "no such entity": an
+// entity that decided on an empty state would write a second version 1.
+TEST(EntityHost, AFailedReadIsLogUnavailableAndWritesNothing) {
+  HostFixture f;
+  ASSERT_TRUE(f.run({"account.create",
+                     "acct_1",
+                     {{"email", "a@example.com"}, {"keyPrefix", "sk"}, {"keySha256", "x"}}})
+                  .ok);
+  const std::uint64_t head = f.log.store->head_position();
+  std::uint64_t created = 0;
+  ASSERT_TRUE(f.log.store->stream_version("account-acct_1", &created).ok());
+  // A second host of the same account: it must load the account from the log.
+  std::unique_ptr<actors::EntityHost> fresh;
+  fresh = std::make_unique<actors::EntityHost>(
+      *f.env, actors::EntityKind::kAccount, "acct_1", [&](std::vector<es::StreamAppend> parts) {
+        f.log.store->append(std::move(parts), [&](const Status& s, const es::AppendResult& r) {
+          fresh->on_appended(s, r);
+        });
+      });
+  auto run = [&](domain::Command command) {
+    actors::CommandResult out;
+    bool done = false;
+    fresh->on_command({std::move(command), [&](actors::CommandResult r) {
+                         out = std::move(r);
+                         done = true;
+                       }});
+    while (!done && f.log.store->pump() > 0) {
+    }
+    EXPECT_TRUE(done);
+    return out;
+  };
+  const domain::Command create_key{
+      "account.create_key", "acct_1", {{"keyPrefix", "sk2"}, {"keySha256", "y"}}};
+  f.log.backend->fail_next_reads(1);
+  actors::CommandResult refused = run(create_key);
+  EXPECT_FALSE(refused.ok);
+  EXPECT_EQ(refused.error.code, "LOG_UNAVAILABLE");
+  EXPECT_EQ(f.log.store->head_position(), head);
+  EXPECT_EQ(f.env->faults.load(), 0u);  // The log failed, not the entity.
+  actors::CommandResult key = run(create_key);
+  EXPECT_TRUE(key.ok) << key.error.message;
+  std::uint64_t version = 0;
+  ASSERT_TRUE(f.log.store->stream_version("account-acct_1", &version).ok());
+  EXPECT_EQ(version, created + 1);  // Exactly the one key.
+}
+
 // After a simulated crash the dying node must decide, write and draw nothing.
 TEST(EntityHost, AnAbandonedNodeRefusesCommandsUndecided) {
   HostFixture f;
@@ -340,7 +414,9 @@ TEST(EntityHost, ALostVersionRaceIsDecidedAgainAgainstFreshState) {
   actors::CommandResult key =
       f.run({"account.create_key", "acct_1", {{"keyPrefix", "sk2"}, {"keySha256", "y"}}});
   EXPECT_TRUE(key.ok) << key.error.message;
-  EXPECT_EQ(f.log.store->stream_version("account-acct_1"), 4u);
+  std::uint64_t version = 0;
+  ASSERT_TRUE(f.log.store->stream_version("account-acct_1", &version).ok());
+  EXPECT_EQ(version, 4u);
 }
 
 struct ConversationHost : HostFixture {
