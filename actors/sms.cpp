@@ -8,25 +8,35 @@ namespace ap::domain {
 
 namespace {
 
-// Decodes UTF-8 into code points; malformed bytes count as U+FFFD.
+// Decodes the character that starts at text[i] into *cp and returns how many
+// bytes it takes. A byte that does not start a well-formed sequence (a stray
+// continuation byte, a lead byte without its continuation bytes) is one
+// U+FFFD, so that every counter of characters agrees on malformed text.
+std::size_t utf8_step(std::string_view text, std::size_t i, char32_t* cp) {
+  const auto byte = static_cast<unsigned char>(text[i]);
+  const std::size_t length = byte < 0x80           ? 1
+                             : (byte >> 5) == 0x6  ? 2
+                             : (byte >> 4) == 0xe  ? 3
+                             : (byte >> 3) == 0x1e ? 4
+                                                   : 0;
+  *cp = 0xfffd;
+  if (length == 0 || i + length > text.size()) return 1;
+  char32_t value = length == 1 ? byte : byte & (0x7f >> length);
+  for (std::size_t k = 1; k < length; ++k) {
+    const auto next = static_cast<unsigned char>(text[i + k]);
+    if ((next & 0xC0) != 0x80) return 1;
+    value = (value << 6) | (next & 0x3f);
+  }
+  *cp = value;
+  return length;
+}
+
 std::u32string decode_utf8(std::string_view text) {
   std::u32string out;
+  char32_t cp = 0;
   for (std::size_t i = 0; i < text.size();) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    int length = byte < 0x80           ? 1
-                 : (byte >> 5) == 0x6  ? 2
-                 : (byte >> 4) == 0xe  ? 3
-                 : (byte >> 3) == 0x1e ? 4
-                                       : 0;
-    if (length == 0 || i + length > text.size()) {
-      out.push_back(0xfffd);
-      ++i;
-      continue;
-    }
-    char32_t cp = length == 1 ? byte : byte & (0x7f >> length);
-    for (int k = 1; k < length; ++k) cp = (cp << 6) | (text[i + k] & 0x3f);
+    i += utf8_step(text, i, &cp);
     out.push_back(cp);
-    i += length;
   }
   return out;
 }
@@ -55,13 +65,13 @@ std::size_t code_points(std::string_view text) {
 }
 
 std::string_view utf8_prefix(std::string_view text, std::size_t max_code_points) {
+  // Steps exactly as code_points counts, so the prefix never holds more
+  // characters than asked, even in malformed text.
   std::size_t count = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    // A byte that is not a continuation byte (10xxxxxx) starts a character.
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      if (count == max_code_points) return text.substr(0, i);
-      ++count;
-    }
+  char32_t cp = 0;
+  for (std::size_t i = 0; i < text.size(); ++count) {
+    if (count == max_code_points) return text.substr(0, i);
+    i += utf8_step(text, i, &cp);
   }
   return text;
 }

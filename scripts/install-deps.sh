@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
   libsimdjson-dev libssl-dev libcli11-dev libgtest-dev
+  clang-14 libclang-rt-14-dev
   nodejs npm wrk ca-certificates
 )
 

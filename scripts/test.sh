@@ -3,8 +3,10 @@
 # missing packages, builds, and runs every test (ctest), then builds the C++
 # suites again with AddressSanitizer + UndefinedBehaviorSanitizer into
 # ./build-sanitize and runs them there. Exits non-zero on any failure.
+# Last, each libFuzzer target runs for AP_FUZZ_SECONDS (default 20) seconds.
 # AP_CRASH_ROUNDS=20 makes the kill -9 test run 20 rounds; AP_SANITIZE=0
-# skips the sanitizer pass (for a quicker local run; CI always runs it).
+# skips the sanitizer and fuzzing passes (for a quicker local run; CI always
+# runs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,4 +23,5 @@ if [[ "${AP_SANITIZE:-1}" != "0" ]]; then
   (cd build-sanitize &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --output-on-failure --timeout 900 -E '^sdk_compat$')
+  AP_FUZZ_SECONDS="${AP_FUZZ_SECONDS:-20}" scripts/fuzz.sh
 fi

@@ -293,6 +293,26 @@ TEST(Utf8Prefix, NeverSplitsACharacter) {
   EXPECT_EQ(domain::utf8_prefix("", 3), "");
 }
 
+// Malformed UTF-8: a lead byte without its continuation bytes is one U+FFFD
+// and never swallows the character after it, so the character limit, the
+// segment count and the preview all count alike (found by fuzz_sms: the
+// preview of "\xdb\xdb…" held twice the characters code_points counted).
+TEST(Utf8Prefix, MalformedTextCountsOneCharacterPerBadByte) {
+  EXPECT_EQ(domain::code_points("\xc3"
+                                "A"),
+            2u);
+  EXPECT_EQ(domain::code_points("\xdb\xdb\xc3"), 3u);
+  EXPECT_EQ(domain::utf8_prefix("\xdb\xdb\xc3", 1), "\xdb");
+  EXPECT_EQ(domain::utf8_prefix("\x80\x80"
+                                "ab",
+                                2),
+            "\x80\x80");
+  EXPECT_EQ(domain::count_segments("\xc3"
+                                   "A")
+                .units,
+            2u);
+}
+
 TEST(SmsSegments, Gsm7AndUcs2Boundaries) {
   const std::vector<SegmentCase> cases = {
       {"", SmsEncoding::kGsm7, 0, 0},
