@@ -250,6 +250,11 @@ std::string delivery_id_for(std::string_view event_type, std::string_view subjec
   return "whd_" + sha256_hex(key).substr(0, 24);
 }
 
+bool is_test_delivery(const json::object& created) {
+  const json::value* test = created.if_contains("test");
+  return test != nullptr && test->is_bool() && test->as_bool();
+}
+
 std::string delivery_stream(std::string_view delivery_id) {
   return "delivery-" + std::string(delivery_id);
 }

@@ -120,6 +120,10 @@ void evolve_delivery(DeliveryState& state, const std::string& type, const json::
 json::object delivery_snapshot(const DeliveryState& state);
 void restore_delivery(DeliveryState& state, const json::object& snapshot);
 
+// Whether webhook.delivery_created data `created` records a test send: one
+// made before it was recorded, final at once and never sent again.
+bool is_test_delivery(const json::object& created);
+
 // The delivery id of the webhook event `event_type` about `subject` (a
 // message or call id): derived, so that creating it twice is harmless.
 std::string delivery_id_for(std::string_view event_type, std::string_view subject);

@@ -24,6 +24,23 @@ std::string text(const json::object& o, const char* key) {
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// What one request's outcome tells the delivery aggregate: {httpStatus|null,
+// error|null, responseBody|null, durationMs}. `error` is null exactly when
+// the endpoint answered 2xx, the one outcome that counts as delivered.
+json::object attempt_report(const WebhookResult& result) {
+  json::value error = nullptr;
+  if (!result.error.empty()) {
+    error = result.error;
+  } else if (result.http_status < 200 || result.http_status >= 300) {
+    error = "The endpoint answered HTTP " + std::to_string(result.http_status);
+  }
+  const bool answered = result.http_status != 0;
+  return {{"httpStatus", answered ? json::value(result.http_status) : json::value(nullptr)},
+          {"error", std::move(error)},
+          {"responseBody", answered ? json::value(result.body) : json::value(nullptr)},
+          {"durationMs", result.duration_ms}};
+}
+
 // The headers of one signed webhook request (contract C.4).
 std::vector<std::pair<std::string, std::string>> signed_headers(std::int64_t now_ms,
                                                                 const std::string& delivery_id,
@@ -154,22 +171,11 @@ struct WebhookDispatch::Impl {
   }
 
   void record(const Job& job, const WebhookResult& result) {
-    json::value error = nullptr;
-    if (!result.error.empty()) {
-      error = result.error;
-    } else if (result.http_status < 200 || result.http_status >= 300) {
-      error = "The endpoint answered HTTP " + std::to_string(result.http_status);
-    }
-    json::object args{
-        {"attempt", job.attempt},
-        {"httpStatus",
-         result.http_status == 0 ? json::value(nullptr) : json::value(result.http_status)},
-        {"error", error},
-        {"responseBody", result.http_status == 0 ? json::value(nullptr) : json::value(result.body)},
-        {"durationMs", result.duration_ms},
-        {"retryAfterMs",
-         result.retry_after_ms < 0 ? json::value(nullptr) : json::value(result.retry_after_ms)},
-        {"retryBaseMs", options.retry_base_ms}};
+    json::object args = attempt_report(result);
+    args["attempt"] = job.attempt;
+    args["retryAfterMs"] =
+        result.retry_after_ms < 0 ? json::value(nullptr) : json::value(result.retry_after_ms);
+    args["retryBaseMs"] = options.retry_base_ms;
     runtime.send(EntityKind::kDelivery, job.delivery_id,
                  {"delivery.attempt", job.account, std::move(args)},
                  [id = job.delivery_id](CommandResult r) {
@@ -227,11 +233,7 @@ WebhookDispatch::~WebhookDispatch() = default;
 void WebhookDispatch::on_event(const std::string& type, const std::string& payload) {
   if (type == "webhook.delivery_created") {
     const json::object data = json::parse(payload).as_object();
-    // A test send was made before it was recorded; it is never sent again.
-    if (const json::value* test = data.if_contains("test");
-        test != nullptr && test->is_bool() && test->as_bool()) {
-      return;
-    }
+    if (domain::is_test_delivery(data)) return;
     impl_->client.defer([impl = impl_.get(), job = Impl::job_of(data, 1)]() mutable {
       impl->schedule(std::move(job), 0);
     });
@@ -318,29 +320,18 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
       {"deliveryId", delivery_id}, {"entity", entity},        {"webhookId", webhook.at("id")},
       {"agentId", agent_id},       {"messageId", message_id}, {"body", request.body},
       {"createdAtMs", at}};
-  impl_->client.send(
-      std::move(request), [done, record = std::move(record)](WebhookResult result) mutable {
-        const bool ok =
-            result.error.empty() && result.http_status >= 200 && result.http_status < 300;
-        json::value error = nullptr;
-        if (!result.error.empty()) {
-          error = result.error;
-        } else if (!ok) {
-          error = "The endpoint answered HTTP " + std::to_string(result.http_status);
-        }
-        const json::value status =
-            result.http_status == 0 ? json::value(nullptr) : json::value(result.http_status);
-        record["httpStatus"] = status;
-        record["error"] = error;
-        record["responseBody"] =
-            result.http_status == 0 ? json::value(nullptr) : json::value(result.body);
-        record["durationMs"] = result.duration_ms;
-        done(json::object{{"success", ok},
-                          {"statusCode", status},
-                          {"responseMs", result.duration_ms},
-                          {"error", error}},
-             std::move(record));
-      });
+  impl_->client.send(std::move(request),
+                     [done, record = std::move(record)](WebhookResult result) mutable {
+                       for (auto& [key, value] : attempt_report(result))
+                         record[key] = std::move(value);
+                       // Built before `record` is moved into the call: arguments are
+                       // initialised in no fixed order.
+                       json::object outcome{{"success", record.at("error").is_null()},
+                                            {"statusCode", record.at("httpStatus")},
+                                            {"responseMs", result.duration_ms},
+                                            {"error", record.at("error")}};
+                       done(std::move(outcome), std::move(record));
+                     });
 }
 
 }  // namespace ap::actors

@@ -189,20 +189,24 @@ struct EventStore::Impl {
   Status sync_failed;  // Guarded by queue_mu; copied into sticky_error by the writer.
   std::thread syncer;
 
-  // A stream that does not exist is at version 0; a failed read or a
-  // malformed head is an error, never version 0 (an append checked against a
-  // wrong 0 would write a second version 1).
-  Status read_stream_head(const std::string& stream, std::uint64_t* version) const {
-    *version = 0;
+  // Reads the big-endian 64-bit counter at `key` (`what` names it in
+  // errors): 0 when the key does not exist; a failed read or a malformed
+  // value is an error, never 0 (an append checked against a wrong version 0
+  // would write a second version 1).
+  Status read_counter(const std::string& key, const std::string& what, std::uint64_t* out) const {
+    *out = 0;
     std::string value;
-    Status s = db->get(prefixed(kStreamHeadPrefix, stream), &value);
+    Status s = db->get(key, &value);
     if (s.code() == Code::kNotFound) return Status::Ok();
     if (!s.ok()) return s;
-    if (value.size() != 8) {
-      return Status(Code::kCorruption, "stream head of '" + stream + "' is not 8 bytes");
-    }
-    *version = get_be64(value.data());
+    if (value.size() != 8) return Status(Code::kCorruption, what + " is not 8 bytes");
+    *out = get_be64(value.data());
     return Status::Ok();
+  }
+
+  Status read_stream_head(const std::string& stream, std::uint64_t* version) const {
+    return read_counter(prefixed(kStreamHeadPrefix, stream), "stream head of '" + stream + "'",
+                        version);
   }
 
   // Synchronous mode: subscriptions that pump() feeds.
@@ -858,15 +862,8 @@ Status EventStore::commit_view(const std::string& projection, ViewBatch batch,
 Status EventStore::load_checkpoint(const std::string& projection, std::uint64_t* position) const {
   *position = 0;
   if (impl_->closed.load()) return closed_status();
-  std::string value;
-  Status s = impl_->db->get(prefixed(kCheckpointPrefix, projection), &value);
-  if (s.code() == Code::kNotFound) return Status::Ok();
-  if (!s.ok()) return s;
-  if (value.size() != 8) {
-    return Status(Code::kCorruption, "checkpoint of '" + projection + "' is not 8 bytes");
-  }
-  *position = get_be64(value.data());
-  return Status::Ok();
+  return impl_->read_counter(prefixed(kCheckpointPrefix, projection),
+                             "checkpoint of '" + projection + "'", position);
 }
 
 Status EventStore::get_view(const std::string& projection, const std::string& key,

@@ -12,6 +12,7 @@
 #include "actors/domain.hpp"
 #include "actors/secrets.hpp"
 #include "actors/sms.hpp"
+#include "actors/webhook.hpp"
 
 namespace ap::projections {
 
@@ -333,8 +334,7 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
     const std::string order = newest_first_key(created_ms, static_cast<std::int64_t>(position));
     const std::string entity = str(data, "entity");
     const std::string agent = entity.rfind("agent-", 0) == 0 ? entity.substr(6) : "-";
-    const json::value* test_flag = data.if_contains("test");
-    const bool test = test_flag != nullptr && test_flag->is_bool() && test_flag->as_bool();
+    const bool test = domain::is_test_delivery(data);
     json::object delivery{{"id", id},
                           {"messageId", data.at("messageId")},
                           {"eventType", data.at("eventType")},
@@ -735,10 +735,7 @@ Page CoreView::deliveries(const std::string& account, const std::string& agent_i
   if (counted) page.total = static_cast<std::uint64_t>(counter("dc/" + account));
   store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
     if (!stop.empty() && key > stop) return false;
-    if (counted && page.items.size() == limit) {
-      page.has_more = true;
-      return false;
-    }
+    if (counted && page.items.size() == limit) return false;
     const std::uint64_t at = index++;
     if (!counted) ++page.total;
     if (at < offset || page.items.size() == limit) return true;

@@ -302,13 +302,15 @@ struct HostFixture {
           });
         });
   }
-  actors::CommandResult run(domain::Command command) {
+  actors::CommandResult run(domain::Command command) { return run_on(*host, std::move(command)); }
+  // Runs `command` on `target` (a host sharing this fixture's log) to its answer.
+  actors::CommandResult run_on(actors::EntityHost& target, domain::Command command) {
     actors::CommandResult out;
     bool done = false;
-    host->on_command({std::move(command), [&](actors::CommandResult r) {
-                        out = std::move(r);
-                        done = true;
-                      }});
+    target.on_command({std::move(command), [&](actors::CommandResult r) {
+                         out = std::move(r);
+                         done = true;
+                       }});
     while (!done && log.store->pump() > 0) {
     }
     EXPECT_TRUE(done);
@@ -356,27 +358,16 @@ TEST(EntityHost, AFailedReadIsLogUnavailableAndWritesNothing) {
           fresh->on_appended(s, r);
         });
       });
-  auto run = [&](domain::Command command) {
-    actors::CommandResult out;
-    bool done = false;
-    fresh->on_command({std::move(command), [&](actors::CommandResult r) {
-                         out = std::move(r);
-                         done = true;
-                       }});
-    while (!done && f.log.store->pump() > 0) {
-    }
-    EXPECT_TRUE(done);
-    return out;
-  };
+
   const domain::Command create_key{
       "account.create_key", "acct_1", {{"keyPrefix", "sk2"}, {"keySha256", "y"}}};
   f.log.backend->fail_next_reads(1);
-  actors::CommandResult refused = run(create_key);
+  actors::CommandResult refused = f.run_on(*fresh, create_key);
   EXPECT_FALSE(refused.ok);
   EXPECT_EQ(refused.error.code, "LOG_UNAVAILABLE");
   EXPECT_EQ(f.log.store->head_position(), head);
   EXPECT_EQ(f.env->faults.load(), 0u);  // The log failed, not the entity.
-  actors::CommandResult key = run(create_key);
+  actors::CommandResult key = f.run_on(*fresh, create_key);
   EXPECT_TRUE(key.ok) << key.error.message;
   std::uint64_t version = 0;
   ASSERT_TRUE(f.log.store->stream_version("account-acct_1", &version).ok());

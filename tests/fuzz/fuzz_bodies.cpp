@@ -86,16 +86,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       {"timeout", body.contains("timeout") ? body.at("timeout") : json::value(nullptr)}};
   (void)decide_webhook(webhook, {"webhook.set", "acct_1", settings}, context);
 
-  // Metadata replaces a conversation's; any JSON value may be sent.
+  // Metadata replaces a conversation's; any JSON value may be sent (here
+  // the body's first member's value).
   ConversationState conversation;
   conversation.id = "conv_fuzz";
   conversation.exists = true;
   conversation.account_id = "acct_1";
-  for (const auto& [key, value] : body) {
-    (void)key;
-    (void)decide_conversation(conversation,
-                              {"conversation.update", "acct_1", {{"metadata", value}}}, context);
-    break;
+  if (!body.empty()) {
+    (void)decide_conversation(
+        conversation, {"conversation.update", "acct_1", {{"metadata", body.begin()->value()}}},
+        context);
   }
   return 0;
 }
