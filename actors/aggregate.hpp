@@ -12,6 +12,7 @@
 
 #include "actors/account.hpp"
 #include "actors/agent.hpp"
+#include "actors/call.hpp"
 #include "actors/conversation.hpp"
 #include "actors/number.hpp"
 #include "actors/webhook.hpp"
@@ -19,11 +20,11 @@
 
 namespace ap::actors {
 
-enum class EntityKind { kAccount, kAgent, kNumber, kConversation, kWebhook, kDelivery };
+enum class EntityKind { kAccount, kAgent, kNumber, kConversation, kWebhook, kDelivery, kCall };
 
-using AnyState =
-    std::variant<domain::AccountState, domain::AgentState, domain::NumberState,
-                 domain::ConversationState, domain::WebhookState, domain::DeliveryState>;
+using AnyState = std::variant<domain::AccountState, domain::AgentState, domain::NumberState,
+                              domain::ConversationState, domain::WebhookState,
+                              domain::DeliveryState, domain::CallState>;
 
 struct Aggregate {
   EntityKind kind{};

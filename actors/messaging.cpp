@@ -38,6 +38,25 @@ std::variant<SenderNumber, DomainError> number_of(const projections::CoreView& v
 
 }  // namespace
 
+json::value webhook_route(const projections::CoreView& view, const std::string& account,
+                          const json::value& agent_id) {
+  std::optional<std::string> webhook;
+  std::string entity;
+  if (agent_id.is_string()) {
+    entity = domain::agent_webhook_entity(agent_id.as_string());
+    webhook = view.webhook(account, entity);
+  }
+  if (!webhook) {
+    entity = domain::project_webhook_entity(account);
+    webhook = view.webhook(account, entity);
+  }
+  if (!webhook) return nullptr;
+  const json::object config = json::parse(*webhook).as_object();
+  return json::object{{"entity", entity},
+                      {"webhookId", config.at("id")},
+                      {"contextLimit", config.at("contextLimit")}};
+}
+
 std::variant<SenderNumber, DomainError> resolve_sender(const projections::CoreView& view,
                                                        const std::string& account,
                                                        const std::string& number_id,
@@ -78,22 +97,7 @@ std::variant<InboundRoute, DomainError> route_inbound(const projections::CoreVie
   if (std::optional<std::string> summary = view.conversation(account, conversation)) {
     agent = json::parse(*summary).at("agentId");
   }
-  std::optional<std::string> webhook;
-  std::string entity;
-  if (agent.is_string()) {
-    entity = domain::agent_webhook_entity(agent.as_string());
-    webhook = view.webhook(account, entity);
-  }
-  if (!webhook) {
-    entity = domain::project_webhook_entity(account);
-    webhook = view.webhook(account, entity);
-  }
-  if (webhook) {
-    const json::object config = json::parse(*webhook).as_object();
-    route.webhook = json::object{{"entity", entity},
-                                 {"webhookId", config.at("id")},
-                                 {"contextLimit", config.at("contextLimit")}};
-  }
+  route.webhook = webhook_route(view, account, agent);
   return route;
 }
 

@@ -39,6 +39,12 @@ std::variant<SenderNumber, domain::DomainError> resolve_sender(const projections
                                                                const std::string& from_number,
                                                                const std::string& agent_id);
 
+// The webhook {entity, webhookId, contextLimit} that events of `agent_id`
+// (a string, or null for none) go to: the agent's own, else the project's of
+// `account`; null when neither is configured.
+boost::json::value webhook_route(const projections::CoreView& view, const std::string& account,
+                                 const boost::json::value& agent_id);
+
 // Where an inbound SMS to our number `to` goes.
 struct InboundRoute {
   SenderNumber number;

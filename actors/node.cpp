@@ -32,6 +32,9 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   webhooks_ = std::make_unique<WebhookDispatch>(*runtime_, *view_, ports_.webhooks, ports_.clock,
                                                 ports_.entropy, options_.webhooks);
   dispatch_ = std::make_unique<CarrierDispatch>(*runtime_, *carrier_);
+  calls_ =
+      std::make_unique<CallDispatch>(*runtime_, *view_, ports_.webhooks, responder_, *carrier_,
+                                     ports_.clock, ports_.timers, options_.webhooks.production);
 
   // Outbound messages reach the carrier as the effect of their decision,
   // once "message.queued" is durable; those still pending from before this
@@ -39,16 +42,25 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   // Webhook deliveries are sent from applied events, and resumed here.
   view_->set_listener([this](const std::string& type, const std::string& payload) {
     webhooks_->on_event(type, payload);
+    calls_->on_event(type, payload);
   });
   const std::size_t deliveries = webhooks_->resume();
   const std::vector<boost::json::object> pending = view_->pending_outbound();
   for (const boost::json::object& queued : pending) dispatch_->submit(queued);
+  const std::vector<std::pair<std::string, std::string>> live = view_->live_calls();
+  for (const auto& [call, account] : live) {
+    runtime_->send(EntityKind::kCall, call, {"call.reconcile", account, {}}, [](CommandResult) {});
+  }
   // The simulator restarts often and prints its own report.
   if (!deterministic() && deliveries > 0) {
     std::fprintf(stderr, "agentphone: webhooks: %zu deliveries pending\n", deliveries);
   }
   if (!deterministic() && !pending.empty()) {
     std::fprintf(stderr, "agentphone: resubmitted %zu pending outbound messages\n", pending.size());
+  }
+  if (!deterministic() && !live.empty()) {
+    std::fprintf(stderr, "agentphone: ended %zu calls that were live before the restart\n",
+                 live.size());
   }
 }
 
@@ -64,15 +76,32 @@ Node::~Node() {
   // The view goes before the engines its listener called: destroying it joins
   // the projection thread, so no listener call can still be running.
   view_.reset();
+  calls_.reset();
   dispatch_.reset();
   webhooks_.reset();
 }
 
 void Node::run(const domain::Effect& effect) {
   if (effect.type == "carrier.send_sms") return dispatch_->submit(effect.data);
+  if (effect.type == "timer") return after(effect.data);
+  if (calls_->run(effect)) return;
   // A decider asked for an effect this node has no port for: a bug.
   assert(false && "unknown effect");
   throw std::logic_error("unknown effect " + effect.type);
+}
+
+void Node::after(const boost::json::object& timer) {
+  // Timers are not durable: what they guard (a live call) is reconciled at
+  // the next start instead.
+  const boost::json::object& command = timer.at("command").as_object();
+  assert(timer.at("entity") == "call" && "only calls set timers");
+  domain::Command cmd{std::string(command.at("type").as_string()),
+                      std::string(command.at("accountId").as_string()),
+                      command.at("args").as_object()};
+  ports_.timers.after(timer.at("delayMs").as_int64(),
+                      [this, id = std::string(timer.at("id").as_string()), cmd = std::move(cmd)] {
+                        runtime_->send(EntityKind::kCall, id, cmd, [](CommandResult) {});
+                      });
 }
 
 void Node::catch_up() {

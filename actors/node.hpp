@@ -13,8 +13,10 @@
 #include <memory>
 #include <string>
 
+#include "actors/call_dispatch.hpp"
 #include "actors/carrier_dispatch.hpp"
 #include "actors/ports.hpp"
+#include "actors/responder.hpp"
 #include "actors/runtime.hpp"
 #include "actors/secrets.hpp"
 #include "actors/webhook_dispatch.hpp"
@@ -45,7 +47,8 @@ class Node final : private EffectPort {
   // Assembles a node over `store` (opened by the caller, owned from now on)
   // and recovers: the read model catches up with the log (printing progress
   // on a long catch-up), then outbound messages the carrier had not finished
-  // and webhook deliveries not yet final are handed over again.
+  // and webhook deliveries not yet final are handed over again, and calls
+  // that were live end (nobody is on the line after a restart).
   Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions options);
   // Stops the carrier, closes the log (its last completions still reach the
   // actors) and stops the actors.
@@ -58,6 +61,7 @@ class Node final : private EffectPort {
   Runtime& runtime() { return *runtime_; }
   sim::SimCarrier& carrier() { return *carrier_; }
   WebhookDispatch& webhooks() { return *webhooks_; }
+  CallDispatch& calls() { return *calls_; }
   domain::IdSource& ids() { return ids_; }
   const domain::Clock& clock() const { return ports_.clock; }
   domain::Entropy& entropy() { return ports_.entropy; }
@@ -73,8 +77,11 @@ class Node final : private EffectPort {
 
  private:
   void catch_up();
-  // Effects of decisions: "carrier.send_sms" hands a queued message to the carrier.
+  // Effects of decisions: "timer" sends a command to an entity later,
+  // "carrier.send_sms" hands a queued message to the carrier, and the call
+  // effects go to CallDispatch.
   void run(const domain::Effect& effect) override;
+  void after(const boost::json::object& timer);
 
   NodePorts ports_;
   NodeOptions options_;
@@ -85,6 +92,8 @@ class Node final : private EffectPort {
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<WebhookDispatch> webhooks_;
   std::unique_ptr<CarrierDispatch> dispatch_;
+  domain::BuiltinResponder responder_;
+  std::unique_ptr<CallDispatch> calls_;
 };
 
 }  // namespace ap::actors

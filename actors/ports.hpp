@@ -70,6 +70,7 @@ struct WebhookResult {
   std::string error;    // Why no response arrived, or "".
   std::int64_t duration_ms = 0;
   std::int64_t retry_after_ms = -1;  // From a Retry-After header, when present.
+  std::string content_type;          // The response's Content-Type, or "".
 };
 
 // Sends webhook requests to customer endpoints. Every callback and every
@@ -133,6 +134,35 @@ class CarrierPort {
   // again while the carrier still holds it changes nothing, so callers may
   // resubmit after a restart.
   virtual void send_sms(const OutboundSms& sms, CarrierReportFn report) = 0;
+
+  // Dials `to` from our number `from` for call `call_id` and returns at once;
+  // `report` is called later, from the host's Timers, with "answered",
+  // "busy", "no-answer" (the callee never picks up: the call's ring timer
+  // ends it), "failed", or "dropped" (the line went dead after answering).
+  virtual void place_call(const std::string& call_id, const std::string& from,
+                          const std::string& to, std::function<void(std::string event)> report) = 0;
+};
+
+// ---- Language model (hosted voice mode) --------------------------------------
+
+struct LlmRequest {
+  std::string system_prompt;
+  json::array transcript;  // [{role: "user"|"agent", content}], oldest first.
+  std::string utterance;   // What the caller just said.
+};
+
+struct LlmReply {
+  std::vector<std::string> lines;  // Sentences to speak, in order.
+  bool hangup = false;             // End the call after speaking.
+  std::string error;               // Why there is no answer, or "".
+};
+
+// Answers a caller's turn for an agent in hosted mode. `done` runs once, on
+// any thread; it must not block.
+class LlmPort {
+ public:
+  virtual ~LlmPort() = default;
+  virtual void complete(const LlmRequest& request, std::function<void(LlmReply)> done) = 0;
 };
 
 }  // namespace ap::domain

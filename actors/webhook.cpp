@@ -255,6 +255,12 @@ bool is_test_delivery(const json::object& created) {
   return test != nullptr && test->is_bool() && test->as_bool();
 }
 
+bool was_sent_when_recorded(const json::object& created) {
+  const json::value* sent = created.if_contains("sent");
+  // Test sends recorded before "sent" existed carry only "test".
+  return is_test_delivery(created) || (sent != nullptr && sent->is_bool() && sent->as_bool());
+}
+
 std::string delivery_stream(std::string_view delivery_id) {
   return "delivery-" + std::string(delivery_id);
 }
@@ -307,17 +313,30 @@ json::value stored_response_body(json::value body) {
   return body;
 }
 
-// A test send, made before this command, becomes a finished delivery of its own.
-Decision record_test_delivery(const DeliveryState& state, const Command& command) {
+// A request made before this command (a test send, a voice turn) becomes a
+// finished delivery of its own.
+Decision record_sent_delivery(const DeliveryState& state, const Command& command, bool test) {
   const json::object& a = command.args;
   if (state.exists) return std::vector<Event>{};  // Recorded already.
   const std::string& id = state.id;
-  json::object created{{"deliveryId", id},           {"accountId", command.account_id},
-                       {"entity", a.at("entity")},   {"webhookId", a.at("webhookId")},
-                       {"agentId", a.at("agentId")}, {"eventType", "agent.message"},
-                       {"channel", "sms"},           {"messageId", a.at("messageId")},
-                       {"conversationId", nullptr},  {"createdAtMs", a.at("createdAtMs")},
-                       {"body", a.at("body")},       {"test", true}};
+  auto arg = [&](const char* key, json::value fallback) {
+    const json::value* v = a.if_contains(key);
+    return v != nullptr ? *v : fallback;
+  };
+  json::object created{{"deliveryId", id},
+                       {"accountId", command.account_id},
+                       {"entity", a.at("entity")},
+                       {"webhookId", a.at("webhookId")},
+                       {"agentId", a.at("agentId")},
+                       {"eventType", arg("eventType", "agent.message")},
+                       {"channel", arg("channel", "sms")},
+                       {"messageId", a.at("messageId")},
+                       {"conversationId", nullptr},
+                       {"createdAtMs", a.at("createdAtMs")},
+                       {"body", a.at("body")},
+                       {"test", test},
+                       {"sent", true}};
+  if (const json::value* call = a.if_contains("callId")) created["callId"] = *call;
   json::object attempted{
       {"deliveryId", id},
       {"accountId", command.account_id},
@@ -338,7 +357,8 @@ Decision record_test_delivery(const DeliveryState& state, const Command& command
 Decision decide_delivery(const DeliveryState& state, const Command& command,
                          const Context& context) {
   const json::object& a = command.args;
-  if (command.type == "delivery.record_test") return record_test_delivery(state, command);
+  if (command.type == "delivery.record_test") return record_sent_delivery(state, command, true);
+  if (command.type == "delivery.record_sent") return record_sent_delivery(state, command, false);
   if (command.type != "delivery.attempt" && command.type != "delivery.abandon") {
     return unknown_command(command.type);
   }

@@ -113,6 +113,9 @@ Event delivery_event(const std::string& delivery_id, const std::string& account,
 //                      -> webhook.delivery_created {test: true} and its one final
 //                         webhook.delivery_attempted, in one append: a test send
 //                         is history like any delivery but is never sent again.
+//   "delivery.record_sent" the same args plus eventType, channel and callId, with
+//                         test false: a voice turn, sent synchronously during its call
+//                         and never retried.
 // An attempt report that is not the next attempt, or comes after the end, changes nothing.
 Decision decide_delivery(const DeliveryState& state, const Command& command,
                          const Context& context);
@@ -123,6 +126,9 @@ void restore_delivery(DeliveryState& state, const json::object& snapshot);
 // Whether webhook.delivery_created data `created` records a test send: one
 // made before it was recorded, final at once and never sent again.
 bool is_test_delivery(const json::object& created);
+// Whether webhook.delivery_created data `created` records a request made
+// before it was recorded (a test send or a voice turn): final at once.
+bool was_sent_when_recorded(const json::object& created);
 
 // The delivery id of the webhook event `event_type` about `subject` (a
 // message or call id): derived, so that creating it twice is harmless.

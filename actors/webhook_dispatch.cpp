@@ -24,9 +24,19 @@ std::string text(const json::object& o, const char* key) {
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
-// What one request's outcome tells the delivery aggregate: {httpStatus|null,
-// error|null, responseBody|null, durationMs}. `error` is null exactly when
-// the endpoint answered 2xx, the one outcome that counts as delivered.
+// One attempt to make.
+struct Job {
+  std::string delivery_id;
+  std::string account;
+  std::string entity;
+  std::string conversation;  // "" when the delivery has none.
+  std::string event_type;
+  std::string body;
+  int attempt = 1;
+};
+
+}  // namespace
+
 json::object attempt_report(const WebhookResult& result) {
   json::value error = nullptr;
   if (!result.error.empty()) {
@@ -41,7 +51,6 @@ json::object attempt_report(const WebhookResult& result) {
           {"durationMs", result.duration_ms}};
 }
 
-// The headers of one signed webhook request (contract C.4).
 std::vector<std::pair<std::string, std::string>> signed_headers(std::int64_t now_ms,
                                                                 const std::string& delivery_id,
                                                                 const std::string& event_type,
@@ -57,19 +66,6 @@ std::vector<std::pair<std::string, std::string>> signed_headers(std::int64_t now
       {"X-Webhook-Event", event_type},
   };
 }
-
-// One attempt to make.
-struct Job {
-  std::string delivery_id;
-  std::string account;
-  std::string entity;
-  std::string conversation;  // "" when the delivery has none.
-  std::string event_type;
-  std::string body;
-  int attempt = 1;
-};
-
-}  // namespace
 
 struct WebhookDispatch::Impl {
   Runtime& runtime;
@@ -233,7 +229,7 @@ WebhookDispatch::~WebhookDispatch() = default;
 void WebhookDispatch::on_event(const std::string& type, const std::string& payload) {
   if (type == "webhook.delivery_created") {
     const json::object data = json::parse(payload).as_object();
-    if (domain::is_test_delivery(data)) return;
+    if (domain::was_sent_when_recorded(data)) return;
     impl_->client.defer([impl = impl_.get(), job = Impl::job_of(data, 1)]() mutable {
       impl->schedule(std::move(job), 0);
     });

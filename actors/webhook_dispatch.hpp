@@ -23,12 +23,26 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "actors/ports.hpp"
 #include "actors/runtime.hpp"
 #include "projections/core_view.hpp"
 
 namespace ap::actors {
+
+// What one request's outcome tells a delivery aggregate: {httpStatus|null,
+// error|null, responseBody|null, durationMs}. `error` is null exactly when
+// the endpoint answered 2xx, the one outcome that counts as delivered.
+boost::json::object attempt_report(const domain::WebhookResult& result);
+
+// The headers of one signed webhook request (contract C.4).
+std::vector<std::pair<std::string, std::string>> signed_headers(std::int64_t now_ms,
+                                                                const std::string& delivery_id,
+                                                                const std::string& event_type,
+                                                                const std::string& secret,
+                                                                const std::string& body);
 
 struct WebhookDispatchOptions {
   bool production = true;

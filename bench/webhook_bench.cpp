@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: webhook_bench --server-port P --to +1... --receiver-port R\n");
     return 2;
   }
-  ap::test::WebhookReceiver receiver(nullptr, receiver_port);
+  ap::test::WebhookReceiver receiver(std::function<ap::test::ReceiverAnswer(int)>(), receiver_port);
   std::vector<int> rates;
   std::stringstream list(rates_text);
   for (std::string item; std::getline(list, item, ',');) rates.push_back(std::stoi(item));

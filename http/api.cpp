@@ -440,6 +440,7 @@ void Api::Impl::dispatch(const Call& call) {
   if (call.parts.size() >= 2 && call.parts[1] == "messages") return route_messages(call);
   if (call.parts.size() >= 2 && call.parts[1] == "conversations") return route_conversations(call);
   if (call.parts.size() >= 2 && call.parts[1] == "webhooks") return route_webhooks(call);
+  if (call.parts.size() >= 2 && call.parts[1] == "calls") return route_calls(call);
   call.unknown_route();
 }
 
@@ -507,6 +508,14 @@ void Api::Impl::route_agents(const Call& call) {
     return after_own_writes(account, [this, account, agent_id, offset, limit, reply] {
       if (!view.agent(account, agent_id)) return reply(agent_or_404(std::nullopt));
       list_page(view.conversations(account, agent_id, offset, limit), true, reply);
+    });
+  }
+  if (p.size() == 4 && p[3] == "calls") {
+    *call.route_label = "/v1/agents/{id}/calls";
+    if (method != "GET") return call.method_not_allowed();
+    return list_calls(call, "agent", agent_id, [this, account, agent_id] {
+      return view.agent(account, agent_id) ? std::nullopt
+                                           : std::optional(agent_or_404(std::nullopt));
     });
   }
   if (p[3] != "numbers" || p.size() > 5) return call.unknown_route();
@@ -587,6 +596,15 @@ void Api::Impl::route_numbers(const Call& call) {
                 }
                 return number_or_404(view.number(account, number_id));
               });
+    });
+  }
+  if (p.size() == 4 && p[3] == "calls") {
+    *call.route_label = "/v1/numbers/{id}/calls";
+    if (method != "GET") return call.method_not_allowed();
+    const std::string number_id = p[2];
+    return list_calls(call, "number", number_id, [this, account, number_id] {
+      return view.number(account, number_id) ? std::nullopt
+                                             : std::optional(number_or_404(std::nullopt));
     });
   }
   if (p.size() == 4 && p[3] == "messages") {

@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/calling.hpp"
 #include "actors/domain.hpp"
 #include "actors/messaging.hpp"
 #include "actors/runtime.hpp"
@@ -135,6 +136,7 @@ struct Api::Impl {
   sim::SimCarrier* simulator;  // Null in production mode.
   bool production;
   actors::WebhookDispatch& webhooks;
+  actors::CallDispatch& calls;
 
   Impl(actors::Node& node, bool sandbox)
       : store(node.store()),
@@ -144,7 +146,8 @@ struct Api::Impl {
         clock(node.clock()),
         simulator(sandbox ? &node.carrier() : nullptr),
         production(!sandbox),
-        webhooks(node.webhooks()) {}
+        webhooks(node.webhooks()),
+        calls(node.calls()) {}
 
   void note_write(const std::string& account, std::uint64_t position) {
     std::lock_guard<std::mutex> lock(writes_mu);
@@ -244,6 +247,14 @@ struct Api::Impl {
                json::object message, bool outbound, const Responder& reply);
   void list_page(const projections::Page& page, bool with_has_more, const Reply& reply);
   void route_webhooks(const Call& call);
+  // Calls (api_calls.cpp).
+  void route_calls(const Call& call);
+  void list_calls(const Call& call, const std::string& scope, const std::string& scope_id,
+                  std::function<std::optional<Response>()> guard);
+  void start_call(actors::CallStart start, std::int64_t wait_ms, const Reply& reply);
+  json::object call_detail(const std::string& summary, const std::string& call_id);
+  Response call_response(const std::string& account, const std::string& call_id);
+  void sim_calls(const Request& request, const std::vector<std::string>& parts, const Reply& reply);
   void route_agent_webhook(const Call& call, const std::string& agent_id);
 };
 

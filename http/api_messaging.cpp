@@ -290,6 +290,9 @@ void Api::Impl::route_sim(const Request& request, const std::string& path, const
                                    "}"));
   }
   if (path == "/sim/faults") return sim_faults(request, reply);
+  if (path == "/sim/calls" || path.rfind("/sim/calls/", 0) == 0) {
+    return sim_calls(request, split_path(path), reply);
+  }
   reply(not_found_response("Not Found"));
 }
 

@@ -252,6 +252,7 @@ struct WebhookClient::Impl {
       auto& response = parser->get();
       result.http_status = static_cast<int>(response.result_int());
       result.body = std::move(response.body());
+      result.content_type = std::string(response[beast::http::field::content_type]);
       result.retry_after_ms = retry_after_ms(response[beast::http::field::retry_after]);
       if (response.keep_alive()) give_back(key, std::move(connection));
       co_return;

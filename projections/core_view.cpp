@@ -192,7 +192,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   if (type.rfind("account.api_key", 0) != 0 && type.rfind("agent.", 0) != 0 &&
       type.rfind("number.", 0) != 0 && type.rfind("conversation.", 0) != 0 &&
       type.rfind("message.", 0) != 0 && type.rfind("idempotency.", 0) != 0 &&
-      type.rfind("webhook.", 0) != 0) {
+      type.rfind("webhook.", 0) != 0 && type.rfind("call.", 0) != 0) {
     return;
   }
   const json::object data = json::parse(event.payload).as_object();
@@ -310,6 +310,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     apply_delivery(type, data, event.position, batch);
   } else if (type == "message.status_updated") {
     apply_status(data, batch);
+  } else if (type.rfind("call.", 0) == 0) {
+    apply_call(type, data, event.position, batch);
   } else if (type == "idempotency.claimed") {
     batch.put("i/" + str(data, "keyHash"),
               domain::to_json(json::object{{"fingerprint", data.at("fingerprint")},
@@ -358,7 +360,8 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
     batch.put("dx/" + id, account + " " + order + " " + agent);
     if (agent != "-") batch.put("da/" + agent + "/" + order + "/" + id, "");
     batch.put("dc/" + account, std::to_string(counter(batch, "dc/" + account) + 1));
-    if (test) return;  // Sent already; its outcome is in the same append.
+    // Sent already; its outcome is in the same append.
+    if (domain::was_sent_when_recorded(data)) return;
     batch.put("dp/" + id,
               domain::to_json(json::object{{"deliveryId", id},
                                            {"accountId", account},

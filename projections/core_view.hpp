@@ -35,6 +35,16 @@
 //                                eventType, body, attempts, nextAttemptAtMs, position}:
 //                                not final yet (position: of its creation in the log)
 //   dc/<account>, dS/<account>, dF/<account> -> deliveries, delivered, failed
+//   Ck/<account>/<call id>    -> CallSummary JSON (contract B.5, plus direction,
+//                                disconnectionReason, voiceMode, recording fields)
+//   Cx/<call id>              -> "<account> <order>"
+//   Co/<account>/<order>/<call id>, Ca/<agent>/<order>/<call id>,
+//   Cn/<number id>/<order>/<call id> -> "<account>": newest-first call indexes
+//   Coc/<account>, Cac/<agent>, Cnc/<number id> -> number of calls (decimal)
+//   Ct/<call id>/<turn, 8 hex digits> -> {id, transcript, response, confidence,
+//                                createdAt, interrupted, answered, said: [{text, interim}]}:
+//                                turn 0 is the greeting
+//   Cv/<call id>              -> "<account>": a live call (ended at the next start)
 //   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
 //                                Idempotency-Key's claim and, once answered, its response
 //   version                   -> kRowsVersion, as decimal text
@@ -146,13 +156,36 @@ class CoreView {
   // All-time counts: {total, delivered, failed}.
   std::array<std::int64_t, 3> delivery_counts(const std::string& account) const;
 
+  // ---- Calls ----
+
+  // CallSummary JSON of `account`'s call, or nullopt if unknown or foreign.
+  std::optional<std::string> call(const std::string& account, const std::string& call_id) const;
+  // The account of call `call_id`, or nullopt if unknown (the sandbox phone
+  // has no API key to name one).
+  std::optional<std::string> call_account(const std::string& call_id) const;
+  // The call's status in any account, or nullopt if unknown.
+  std::optional<std::string> call_status(const std::string& call_id) const;
+  // The call's turns, greeting first, as stored (Ct/ rows).
+  std::vector<json::object> call_turns(const std::string& call_id) const;
+  std::optional<json::object> call_turn(const std::string& call_id, int turn) const;
+  // Newest first: scope "account", "agent" or "number" with that `scope_id`;
+  // `status`, `direction` and `search` (a substring of either party's
+  // number) filter when not empty.
+  struct CallFilter {
+    std::string status, direction, search;
+  };
+  Page calls(const std::string& account, const std::string& scope, const std::string& scope_id,
+             const CallFilter& filter, std::uint64_t offset, std::uint64_t limit) const;
+  // (call id, account) of every call live in the read model.
+  std::vector<std::pair<std::string, std::string>> live_calls() const;
+
   // The row of an Idempotency-Key (by its hash), or nullopt when unused.
   std::optional<json::object> idempotency(const std::string& key_hash) const;
 
   static constexpr const char* kName = "core";  // The server's projection.
   // The layout of the rows below. A data folder whose rows have another
   // layout has its read model rebuilt from the log at start.
-  static constexpr int kRowsVersion = 3;
+  static constexpr int kRowsVersion = 4;
   static constexpr const char* kVersionKey = "version";
 
  private:
@@ -184,6 +217,11 @@ class CoreView {
                    es::ViewBatch& batch) const;
   void apply_delivery(const std::string& type, const json::object& data, std::uint64_t position,
                       es::ViewBatch& batch) const;
+  // call.* events (projections/call_view.cpp).
+  void apply_call(const std::string& type, const json::object& data, std::uint64_t position,
+                  es::ViewBatch& batch) const;
+  void put_call_summary(const std::string& call_id, const json::object& summary,
+                        es::ViewBatch& batch) const;
   static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);
   void attach_to_agent(const std::string& account, const std::string& agent_id,
                        const json::object& number, es::ViewBatch& batch) const;

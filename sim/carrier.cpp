@@ -137,6 +137,36 @@ void SimCarrier::send_sms(const domain::OutboundSms& sms, domain::CarrierReportF
                                            : make("delivered"));
 }
 
+void SimCarrier::place_call(const std::string& call_id, const std::string& from,
+                            const std::string& to, std::function<void(std::string event)> report) {
+  // The simulated callee answers every caller the same way; a real carrier
+  // adapter needs the call id (for its status callbacks) and our number.
+  (void)call_id;
+  (void)from;
+  SimFault fault;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    if (auto it = faults_.find(to); it != faults_.end()) fault = it->second;
+  }
+  auto later = [this, report](std::int64_t delay_ms, const char* event) {
+    timers_.after(delay_ms, [this, report, event] {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stopping_) return;
+      }
+      report(event);
+    });
+  };
+  if (fault.mode == "no-answer") return;
+  if (fault.mode == "busy") return later(fault.delay_ms, "busy");
+  if (fault.mode == "fail") return later(fault.delay_ms, "failed");
+  // A "delay" fault delays the answer; "drop-after-ms" delays the drop.
+  const bool drops = fault.mode == "drop-after-ms";
+  later(options_.answer_delay_ms + (drops ? 0 : fault.delay_ms), "answered");
+  if (drops) later(options_.answer_delay_ms + fault.delay_ms, "dropped");
+}
+
 void SimCarrier::report_after(std::int64_t delay_ms, domain::CarrierReportFn report,
                               domain::CarrierReport r) {
   timers_.after(delay_ms, [this, report = std::move(report), r = std::move(r)] {
@@ -152,8 +182,10 @@ void SimCarrier::report_after(std::int64_t delay_ms, domain::CarrierReportFn rep
 }
 
 std::string SimCarrier::set_fault(const SimFault& fault) {
-  if (fault.mode != "unreachable" && fault.mode != "reject" && fault.mode != "delay") {
-    return "mode must be unreachable, reject or delay";
+  static const std::set<std::string> kModes{"unreachable", "reject", "delay",        "busy",
+                                            "no-answer",   "fail",   "drop-after-ms"};
+  if (kModes.count(fault.mode) == 0) {
+    return "mode must be unreachable, reject, delay, busy, no-answer, fail or drop-after-ms";
   }
   if (fault.delay_ms < 0 || fault.delay_ms > kMaxFaultDelayMs) {
     return "delayMs must be between 0 and " + std::to_string(kMaxFaultDelayMs);

@@ -27,11 +27,14 @@ struct SimCarrierOptions {
   std::int64_t send_delay_ms = 20;      // queued -> sent.
   std::int64_t deliver_delay_ms = 100;  // sent -> delivered.
   std::size_t max_in_flight = 100'000;  // Messages held at once; more are refused.
+  std::int64_t answer_delay_ms = 0;     // Dialled -> answered by the simulated callee.
 };
 
 struct SimFault {
-  std::string to;    // The destination it applies to, E.164.
-  std::string mode;  // "unreachable", "reject" or "delay".
+  std::string to;  // The destination it applies to, E.164.
+  // SMS: "unreachable", "reject" or "delay"; calls: "busy", "no-answer",
+  // "fail" or "drop-after-ms".
+  std::string mode;
   std::int64_t delay_ms = 0;
 };
 
@@ -50,6 +53,8 @@ class SimCarrier final : public domain::CarrierPort {
   domain::NumberOffer offer_number(const std::string& country,
                                    const std::string& area_code) override;
   void send_sms(const domain::OutboundSms& sms, domain::CarrierReportFn report) override;
+  void place_call(const std::string& call_id, const std::string& from, const std::string& to,
+                  std::function<void(std::string event)> report) override;
 
   // Drops every report not yet made (the messages stay pending in the log
   // and are resubmitted at the next start) and accepts nothing more.

@@ -1,7 +1,8 @@
 // Test support: a webhook receiver on 127.0.0.1 that records every request
 // (headers with lower-case names, raw body, arrival time) and answers as the
-// test's policy says: a status, an optional delay and extra headers per
-// request index. HTTP/1.1 keep-alive, one thread per connection.
+// test's policy says: a status, an optional delay, extra headers and a body,
+// chosen by request index or by the request itself. HTTP/1.1 keep-alive, one
+// thread per connection.
 #pragma once
 
 #include <arpa/inet.h>
@@ -31,6 +32,10 @@ struct ReceiverAnswer {
   int status = 200;
   int delay_ms = 0;
   std::vector<std::pair<std::string, std::string>> headers;
+  // What the answer carries, e.g. a voice agent's reply. An empty body is sent
+  // without a Content-Type, so that nothing invites the server to read it.
+  std::string body;
+  std::string content_type = "application/json";
 };
 
 class WebhookReceiver {
@@ -38,21 +43,14 @@ class WebhookReceiver {
   // `policy(i)` answers the i-th request (0-based); 200 at once by default.
   // Listens on `port`, or on any free port when 0.
   explicit WebhookReceiver(std::function<ReceiverAnswer(int)> policy = nullptr, int port = 0)
-      : policy_(std::move(policy)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(listen_fd_, 64);
-    socklen_t len = sizeof addr;
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    accept_thread_ = std::thread([this] { accept_loop(); });
-  }
+      : WebhookReceiver(by_index(std::move(policy)), port, Tag{}) {}
+
+  // `policy(request)` answers each request by what it holds, for senders whose
+  // requests do not arrive in a fixed order (a voice turn and an event that
+  // is delivered in the background, say).
+  explicit WebhookReceiver(std::function<ReceiverAnswer(const ReceivedRequest&)> policy,
+                           int port = 0)
+      : WebhookReceiver(by_request(std::move(policy)), port, Tag{}) {}
 
   ~WebhookReceiver() {
     {
@@ -86,6 +84,38 @@ class WebhookReceiver {
   }
 
  private:
+  using Policy = std::function<ReceiverAnswer(int, const ReceivedRequest&)>;
+  struct Tag {};  // Keeps the constructor below out of the public overloads.
+
+  static Policy by_index(std::function<ReceiverAnswer(int)> policy) {
+    if (!policy) return nullptr;
+    return
+        [policy = std::move(policy)](int index, const ReceivedRequest&) { return policy(index); };
+  }
+
+  static Policy by_request(std::function<ReceiverAnswer(const ReceivedRequest&)> policy) {
+    if (!policy) return nullptr;
+    return [policy = std::move(policy)](int, const ReceivedRequest& request) {
+      return policy(request);
+    };
+  }
+
+  WebhookReceiver(Policy policy, int port, Tag) : policy_(std::move(policy)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::listen(listen_fd_, 64);
+    socklen_t len = sizeof addr;
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    accept_thread_ = std::thread([this] { accept_loop(); });
+  }
+
   void accept_loop() {
     for (;;) {
       const int fd = ::accept(listen_fd_, nullptr, nullptr);
@@ -144,13 +174,15 @@ class WebhookReceiver {
         received_.push_back(request);
       }
       cv_.notify_all();
-      const ReceiverAnswer answer = policy_ ? policy_(index) : ReceiverAnswer{};
+      const ReceiverAnswer answer = policy_ ? policy_(index, request) : ReceiverAnswer{};
       if (answer.delay_ms > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(answer.delay_ms));
       }
       std::string response = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\n";
       for (const auto& [name, value] : answer.headers) response += name + ": " + value + "\r\n";
-      response += "Content-Length: 2\r\n\r\nok";
+      if (!answer.body.empty()) response += "Content-Type: " + answer.content_type + "\r\n";
+      response += "Content-Length: " + std::to_string(answer.body.size()) + "\r\n\r\n";
+      response += answer.body;
       if (::send(fd, response.data(), response.size(), MSG_NOSIGNAL) < 0) return close_fd(fd);
     }
   }
@@ -162,7 +194,7 @@ class WebhookReceiver {
     ::close(fd);
   }
 
-  std::function<ReceiverAnswer(int)> policy_;
+  Policy policy_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::thread accept_thread_;

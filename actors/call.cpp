@@ -1,0 +1,598 @@
+#include "actors/call.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+#include <cassert>
+
+#include "actors/sms.hpp"
+#include "actors/webhook.hpp"
+
+namespace ap::domain {
+
+namespace {
+
+std::string text_of(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::int64_t int_of(const json::object& o, const char* key, std::int64_t fallback) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
+}
+
+DomainError not_live(const CallState& state) {
+  return make_error(ErrorKind::kConflict, "CALL_NOT_LIVE",
+                    "Call " + state.id + " is not live (status " + state.status + ")");
+}
+
+Effect timer(const CallState& state, const std::string& account, std::int64_t delay_ms,
+             const char* kind) {
+  return Effect{"timer",
+                {{"delayMs", std::max<std::int64_t>(0, delay_ms)},
+                 {"entity", "call"},
+                 {"id", state.id},
+                 {"command", json::object{{"type", "call.timeout"},
+                                          {"accountId", account},
+                                          {"args", json::object{{"kind", kind}}}}}}};
+}
+
+// The agent.call_ended body (contract C.3): the whole transcript, every line
+// the caller said and every agent line that was heard, in order.
+std::string call_ended_body(const CallState& state, const json::object& ended) {
+  const json::object& s = state.setup;
+  json::array transcript;
+  for (const CallLine& line : state.lines) {
+    if (line.interrupted) continue;
+    transcript.push_back(json::object{{"role", line.role}, {"content", line.text}});
+  }
+  const bool inbound = text_of(s, "direction") == "inbound";
+  const std::string ours = text_of(s, "phoneNumber");
+  const std::string other = text_of(s, "participant");
+  json::object data{{"callId", state.id},
+                    {"numberId", s.at("numberId")},
+                    {"from", inbound ? other : ours},
+                    {"to", inbound ? ours : other},
+                    {"contact", nullptr},
+                    {"direction", s.at("direction")},
+                    {"status", ended.at("status")},
+                    {"startedAt", iso8601(s.at("startedAtMs").as_int64())},
+                    {"endedAt", iso8601(ended.at("endedAtMs").as_int64())},
+                    {"durationSeconds", ended.at("durationSeconds")},
+                    {"disconnectionReason", ended.at("reason")},
+                    {"transcript", std::move(transcript)},
+                    {"summary", nullptr},
+                    {"userSentiment", nullptr},
+                    {"callSuccessful", nullptr}};
+  return to_json(json::object{{"event", "agent.call_ended"},
+                              {"channel", "voice"},
+                              {"timestamp", iso8601(ended.at("endedAtMs").as_int64())},
+                              {"agentId", s.at("agentId")},
+                              {"data", std::move(data)}});
+}
+
+// call.ended for `state` with `status` and `why`, and its agent.call_ended
+// delivery, appended together.
+std::vector<Event> end_events(const CallState& state, const std::string& status, const char* why,
+                              std::int64_t now_ms) {
+  // Billed and shown in whole seconds, rounded up; the event keeps the milliseconds.
+  const std::int64_t talked_ms = state.answered_at_ms >= 0 ? now_ms - state.answered_at_ms : 0;
+  json::object ended{{"callId", state.id},
+                     {"accountId", state.account_id},
+                     {"status", status},
+                     {"reason", why == nullptr ? json::value(nullptr) : json::value(why)},
+                     {"endedAtMs", now_ms},
+                     {"durationMs", talked_ms},
+                     {"durationSeconds", (talked_ms + 999) / 1000}};
+  const std::string delivery_id = delivery_id_for("agent.call_ended", state.id);
+  Event delivery = delivery_event(delivery_id, state.account_id, state.setup.at("webhook"),
+                                  state.setup.at("agentId"), "agent.call_ended", "voice", nullptr,
+                                  nullptr, call_ended_body(state, ended), now_ms);
+  delivery.data["callId"] = state.id;
+  return {Event{"call.ended", std::move(ended)}, std::move(delivery)};
+}
+
+// The greeting, spoken when the call is answered, and the timers of a live call.
+void answered(const CallState& state, const std::string& account, std::int64_t now_ms,
+              Outcome& out) {
+  const std::string greeting = text_of(state.setup, "greeting");
+  if (!greeting.empty()) {
+    out.events.push_back(
+        Event{"call.turn_answered",
+              {{"callId", state.id},
+               {"accountId", account},
+               {"turn", 0},
+               {"lines", json::array{json::object{{"text", greeting}, {"interim", false}}}},
+               {"digits", nullptr},
+               {"error", nullptr},
+               {"interrupted", false},
+               {"statusAfter", "in-progress"},
+               {"atMs", now_ms}}});
+  }
+  out.effects.push_back(timer(
+      state, account, int_of(state.setup, "maxDurationMs", kDefaultMaxCallDurationMs), "duration"));
+  out.effects.push_back(
+      timer(state, account, int_of(state.setup, "maxSilenceMs", kDefaultMaxSilenceMs), "silence"));
+}
+
+// Reads a "call.start" command into call.started data, or says what is wrong.
+std::variant<json::object, DomainError> started_data(const CallState& state, const Command& command,
+                                                     const Context& context) {
+  const json::object& a = command.args;
+  const std::string direction = text_of(a, "direction");
+  const std::string mode = text_of(a, "mode");
+  if ((direction != "inbound" && direction != "outbound") ||
+      (mode != "webhook" && mode != "hosted") || text_of(a, "numberId").empty() ||
+      text_of(a, "participant").empty()) {
+    return validation_error(
+        {{"", "call.start needs direction, mode, numberId and participant", "missing"}});
+  }
+  json::object variables;
+  if (const json::value* v = a.if_contains("variables"); v != nullptr && v->is_object()) {
+    variables = v->as_object();
+  }
+  auto filled = [&](const char* key) -> json::value {
+    const json::value* v = a.if_contains(key);
+    if (v == nullptr || !v->is_string()) return nullptr;
+    return json::string(fill_variables(std::string(v->as_string()), variables));
+  };
+  const json::value* webhook = a.if_contains("webhook");
+  return json::object{
+      {"callId", state.id},
+      {"accountId", command.account_id},
+      {"direction", direction},
+      {"numberId", text_of(a, "numberId")},
+      {"phoneNumber", text_of(a, "phoneNumber")},
+      {"participant", text_of(a, "participant")},
+      {"agentId", a.contains("agentId") ? a.at("agentId") : json::value(nullptr)},
+      {"mode", mode},
+      {"webhook", webhook != nullptr && webhook->is_object() ? *webhook : json::value(nullptr)},
+      {"systemPrompt", filled("systemPrompt")},
+      {"greeting", filled("greeting")},
+      {"voice", a.contains("voice") ? a.at("voice") : json::value(nullptr)},
+      {"maxSilenceMs", int_of(a, "maxSilenceMs", kDefaultMaxSilenceMs)},
+      {"maxDurationMs", int_of(a, "maxDurationMs", kDefaultMaxCallDurationMs)},
+      {"ringTimeoutMs", int_of(a, "ringTimeoutMs", kDefaultRingTimeoutMs)},
+      {"status", direction == "inbound" ? "in-progress" : "ringing"},
+      {"startedAtMs", context.now_ms}};
+}
+
+Decision decide_start(const CallState& state, const Command& command, const Context& context) {
+  if (state.exists) {
+    return make_error(ErrorKind::kConflict, "CALL_EXISTS", "Call " + state.id + " exists");
+  }
+  std::variant<json::object, DomainError> data = started_data(state, command, context);
+  if (auto* error = std::get_if<DomainError>(&data)) return std::move(*error);
+  // Decide the rest against the state the start event makes, as evolve will.
+  CallState next = state;
+  Event started{"call.started", std::get<json::object>(std::move(data))};
+  evolve_call(next, started.type, started.data);
+  Outcome out;
+  out.events.push_back(std::move(started));
+  const json::object& setup = next.setup;
+  if (text_of(setup, "direction") == "outbound") {
+    out.effects.push_back(Effect{"carrier.dial",
+                                 {{"callId", state.id},
+                                  {"accountId", command.account_id},
+                                  {"from", setup.at("phoneNumber")},
+                                  {"to", setup.at("participant")}}});
+    out.effects.push_back(
+        timer(next, command.account_id, setup.at("ringTimeoutMs").as_int64(), "ring"));
+    return out;
+  }
+  if (text_of(setup, "mode") == "webhook" && setup.at("webhook").is_null()) {
+    // Answered, then ended: nobody can say anything for the agent.
+    for (Event& e : end_events(next, "failed", reason::kWebhookUnavailable, context.now_ms)) {
+      out.events.push_back(std::move(e));
+    }
+    return out;
+  }
+  answered(next, command.account_id, context.now_ms, out);
+  return out;
+}
+
+Decision decide_carrier(const CallState& state, const Command& command, const Context& context) {
+  const std::string event = text_of(command.args, "event");
+  if (event == "answered") {
+    if (state.status != "ringing") return std::vector<Event>{};
+    CallState next = state;
+    Event answer{"call.answered",
+                 {{"callId", state.id}, {"accountId", state.account_id}, {"atMs", context.now_ms}}};
+    evolve_call(next, answer.type, answer.data);
+    Outcome out;
+    out.events.push_back(std::move(answer));
+    answered(next, state.account_id, context.now_ms, out);
+    return out;
+  }
+  if (event == "dropped") {
+    if (state.status != "in-progress") return std::vector<Event>{};
+    return end_events(state, "completed", reason::kCarrierError, context.now_ms);
+  }
+  if (state.status != "ringing") return std::vector<Event>{};
+  if (event == "busy") return end_events(state, "busy", reason::kBusy, context.now_ms);
+  if (event == "no-answer")
+    return end_events(state, "no-answer", reason::kNoAnswer, context.now_ms);
+  if (event == "failed") return end_events(state, "failed", reason::kCarrierError, context.now_ms);
+  return validation_error({{"event", "Unknown carrier event " + event, "literal_error"}});
+}
+
+Decision decide_say(const CallState& state, const Command& command, const Context& context) {
+  if (state.status != "in-progress") return not_live(state);
+  const json::value* text = command.args.if_contains("text");
+  if (text == nullptr || !text->is_string() || text->as_string().empty()) {
+    return validation_error({{"text", "text must be a non-empty string", "string_type"}});
+  }
+  if (code_points(text->as_string()) > kMaxUtteranceChars) {
+    return validation_error(
+        {{"text", "An utterance is at most " + std::to_string(kMaxUtteranceChars) + " characters",
+          "string_too_long"}});
+  }
+  if (state.turns >= kMaxCallTurns) {
+    return make_error(ErrorKind::kConflict, "CALL_TURN_LIMIT",
+                      "A call has at most " + std::to_string(kMaxCallTurns) + " caller turns");
+  }
+  double confidence = 0.95;
+  if (const json::value* c = command.args.if_contains("confidence");
+      c != nullptr && c->is_number()) {
+    confidence = std::clamp(c->to_number<double>(), 0.0, 1.0);
+  }
+  const int turn = state.turns + 1;
+  Outcome out;
+  out.events.push_back(
+      Event{"call.caller_spoke",
+            {{"callId", state.id},
+             {"accountId", state.account_id},
+             {"turn", turn},
+             {"text", *text},
+             {"confidence", confidence},
+             // A caller who speaks while the agent's answer is still coming talks over it.
+             {"interrupts", state.open_turns.empty() ? json::value(nullptr)
+                                                     : json::value(*state.open_turns.rbegin())},
+             {"atMs", context.now_ms}}});
+  CallLine utterance{turn, "user", std::string(text->as_string()), false, false, context.now_ms};
+  const json::object& s = state.setup;
+  if (text_of(s, "mode") == "webhook") {
+    out.effects.push_back(Effect{
+        "voice.webhook",
+        {{"callId", state.id},
+         {"accountId", state.account_id},
+         {"turn", turn},
+         {"entity", s.at("webhook").at("entity")},
+         {"webhookId", s.at("webhook").at("webhookId")},
+         {"agentId", s.at("agentId")},
+         {"deliveryId", delivery_id_for("agent.message", state.id + "#" + std::to_string(turn))},
+         {"body", voice_turn_body(state, utterance, confidence, context.now_ms)}}});
+  } else {
+    json::array transcript;
+    for (const CallLine& line : state.lines) {
+      if (!line.interrupted) {
+        transcript.push_back(json::object{{"role", line.role}, {"content", line.text}});
+      }
+    }
+    out.effects.push_back(Effect{"voice.hosted",
+                                 {{"callId", state.id},
+                                  {"accountId", state.account_id},
+                                  {"turn", turn},
+                                  {"systemPrompt", s.at("systemPrompt")},
+                                  {"utterance", *text},
+                                  {"transcript", std::move(transcript)}}});
+  }
+  out.effects.push_back(
+      timer(state, state.account_id, int_of(s, "maxSilenceMs", kDefaultMaxSilenceMs), "silence"));
+  return out;
+}
+
+Decision decide_answer(const CallState& state, const Command& command, const Context& context) {
+  const json::object& a = command.args;
+  const int turn = static_cast<int>(int_of(a, "turn", -1));
+  // Late (the call ended) or repeated: the answer is dropped, never spoken
+  // into a call that is over.
+  if (state.status != "in-progress" || state.open_turns.count(turn) == 0) {
+    return std::vector<Event>{};
+  }
+  // The caller spoke again before this answer came: it was never heard.
+  const bool interrupted = turn < state.turns;
+  json::array lines;
+  if (const json::value* l = a.if_contains("lines"); l != nullptr && l->is_array()) {
+    for (const json::value& line : l->as_array()) {
+      if (lines.size() == kMaxSpokenLinesPerTurn) break;
+      if (!line.is_object()) continue;
+      std::string text = text_of(line.as_object(), "text");
+      if (text.empty()) continue;
+      if (code_points(text) > kMaxSpokenLineChars) {
+        text = std::string(utf8_prefix(text, kMaxSpokenLineChars));
+      }
+      const json::value* interim = line.as_object().if_contains("interim");
+      lines.push_back(json::object{
+          {"text", std::move(text)},
+          {"interim", interim != nullptr && interim->is_bool() && interim->as_bool()}});
+    }
+  }
+  const json::value* hangup = a.if_contains("hangup");
+  const std::string action = text_of(a, "action");
+  const char* ends = nullptr;
+  if (!interrupted) {
+    if (action == "transfer") {
+      ends = reason::kTransfer;
+    } else if (action == "hangup" ||
+               (hangup != nullptr && hangup->is_bool() && hangup->as_bool())) {
+      ends = reason::kAgentHangup;
+    }
+  }
+  Outcome out;
+  out.events.push_back(
+      Event{"call.turn_answered",
+            {{"callId", state.id},
+             {"accountId", state.account_id},
+             {"turn", turn},
+             {"lines", std::move(lines)},
+             {"digits", a.contains("digits") ? a.at("digits") : json::value(nullptr)},
+             {"error", a.contains("error") ? a.at("error") : json::value(nullptr)},
+             {"interrupted", interrupted},
+             {"statusAfter", ends != nullptr ? "completed" : "in-progress"},
+             {"atMs", context.now_ms}}});
+  if (ends != nullptr) {
+    CallState next = state;
+    evolve_call(next, out.events.front().type, out.events.front().data);
+    for (Event& e : end_events(next, "completed", ends, context.now_ms)) {
+      out.events.push_back(std::move(e));
+    }
+  } else if (!interrupted) {
+    out.effects.push_back(timer(state, state.account_id,
+                                int_of(state.setup, "maxSilenceMs", kDefaultMaxSilenceMs),
+                                "silence"));
+  }
+  return out;
+}
+
+Decision decide_timeout(const CallState& state, const Command& command, const Context& context) {
+  const std::string kind = text_of(command.args, "kind");
+  const json::object& s = state.setup;
+  const std::int64_t now = context.now_ms;
+  if (kind == "ring") {
+    if (state.status != "ringing") return std::vector<Event>{};
+    if (now - s.at("startedAtMs").as_int64() < s.at("ringTimeoutMs").as_int64()) {
+      return std::vector<Event>{};
+    }
+    return end_events(state, "no-answer", reason::kNoAnswer, now);
+  }
+  if (state.status != "in-progress") return std::vector<Event>{};
+  if (kind == "silence") {
+    // Timers are not cancelled: each line armed its own, and only the one
+    // after the last line finds the silence long enough.
+    if (now - state.last_activity_ms < int_of(s, "maxSilenceMs", kDefaultMaxSilenceMs)) {
+      return std::vector<Event>{};
+    }
+    return end_events(state, "completed", reason::kSilenceTimeout, now);
+  }
+  if (kind == "duration") {
+    if (now - state.answered_at_ms < int_of(s, "maxDurationMs", kDefaultMaxCallDurationMs)) {
+      return std::vector<Event>{};
+    }
+    return end_events(state, "completed", reason::kMaxDuration, now);
+  }
+  return validation_error({{"kind", "Unknown timer " + kind, "literal_error"}});
+}
+
+}  // namespace
+
+bool call_is_live(const std::string& status) {
+  return status == "ringing" || status == "in-progress";
+}
+
+std::string fill_variables(const std::string& text, const json::object& variables) {
+  std::string out;
+  std::size_t at = 0;
+  // Bounded: each round consumes at least the "{{" it found.
+  while (at < text.size()) {
+    const std::size_t open = text.find("{{", at);
+    const std::size_t close = open == std::string::npos ? open : text.find("}}", open + 2);
+    if (close == std::string::npos) break;
+    out.append(text, at, open - at);
+    std::string name = text.substr(open + 2, close - open - 2);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
+    if (const json::value* v = variables.if_contains(name); v != nullptr && v->is_string()) {
+      out.append(v->as_string());
+    }
+    at = close + 2;
+  }
+  out.append(text, std::min(at, text.size()));
+  return out;
+}
+
+Decision decide_call(const CallState& state, const Command& command, const Context& context) {
+  if (command.type == "call.start") return decide_start(state, command, context);
+  if (!state.exists || state.account_id != command.account_id) return not_found("Call not found");
+  if (command.type == "call.carrier") return decide_carrier(state, command, context);
+  if (command.type == "call.say") return decide_say(state, command, context);
+  if (command.type == "call.answer") return decide_answer(state, command, context);
+  if (command.type == "call.timeout") return decide_timeout(state, command, context);
+  if (command.type == "call.hangup") {
+    if (!call_is_live(state.status)) return not_live(state);
+    const bool by_caller = text_of(command.args, "by") == "caller";
+    const char* why = by_caller ? reason::kUserHangup : reason::kAgentHangup;
+    return end_events(state, state.status == "ringing" ? "canceled" : "completed", why,
+                      context.now_ms);
+  }
+  if (command.type == "call.reconcile") {
+    if (!call_is_live(state.status)) return std::vector<Event>{};
+    return end_events(state, state.status == "ringing" ? "failed" : "completed",
+                      reason::kPlatformRestart, context.now_ms);
+  }
+  return unknown_command(command.type);
+}
+
+void evolve_call(CallState& state, const std::string& type, const json::object& data) {
+  if (type == "call.started") {
+    state.exists = true;
+    state.account_id = text_of(data, "accountId");
+    state.setup = data;
+    state.status = text_of(data, "status");
+    const std::int64_t at = data.at("startedAtMs").as_int64();
+    state.last_activity_ms = at;
+    if (state.status == "in-progress") state.answered_at_ms = at;
+  } else if (type == "call.answered") {
+    state.status = "in-progress";
+    state.answered_at_ms = data.at("atMs").as_int64();
+    state.last_activity_ms = state.answered_at_ms;
+  } else if (type == "call.caller_spoke") {
+    const int turn = static_cast<int>(data.at("turn").as_int64());
+    const std::int64_t at = data.at("atMs").as_int64();
+    state.turns = turn;
+    state.open_turns.insert(turn);
+    state.last_activity_ms = at;
+    state.lines.push_back(CallLine{turn, "user", text_of(data, "text"), false, false, at});
+  } else if (type == "call.turn_answered") {
+    const int turn = static_cast<int>(data.at("turn").as_int64());
+    const std::int64_t at = data.at("atMs").as_int64();
+    const bool interrupted = data.at("interrupted").as_bool();
+    state.open_turns.erase(turn);
+    if (!interrupted) state.last_activity_ms = at;
+    for (const json::value& line : data.at("lines").as_array()) {
+      const json::object& l = line.as_object();
+      state.lines.push_back(
+          CallLine{turn, "agent", text_of(l, "text"), l.at("interim").as_bool(), interrupted, at});
+    }
+  } else if (type == "call.ended") {
+    state.status = text_of(data, "status");
+    state.open_turns.clear();
+  }
+}
+
+json::object call_snapshot(const CallState& state) {
+  json::array lines;
+  for (const CallLine& l : state.lines) {
+    lines.push_back(json::array{l.turn, json::string(l.role), json::string(l.text), l.interim,
+                                l.interrupted, l.at_ms});
+  }
+  json::array open;
+  for (int turn : state.open_turns) open.push_back(turn);
+  return {{"exists", state.exists},
+          {"accountId", state.account_id},
+          {"setup", state.setup},
+          {"status", state.status},
+          {"answeredAtMs", state.answered_at_ms},
+          {"lastActivityMs", state.last_activity_ms},
+          {"turns", state.turns},
+          {"openTurns", std::move(open)},
+          {"lines", std::move(lines)}};
+}
+
+void restore_call(CallState& state, const json::object& o) {
+  state.exists = o.at("exists").as_bool();
+  state.account_id = std::string(o.at("accountId").as_string());
+  state.setup = o.at("setup").as_object();
+  state.status = std::string(o.at("status").as_string());
+  state.answered_at_ms = o.at("answeredAtMs").as_int64();
+  state.last_activity_ms = o.at("lastActivityMs").as_int64();
+  state.turns = static_cast<int>(o.at("turns").as_int64());
+  for (const json::value& turn : o.at("openTurns").as_array()) {
+    state.open_turns.insert(static_cast<int>(turn.as_int64()));
+  }
+  for (const json::value& line : o.at("lines").as_array()) {
+    const json::array& l = line.as_array();
+    state.lines.push_back(CallLine{static_cast<int>(l.at(0).as_int64()),
+                                   std::string(l.at(1).as_string()),
+                                   std::string(l.at(2).as_string()), l.at(3).as_bool(),
+                                   l.at(4).as_bool(), l.at(5).as_int64()});
+  }
+}
+
+std::string voice_turn_body(const CallState& state, const CallLine& utterance, double confidence,
+                            std::int64_t now_ms) {
+  const json::object& s = state.setup;
+  const bool inbound = text_of(s, "direction") == "inbound";
+  const std::string ours = text_of(s, "phoneNumber");
+  const std::string other = text_of(s, "participant");
+  // The history a conversation webhook would get: the call's own earlier
+  // lines, newest last, at most contextLimit of them.
+  const std::int64_t limit = std::clamp<std::int64_t>(
+      s.at("webhook").is_object() ? int_of(s.at("webhook").as_object(), "contextLimit", 10) : 10, 0,
+      kMaxContextLimit);
+  json::array history;
+  std::size_t first = state.lines.size() - std::min<std::size_t>(state.lines.size(), limit);
+  for (std::size_t i = first; i < state.lines.size(); ++i) {
+    const CallLine& line = state.lines[i];
+    history.push_back(json::object{{"content", line.text},
+                                   {"direction", line.role == "user" ? "inbound" : "outbound"},
+                                   {"channel", "voice"},
+                                   {"at", iso8601(line.at_ms)}});
+  }
+  json::object data{{"callId", state.id},
+                    {"numberId", s.at("numberId")},
+                    {"from", inbound ? other : ours},
+                    {"to", inbound ? ours : other},
+                    {"status", "in-progress"},
+                    {"transcript", utterance.text},
+                    {"confidence", confidence},
+                    {"direction", s.at("direction")}};
+  return to_json(json::object{{"event", "agent.message"},
+                              {"channel", "voice"},
+                              {"timestamp", iso8601(now_ms)},
+                              {"agentId", s.at("agentId")},
+                              {"data", std::move(data)},
+                              {"conversationState", nullptr},
+                              {"recentHistory", std::move(history)}});
+}
+
+namespace {
+
+// Reads one answer object into the outputs; false when it is not an object.
+bool read_answer(const json::value& value, json::array* lines, bool* hangup, json::value* action,
+                 json::value* digits, bool ndjson) {
+  if (!value.is_object()) return false;
+  const json::object& o = value.as_object();
+  const json::value* interim = o.if_contains("interim");
+  const bool is_interim = ndjson && interim != nullptr && interim->is_bool() && interim->as_bool();
+  if (const json::value* text = o.if_contains("text"); text != nullptr && text->is_string()) {
+    lines->push_back(json::object{{"text", *text}, {"interim", is_interim}});
+  }
+  if (const json::value* h = o.if_contains("hangup");
+      h != nullptr && h->is_bool() && h->as_bool()) {
+    *hangup = true;
+  }
+  if (const json::value* a = o.if_contains("action"); a != nullptr && a->is_string()) *action = *a;
+  for (const char* key : {"digits", "press_digit", "dtmf"}) {
+    if (const json::value* d = o.if_contains(key); d != nullptr && d->is_string()) *digits = *d;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string parse_turn_answer(const std::string& content_type, const std::string& body,
+                              json::array* lines, bool* hangup, json::value* action,
+                              json::value* digits) {
+  *hangup = false;
+  *action = nullptr;
+  *digits = nullptr;
+  boost::system::error_code ec;
+  if (content_type.find("ndjson") == std::string::npos) {
+    const json::value value = json::parse(body, ec);
+    if (ec) return "The answer is not JSON: " + ec.message();
+    if (!read_answer(value, lines, hangup, action, digits, false)) {
+      return "The answer is not a JSON object";
+    }
+    return "";
+  }
+  std::size_t at = 0;
+  // Bounded by the body: each round consumes one line.
+  while (at < body.size()) {
+    std::size_t end = body.find('\n', at);
+    if (end == std::string::npos) end = body.size();
+    const std::string line = body.substr(at, end - at);
+    at = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const json::value value = json::parse(line, ec);
+    if (ec || !read_answer(value, lines, hangup, action, digits, true)) {
+      return lines->empty() ? "An NDJSON line is not a JSON object" : "";
+    }
+    const json::value* interim = value.as_object().if_contains("interim");
+    if (interim == nullptr || !interim->is_bool() || !interim->as_bool()) return "";
+  }
+  return lines->empty() ? "The NDJSON answer has no line" : "";
+}
+
+}  // namespace ap::domain
