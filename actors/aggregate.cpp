@@ -59,7 +59,7 @@ std::string stream_name(EntityKind kind, const std::string& id) {
     case EntityKind::kAccount: return domain::account_stream(id);
     case EntityKind::kAgent: return domain::agent_stream(id);
     case EntityKind::kNumber: return domain::number_stream(id);
-    case EntityKind::kConversation: return "conversation-" + id;
+    case EntityKind::kConversation: return domain::conversation_stream(id);
     case EntityKind::kWebhook: return "webhook-" + id;
     case EntityKind::kDelivery: return domain::delivery_stream(id);
     case EntityKind::kCall: return "call-" + id;

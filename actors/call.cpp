@@ -38,6 +38,34 @@ Effect timer(const CallState& state, const std::string& account, std::int64_t de
                                           {"args", json::object{{"kind", kind}}}}}}};
 }
 
+// The conversation message of one line said on the call.
+Event voice_message(const CallState& state, const std::string& message_id, const std::string& text,
+                    bool from_caller, std::int64_t at_ms) {
+  const json::object& s = state.setup;
+  const std::string ours = text_of(s, "phoneNumber");
+  const std::string other = text_of(s, "participant");
+  const std::string conversation = text_of(s, "conversationId");
+  return Event{"message.voice",
+               {{"messageId", message_id},
+                {"conversationId", conversation},
+                {"accountId", state.account_id},
+                {"numberId", s.at("numberId")},
+                {"phoneNumber", ours},
+                {"participant", other},
+                {"agentId", s.at("agentId")},
+                {"callId", state.id},
+                {"from", from_caller ? other : ours},
+                {"to", from_caller ? ours : other},
+                {"body", text},
+                {"mediaUrls", json::array()},
+                {"direction", from_caller ? "inbound" : "outbound"},
+                {"channel", "voice"},
+                {"status", from_caller ? "received" : "delivered"},
+                {"segments", 0},
+                {"atMs", at_ms}},
+               conversation_stream(conversation)};
+}
+
 // The agent.call_ended body (contract C.3): the whole transcript, every line
 // the caller said and every agent line that was heard, in order.
 std::string call_ended_body(const CallState& state, const json::object& ended) {
@@ -94,21 +122,25 @@ std::vector<Event> end_events(const CallState& state, const std::string& status,
 }
 
 // The greeting, spoken when the call is answered, and the timers of a live call.
-void answered(const CallState& state, const std::string& account, std::int64_t now_ms,
+void answered(const CallState& state, const std::string& account, const Context& context,
               Outcome& out) {
+  const std::int64_t now_ms = context.now_ms;
   const std::string greeting = text_of(state.setup, "greeting");
   if (!greeting.empty()) {
+    const std::string message_id = context.ids->new_id("msg_");
     out.events.push_back(
         Event{"call.turn_answered",
               {{"callId", state.id},
                {"accountId", account},
                {"turn", 0},
-               {"lines", json::array{json::object{{"text", greeting}, {"interim", false}}}},
+               {"lines", json::array{json::object{
+                             {"text", greeting}, {"interim", false}, {"messageId", message_id}}}},
                {"digits", nullptr},
                {"error", nullptr},
                {"interrupted", false},
                {"statusAfter", "in-progress"},
                {"atMs", now_ms}}});
+    out.events.push_back(voice_message(state, message_id, greeting, false, now_ms));
   }
   out.effects.push_back(timer(
       state, account, int_of(state.setup, "maxDurationMs", kDefaultMaxCallDurationMs), "duration"));
@@ -154,6 +186,11 @@ std::variant<json::object, DomainError> started_data(const CallState& state, con
       {"maxSilenceMs", int_of(a, "maxSilenceMs", kDefaultMaxSilenceMs)},
       {"maxDurationMs", int_of(a, "maxDurationMs", kDefaultMaxCallDurationMs)},
       {"ringTimeoutMs", int_of(a, "ringTimeoutMs", kDefaultRingTimeoutMs)},
+      {"conversationId", conversation_id_for(text_of(a, "numberId"), text_of(a, "participant"))},
+      {"conversationState",
+       a.contains("conversationState") ? a.at("conversationState") : json::value(nullptr)},
+      {"history", a.contains("history") && a.at("history").is_array() ? a.at("history")
+                                                                      : json::value(json::array())},
       {"status", direction == "inbound" ? "in-progress" : "ringing"},
       {"startedAtMs", context.now_ms}};
 }
@@ -188,7 +225,7 @@ Decision decide_start(const CallState& state, const Command& command, const Cont
     }
     return out;
   }
-  answered(next, command.account_id, context.now_ms, out);
+  answered(next, command.account_id, context, out);
   return out;
 }
 
@@ -202,7 +239,7 @@ Decision decide_carrier(const CallState& state, const Command& command, const Co
     evolve_call(next, answer.type, answer.data);
     Outcome out;
     out.events.push_back(std::move(answer));
-    answered(next, state.account_id, context.now_ms, out);
+    answered(next, state.account_id, context, out);
     return out;
   }
   if (event == "dropped") {
@@ -238,19 +275,24 @@ Decision decide_say(const CallState& state, const Command& command, const Contex
     confidence = std::clamp(c->to_number<double>(), 0.0, 1.0);
   }
   const int turn = state.turns + 1;
+  const std::string message_id = context.ids->new_id("msg_");
   Outcome out;
   out.events.push_back(
       Event{"call.caller_spoke",
             {{"callId", state.id},
              {"accountId", state.account_id},
              {"turn", turn},
+             {"messageId", message_id},
              {"text", *text},
              {"confidence", confidence},
              // A caller who speaks while the agent's answer is still coming talks over it.
              {"interrupts", state.open_turns.empty() ? json::value(nullptr)
                                                      : json::value(*state.open_turns.rbegin())},
              {"atMs", context.now_ms}}});
-  CallLine utterance{turn, "user", std::string(text->as_string()), false, false, context.now_ms};
+  out.events.push_back(
+      voice_message(state, message_id, std::string(text->as_string()), true, context.now_ms));
+  CallLine utterance{turn,  message_id, "user",        std::string(text->as_string()),
+                     false, false,      context.now_ms};
   const json::object& s = state.setup;
   if (text_of(s, "mode") == "webhook") {
     out.effects.push_back(Effect{
@@ -304,9 +346,12 @@ Decision decide_answer(const CallState& state, const Command& command, const Con
         text = std::string(utf8_prefix(text, kMaxSpokenLineChars));
       }
       const json::value* interim = line.as_object().if_contains("interim");
-      lines.push_back(json::object{
-          {"text", std::move(text)},
-          {"interim", interim != nullptr && interim->is_bool() && interim->as_bool()}});
+      lines.push_back(
+          json::object{{"text", std::move(text)},
+                       {"interim", interim != nullptr && interim->is_bool() && interim->as_bool()},
+                       // Only what was heard enters the conversation.
+                       {"messageId", interrupted ? json::value(nullptr)
+                                                 : json::value(context.ids->new_id("msg_"))}});
     }
   }
   const json::value* hangup = a.if_contains("hangup");
@@ -332,6 +377,13 @@ Decision decide_answer(const CallState& state, const Command& command, const Con
              {"interrupted", interrupted},
              {"statusAfter", ends != nullptr ? "completed" : "in-progress"},
              {"atMs", context.now_ms}}});
+  if (!interrupted) {
+    for (const json::value& line : out.events.front().data.at("lines").as_array()) {
+      out.events.push_back(voice_message(state, std::string(line.at("messageId").as_string()),
+                                         std::string(line.at("text").as_string()), false,
+                                         context.now_ms));
+    }
+  }
   if (ends != nullptr) {
     CallState next = state;
     evolve_call(next, out.events.front().type, out.events.front().data);
@@ -443,7 +495,8 @@ void evolve_call(CallState& state, const std::string& type, const json::object& 
     state.turns = turn;
     state.open_turns.insert(turn);
     state.last_activity_ms = at;
-    state.lines.push_back(CallLine{turn, "user", text_of(data, "text"), false, false, at});
+    state.lines.push_back(CallLine{turn, text_of(data, "messageId"), "user", text_of(data, "text"),
+                                   false, false, at});
   } else if (type == "call.turn_answered") {
     const int turn = static_cast<int>(data.at("turn").as_int64());
     const std::int64_t at = data.at("atMs").as_int64();
@@ -452,8 +505,8 @@ void evolve_call(CallState& state, const std::string& type, const json::object& 
     if (!interrupted) state.last_activity_ms = at;
     for (const json::value& line : data.at("lines").as_array()) {
       const json::object& l = line.as_object();
-      state.lines.push_back(
-          CallLine{turn, "agent", text_of(l, "text"), l.at("interim").as_bool(), interrupted, at});
+      state.lines.push_back(CallLine{turn, text_of(l, "messageId"), "agent", text_of(l, "text"),
+                                     l.at("interim").as_bool(), interrupted, at});
     }
   } else if (type == "call.ended") {
     state.status = text_of(data, "status");
@@ -465,7 +518,7 @@ json::object call_snapshot(const CallState& state) {
   json::array lines;
   for (const CallLine& l : state.lines) {
     lines.push_back(json::array{l.turn, json::string(l.role), json::string(l.text), l.interim,
-                                l.interrupted, l.at_ms});
+                                l.interrupted, l.at_ms, json::string(l.message_id)});
   }
   json::array open;
   for (int turn : state.open_turns) open.push_back(turn);
@@ -493,10 +546,10 @@ void restore_call(CallState& state, const json::object& o) {
   }
   for (const json::value& line : o.at("lines").as_array()) {
     const json::array& l = line.as_array();
-    state.lines.push_back(CallLine{static_cast<int>(l.at(0).as_int64()),
-                                   std::string(l.at(1).as_string()),
-                                   std::string(l.at(2).as_string()), l.at(3).as_bool(),
-                                   l.at(4).as_bool(), l.at(5).as_int64()});
+    state.lines.push_back(
+        CallLine{static_cast<int>(l.at(0).as_int64()), std::string(l.at(6).as_string()),
+                 std::string(l.at(1).as_string()), std::string(l.at(2).as_string()),
+                 l.at(3).as_bool(), l.at(4).as_bool(), l.at(5).as_int64()});
   }
 }
 
@@ -506,20 +559,33 @@ std::string voice_turn_body(const CallState& state, const CallLine& utterance, d
   const bool inbound = text_of(s, "direction") == "inbound";
   const std::string ours = text_of(s, "phoneNumber");
   const std::string other = text_of(s, "participant");
-  // The history a conversation webhook would get: the call's own earlier
-  // lines, newest last, at most contextLimit of them.
+  // The conversation's history as a text webhook gets it: what was said
+  // before this call (from call.started), then this call's lines, newest
+  // last, at most contextLimit in all.
   const std::int64_t limit = std::clamp<std::int64_t>(
       s.at("webhook").is_object() ? int_of(s.at("webhook").as_object(), "contextLimit", 10) : 10, 0,
       kMaxContextLimit);
-  json::array history;
-  std::size_t first = state.lines.size() - std::min<std::size_t>(state.lines.size(), limit);
-  for (std::size_t i = first; i < state.lines.size(); ++i) {
-    const CallLine& line = state.lines[i];
-    history.push_back(json::object{{"content", line.text},
-                                   {"direction", line.role == "user" ? "inbound" : "outbound"},
-                                   {"channel", "voice"},
-                                   {"at", iso8601(line.at_ms)}});
+  json::array all;
+  if (const json::value* before = s.if_contains("history");
+      before != nullptr && before->is_array()) {
+    all = before->as_array();
   }
+  for (const CallLine& line : state.lines) {
+    if (line.interrupted) continue;
+    all.push_back(json::object{{"messageId", line.message_id},
+                               {"content", line.text},
+                               {"direction", line.role == "user" ? "inbound" : "outbound"},
+                               {"channel", "voice"},
+                               {"at", iso8601(line.at_ms)}});
+  }
+  // The utterance itself comes last, as a text webhook's message does.
+  all.push_back(json::object{{"messageId", utterance.message_id},
+                             {"content", utterance.text},
+                             {"direction", "inbound"},
+                             {"channel", "voice"},
+                             {"at", iso8601(utterance.at_ms)}});
+  const std::size_t first = all.size() - std::min<std::size_t>(all.size(), limit);
+  json::array history(all.begin() + static_cast<std::ptrdiff_t>(first), all.end());
   json::object data{{"callId", state.id},
                     {"numberId", s.at("numberId")},
                     {"from", inbound ? other : ours},
@@ -528,13 +594,15 @@ std::string voice_turn_body(const CallState& state, const CallLine& utterance, d
                     {"transcript", utterance.text},
                     {"confidence", confidence},
                     {"direction", s.at("direction")}};
-  return to_json(json::object{{"event", "agent.message"},
-                              {"channel", "voice"},
-                              {"timestamp", iso8601(now_ms)},
-                              {"agentId", s.at("agentId")},
-                              {"data", std::move(data)},
-                              {"conversationState", nullptr},
-                              {"recentHistory", std::move(history)}});
+  return to_json(
+      json::object{{"event", "agent.message"},
+                   {"channel", "voice"},
+                   {"timestamp", iso8601(now_ms)},
+                   {"agentId", s.at("agentId")},
+                   {"data", std::move(data)},
+                   {"conversationState", s.contains("conversationState") ? s.at("conversationState")
+                                                                         : json::value(nullptr)},
+                   {"recentHistory", std::move(history)}});
 }
 
 namespace {

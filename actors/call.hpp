@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/conversation.hpp"
 #include "actors/domain.hpp"
 
 namespace ap::domain {
@@ -46,8 +47,9 @@ inline constexpr const char* kNoAnswer = "no_answer";
 
 // One line of what was said, in order.
 struct CallLine {
-  int turn = 0;      // The caller turn it belongs to; 0 = the greeting.
-  std::string role;  // "user" (the other party) or "agent".
+  int turn = 0;            // The caller turn it belongs to; 0 = the greeting.
+  std::string message_id;  // Its message in the conversation; "" for an unheard line.
+  std::string role;        // "user" (the other party) or "agent".
   std::string text;
   bool interim = false;      // An NDJSON interim line (spoken; the turn went on).
   bool interrupted = false;  // An agent reply the caller spoke over: never heard.
@@ -95,6 +97,11 @@ std::string fill_variables(const std::string& text, const json::object& variable
 //   "call.reconcile" args {}   at start: a call live in a previous run ends
 //                  (platform_restart): nobody is on the line any more.
 // Timers are effects "timer" {delayMs, entity: "call", id, command: {type, args}}.
+// Every line said either way is also a "message.voice" event (channel
+// "voice") in the conversation of the two parties, in the same append, so
+// the conversation's history shows calls beside SMS. "call.start" may carry
+// the conversation's `history` (HistoryItems, oldest first) and
+// `conversationState` for the voice turns' webhook bodies.
 Decision decide_call(const CallState& state, const Command& command, const Context& context);
 void evolve_call(CallState& state, const std::string& type, const json::object& data);
 json::object call_snapshot(const CallState& state);

@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 
 #include "actors/call.hpp"
+#include "actors/conversation.hpp"
 #include "actors/messaging.hpp"
 #include "actors/sms.hpp"
 
@@ -22,6 +23,34 @@ constexpr std::size_t kMaxVariables = 100;
 std::string text_of(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// Puts the conversation's metadata and its newest messages (as many as the
+// webhook's contextLimit) into args, so that voice turns see what was said
+// before, by text or on earlier calls.
+void add_conversation_context(const projections::CoreView& view, const SenderNumber& number,
+                              const std::string& participant, json::object& args) {
+  const std::string conversation = domain::conversation_id_for(number.number_id, participant);
+  std::optional<std::string> summary = view.conversation(number.account, conversation);
+  if (!summary) return;
+  args["conversationState"] = json::parse(*summary).at("metadata");
+  const json::value& webhook = args.at("webhook");
+  const std::int64_t limit =
+      webhook.is_object() ? webhook.at("contextLimit").to_number<std::int64_t>() : 0;
+  if (limit <= 0) return;
+  const projections::Page page =
+      view.messages("m/" + conversation + "/", 0, 0, static_cast<std::uint64_t>(limit));
+  json::array history;
+  // The page is newest first; history is oldest first.
+  for (auto it = page.items.rbegin(); it != page.items.rend(); ++it) {
+    const json::object message = json::parse(*it).as_object();
+    history.push_back(json::object{{"messageId", message.at("id")},
+                                   {"content", message.at("body")},
+                                   {"direction", message.at("direction")},
+                                   {"channel", message.at("channel")},
+                                   {"at", message.at("receivedAt")}});
+  }
+  args["history"] = std::move(history);
 }
 
 // The command for a call on `number` with `participant`, configured from the
@@ -54,6 +83,7 @@ CallStart start_command(const projections::CoreView& view, domain::IdSource& ids
       args["maxSilenceMs"] = *v;
     }
   }
+  add_conversation_context(view, number, participant, args);
   start.command = domain::Command{"call.start", number.account, std::move(args)};
   return start;
 }

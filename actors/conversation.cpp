@@ -179,6 +179,25 @@ void evolve_conversation(ConversationState& state, const std::string& type,
     if (type == "message.queued") {
       state.pending[std::string(data.at("messageId").as_string())] = "queued";
     }
+  } else if (type == "message.voice") {
+    // A call's line: the call writes it, and the first one of a new pair of
+    // parties starts the conversation.
+    if (!state.exists) {
+      state.exists = true;
+      state.account_id = std::string(data.at("accountId").as_string());
+      state.number_id = std::string(data.at("numberId").as_string());
+      state.phone_number = std::string(data.at("phoneNumber").as_string());
+      state.participant = std::string(data.at("participant").as_string());
+      state.agent_id = data.at("agentId");
+      state.created_at_ms = data.at("atMs").as_int64();
+    }
+    ++state.message_count;
+    state.last_message_at_ms = std::max(state.last_message_at_ms, data.at("atMs").as_int64());
+    state.recent.push_back(HistoryItem{std::string(data.at("messageId").as_string()),
+                                       std::string(data.at("body").as_string()),
+                                       std::string(data.at("direction").as_string()), "voice",
+                                       iso8601(data.at("atMs").as_int64())});
+    if (state.recent.size() > kMaxRecentMessages) state.recent.pop_front();
   } else if (type == "message.status_updated") {
     const std::string id(data.at("messageId").as_string());
     if (data.at("status") == "sent") {

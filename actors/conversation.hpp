@@ -59,6 +59,9 @@ std::string conversation_id_for(std::string_view number_id, std::string_view par
 // nothing, because carriers repeat themselves and reports can arrive after a
 // restart resubmitted the message.
 // Message ids come from context.ids ("msg_").
+// A call appends "message.voice" events (one per line said either way) to
+// its conversation's stream in its own appends; the first starts the
+// conversation, so SMS and voice share one thread and one history.
 Decision decide_conversation(const ConversationState& state, const Command& command,
                              const Context& context);
 void evolve_conversation(ConversationState& state, const std::string& type,

@@ -35,6 +35,9 @@ DomainError unknown_command(const std::string& type) {
 std::string account_stream(std::string_view account_id) {
   return "account-" + std::string(account_id);
 }
+std::string conversation_stream(std::string_view conversation_id) {
+  return "conversation-" + std::string(conversation_id);
+}
 std::string agent_stream(std::string_view agent_id) {
   return "agent-" + std::string(agent_id);
 }

@@ -109,6 +109,7 @@ using Decision = std::variant<Outcome, DomainError>;
 std::string account_stream(std::string_view account_id);
 std::string agent_stream(std::string_view agent_id);
 std::string number_stream(std::string_view number_id);
+std::string conversation_stream(std::string_view conversation_id);
 std::string phone_stream(std::string_view e164);
 
 // Formats milliseconds since the epoch as ISO-8601 UTC with milliseconds.

@@ -266,6 +266,17 @@ void Api::handle(Request request, Reply reply) {
     *route_label = "unknown";
     return counted(not_found_response("Not Found"));
   }
+  // The one public route (contract B.5): the call id is the access token.
+  // Recording is not offered, so every call has none.
+  if (parts.size() == 4 && parts[1] == "calls" && parts[3] == "recording") {
+    *route_label = "/v1/calls/{id}/recording";
+    if (request.method != "GET") {
+      return counted(
+          error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+    }
+    return counted(not_found_response(
+        "No recording: call recording is not offered by this server, so no call has one"));
+  }
   // Bearer authentication: the key is looked up by its SHA-256 and the stored
   // hash compared in constant time; the key itself is never stored.
   const std::string& authorization = request.header("authorization");

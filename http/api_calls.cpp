@@ -22,6 +22,16 @@ json::object wire_turn(json::object turn) {
   return turn;
 }
 
+// What the sandbox phone heard in a turn: [{text, interim}].
+json::array said_of(const std::optional<json::object>& turn) {
+  json::array said;
+  if (!turn) return said;
+  for (const json::value& line : turn->at("said").as_array()) {
+    said.push_back(json::object{{"text", line.at("text")}, {"interim", line.at("interim")}});
+  }
+  return said;
+}
+
 Response call_not_found() {
   return domain_error_response(domain::not_found("Call not found"));
 }
@@ -57,13 +67,23 @@ void Api::Impl::list_calls(const Call& call, const std::string& scope, const std
       errors.push_back({"direction", "Input should be 'inbound' or 'outbound'", "enum"});
     }
   }
+  // Every call here is a phone (pstn) call; web calls are not offered.
+  bool web_only = false;
+  if (const std::string* type = call.query.get("type")) {
+    web_only = *type == "web";
+    if (*type != "pstn" && *type != "web") {
+      errors.push_back({"type", "Input should be 'pstn' or 'web'", "enum"});
+    }
+  }
   if (!errors.empty()) return call.reply(validation_response(errors, "query"));
   const std::string account = call.account;
   const Responder reply = call.reply;
-  after_own_writes(account, [this, account, scope, scope_id, filter, offset, limit, reply, guard] {
-    if (std::optional<Response> error = guard()) return reply(std::move(*error));
-    list_page(view.calls(account, scope, scope_id, filter, offset, limit), true, reply);
-  });
+  after_own_writes(
+      account, [this, account, scope, scope_id, filter, offset, limit, reply, guard, web_only] {
+        if (std::optional<Response> error = guard()) return reply(std::move(*error));
+        if (web_only) return list_page(projections::Page{}, true, reply);
+        list_page(view.calls(account, scope, scope_id, filter, offset, limit), true, reply);
+      });
 }
 
 // /v1/calls, /v1/calls/{id}, /v1/calls/{id}/transcript, /v1/calls/{id}/end
@@ -195,17 +215,17 @@ void Api::Impl::sim_calls(const Request& request, const std::vector<std::string>
     if (auto* e = std::get_if<DomainError>(&start)) return reply(domain_error_response(*e));
     actors::CallStart& call_start = std::get<actors::CallStart>(start);
     const std::string call_id = call_start.call_id;
-    return runtime.send(EntityKind::kCall, call_id, std::move(call_start.command),
-                        [this, call_id, reply](CommandResult result) {
-                          if (!result.ok) return reply(domain_error_response(result.error));
-                          view.when_applied(result.last_position, [this, call_id, reply] {
-                            std::optional<json::object> greeting = view.call_turn(call_id, 0);
-                            reply(json_response(json::object{
-                                {"callId", call_id},
-                                {"status", view.call_status(call_id).value_or("")},
-                                {"said", greeting ? greeting->at("said") : json::array()}}));
-                          });
-                        });
+    return runtime.send(
+        EntityKind::kCall, call_id, std::move(call_start.command),
+        [this, call_id, reply](CommandResult result) {
+          if (!result.ok) return reply(domain_error_response(result.error));
+          view.when_applied(result.last_position, [this, call_id, reply] {
+            std::optional<json::object> greeting = view.call_turn(call_id, 0);
+            reply(json_response(json::object{{"callId", call_id},
+                                             {"status", view.call_status(call_id).value_or("")},
+                                             {"said", said_of(greeting)}}));
+          });
+        });
   }
   const std::string call_id = p[2];
   std::optional<std::string> account = view.call_account(call_id);
@@ -255,7 +275,7 @@ void Api::Impl::sim_calls(const Request& request, const std::vector<std::string>
               call_id, turn, kTurnWaitMs, [this, call_id, reply](std::optional<json::object> row) {
                 const std::string status = view.call_status(call_id).value_or("");
                 reply(json_response(
-                    json::object{{"said", row ? row->at("said") : json::array()},
+                    json::object{{"said", said_of(row)},
                                  {"interrupted", row ? row->at("interrupted") : json::value(false)},
                                  {"hangup", status != "in-progress"},
                                  {"status", status}}));

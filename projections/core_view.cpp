@@ -187,6 +187,33 @@ std::int64_t CoreView::counter(const std::string& key) const {
   return std::stoll(value);
 }
 
+void CoreView::start_conversation(const std::string& account, const json::object& data,
+                                  std::int64_t created_ms, es::ViewBatch& batch) const {
+  const std::string id = str(data, "conversationId");
+  const std::string created = domain::iso8601(created_ms);
+  json::object summary{{"id", id},
+                       {"agentId", data.at("agentId")},
+                       {"phoneNumberId", data.at("numberId")},
+                       {"phoneNumber", data.at("phoneNumber")},
+                       {"participant", data.at("participant")},
+                       {"lastMessageAt", created},
+                       {"lastMessagePreview", ""},
+                       {"messageCount", 0},
+                       {"createdAt", created},
+                       {"isGroup", false},
+                       {"groupId", nullptr},
+                       {"groupName", nullptr},
+                       {"groupIconUrl", nullptr},
+                       {"participants", nullptr},
+                       {"metadata", nullptr}};
+  batch.put("c/" + account + "/" + id, domain::to_json(summary));
+  batch.put("cc/" + account, std::to_string(counter(batch, "cc/" + account) + 1));
+  if (data.at("agentId").is_string()) {
+    const std::string agent = str(data, "agentId");
+    batch.put("cac/" + agent, std::to_string(counter(batch, "cac/" + agent) + 1));
+  }
+}
+
 void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   const std::string& type = event.type;
   if (type.rfind("account.api_key", 0) != 0 && type.rfind("agent.", 0) != 0 &&
@@ -270,29 +297,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     }
     batch.put(key, domain::to_json(*number));
   } else if (type == "conversation.started") {
-    const std::string id = str(data, "conversationId");
-    const std::string created = domain::iso8601(data.at("createdAtMs").as_int64());
-    json::object summary{{"id", id},
-                         {"agentId", data.at("agentId")},
-                         {"phoneNumberId", data.at("numberId")},
-                         {"phoneNumber", data.at("phoneNumber")},
-                         {"participant", data.at("participant")},
-                         {"lastMessageAt", created},
-                         {"lastMessagePreview", ""},
-                         {"messageCount", 0},
-                         {"createdAt", created},
-                         {"isGroup", false},
-                         {"groupId", nullptr},
-                         {"groupName", nullptr},
-                         {"groupIconUrl", nullptr},
-                         {"participants", nullptr},
-                         {"metadata", nullptr}};
-    batch.put("c/" + account + "/" + id, domain::to_json(summary));
-    batch.put("cc/" + account, std::to_string(counter(batch, "cc/" + account) + 1));
-    if (data.at("agentId").is_string()) {
-      const std::string agent = str(data, "agentId");
-      batch.put("cac/" + agent, std::to_string(counter(batch, "cac/" + agent) + 1));
-    }
+    start_conversation(account, data, data.at("createdAtMs").as_int64(), batch);
   } else if (type == "conversation.metadata_updated") {
     const std::string conversation = str(data, "conversationId");
     std::optional<json::object> summary = row(batch, "c/" + account + "/" + conversation);
@@ -301,6 +306,12 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     const std::optional<std::string> order = raw_row(batch, "ct/" + conversation);
     put_summary(account, conversation, order.value_or(""), *summary, batch);
   } else if (type == "message.queued" || type == "message.received") {
+    apply_message(account, data, event.position, batch);
+  } else if (type == "message.voice") {
+    // A call's first line starts its conversation when the parties never texted.
+    if (!raw_row(batch, "c/" + account + "/" + str(data, "conversationId"))) {
+      start_conversation(account, data, data.at("atMs").as_int64(), batch);
+    }
     apply_message(account, data, event.position, batch);
   } else if (type == "webhook.configured") {
     batch.put("wh/" + account + "/" + str(data, "entity"), domain::to_json(data.at("config")));
@@ -506,6 +517,9 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                        {"segments", data.at("segments")}};
   batch.put("m/" + conversation + "/" + order + "/" + message_id, domain::to_json(message));
   batch.put("mi/" + message_id, account + " " + conversation + " " + order + " " + number_id);
+  // A call's lines thread into the conversation only: they never went
+  // through the carrier's SMS path, and the number's list is its texts.
+  if (data.at("channel") == "voice") return;
   if (data.at("direction") == "outbound") {
     batch.put("op/" + message_id, domain::to_json(data));
     batch.put("ob/" + order + "/" + message_id, "");

@@ -209,6 +209,10 @@ class CoreView {
           item) const;
   void apply_message(const std::string& account, const json::object& data, std::uint64_t position,
                      es::ViewBatch& batch) const;
+  // Writes the summary and counters of a new conversation from `data`
+  // (conversation.started, or the message.voice that starts one).
+  void start_conversation(const std::string& account, const json::object& data,
+                          std::int64_t created_ms, es::ViewBatch& batch) const;
   void apply_status(const json::object& data, es::ViewBatch& batch) const;
   // Writes a conversation's summary to c/ and, once it has an `order`, to
   // its rows in the newest-first indexes.

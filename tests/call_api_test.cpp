@@ -254,6 +254,52 @@ class CallApiTest : public ApiTest {
   Line line_;
 };
 
+// ---- One conversation for texts and calls ------------------------------------
+
+TEST_F(CallApiTest, CallsThreadIntoTheConversationBesideTexts) {
+  // The caller texts first, then calls: the voice turn's history holds the
+  // text, and afterwards a text's history holds the call.
+  sim_json(
+      "POST", "/sim/sms",
+      json::serialize(json::object{{"from", kCaller}, {"to", line_.phone}, {"body", "Texted"}}));
+  ASSERT_TRUE(eventually([&] { return events("agent.message").size() == 1; }));
+  when_caller_says("On the phone now", answer_with(R"({"text":"I see your text"})"));
+  const std::string call = dial_alice();
+  say(call, "On the phone now");
+  const std::vector<ReceivedRequest> turns = events("agent.message");
+  ASSERT_EQ(turns.size(), 2u);
+  const json::value turn = json::parse(turns[1].body);
+  const json::array& history = turn.at("recentHistory").as_array();
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].at("content"), "Texted");
+  EXPECT_EQ(history[0].at("channel"), "sms");
+  EXPECT_EQ(history[1].at("content"), "On the phone now");
+  EXPECT_EQ(history[1].at("channel"), "voice");
+  sim("POST", "/sim/calls/" + call + "/hangup");
+
+  sim_json(
+      "POST", "/sim/sms",
+      json::serialize(json::object{{"from", kCaller}, {"to", line_.phone}, {"body", "Thanks"}}));
+  ASSERT_TRUE(eventually([&] { return events("agent.message").size() == 3; }));
+  const json::value text = json::parse(events("agent.message")[2].body);
+  std::vector<std::string> seen;
+  for (const json::value& item : text.at("recentHistory").as_array()) {
+    seen.push_back(std::string(item.at("channel").as_string()) + ":" +
+                   std::string(item.at("content").as_string()));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"sms:Texted", "voice:On the phone now",
+                                            "voice:I see your text", "sms:Thanks"}));
+
+  // The conversation lists both kinds; the number's message list only texts.
+  const std::string conversation = std::string(text.at("data").at("conversationId").as_string());
+  const json::object listed =
+      call_json(alice_, "GET", "/v1/conversations/" + conversation).as_object();
+  EXPECT_EQ(listed.at("messageCount"), 4);
+  const json::value numbers =
+      call_json(alice_, "GET", "/v1/numbers/" + line_.number_id + "/messages");
+  EXPECT_EQ(numbers.at("data").as_array().size(), 2u);
+}
+
 // ---- Webhook-mode turns ----------------------------------------------------
 
 TEST_F(CallApiTest, WebhookAgentSpeaksItsAnswerAndTheCallRecordsTheTurn) {

@@ -79,10 +79,24 @@ json::object start_args(const char* direction, const char* mode, json::value web
 const json::value kWebhook =
     json::object{{"entity", "agent-agt_1"}, {"webhookId", "wh_1"}, {"contextLimit", 2}};
 
+// The event types of an outcome, without the conversation lines (tested on their own).
 std::vector<std::string> types_of(const Outcome& out) {
   std::vector<std::string> types;
-  for (const Event& e : out.events) types.push_back(e.type);
+  for (const Event& e : out.events) {
+    if (e.type != "message.voice") types.push_back(e.type);
+  }
   return types;
+}
+
+std::vector<std::string> voice_lines(const Outcome& out) {
+  std::vector<std::string> lines;
+  for (const Event& e : out.events) {
+    if (e.type == "message.voice") {
+      lines.push_back(std::string(e.data.at("direction").as_string()) + ":" +
+                      std::string(e.data.at("body").as_string()));
+    }
+  }
+  return lines;
 }
 
 const Event* find_event(const Outcome& out, const std::string& type) {
@@ -244,10 +258,51 @@ TEST(CallDecider, WebhookTurnsCarryTheUtteranceAndBoundedHistory) {
   EXPECT_EQ(body.at("data").at("transcript"), "Two");
   EXPECT_EQ(body.at("data").at("confidence"), 0.5);
   EXPECT_EQ(body.at("data").at("from"), "+14155550123");
-  // contextLimit 2: the two lines before this one.
+  // contextLimit 2: the line before this one, then this one.
   EXPECT_EQ(body.at("recentHistory").as_array().size(), 2u);
-  EXPECT_EQ(body.at("recentHistory").at(1).at("content"), "A");
+  EXPECT_EQ(body.at("recentHistory").at(0).at("content"), "A");
+  EXPECT_EQ(body.at("recentHistory").at(1).at("content"), "Two");
   EXPECT_NE(effect.at("deliveryId"), out.effects.at(0).data.at("callId"));
+}
+
+TEST(CallDecider, EveryHeardLineThreadsIntoTheConversation) {
+  CallRun run;
+  json::object args = start_args("inbound", "webhook", kWebhook);
+  args["history"] = json::array{json::object{{"messageId", "msg_sms"},
+                                             {"content", "Texted earlier"},
+                                             {"direction", "inbound"},
+                                             {"channel", "sms"},
+                                             {"at", "2026-01-01T00:00:00.000Z"}}};
+  Outcome out = run.step(0, "call.start", args);
+  EXPECT_EQ(voice_lines(out), (std::vector<std::string>{"outbound:Hello Sam, Acme here."}));
+  const Event* greeting = find_event(out, "message.voice");
+  ASSERT_NE(greeting, nullptr);
+  EXPECT_EQ(greeting->stream, conversation_stream(conversation_id_for("num_1", "+14155550123")));
+  EXPECT_FALSE(greeting->new_stream);
+  EXPECT_EQ(greeting->data.at("channel"), "voice");
+  out = run.step(10, "call.say", {{"text", "Hi"}});
+  EXPECT_EQ(voice_lines(out), (std::vector<std::string>{"inbound:Hi"}));
+  // The turn's webhook sees the texts before the call, then the call (contextLimit 2).
+  const json::value body = json::parse(out.effects.at(0).data.at("body").as_string());
+  EXPECT_EQ(body.at("recentHistory").at(0).at("content"), "Hello Sam, Acme here.");
+  run.step(20, "call.say", {{"text", "Again"}});
+  out = run.step(30, "call.answer",
+                 {{"turn", 1}, {"lines", json::array{json::object{{"text", "Unheard"}}}}});
+  EXPECT_TRUE(voice_lines(out).empty()) << "an interrupted answer was never heard";
+  out = run.step(40, "call.answer",
+                 {{"turn", 2},
+                  {"lines", json::array{json::object{{"text", "Wait"}, {"interim", true}},
+                                        json::object{{"text", "Done"}}}}});
+  EXPECT_EQ(voice_lines(out), (std::vector<std::string>{"outbound:Wait", "outbound:Done"}));
+
+  CallRun fresh;
+  json::object first = start_args("inbound", "webhook", kWebhook);
+  first["history"] = args["history"];
+  first["greeting"] = nullptr;
+  fresh.step(0, "call.start", first);
+  out = fresh.step(10, "call.say", {{"text", "Hi"}});
+  const json::value with_sms = json::parse(out.effects.at(0).data.at("body").as_string());
+  EXPECT_EQ(with_sms.at("recentHistory").at(0).at("content"), "Texted earlier");
 }
 
 TEST(CallDecider, ARestartEndsLiveCallsOnceAndLeavesEndedOnes) {

@@ -1,7 +1,7 @@
 // Compatibility test: drives our server with the official AgentPhone Node SDK
 // (npm package `agentphone`, pinned in package.json) and checks that every
-// agents/numbers/messages/conversations SDK method we implement round-trips
-// and parses.
+// agents/numbers/messages/conversations/webhooks/calls SDK method we
+// implement round-trips and parses.
 //
 // Run through run.sh, or: AGENTPHONE_BIN=/path/to/agentphone node --test sdk_compat.test.mjs
 
@@ -1830,5 +1830,477 @@ describe("official agentphone SDK: webhooks", { timeout: 55_000 }, () => {
     );
     const stats = await clientB.webhooks.allTimeStats();
     assert.equal(stats.total, 0);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Calls (contract B.5, docs/calls.md) through the SDK's `calls` resource and
+// agents.listAgentCalls. The SDK types calls.* as `unknown` and only declares
+// CallListResponse / CallSummary (for agents.listAgentCalls), so the checks
+// below hold every call list to CallSummary and every call detail to
+// CallSummary plus `transcripts`. The sandbox phone (/sim/calls, not in the
+// SDK) places inbound calls and speaks for the simulated callee.
+
+const CALL_SUMMARY_KEYS = [
+  "id",
+  "agentId",
+  "phoneNumberId",
+  "phoneNumber",
+  "fromNumber",
+  "toNumber",
+  "status",
+  "startedAt",
+  "endedAt",
+  "durationSeconds",
+  "lastTranscriptSnippet",
+];
+const TRANSCRIPT_KEYS = ["id", "transcript", "response", "confidence", "createdAt"];
+const CALL_STATUSES = ["ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled"];
+
+// CallSummary: every declared field, with its declared type; `ended` says
+// whether endedAt/durationSeconds must be set (true) or null (false).
+function assertCallSummaryShape(c, what = "call summary", { ended } = {}) {
+  assert.equal(typeof c, "object");
+  assert.ok(c !== null, `${what} is an object`);
+  for (const k of CALL_SUMMARY_KEYS) assert.ok(k in c, `${what} has ${k}: ${JSON.stringify(c)}`);
+  assertCamelKeys(c, what);
+  assert.match(c.id, /^call_/, `${what}.id`);
+  assert.ok(c.agentId === null || /^agt_/.test(c.agentId), `${what}.agentId ${c.agentId}`);
+  assert.ok(c.phoneNumberId === null || /^num_/.test(c.phoneNumberId), `${what}.phoneNumberId ${c.phoneNumberId}`);
+  assert.ok(c.phoneNumber === null || E164_US_RE.test(c.phoneNumber), `${what}.phoneNumber ${c.phoneNumber}`);
+  assert.match(c.fromNumber, E164_US_RE, `${what}.fromNumber`);
+  assert.match(c.toNumber, E164_US_RE, `${what}.toNumber`);
+  assert.ok(CALL_STATUSES.includes(c.status), `${what}.status ${c.status}`);
+  assertIso(c.startedAt, `${what}.startedAt`);
+  assert.ok(c.lastTranscriptSnippet === null || typeof c.lastTranscriptSnippet === "string", `${what}.lastTranscriptSnippet`);
+  if (c.direction !== undefined) assert.ok(["inbound", "outbound"].includes(c.direction), `${what}.direction ${c.direction}`);
+  if (ended === true || (ended === undefined && c.endedAt !== null)) {
+    assertIso(c.endedAt, `${what}.endedAt`);
+    assert.ok(Date.parse(c.endedAt) >= Date.parse(c.startedAt), `${what}: endedAt >= startedAt`);
+    assert.ok(Number.isInteger(c.durationSeconds) && c.durationSeconds >= 0, `${what}.durationSeconds ${c.durationSeconds}`);
+  } else {
+    assert.equal(c.endedAt, null, `${what}.endedAt is null while live`);
+    assert.equal(c.durationSeconds, null, `${what}.durationSeconds is null while live`);
+  }
+}
+
+function assertTranscriptItemShape(t, what = "transcript item") {
+  assert.equal(typeof t, "object");
+  for (const k of TRANSCRIPT_KEYS) assert.ok(k in t, `${what} has ${k}: ${JSON.stringify(t)}`);
+  assertCamelKeys(t, what);
+  assert.equal(typeof t.id, "string");
+  assert.ok(t.id.length > 0, `${what}.id is not empty`);
+  assert.equal(typeof t.transcript, "string", `${what}.transcript`);
+  assert.ok(t.response === null || typeof t.response === "string", `${what}.response string|null`);
+  assert.equal(typeof t.confidence, "number", `${what}.confidence`);
+  assert.ok(t.confidence >= 0 && t.confidence <= 1, `${what}.confidence in [0, 1]: ${t.confidence}`);
+  assertIso(t.createdAt, `${what}.createdAt`);
+  if (t.interrupted !== undefined) assert.equal(typeof t.interrupted, "boolean", `${what}.interrupted`);
+}
+
+// A call detail (calls.getCall, createOutboundCall, endCall): the summary
+// fields plus transcripts[], oldest first.
+function assertCallDetailShape(c, what = "call detail", opts = {}) {
+  assertCallSummaryShape(c, what, opts);
+  assert.ok(Array.isArray(c.transcripts), `${what}.transcripts is an array`);
+  c.transcripts.forEach((t, i) => assertTranscriptItemShape(t, `${what}.transcripts[${i}]`));
+  for (let i = 1; i < c.transcripts.length; ++i) {
+    assert.ok(Date.parse(c.transcripts[i - 1].createdAt) <= Date.parse(c.transcripts[i].createdAt), `${what}: transcripts oldest first`);
+  }
+  assert.equal(new Set(c.transcripts.map((t) => t.id)).size, c.transcripts.length, `${what}: transcript ids are unique`);
+}
+
+// A {data, hasMore, total} call list (CallListResponse).
+function assertCallListShape(res, what = "call list") {
+  assert.equal(typeof res, "object");
+  assert.ok(Array.isArray(res.data), `${what}.data is an array`);
+  assert.equal(typeof res.hasMore, "boolean", `${what}.hasMore`);
+  assert.ok(Number.isInteger(res.total) && res.total >= 0, `${what}.total ${res.total}`);
+  res.data.forEach((c, i) => {
+    assertCallSummaryShape(c, `${what}.data[${i}]`);
+    assert.ok(!("transcripts" in c), `${what}.data[${i}] is a summary, without transcripts`);
+  });
+  for (let i = 1; i < res.data.length; ++i) {
+    assert.ok(Date.parse(res.data[i - 1].startedAt) >= Date.parse(res.data[i].startedAt), `${what}: newest first`);
+  }
+}
+
+// [transcript, response] pairs of a transcript, for comparing conversations.
+const turnsOf = (items) => items.map((t) => [t.transcript, t.response]);
+
+describe("official agentphone SDK: calls", { timeout: 55_000 }, () => {
+  const ALICE = "+14155552671";
+  const CALLEE = "+14155550177";
+  const GREETING = "Hello, Acme Plumbing here. How can I help?";
+
+  let tmp;
+  let srv;
+  let baseUrl;
+  let client; // account A
+  let clientB; // account B
+  let agentA; // A's hosted agent; numA is attached to it
+  let numA;
+  let agentB; // B's webhook-mode agent, without any webhook; numB is attached to it
+  let numB;
+  let outboundId; // A's outbound call, placed through the SDK
+  let inboundId; // A's inbound call, placed through /sim/calls
+
+  async function sim(method, path, body) {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = text;
+    }
+    return { status: res.status, body: json };
+  }
+
+  // The simulated party on call `id` says `text`; returns the sandbox's answer.
+  async function say(id, text) {
+    const r = await sim("POST", `/sim/calls/${id}/say`, { text });
+    assert.equal(r.status, 200, `sim/calls/${id}/say: ${JSON.stringify(r.body)}`);
+    assert.ok(Array.isArray(r.body.said), `say answers said[]: ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "agentphone-sdk-call-"));
+    const dataDir = join(tmp, "data");
+    const a = createAccount(dataDir, "sdk-call-a@example.com");
+    const b = createAccount(dataDir, "sdk-call-b@example.com");
+    srv = await startServer(dataDir, join(tmp, "port"));
+    baseUrl = srv.baseUrl;
+    client = new AgentPhoneClient({ token: a.apiKey, baseUrl, timeoutInSeconds: 10 });
+    clientB = new AgentPhoneClient({ token: b.apiKey, baseUrl, timeoutInSeconds: 10 });
+
+    agentA = await client.agents.createAgent({
+      name: "Plumbing desk",
+      voiceMode: AgentPhone.CreateAgentRequest.VoiceMode.Hosted,
+      systemPrompt: "You are the receptionist of a plumbing company.",
+      beginMessage: GREETING,
+    });
+    numA = await client.numbers.createNumber({ areaCode: "415", agentId: agentA.id });
+    assert.equal(numA.agentId, agentA.id);
+    agentB = await clientB.agents.createAgent({ name: "B webhook desk", voiceMode: "webhook" });
+    numB = await clientB.numbers.createNumber({ areaCode: "415", agentId: agentB.id });
+    assert.equal(numB.agentId, agentB.id);
+  });
+
+  after(async () => {
+    try {
+      await stopServer(srv);
+    } finally {
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("calls.listCalls, agents.listAgentCalls and calls.listCallsForNumber are empty before any call", async () => {
+    for (const [what, res] of [
+      ["calls.listCalls", await client.calls.listCalls()],
+      ["agents.listAgentCalls", await client.agents.listAgentCalls({ agent_id: agentA.id })],
+      ["calls.listCallsForNumber", await client.calls.listCallsForNumber({ number_id: numA.id })],
+    ]) {
+      assertCallListShape(res, what);
+      assert.deepEqual(res, { data: [], hasMore: false, total: 0 }, what);
+    }
+  });
+
+  it("calls.createOutboundCall places a hosted call that the sandbox callee answers at once", async () => {
+    const res = await client.calls.createOutboundCall({
+      agentId: agentA.id,
+      toNumber: "+1 (415) 555-0177",
+      initialGreeting: "Hi {{name}}, this is Acme calling about your {{thing}}.",
+      variables: { name: "Ada", thing: "boiler" },
+    });
+    assertCallDetailShape(res, "created call", { ended: false });
+    assert.equal(res.status, "in-progress", "answered by the simulated callee");
+    assert.equal(res.direction, "outbound");
+    assert.equal(res.agentId, agentA.id);
+    assert.equal(res.phoneNumberId, numA.id, "defaults to the agent's first number");
+    assert.equal(res.phoneNumber, numA.phoneNumber);
+    assert.equal(res.fromNumber, numA.phoneNumber);
+    assert.equal(res.toNumber, CALLEE, "toNumber is normalised to E.164");
+    assert.ok(Math.abs(Date.now() - Date.parse(res.startedAt)) < 60_000, `startedAt is now: ${res.startedAt}`);
+    assert.deepEqual(
+      turnsOf(res.transcripts),
+      [["", "Hi Ada, this is Acme calling about your boiler."]],
+      "the greeting, with its variables filled, is the first transcript item",
+    );
+    outboundId = res.id;
+  });
+
+  it("the callee talks through /sim/calls/{id}/say; calls.getCall and calls.getCallTranscript show the turns", async () => {
+    const turn = await say(outboundId, "Yes, the boiler is leaking");
+    assert.deepEqual(turn.said, [{ text: "You said: Yes, the boiler is leaking. How else can I help?", interim: false }]);
+    assert.equal(turn.hangup, false);
+    assert.equal(turn.status, "in-progress");
+
+    const call = await client.calls.getCall({ call_id: outboundId });
+    assertCallDetailShape(call, "live call", { ended: false });
+    assert.equal(call.id, outboundId);
+    assert.equal(call.status, "in-progress");
+    assert.equal(call.lastTranscriptSnippet, "Yes, the boiler is leaking");
+    assert.deepEqual(turnsOf(call.transcripts), [
+      ["", "Hi Ada, this is Acme calling about your boiler."],
+      ["Yes, the boiler is leaking", "You said: Yes, the boiler is leaking. How else can I help?"],
+    ]);
+    assert.equal(call.transcripts[1].confidence, 0.95, "the sandbox's default confidence");
+    assert.equal(call.transcripts[1].interrupted ?? false, false);
+
+    const transcript = await client.calls.getCallTranscript({ call_id: outboundId });
+    assert.deepEqual(Object.keys(transcript), ["data"], "the transcript is {data: [...]}");
+    assert.ok(Array.isArray(transcript.data));
+    transcript.data.forEach((t, i) => assertTranscriptItemShape(t, `transcript.data[${i}]`));
+    assert.deepEqual(transcript.data, call.transcripts, "the same items as the call's transcripts");
+  });
+
+  it("the outbound call shows up in calls.listCalls, agents.listAgentCalls and calls.listCallsForNumber", async () => {
+    const detail = await client.calls.getCall({ call_id: outboundId });
+    const { transcripts, ...summary } = detail;
+    assert.ok(Array.isArray(transcripts));
+
+    const res = await client.calls.listCalls();
+    assertCallListShape(res, "calls.listCalls");
+    assert.equal(res.total, 1);
+    assert.equal(res.hasMore, false);
+    assert.deepEqual(res.data, [summary], "the list's summary is the detail without its transcripts");
+
+    const byAgent = await client.agents.listAgentCalls({ agent_id: agentA.id });
+    assertCallListShape(byAgent, "agents.listAgentCalls");
+    assert.deepEqual(byAgent, res);
+    const byNumber = await client.calls.listCallsForNumber({ number_id: numA.id });
+    assertCallListShape(byNumber, "calls.listCallsForNumber");
+    assert.deepEqual(byNumber, res);
+
+    // The SDK's filters: status, direction, search.
+    const live = await client.calls.listCalls({ status: "in-progress" });
+    assert.deepEqual(
+      live.data.map((c) => c.id),
+      [outboundId],
+    );
+    assert.equal((await client.calls.listCalls({ status: "completed" })).total, 0);
+    assert.equal((await client.calls.listCalls({ direction: "outbound" })).total, 1);
+    assert.equal((await client.calls.listCalls({ direction: "inbound" })).total, 0);
+    const found = await client.calls.listCalls({ search: CALLEE.slice(2) });
+    assert.deepEqual(
+      found.data.map((c) => c.id),
+      [outboundId],
+    );
+    assert.equal((await client.calls.listCalls({ search: "9999999" })).total, 0);
+    await expectSdkError(client.calls.listCalls({ direction: "sideways" }), 422, AgentPhone.UnprocessableEntityError);
+  });
+
+  // ListCallsV1CallsGetRequest declares `type` ("Filter by type: pstn, web").
+  // Every call here is a phone call, so type=web must list none of them.
+  it(
+    "calls.listCalls honours the SDK's type filter (pstn, web)",
+    async () => {
+      const pstn = await client.calls.listCalls({ type: "pstn" });
+      assert.deepEqual(
+        pstn.data.map((c) => c.id),
+        [outboundId],
+      );
+      const web = await client.calls.listCalls({ type: "web" });
+      assert.equal(web.total, 0, `type=web lists no phone call: ${JSON.stringify(web.data.map((c) => c.id))}`);
+      assert.deepEqual(web.data, []);
+    },
+  );
+
+  it("calls.endCall ends the live call as completed; a second end is a 409", async () => {
+    const res = await client.calls.endCall({ call_id: outboundId });
+    assertCallDetailShape(res, "ended call", { ended: true });
+    assert.equal(res.id, outboundId);
+    assert.equal(res.status, "completed");
+    assert.equal(res.disconnectionReason, "agent_hangup");
+    assert.equal(res.transcripts.length, 2, "ending keeps the transcript");
+
+    const got = await client.calls.getCall({ call_id: outboundId });
+    assertCallDetailShape(got, "ended call (GET)", { ended: true });
+    assert.deepEqual(got, res, "the end is persisted");
+    const list = await client.calls.listCalls({ status: "completed" });
+    assert.deepEqual(
+      list.data.map((c) => c.id),
+      [outboundId],
+    );
+    assert.equal(list.data[0].endedAt, res.endedAt);
+    assert.equal(list.data[0].durationSeconds, res.durationSeconds);
+
+    const again = await expectSdkError(client.calls.endCall({ call_id: outboundId }), 409);
+    assertErrorBody(again);
+    assert.equal(again.body.error.code, "CALL_NOT_LIVE");
+    const r = await sim("POST", `/sim/calls/${outboundId}/say`, { text: "hello?" });
+    assert.equal(r.status, 409, "the callee cannot talk on an ended call");
+  });
+
+  it("an inbound call from /sim/calls is read through the SDK", async () => {
+    const dialled = await sim("POST", "/sim/calls", { from: ALICE, to: numA.phoneNumber });
+    assert.equal(dialled.status, 200, `sim/calls: ${JSON.stringify(dialled.body)}`);
+    assert.match(dialled.body.callId, /^call_/);
+    assert.equal(dialled.body.status, "in-progress");
+    assert.deepEqual(dialled.body.said, [{ text: GREETING, interim: false }], "the agent's beginMessage greets");
+    inboundId = dialled.body.callId;
+
+    const live = await client.calls.getCall({ call_id: inboundId });
+    assertCallDetailShape(live, "inbound call", { ended: false });
+    assert.equal(live.direction, "inbound");
+    assert.equal(live.status, "in-progress");
+    assert.equal(live.agentId, agentA.id);
+    assert.equal(live.phoneNumberId, numA.id);
+    assert.equal(live.phoneNumber, numA.phoneNumber);
+    assert.equal(live.fromNumber, ALICE);
+    assert.equal(live.toNumber, numA.phoneNumber);
+    assert.deepEqual(turnsOf(live.transcripts), [["", GREETING]]);
+
+    const t1 = await say(inboundId, "What are your opening hours?");
+    assert.deepEqual(t1.said, [{ text: "You said: What are your opening hours?. How else can I help?", interim: false }]);
+    assert.equal(t1.status, "in-progress");
+    const t2 = await say(inboundId, "Thanks, goodbye");
+    assert.deepEqual(t2.said, [{ text: "Thank you for calling. Goodbye!", interim: false }]);
+    assert.equal(t2.hangup, true);
+    assert.equal(t2.status, "completed");
+
+    const ended = await client.calls.getCall({ call_id: inboundId });
+    assertCallDetailShape(ended, "ended inbound call", { ended: true });
+    assert.equal(ended.status, "completed");
+    assert.equal(ended.disconnectionReason, "agent_hangup", "the hosted responder said goodbye");
+    assert.equal(ended.lastTranscriptSnippet, "Thanks, goodbye");
+    assert.deepEqual(turnsOf(ended.transcripts), [
+      ["", GREETING],
+      ["What are your opening hours?", "You said: What are your opening hours?. How else can I help?"],
+      ["Thanks, goodbye", "Thank you for calling. Goodbye!"],
+    ]);
+    const transcript = await client.calls.getCallTranscript({ call_id: inboundId });
+    assert.deepEqual(transcript.data, ended.transcripts);
+
+    // Both calls are listed, newest first, with offset paging and filters.
+    const all = await client.calls.listCalls();
+    assertCallListShape(all);
+    assert.equal(all.total, 2);
+    assert.equal(all.hasMore, false);
+    assert.deepEqual(
+      all.data.map((c) => c.id),
+      [inboundId, outboundId],
+    );
+    const page2 = await client.calls.listCalls({ offset: 1 });
+    assert.equal(page2.total, 2);
+    assert.equal(page2.hasMore, false);
+    assert.deepEqual(
+      page2.data.map((c) => c.id),
+      [outboundId],
+    );
+    const first = await client.calls.listCalls({}, { queryParams: { limit: 1 } });
+    assert.equal(first.hasMore, true);
+    assert.deepEqual(
+      first.data.map((c) => c.id),
+      [inboundId],
+    );
+    const inbound = await client.calls.listCalls({ direction: "inbound" });
+    assert.deepEqual(
+      inbound.data.map((c) => c.id),
+      [inboundId],
+    );
+    assert.equal((await client.calls.listCalls({ search: ALICE.slice(2) })).total, 1);
+    await expectSdkError(client.calls.listCalls({ offset: -1 }), 422, AgentPhone.UnprocessableEntityError);
+
+    const byAgent = await client.agents.listAgentCalls({ agent_id: agentA.id, limit: 1 });
+    assertCallListShape(byAgent, "agents.listAgentCalls");
+    assert.equal(byAgent.total, 2);
+    assert.equal(byAgent.hasMore, true);
+    assert.deepEqual(
+      byAgent.data.map((c) => c.id),
+      [inboundId],
+    );
+    const byNumber = await client.calls.listCallsForNumber({ number_id: numA.id, limit: 1, offset: 1 });
+    assertCallListShape(byNumber, "calls.listCallsForNumber");
+    assert.equal(byNumber.total, 2);
+    assert.equal(byNumber.hasMore, false);
+    assert.deepEqual(
+      byNumber.data.map((c) => c.id),
+      [outboundId],
+    );
+    await expect422On(client.agents.listAgentCalls({ agent_id: agentA.id, limit: 0 }), "limit");
+  });
+
+  it("a webhook-mode agent without a webhook cannot call, unless systemPrompt makes the call hosted", async () => {
+    const refused = await expectSdkError(clientB.calls.createOutboundCall({ agentId: agentB.id, toNumber: CALLEE }), 400);
+    assertErrorBody(refused);
+    assert.equal(refused.body.error.code, "WEBHOOK_NOT_CONFIGURED");
+    assert.equal((await clientB.calls.listCalls()).total, 0, "a refused call is not created");
+
+    const res = await clientB.calls.createOutboundCall({
+      agentId: agentB.id,
+      toNumber: CALLEE,
+      fromNumberId: numB.id,
+      systemPrompt: "You confirm appointments.",
+      modelTier: AgentPhone.CreateOutboundCallRequest.ModelTier.Turbo,
+    });
+    assertCallDetailShape(res, "hosted-by-prompt call", { ended: false });
+    assert.equal(res.status, "in-progress");
+    assert.equal(res.agentId, agentB.id);
+    assert.equal(res.phoneNumberId, numB.id);
+    assert.equal(res.fromNumber, numB.phoneNumber);
+    assert.equal(res.toNumber, CALLEE);
+    if (res.voiceMode !== undefined) assert.equal(res.voiceMode, "hosted");
+    const turn = await say(res.id, "Is this about Tuesday?");
+    assert.deepEqual(turn.said, [{ text: "You said: Is this about Tuesday?. How else can I help?", interim: false }]);
+
+    const ended = await clientB.calls.endCall({ call_id: res.id });
+    assertCallDetailShape(ended, "ended hosted-by-prompt call", { ended: true });
+    assert.equal(ended.status, "completed");
+    const listB = await clientB.calls.listCalls();
+    assert.deepEqual(
+      listB.data.map((c) => c.id),
+      [res.id],
+    );
+    assert.equal((await client.calls.listCalls()).total, 2, "A's list is unchanged");
+  });
+
+  it("errors: unknown and foreign calls are 404, bad requests are 422, through the SDK", async () => {
+    for (const id of ["call_doesnotexist", outboundId]) {
+      const c = id === outboundId ? clientB : client;
+      assertErrorBody(await expectSdkError(c.calls.getCall({ call_id: id }), 404));
+      assertErrorBody(await expectSdkError(c.calls.getCallTranscript({ call_id: id }), 404));
+      assertErrorBody(await expectSdkError(c.calls.endCall({ call_id: id }), 404));
+    }
+    // A foreign live call cannot be ended either: place one on B and try from A.
+    const liveB = await clientB.calls.createOutboundCall({ agentId: agentB.id, toNumber: CALLEE, systemPrompt: "Hi." });
+    await expectSdkError(client.calls.endCall({ call_id: liveB.id }), 404);
+    assert.equal((await clientB.calls.getCall({ call_id: liveB.id })).status, "in-progress", "A's end did not land");
+    await clientB.calls.endCall({ call_id: liveB.id });
+
+    await expectSdkError(clientB.agents.listAgentCalls({ agent_id: agentA.id }), 404);
+    await expectSdkError(clientB.calls.listCallsForNumber({ number_id: numA.id }), 404);
+    await expectSdkError(client.agents.listAgentCalls({ agent_id: "agt_doesnotexist" }), 404);
+    await expectSdkError(client.calls.listCallsForNumber({ number_id: "num_doesnotexist" }), 404);
+    await expectSdkError(clientB.calls.createOutboundCall({ agentId: agentA.id, toNumber: CALLEE, systemPrompt: "x" }), 404);
+    await expectSdkError(client.calls.createOutboundCall({ agentId: "agt_doesnotexist", toNumber: CALLEE }), 404);
+    await expectSdkError(client.calls.createOutboundCall({ agentId: agentA.id, toNumber: CALLEE, fromNumberId: numB.id }), 404);
+
+    await expect422On(client.calls.createOutboundCall({ agentId: agentA.id, toNumber: "911" }), "toNumber");
+    await expect422On(client.calls.createOutboundCall({ agentId: agentA.id, toNumber: "+442079460958" }), "toNumber");
+    await expect422On(client.calls.createOutboundCall({ agentId: agentA.id }), "toNumber");
+    await expect422On(client.calls.createOutboundCall({ toNumber: CALLEE }), "agentId");
+    await expect422On(client.calls.createOutboundCall({ agentId: agentA.id, toNumber: CALLEE, modelTier: "huge" }), "modelTier");
+    await expect422On(
+      client.calls.createOutboundCall({ agentId: agentA.id, toNumber: CALLEE, variables: { n: 1 } }),
+      "variables",
+    );
+
+    // Nothing refused left a call behind; B never sees A's calls.
+    const listA = await client.calls.listCalls();
+    assert.equal(listA.total, 2);
+    assert.deepEqual(
+      listA.data.map((c) => c.id),
+      [inboundId, outboundId],
+    );
+    const listB = await clientB.calls.listCalls();
+    assert.equal(listB.total, 2);
+    assert.ok(!listB.data.some((c) => [inboundId, outboundId].includes(c.id)));
   });
 });
