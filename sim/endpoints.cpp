@@ -35,6 +35,8 @@ void SimEndpoints::send(domain::WebhookRequest request,
   }
   DeliveryLog& log = deliveries_[delivery_id];
   log.urls.push_back(url);
+  log.voice_turn = request.body.find("\"channel\":\"voice\"") != std::string::npos &&
+                   request.body.rfind("{\"event\":\"agent.message\"", 0) == 0;
   auto it = endpoints_.find(url);
   auto answer = [this, &done](const char* outcome, std::int64_t after_ms,
                               domain::WebhookResult result) {
@@ -75,7 +77,9 @@ void SimEndpoints::send(domain::WebhookRequest request,
     return answer("500", latency, {500, "{\"error\":\"simulated\"}", "", 0, -1});
   }
   ++log.answered_2xx;
-  answer("200", latency, {200, "{}", "", 0, -1});
+  answer("200", latency,
+         {200, log.voice_turn ? "{\"text\":\"Noted, thank you.\"}" : "{}", "", 0, -1,
+          "application/json"});
 }
 
 void SimEndpoints::defer(std::function<void()> fn) {

@@ -5,6 +5,9 @@
 // signature) and recorded, so the runner can prove each delivery went where
 // it was configured to go, signed.
 //
+// A voice turn (an agent.message with channel "voice") is answered with what
+// the agent says, {"text": "…"}; every other event with an empty object.
+//
 // Single-threaded: responses are timed on the simulator's VirtualTimers.
 #pragma once
 
@@ -29,6 +32,9 @@ struct EndpointBehaviour {
 struct DeliveryLog {
   std::vector<std::string> urls;  // Every request's URL, in order.
   int answered_2xx = 0;
+  // A voice turn: sent during its call and recorded only after its answer,
+  // so a crash in between leaves no record (and none is owed).
+  bool voice_turn = false;
 };
 
 class SimEndpoints final : public domain::WebhookTransport {

@@ -151,6 +151,9 @@ void print_report(const RunReport& report, const RunOptions& options, std::FILE*
   std::fprintf(out, "latency in virtual time:\n");
   print_histogram("outbound SMS queued->delivered", report.outbound_delivery_ms, out);
   print_histogram("webhook created->delivered", report.webhook_delivery_ms, out);
+  if (!report.voice_turn_ms.empty()) {
+    print_histogram("voice turn caller->agent", report.voice_turn_ms, out);
+  }
   std::fprintf(out, "head: position %llu, hash %s\n",
                static_cast<unsigned long long>(report.head_position), report.head_hash.c_str());
   if (report.store_bytes > 0) {
@@ -222,7 +225,10 @@ std::string write_report_files(const RunReport& report, const RunOptions& option
        << "</code></p>\n<p>reproduce: <code>" << html_escape(reproduce_line(options))
        << "</code></p>\n"
        << svg_histogram("Outbound SMS queued to delivered", report.outbound_delivery_ms)
-       << svg_histogram("Webhook created to delivered", report.webhook_delivery_ms);
+       << svg_histogram("Webhook created to delivered", report.webhook_delivery_ms)
+       << (report.voice_turn_ms.empty()
+               ? std::string()
+               : svg_histogram("Voice turn, caller line to agent answer", report.voice_turn_ms));
   return html ? "" : "cannot write " + dir + "/report.html";
 }
 

@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
+#include "actors/calling.hpp"
 #include "actors/messaging.hpp"
 #include "actors/node.hpp"
 #include "actors/secrets.hpp"
@@ -50,6 +52,17 @@ struct Account {
   std::string agent_id;
   std::string number_id;
   std::string phone;
+  bool hosted = false;       // The agent answers calls with the built-in responder.
+  bool has_webhook = false;  // Some webhook (the agent's or the project's) is set.
+};
+
+// What a simulated person on a call does next.
+struct CallerStep {
+  std::string call_id;
+  std::string account;
+  int lines_left = 0;  // Lines still to say; then hang up or fall silent.
+  bool hangs_up = true;
+  bool hosted = false;  // The last line of a hosted call says goodbye.
 };
 
 class Simulation {
@@ -92,12 +105,19 @@ class Simulation {
   std::string random_body();
   void inbound_arrival();
   void outbound_arrival();
+  void inbound_call_arrival();
+  void outbound_call_arrival();
+  // Starts `start` and, once acknowledged, plans its caller's first line.
+  void start_call(actors::CallStart start, const Account& account);
+  void plan_next_line(CallerStep step);
+  void caller_step(CallerStep step);
 
   // ---- Invariants ----
   void violation(std::string what, std::uint64_t position = 0);
   void check_log();
   void check_read_model();
   void check_final();
+  void check_calls();
   void progress(bool last);
 
   const RunOptions& options_;
@@ -119,6 +139,11 @@ class Simulation {
   // acknowledged inbound message should have become.
   std::vector<std::pair<std::uint64_t, std::string>> acked_;  // (position, type)
   std::map<std::string, std::string> expected_entity_;        // messageId -> entity or "".
+  // Every line a caller said that the call acknowledged, by call: what the
+  // log's transcript must hold, in order.
+  std::map<std::string, std::vector<std::string>> heard_;
+  // The callers' next steps by virtual time; equal times keep their order.
+  std::multimap<std::int64_t, CallerStep> callers_;
 
   struct PlannedCrash {
     std::int64_t at_ms;
@@ -262,8 +287,16 @@ void Simulation::setup_accounts() {
              {"keySha256", domain::sha256_hex(key)}}},
            "setup");
     account.agent_id = node_->ids().new_id("agt_");
-    submit(EntityKind::kAgent, account.agent_id,
-           {"agent.create", account.id, {{"name", "sim-agent-" + std::to_string(i)}}}, "setup");
+    account.hosted = world_.uniform(100) < static_cast<std::uint64_t>(knob("hosted_pct"));
+    json::object agent{{"name", "sim-agent-" + std::to_string(i)},
+                       {"maxSilenceMs", knob("call_silence_ms")}};
+    if (account.hosted) {
+      agent["voiceMode"] = "hosted";
+      agent["systemPrompt"] = "You answer the phone for simulated customer " + std::to_string(i);
+      agent["beginMessage"] = "Hello, you are through to sim agent " + std::to_string(i) + ".";
+    }
+    submit(EntityKind::kAgent, account.agent_id, {"agent.create", account.id, std::move(agent)},
+           "setup");
     run_quiet();
     submit(EntityKind::kAccount, account.id,
            {"number.provision",
@@ -313,6 +346,7 @@ void Simulation::setup_accounts() {
                endpoints_.add(url, text(config, "secret"), behaviour);
              });
     };
+    account.has_webhook = !no_webhook;
     if (!no_webhook) {
       configure(domain::project_webhook_entity(account.id), nullptr);
       if (agent_webhook) {
@@ -342,17 +376,22 @@ void Simulation::setup_world() {
     const std::uint64_t draw = world_.uniform(100);
     const auto unreachable = static_cast<std::uint64_t>(knob("unreachable_pct"));
     const auto reject = static_cast<std::uint64_t>(knob("reject_pct"));
+    const auto busy = static_cast<std::uint64_t>(knob("busy_pct"));
+    const auto no_answer = static_cast<std::uint64_t>(knob("no_answer_pct"));
     if (draw < unreachable) {
       carrier_faults_[p] = "unreachable";
     } else if (draw < unreachable + reject) {
       carrier_faults_[p] = "reject";
+    } else if (draw < unreachable + reject + busy) {
+      carrier_faults_[p] = "busy";
+    } else if (draw < unreachable + reject + busy + no_answer) {
+      carrier_faults_[p] = "no-answer";
     }
   }
   report_.faults["carrier: unreachable destinations"] = 0;
-  report_.faults["carrier: rejecting destinations"] = 0;
+  report_.faults["carrier: reject destinations"] = 0;
   for (const auto& [to, mode] : carrier_faults_) {
-    ++report_.faults[mode == "unreachable" ? "carrier: unreachable destinations"
-                                           : "carrier: rejecting destinations"];
+    ++report_.faults["carrier: " + mode + " destinations"];
   }
   reapply_world();
 }
@@ -418,6 +457,68 @@ void Simulation::outbound_arrival() {
                               {{"body", random_body()}, {"mediaUrls", json::array()}}, true);
   submit(EntityKind::kConversation, recorded.conversation_id, std::move(recorded.command),
          "outbound");
+}
+
+void Simulation::inbound_call_arrival() {
+  const std::string& from = participants_[arrivals_.uniform(participants_.size())];
+  const Account& to = accounts_[arrivals_.uniform(accounts_.size())];
+  std::variant<actors::CallStart, domain::DomainError> start =
+      actors::inbound_call(node_->view(), node_->ids(), from, to.phone);
+  if (auto* error = std::get_if<domain::DomainError>(&start)) {
+    ++report_.commands["call in " + error->code];
+    return;
+  }
+  start_call(std::get<actors::CallStart>(std::move(start)), to);
+}
+
+void Simulation::outbound_call_arrival() {
+  const Account& from = accounts_[arrivals_.uniform(accounts_.size())];
+  const std::string& to = participants_[arrivals_.uniform(participants_.size())];
+  std::variant<actors::CallStart, domain::DomainError> start = actors::outbound_call(
+      node_->view(), node_->ids(), from.id, {{"agentId", from.agent_id}, {"toNumber", to}});
+  if (auto* error = std::get_if<domain::DomainError>(&start)) {
+    ++report_.commands["call out " + error->code];
+    return;
+  }
+  start_call(std::get<actors::CallStart>(std::move(start)), from);
+}
+
+void Simulation::start_call(actors::CallStart start, const Account& account) {
+  CallerStep step;
+  step.call_id = start.call_id;
+  step.account = account.id;
+  step.lines_left =
+      1 + static_cast<int>(arrivals_.uniform(static_cast<std::uint64_t>(knob("call_turns_max"))));
+  step.hangs_up = arrivals_.uniform(100) < static_cast<std::uint64_t>(knob("caller_hangup_pct"));
+  step.hosted = account.hosted;
+  const bool outbound = start.command.args.at("direction") == "outbound";
+  submit(EntityKind::kCall, start.call_id, std::move(start.command),
+         outbound ? "call out" : "call in",
+         [this, step](const CommandResult&) { plan_next_line(step); });
+}
+
+void Simulation::plan_next_line(CallerStep step) {
+  const auto think_max = static_cast<std::uint64_t>(knob("think_ms_max"));
+  const std::int64_t think = 1 + static_cast<std::int64_t>(arrivals_.uniform(think_max));
+  callers_.emplace(clock_.now_ms() + think, std::move(step));
+}
+
+void Simulation::caller_step(CallerStep step) {
+  if (step.lines_left == 0) {
+    // Done talking: hang up, or say nothing more and let the silence timer end it.
+    if (!step.hangs_up) return;
+    submit(EntityKind::kCall, step.call_id, {"call.hangup", step.account, {{"by", "caller"}}},
+           "call hangup");
+    return;
+  }
+  --step.lines_left;
+  std::string line = "Line " + std::to_string(step.lines_left) + ": " + random_body();
+  if (step.hosted && step.lines_left == 0 && !step.hangs_up) line = "Thanks, goodbye";
+  submit(EntityKind::kCall, step.call_id, {"call.say", step.account, {{"text", line}}}, "call say",
+         [this, step, line](const CommandResult&) {
+           heard_[step.call_id].push_back(line);
+           plan_next_line(step);
+         });
 }
 
 // ---- Invariants ---------------------------------------------------------------------
@@ -556,6 +657,9 @@ void Simulation::check_final() {
   }
   for (const auto& [delivery_id, log] : endpoints_.deliveries()) {
     auto it = entity_of_delivery.find(delivery_id);
+    // A voice turn is recorded after its answer; a crash in between leaves
+    // none, which is no loss (the turn itself is in the call's events).
+    if (it == entity_of_delivery.end() && log.voice_turn) continue;
     if (it == entity_of_delivery.end()) {
       violation("endpoint received delivery id '" + delivery_id + "', which the log never created");
       return;
@@ -585,6 +689,99 @@ void Simulation::check_final() {
   if (!node_->view().pending_deliveries().empty()) {
     violation(std::to_string(node_->view().pending_deliveries().size()) +
               " webhook deliveries are still pending after the fault-free phase");
+  }
+}
+
+// Every call that started ended exactly once, with exactly one
+// agent.call_ended delivery (or skip); nothing was said or answered into a
+// call after its end; the transcript in the log holds exactly the lines the
+// callers were told were heard, in order; no call is left live.
+void Simulation::check_calls() {
+  struct CallRecord {
+    bool started = false;
+    int ended = 0;
+    int reports = 0;  // agent.call_ended deliveries and skips.
+    std::uint64_t first_position = 0;
+    std::vector<std::string> said;
+    std::map<std::int64_t, std::int64_t> spoke_at;  // turn -> time.
+  };
+  std::map<std::string, CallRecord> calls;
+  es::EventStore& store = node_->store();
+  std::vector<es::RecordedEvent> batch;
+  for (std::uint64_t next = 1; next <= store.head_position(); next += batch.size()) {
+    if (!store.read_all(next, 10'000, &batch).ok() || batch.empty()) {
+      violation("the log cannot be read at position " + std::to_string(next), next);
+      return;
+    }
+    for (const es::RecordedEvent& event : batch) {
+      const std::string& type = event.type;
+      const bool call_event = type.rfind("call.", 0) == 0;
+      const bool report = (type == "webhook.delivery_created" ||
+                           type == "webhook.delivery_skipped") &&
+                          event.payload.find("\"agent.call_ended\"") != std::string::npos;
+      if (!call_event && !report) continue;
+      const json::object data = json::parse(event.payload).as_object();
+      CallRecord& call = calls[text(data, "callId")];
+      if (call.first_position == 0) call.first_position = event.position;
+      if (report) {
+        if (text(data, "eventType") == "agent.call_ended") ++call.reports;
+        continue;
+      }
+      if (type == "call.started") {
+        call.started = true;
+        continue;
+      }
+      if (call.ended > 0 && type != "call.ended") {
+        violation("call " + text(data, "callId") + " has " + type + " after it ended",
+                  event.position);
+        return;
+      }
+      if (type == "call.ended") {
+        ++call.ended;
+      } else if (type == "call.caller_spoke") {
+        call.said.push_back(text(data, "text"));
+        call.spoke_at[data.at("turn").as_int64()] = event.time_ms;
+      } else if (type == "call.turn_answered") {
+        auto spoke = call.spoke_at.find(data.at("turn").as_int64());
+        if (spoke != call.spoke_at.end() && !data.at("interrupted").as_bool()) {
+          report_.voice_turn_ms.push_back(event.time_ms - spoke->second);
+        }
+      }
+    }
+  }
+  for (const auto& [id, call] : calls) {
+    if (!call.started) {
+      violation("call " + id + " has events but never started", call.first_position);
+      return;
+    }
+    if (call.ended != 1 || call.reports != 1) {
+      violation("call " + id + " ended " + std::to_string(call.ended) + " times with " +
+                    std::to_string(call.reports) + " agent.call_ended deliveries (want 1 and 1)",
+                call.first_position);
+      return;
+    }
+    // Every line the caller was told was heard is in the transcript, in
+    // order; a line whose answer a crash swallowed may be there too.
+    auto heard = heard_.find(id);
+    std::size_t matched = 0;
+    if (heard != heard_.end()) {
+      for (const std::string& line : call.said) {
+        if (matched < heard->second.size() && line == heard->second[matched]) ++matched;
+      }
+    }
+    const std::size_t acknowledged = heard == heard_.end() ? 0 : heard->second.size();
+    if (matched != acknowledged || (call.said.size() != acknowledged && report_.restarts == 0)) {
+      violation("the transcript of call " + id + " differs from what its caller was told was heard",
+                call.first_position);
+      return;
+    }
+  }
+  for (const auto& [id, lines] : heard_) {
+    if (calls.count(id) == 0) violation("acknowledged lines of call " + id + " are not in the log");
+  }
+  if (!node_->view().live_calls().empty()) {
+    violation(std::to_string(node_->view().live_calls().size()) +
+              " calls are still live after the fault-free phase");
   }
 }
 
@@ -679,6 +876,10 @@ RunReport Simulation::run() {
   const std::int64_t never = std::numeric_limits<std::int64_t>::max();
   std::int64_t next_inbound_us = inbound_rate > 0 ? start * 1000 + gap_us(inbound_rate) : never;
   std::int64_t next_outbound_us = outbound_rate > 0 ? start * 1000 + gap_us(outbound_rate) : never;
+  const std::int64_t in_call_rate = knob("inbound_calls_per_s");
+  const std::int64_t out_call_rate = knob("outbound_calls_per_s");
+  std::int64_t next_in_call_us = in_call_rate > 0 ? start * 1000 + gap_us(in_call_rate) : never;
+  std::int64_t next_out_call_us = out_call_rate > 0 ? start * 1000 + gap_us(out_call_rate) : never;
   std::int64_t next_checkpoint = start;
   bool traffic = true;
 
@@ -713,14 +914,34 @@ RunReport Simulation::run() {
       next_outbound_us += gap_us(outbound_rate);
       arrived = true;
     }
+    while (traffic && next_in_call_us / 1000 <= now) {
+      inbound_call_arrival();
+      next_in_call_us += gap_us(in_call_rate);
+      arrived = true;
+    }
+    while (traffic && next_out_call_us / 1000 <= now) {
+      outbound_call_arrival();
+      next_out_call_us += gap_us(out_call_rate);
+      arrived = true;
+    }
+    // Callers keep talking into the quiet phase: their calls must end too.
+    while (!callers_.empty() && callers_.begin()->first <= now) {
+      CallerStep step = std::move(callers_.begin()->second);
+      callers_.erase(callers_.begin());
+      caller_step(std::move(step));
+      arrived = true;
+    }
     if (timers_.run_due() > 0 || arrived || crash_steps_left_ >= 0) continue;
     // Nothing left at this instant: move to the next one.
-    std::int64_t next = traffic ? std::min({next_inbound_us / 1000, next_outbound_us / 1000,
-                                            traffic_end, next_checkpoint})
-                                : next_checkpoint;
+    std::int64_t next =
+        traffic ? std::min({next_inbound_us / 1000, next_outbound_us / 1000,
+                            next_in_call_us / 1000, next_out_call_us / 1000, traffic_end,
+                            next_checkpoint})
+                : next_checkpoint;
     if (!timers_.empty()) next = std::min(next, timers_.next_due_ms());
+    if (!callers_.empty()) next = std::min(next, callers_.begin()->first);
     if (next_crash_ < crashes_.size()) next = std::min(next, crashes_[next_crash_].at_ms);
-    if (!traffic && timers_.empty()) break;  // Everything has settled.
+    if (!traffic && timers_.empty() && callers_.empty()) break;  // Everything has settled.
     if (next >= end) break;
     clock_.advance_to(next);
   }
@@ -730,6 +951,7 @@ RunReport Simulation::run() {
   check_log();
   if (options_.rebuild_check) check_read_model();
   check_final();
+  check_calls();
   for (const auto& [outcome, count] : endpoints_.outcomes()) {
     report_.faults["endpoint answers: " + outcome] = count;
   }

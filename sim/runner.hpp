@@ -51,6 +51,7 @@ struct RunReport {
   std::map<std::string, std::uint64_t> faults;     // Endpoint outcomes, crashes, entity faults.
   std::vector<std::int64_t> outbound_delivery_ms;  // message.queued -> delivered, virtual.
   std::vector<std::int64_t> webhook_delivery_ms;   // delivery created -> delivered, virtual.
+  std::vector<std::int64_t> voice_turn_ms;         // caller spoke -> agent answered, virtual.
   std::uint64_t duplicate_deliveries = 0;          // Delivery ids answered 2xx more than once.
   std::uint64_t restarts = 0;
   std::int64_t virtual_ms = 0;

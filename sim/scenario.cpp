@@ -40,6 +40,18 @@ const std::vector<Knob>& knobs() {
       {"idle_timeout_ms", 60'000, 10, 86'400'000, "entity actors passivate after this"},
       {"memtable_kib", 1'024, 16, 1 << 20,
        "the memory store flushes after this many KiB of writes, as a memtable does"},
+      {"inbound_calls_per_s", 0, 0, 10'000, "calls per virtual second from participants"},
+      {"outbound_calls_per_s", 0, 0, 10'000, "calls per virtual second placed by agents"},
+      {"hosted_pct", 30, 0, 100, "share of agents in hosted voice mode (the built-in responder)"},
+      {"call_turns_max", 4, 1, 100, "most lines a simulated caller says in one call"},
+      {"think_ms_max", 4'000, 1, 600'000,
+       "longest pause before a caller speaks again (shorter than the agent's answer: the "
+       "caller talks over it)"},
+      {"caller_hangup_pct", 70, 0, 100,
+       "share of callers who hang up after their last line (the others fall silent)"},
+      {"call_silence_ms", 30'000, 10'000, 3'600'000, "the agents' maxSilenceMs"},
+      {"busy_pct", 1, 0, 100, "share of participants whose line is busy to our calls"},
+      {"no_answer_pct", 1, 0, 100, "share of participants who never pick up our calls"},
   };
   return kKnobs;
 }

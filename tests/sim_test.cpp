@@ -12,9 +12,9 @@
 namespace ap::sim {
 namespace {
 
-RunOptions smoke(std::uint64_t seed, const std::string& store = "memory") {
+RunOptions scenario(const char* name, std::uint64_t seed, const std::string& store) {
   RunOptions options;
-  options.scenario_path = AP_SCENARIO_DIR "/smoke.json";
+  options.scenario_path = std::string(AP_SCENARIO_DIR "/") + name;
   std::ifstream file(options.scenario_path);
   std::stringstream text;
   text << file.rdbuf();
@@ -23,6 +23,10 @@ RunOptions smoke(std::uint64_t seed, const std::string& store = "memory") {
   options.seed = seed;
   options.store = store;
   return options;
+}
+
+RunOptions smoke(std::uint64_t seed, const std::string& store = "memory") {
+  return scenario("smoke.json", seed, store);
 }
 
 // Runs `command` in a shell; returns its exit code and standard output.
@@ -136,6 +140,21 @@ TEST(Scenario, RefusesUnknownKeysBadRangesAndValuesOutOfBounds) {
   EXPECT_EQ(s.knobs.at("accounts").hi, 3);
 }
 
+TEST(SimCalls, CallFloodsWithCrashesReplayAndEveryCallEndsOnce) {
+  const RunReport a = run_simulation(scenario("calls.json", 4, "memory"));
+  EXPECT_TRUE(a.violations.empty()) << describe(a);
+  // The run exercised what the invariants speak about.
+  EXPECT_GT(a.restarts, 0u);
+  EXPECT_GT(a.events.at("call.started"), 100u);
+  EXPECT_EQ(a.events.at("call.ended"), a.events.at("call.started"));
+  EXPECT_GT(a.events.at("call.turn_answered"), 100u);
+  EXPECT_GT(a.events.at("message.voice"), 100u);
+  EXPECT_GT(a.commands.at("call say ok"), 100u);
+  EXPECT_FALSE(a.voice_turn_ms.empty());
+  const RunReport b = run_simulation(scenario("calls.json", 4, "memory"));
+  EXPECT_EQ(a.head_hash, b.head_hash);
+}
+
 // The seed matrix CI runs on both stores: every invariant holds.
 class SeedMatrix : public ::testing::TestWithParam<std::tuple<std::uint64_t, const char*>> {};
 
@@ -150,6 +169,21 @@ TEST_P(SeedMatrix, EveryInvariantHolds) {
 
 INSTANTIATE_TEST_SUITE_P(Smoke, SeedMatrix,
                          ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 6, 8, 9),
+                                            ::testing::Values("memory", "rocksdb")));
+
+class CallSeedMatrix : public ::testing::TestWithParam<std::tuple<std::uint64_t, const char*>> {};
+
+TEST_P(CallSeedMatrix, EveryInvariantHolds) {
+  const auto [seed, store] = GetParam();
+  const RunReport r = run_simulation(scenario("calls.json", seed, store));
+  EXPECT_TRUE(r.violations.empty()) << "reproduce: agentphone sim run --scenario sim/scenarios/"
+                                       "calls.json --seed "
+                                    << seed << " --store " << store << "\n"
+                                    << describe(r);
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, CallSeedMatrix,
+                         ::testing::Combine(::testing::Values(1, 2, 3),
                                             ::testing::Values("memory", "rocksdb")));
 
 }  // namespace
