@@ -67,9 +67,10 @@ struct EntityState {
 using EntityActor = caf::stateful_actor<EntityState>;
 
 std::int64_t idle_timeout_ms(EntityKind kind, const Runtime::Impl* env) {
-  return kind == EntityKind::kDelivery
-             ? std::min(env->options.delivery_idle_timeout_ms, env->options.idle_timeout_ms)
-             : env->options.idle_timeout_ms;
+  const RuntimeOptions& o = env->options;
+  if (kind == EntityKind::kDelivery) return std::min(o.delivery_idle_timeout_ms, o.idle_timeout_ms);
+  if (kind == EntityKind::kCall) return std::min(o.call_idle_timeout_ms, o.idle_timeout_ms);
+  return o.idle_timeout_ms;
 }
 
 void arm_idle_timer(EntityActor* self, Runtime::Impl* env) {

@@ -28,6 +28,10 @@ struct RuntimeOptions {
   // Webhook deliveries hear from the engine once per attempt, seconds to
   // minutes apart; they passivate after this instead (at most idle_timeout_ms).
   std::int64_t delivery_idle_timeout_ms = 2'000;
+  // Calls are busy while live and never hear from anyone once ended; they
+  // passivate after this (at most idle_timeout_ms), so ended calls do not
+  // pile up in memory.
+  std::int64_t call_idle_timeout_ms = 10'000;
   std::uint64_t snapshot_every = 50;  // Save a snapshot every N events of a stream.
 };
 

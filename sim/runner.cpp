@@ -716,9 +716,9 @@ void Simulation::check_calls() {
     for (const es::RecordedEvent& event : batch) {
       const std::string& type = event.type;
       const bool call_event = type.rfind("call.", 0) == 0;
-      const bool report = (type == "webhook.delivery_created" ||
-                           type == "webhook.delivery_skipped") &&
-                          event.payload.find("\"agent.call_ended\"") != std::string::npos;
+      const bool report =
+          (type == "webhook.delivery_created" || type == "webhook.delivery_skipped") &&
+          event.payload.find("\"agent.call_ended\"") != std::string::npos;
       if (!call_event && !report) continue;
       const json::object data = json::parse(event.payload).as_object();
       CallRecord& call = calls[text(data, "callId")];
@@ -934,9 +934,8 @@ RunReport Simulation::run() {
     if (timers_.run_due() > 0 || arrived || crash_steps_left_ >= 0) continue;
     // Nothing left at this instant: move to the next one.
     std::int64_t next =
-        traffic ? std::min({next_inbound_us / 1000, next_outbound_us / 1000,
-                            next_in_call_us / 1000, next_out_call_us / 1000, traffic_end,
-                            next_checkpoint})
+        traffic ? std::min({next_inbound_us / 1000, next_outbound_us / 1000, next_in_call_us / 1000,
+                            next_out_call_us / 1000, traffic_end, next_checkpoint})
                 : next_checkpoint;
     if (!timers_.empty()) next = std::min(next, timers_.next_due_ms());
     if (!callers_.empty()) next = std::min(next, callers_.begin()->first);
