@@ -1,6 +1,9 @@
 // Calls (contract B.5) and the sandbox phone (/sim/calls, docs/calls.md).
 #include <boost/json/parse.hpp>
 
+#include <memory>
+#include <set>
+
 #include "actors/call.hpp"
 #include "actors/calling.hpp"
 #include "http/api_internal.hpp"
@@ -36,7 +39,66 @@ Response call_not_found() {
   return domain_error_response(domain::not_found("Call not found"));
 }
 
+// The caller turn a transcript row belongs to, from its id "<call>_t<turn>".
+int turn_of(const json::object& row) {
+  const std::string id(row.at("id").as_string());
+  return std::stoi(id.substr(id.rfind("_t") + 2));
+}
+
+constexpr std::int64_t kHeartbeatMs = 15'000;
+
 }  // namespace
+
+// One client of GET /v1/calls/{id}/transcript/stream: each answered turn as
+// an SSE event "transcript" (replayed first, then live), ": heartbeat"
+// every 15 s of quiet, and "ended" with the call once it is over. It keeps
+// itself alive through the waiter it registers; it stops when the call
+// ended or the client went away.
+struct TranscriptStream : std::enable_shared_from_this<TranscriptStream> {
+  Api::Impl& api;
+  std::string account, call_id;
+  std::shared_ptr<StreamChannel> out;
+  std::set<int> sent;
+
+  TranscriptStream(Api::Impl& a, std::string acct, std::string id, std::shared_ptr<StreamChannel> o)
+      : api(a), account(std::move(acct)), call_id(std::move(id)), out(std::move(o)) {}
+
+  // Sends what is new, then waits for the next turn, the end or a heartbeat.
+  void pump() {
+    int waiting_for = -1, highest = -1;
+    for (json::object& turn : api.view.call_turns(call_id)) {
+      const int n = turn_of(turn);
+      highest = std::max(highest, n);
+      if (!turn.at("answered").as_bool()) {
+        if (waiting_for < 0) waiting_for = n;
+        continue;
+      }
+      if (!sent.insert(n).second) continue;
+      if (!out->write("event: transcript\ndata: " + domain::to_json(wire_turn(std::move(turn))) +
+                      "\n\n")) {
+        return;
+      }
+    }
+    const std::optional<std::string> status = api.view.call_status(call_id);
+    if (!status || !domain::call_is_live(*status)) {
+      std::optional<std::string> summary = api.view.call(account, call_id);
+      out->write("event: ended\ndata: " + summary.value_or("null") + "\n\n");
+      return out->finish();
+    }
+    const int next = waiting_for >= 0 ? waiting_for : highest + 1;
+    const std::size_t before = sent.size();
+    api.calls.when_turn_answered(
+        call_id, next, kHeartbeatMs,
+        [self = shared_from_this(), before](const std::optional<json::object>& row) {
+          // Quiet for a whole heartbeat: say so, so that proxies keep the line open.
+          const std::optional<std::string> now = self->api.view.call_status(self->call_id);
+          const bool quiet =
+              !row && self->sent.size() == before && now && domain::call_is_live(*now);
+          if (quiet && !self->out->write(": heartbeat\n\n")) return;
+          self->pump();
+        });
+  }
+};
 
 json::object Api::Impl::call_detail(const std::string& summary, const std::string& call_id) {
   json::object call = json::parse(summary).as_object();
@@ -156,6 +218,19 @@ void Api::Impl::route_calls(const Call& call) {
       json::array data;
       for (json::object& turn : view.call_turns(call_id)) data.push_back(wire_turn(turn));
       reply(json_response(json::object{{"data", std::move(data)}}));
+    });
+  }
+  if (p.size() == 5 && p[3] == "transcript" && p[4] == "stream") {
+    *call.route_label = "/v1/calls/{id}/transcript/stream";
+    if (method != "GET") return call.method_not_allowed();
+    return after_own_writes(account, [this, account, call_id, reply] {
+      if (!view.call(account, call_id)) return reply(call_not_found());
+      Response stream;
+      stream.content_type = "text/event-stream";
+      stream.stream = [this, account, call_id](std::shared_ptr<StreamChannel> out) {
+        std::make_shared<TranscriptStream>(*this, account, call_id, std::move(out))->pump();
+      };
+      reply(std::move(stream));
     });
   }
   if (p.size() == 4 && p[3] == "end") {

@@ -9,14 +9,20 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+#include <atomic>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <deque>
+#include <mutex>
 
 #include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -155,6 +161,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(Response response) {
+    if (response.stream) return write_stream(std::move(response));
     auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(response.status), version_ == 0 ? 11 : version_);
     message->set(bhttp::field::server, "agentphone");
@@ -168,6 +175,79 @@ class Session : public std::enable_shared_from_this<Session> {
                        [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
                          self->on_write(ec, message->keep_alive());
                        });
+  }
+
+  // A streamed response: the head with no length, then whatever the
+  // application writes, then the connection closes (HTTP/1.1 lets a body end
+  // with the connection). The channel holds the session alive until it is
+  // finished or the client is gone.
+  class Channel final : public StreamChannel {
+   public:
+    explicit Channel(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+    bool write(std::string bytes) override {
+      std::shared_ptr<Session> s = session();
+      if (!s) return false;
+      asio::post(s->stream_.get_executor(),
+                 [s, bytes = std::move(bytes)]() mutable { s->queue_stream(std::move(bytes)); });
+      return true;
+    }
+    void finish() override {
+      std::shared_ptr<Session> s;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        s = std::move(session_);
+      }
+      if (s) asio::post(s->stream_.get_executor(), [s] { s->finish_stream(); });
+    }
+
+   private:
+    std::shared_ptr<Session> session() {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (session_ && session_->stream_gone_) session_.reset();
+      return session_;
+    }
+    std::mutex mu_;
+    std::shared_ptr<Session> session_;
+  };
+
+  void write_stream(Response response) {
+    keep_alive_ = false;
+    std::string head =
+        "HTTP/1.1 " + std::to_string(response.status) + " " +
+        std::string(bhttp::obsolete_reason(static_cast<bhttp::status>(response.status))) +
+        "\r\nServer: agentphone\r\nContent-Type: " + response.content_type +
+        "\r\nCache-Control: no-cache\r\nConnection: close\r\n";
+    for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+    head += "\r\n";
+    // No timeout: an event stream may stay quiet between its heartbeats.
+    stream_.expires_never();
+    queue_stream(std::move(head));
+    response.stream(std::make_shared<Channel>(shared_from_this()));
+  }
+
+  void queue_stream(std::string bytes) {
+    if (stream_gone_) return;
+    stream_queue_.push_back(std::move(bytes));
+    if (stream_queue_.size() == 1) write_next_chunk();
+  }
+
+  void write_next_chunk() {
+    asio::async_write(stream_, asio::buffer(stream_queue_.front()),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->stream_queue_.pop_front();
+                        if (ec) {
+                          self->stream_gone_ = true;
+                          self->stream_queue_.clear();
+                          return self->do_close();
+                        }
+                        if (!self->stream_queue_.empty()) return self->write_next_chunk();
+                        if (self->stream_finishing_) self->do_close();
+                      });
+  }
+
+  void finish_stream() {
+    stream_finishing_ = true;
+    if (stream_queue_.empty()) do_close();
   }
 
   void on_write(beast::error_code ec, bool keep_alive) {
@@ -186,6 +266,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = true;
   unsigned version_ = 11;
+  // A streamed response (strand only, except stream_gone_, which the
+  // channel reads to stop early).
+  std::deque<std::string> stream_queue_;
+  std::atomic<bool> stream_gone_{false};
+  bool stream_finishing_ = false;
   std::uint64_t requests_ = 0;
 };
 

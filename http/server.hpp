@@ -28,11 +28,27 @@ struct Request {
   const std::string* find_header(std::string_view lower_name) const;
 };
 
+// The client end of a streamed response (server-sent events): what the
+// application writes goes out in order; thread-safe.
+class StreamChannel {
+ public:
+  virtual ~StreamChannel() = default;
+  // Queues `bytes` for the client. Returns false once the client is gone,
+  // after which the producer should stop.
+  virtual bool write(std::string bytes) = 0;
+  // Ends the response once everything queued is written, and closes the connection.
+  virtual void finish() = 0;
+};
+
 struct Response {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is streamed instead: the head goes out without a
+  // length (the connection closes at the end), and `stream` is called with
+  // the channel to write the body into.
+  std::function<void(std::shared_ptr<StreamChannel>)> stream;
 };
 
 // Must be called exactly once per request; thread-safe.

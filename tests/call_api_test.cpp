@@ -254,6 +254,72 @@ class CallApiTest : public ApiTest {
   Line line_;
 };
 
+// ---- The transcript as an event stream ----------------------------------------
+
+// Sends `raw` to the server and reads until it closes the connection (or
+// 10 s pass): the whole of a streamed response.
+std::string read_until_closed(int port, const std::string& raw) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(raw.size())) {
+    char buffer[4096];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) out.append(buffer, n);
+  }
+  ::close(fd);
+  return out;
+}
+
+// The "event: …" names of an SSE text, in order, with each transcript
+// event's transcript text: "transcript:<words>".
+std::vector<std::string> sse_events(const std::string& text) {
+  std::vector<std::string> out;
+  for (std::size_t at = text.find("event: "); at != std::string::npos;
+       at = text.find("event: ", at + 1)) {
+    const std::string name = text.substr(at + 7, text.find('\n', at) - at - 7);
+    const std::size_t data = text.find("data: ", at) + 6;
+    const json::value body = json::parse(text.substr(data, text.find('\n', data) - data));
+    out.push_back(name == "transcript"
+                      ? "transcript:" + std::string(body.at("transcript").as_string())
+                      : name + ":" + std::string(body.at("status").as_string()));
+  }
+  return out;
+}
+
+TEST_F(CallApiTest, TheTranscriptStreamReplaysFollowsAndEnds) {
+  const Line bobs = make_line(bob_, kHostedAgent);
+  const std::string id(dial(bobs.phone).at("callId").as_string());
+  say(id, "first");
+  const std::string request = "GET /v1/calls/" + id +
+                              "/transcript/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Accept: text/event-stream\r\nAuthorization: Bearer " +
+                              bob_.key + "\r\n\r\n";
+  std::string live;
+  std::thread reader([&] { live = read_until_closed(server_->port(), request); });
+  // Give the stream time to replay what was said so far; then the call goes
+  // on live (were the stream late, its replay would show the same).
+  std::this_thread::sleep_for(200ms);
+  say(id, "second");
+  say(id, "bye");
+  reader.join();
+  EXPECT_NE(live.find("Content-Type: text/event-stream"), std::string::npos) << live;
+  EXPECT_EQ(sse_events(live),
+            (std::vector<std::string>{"transcript:", "transcript:first", "transcript:second",
+                                      "transcript:bye", "ended:completed"}))
+      << live;
+  // Once the call is over the stream replays it all and ends at once.
+  EXPECT_EQ(sse_events(read_until_closed(server_->port(), request)), sse_events(live));
+  // Another account's call is not found, as everywhere.
+  const HttpResult foreign = call(alice_, "GET", "/v1/calls/" + id + "/transcript/stream");
+  EXPECT_EQ(foreign.status, 404);
+}
+
 // ---- One conversation for texts and calls ------------------------------------
 
 TEST_F(CallApiTest, CallsThreadIntoTheConversationBesideTexts) {
