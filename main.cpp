@@ -102,10 +102,19 @@ int main(int argc, char** argv) {
   sim_outbox->add_flag("--json", raw_json, "print the server's JSON");
   CLI::App* sim_fault = sim->add_subcommand("fault", "make a destination fail or lag");
   sim_fault->add_option("--to", to, "the destination number");
-  sim_fault->add_option("--mode", fault_mode, "unreachable, reject or delay")
-      ->check(CLI::IsMember({"unreachable", "reject", "delay"}));
+  sim_fault
+      ->add_option("--mode", fault_mode,
+                   "SMS: unreachable, reject or delay; calls: busy, no-answer, fail or "
+                   "drop-after-ms")
+      ->check(CLI::IsMember(
+          {"unreachable", "reject", "delay", "busy", "no-answer", "fail", "drop-after-ms"}));
   sim_fault->add_option("--delay-ms", delay_ms, "extra delay for each status report");
   sim_fault->add_flag("--clear", clear, "remove every fault");
+  std::string caller = "+14155550123";
+  CLI::App* sim_call = sim->add_subcommand(
+      "call", "call one of our numbers and talk to its agent, a line at a time (/hangup ends)");
+  sim_call->add_option("--to", to, "our number to call")->required();
+  sim_call->add_option("--from", caller, "the caller, any US/CA format");
 
   ap::sim::RunOptions run;
   std::string report_dir;
@@ -157,6 +166,7 @@ int main(int argc, char** argv) {
   }
   if (sim_sms->parsed()) return ap::http::sim_send_sms(server, from, to, text);
   if (sim_outbox->parsed()) return ap::http::sim_show_outbox(server, limit, raw_json);
+  if (sim_call->parsed()) return ap::http::sim_call(server, caller, to, stdin, stdout);
   if (sim_fault->parsed()) {
     if (!clear && (to.empty() || fault_mode.empty())) {
       std::fprintf(stderr, "agentphone sim fault: give --to and --mode, or --clear\n");

@@ -77,6 +77,58 @@ int sim_show_outbox(const std::string& server, std::int64_t limit, bool raw) {
   return 0;
 }
 
+namespace {
+
+// Prints what the agent said: one line each, interim ones marked.
+void print_said(const json::value& said, std::FILE* out) {
+  for (const json::value& line : said.as_array()) {
+    const bool interim = line.at("interim").as_bool();
+    std::fprintf(out, "agent%s: %s\n", interim ? " (interim)" : "",
+                 std::string(line.at("text").as_string()).c_str());
+  }
+}
+
+}  // namespace
+
+int sim_call(const std::string& server, const std::string& from, const std::string& to,
+             std::FILE* in, std::FILE* out) {
+  const ClientResponse dialled = http_request(
+      server, "POST", "/sim/calls", json::serialize(json::object{{"from", from}, {"to", to}}));
+  if (std::optional<int> code = failed(dialled)) return *code;
+  const json::object call = json::parse(dialled.body).as_object();
+  const std::string id = text(call, "callId");
+  std::fprintf(out, "call %s: %s (type a line; /hangup to end)\n", id.c_str(),
+               text(call, "status").c_str());
+  print_said(call.at("said"), out);
+  if (text(call, "status") != "in-progress") return 0;
+  char buffer[4096];
+  // Bounded by the input: each round reads one line.
+  while (std::fgets(buffer, sizeof buffer, in) != nullptr) {
+    std::string line(buffer);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    if (line.empty()) continue;
+    if (line == "/hangup") break;
+    // A turn waits for the agent's webhook, whose timeout may be two minutes.
+    const ClientResponse answer =
+        http_request(server, "POST", "/sim/calls/" + id + "/say",
+                     json::serialize(json::object{{"text", line}}), 130'000);
+    if (std::optional<int> code = failed(answer)) return *code;
+    const json::object turn = json::parse(answer.body).as_object();
+    print_said(turn.at("said"), out);
+    if (turn.at("said").as_array().empty()) std::fprintf(out, "agent: (silence)\n");
+    if (text(turn, "status") != "in-progress") {
+      std::fprintf(out, "call %s ended: %s\n", id.c_str(), text(turn, "status").c_str());
+      return 0;
+    }
+  }
+  const ClientResponse hung = http_request(server, "POST", "/sim/calls/" + id + "/hangup", "");
+  if (std::optional<int> code = failed(hung)) return *code;
+  const json::object ended = json::parse(hung.body).as_object();
+  std::fprintf(out, "call %s ended: %s (%s)\n", id.c_str(), text(ended, "status").c_str(),
+               text(ended, "disconnectionReason").c_str());
+  return 0;
+}
+
 int sim_set_fault(const std::string& server, const std::string& to, const std::string& mode,
                   std::int64_t delay_ms, bool clear) {
   const ClientResponse response =

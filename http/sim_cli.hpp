@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 namespace ap::http {
@@ -13,6 +14,13 @@ int sim_send_sms(const std::string& server, const std::string& from, const std::
 
 // Prints the newest `limit` outbound messages (all accounts), or the raw JSON.
 int sim_show_outbox(const std::string& server, std::int64_t limit, bool json);
+
+// Calls our number `to` from `from` and holds a conversation: each line read
+// from `in` is said to the agent, and what the agent says back (interim lines
+// marked) is printed to `out`; "/hangup" or the end of `in` hangs up. Ends
+// when the call does. Returns the exit code.
+int sim_call(const std::string& server, const std::string& from, const std::string& to,
+             std::FILE* in, std::FILE* out);
 
 // Sets a fault for destination `to` ("unreachable", "reject", "delay"), or
 // clears every fault when `clear`.

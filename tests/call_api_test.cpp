@@ -320,6 +320,23 @@ TEST_F(CallApiTest, TheTranscriptStreamReplaysFollowsAndEnds) {
   EXPECT_EQ(foreign.status, 404);
 }
 
+TEST_F(CallApiTest, TheTerminalPhoneTalksToTheAgentAndHangsUp) {
+  const Line bobs = make_line(bob_, kHostedAgent);
+  const std::string command = "printf 'Is this Acme?\\n/hangup\\n' | " + std::string(AP_BINARY) +
+                              " sim --server http://127.0.0.1:" + std::to_string(server_->port()) +
+                              " call --to " + bobs.phone + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char chunk[4096];
+  while (fgets(chunk, sizeof chunk, pipe) != nullptr) out += chunk;
+  EXPECT_EQ(WEXITSTATUS(pclose(pipe)), 0) << out;
+  EXPECT_NE(out.find(std::string("agent: ") + kHostedGreeting), std::string::npos) << out;
+  EXPECT_NE(out.find("agent: You said: Is this Acme?. How else can I help?"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("ended: completed (user_hangup)"), std::string::npos) << out;
+}
+
 // ---- One conversation for texts and calls ------------------------------------
 
 TEST_F(CallApiTest, CallsThreadIntoTheConversationBesideTexts) {
