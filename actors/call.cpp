@@ -398,6 +398,49 @@ Decision decide_answer(const CallState& state, const Command& command, const Con
   return out;
 }
 
+// Lines of an answer still arriving (NDJSON interim lines, a model's first
+// sentences): spoken at once, the turn stays open.
+Decision decide_speak(const CallState& state, const Command& command, const Context& context) {
+  const json::object& a = command.args;
+  const int turn = static_cast<int>(int_of(a, "turn", -1));
+  // Only into the newest open turn: once the caller spoke again, the rest of
+  // an older answer is never heard.
+  if (state.status != "in-progress" || state.open_turns.count(turn) == 0 || turn < state.turns) {
+    return std::vector<Event>{};
+  }
+  json::array lines;
+  if (const json::value* l = a.if_contains("lines"); l != nullptr && l->is_array()) {
+    for (const json::value& line : l->as_array()) {
+      if (lines.size() == kMaxSpokenLinesPerTurn) break;
+      std::string text = line.is_object() ? text_of(line.as_object(), "text") : "";
+      if (text.empty()) continue;
+      if (code_points(text) > kMaxSpokenLineChars) {
+        text = std::string(utf8_prefix(text, kMaxSpokenLineChars));
+      }
+      lines.push_back(json::object{{"text", std::move(text)},
+                                   {"interim", true},
+                                   {"messageId", context.ids->new_id("msg_")}});
+    }
+  }
+  if (lines.empty()) return std::vector<Event>{};
+  Outcome out;
+  for (const json::value& line : lines) {
+    out.events.push_back(voice_message(state, std::string(line.at("messageId").as_string()),
+                                       std::string(line.at("text").as_string()), false,
+                                       context.now_ms));
+  }
+  out.events.insert(out.events.begin(), Event{"call.turn_progress",
+                                              {{"callId", state.id},
+                                               {"accountId", state.account_id},
+                                               {"turn", turn},
+                                               {"lines", std::move(lines)},
+                                               {"atMs", context.now_ms}}});
+  out.effects.push_back(timer(state, state.account_id,
+                              int_of(state.setup, "maxSilenceMs", kDefaultMaxSilenceMs),
+                              "silence"));
+  return out;
+}
+
 Decision decide_timeout(const CallState& state, const Command& command, const Context& context) {
   const std::string kind = text_of(command.args, "kind");
   const json::object& s = state.setup;
@@ -460,6 +503,7 @@ Decision decide_call(const CallState& state, const Command& command, const Conte
   if (command.type == "call.carrier") return decide_carrier(state, command, context);
   if (command.type == "call.say") return decide_say(state, command, context);
   if (command.type == "call.answer") return decide_answer(state, command, context);
+  if (command.type == "call.speak") return decide_speak(state, command, context);
   if (command.type == "call.timeout") return decide_timeout(state, command, context);
   if (command.type == "call.hangup") {
     if (!call_is_live(state.status)) return not_live(state);
@@ -507,6 +551,15 @@ void evolve_call(CallState& state, const std::string& type, const json::object& 
       const json::object& l = line.as_object();
       state.lines.push_back(CallLine{turn, text_of(l, "messageId"), "agent", text_of(l, "text"),
                                      l.at("interim").as_bool(), interrupted, at});
+    }
+  } else if (type == "call.turn_progress") {
+    const int turn = static_cast<int>(data.at("turn").as_int64());
+    const std::int64_t at = data.at("atMs").as_int64();
+    state.last_activity_ms = at;
+    for (const json::value& line : data.at("lines").as_array()) {
+      const json::object& l = line.as_object();
+      state.lines.push_back(
+          CallLine{turn, text_of(l, "messageId"), "agent", text_of(l, "text"), true, false, at});
     }
   } else if (type == "call.ended") {
     state.status = text_of(data, "status");

@@ -91,6 +91,9 @@ std::string fill_variables(const std::string& text, const json::object& variable
 //   "call.answer"  args {turn, lines: [{text, interim}], hangup, action|null,
 //                        digits|null, error|null}   the agent's answer to a turn;
 //                  one for a turn that is not open, or a call that ended, changes nothing.
+//   "call.speak"   args {turn, lines: [{text}]}   lines of an answer still
+//                  arriving, spoken at once as interim lines; the turn stays open.
+//                  Only into the newest open turn; else nothing.
 //   "call.hangup"  args {by: "caller"|"agent"}   (409 CALL_NOT_LIVE when ended)
 //   "call.timeout" args {kind: "ring"|"silence"|"duration"}   a timer fired; it
 //                  ends the call only if the deadline really passed.

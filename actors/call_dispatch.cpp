@@ -24,6 +24,38 @@ std::string text(const json::object& o, const char* key) {
 
 void ignore_result(CommandResult) {}
 
+// The NDJSON lines of an answer still arriving: each complete line that is
+// an interim object is taken as it arrives (transport thread only).
+struct EarlyLines {
+  std::string pending;  // An incomplete last line.
+  std::size_t spoken = 0;
+  bool closed = false;  // A final line arrived: the rest is the answer's.
+
+  json::array take(std::string_view piece) {
+    json::array out;
+    if (closed) return out;
+    pending.append(piece);
+    std::size_t at = 0;
+    // Bounded by the input: each round consumes one line.
+    for (std::size_t end; (end = pending.find('\n', at)) != std::string::npos; at = end + 1) {
+      boost::system::error_code ec;
+      const json::value line = json::parse(std::string_view(pending).substr(at, end - at), ec);
+      if (ec || !line.is_object()) continue;  // Blank or not NDJSON: read whole at the end.
+      const json::value* interim = line.as_object().if_contains("interim");
+      if (interim == nullptr || !interim->is_bool() || !interim->as_bool()) {
+        closed = true;
+        break;
+      }
+      const json::value* words = line.as_object().if_contains("text");
+      if (words == nullptr || !words->is_string()) continue;
+      out.push_back(json::object{{"text", *words}});
+      ++spoken;
+    }
+    pending.erase(0, closed ? pending.size() : at);
+    return out;
+  }
+};
+
 }  // namespace
 
 struct CallDispatch::Impl {
@@ -98,30 +130,44 @@ struct CallDispatch::Impl {
                         {"channel", "voice"},
                         {"callId", call_id}};
     const std::string delivery_id = text(e, "deliveryId");
+    // NDJSON interim lines are spoken as each arrives; the answer at the end
+    // carries the rest.
+    auto early = std::make_shared<EarlyLines>();
+    request.on_body = [this, early, account, call_id, turn](std::string_view piece) {
+      json::array lines = early->take(piece);
+      if (lines.empty()) return;
+      runtime.send(EntityKind::kCall, call_id,
+                   {"call.speak", account, {{"turn", turn}, {"lines", std::move(lines)}}},
+                   ignore_result);
+    };
     transport.defer([this, request = std::move(request), record = std::move(record), account,
-                     call_id, delivery_id, turn]() mutable {
-      transport.send(std::move(request), [this, record = std::move(record), account, call_id,
-                                          delivery_id, turn](domain::WebhookResult result) mutable {
-        json::object report = attempt_report(result);
-        json::array lines;
-        bool hangup = false;
-        json::value action = nullptr, digits = nullptr;
-        json::value why = report.at("error");
-        if (why.is_null()) {
-          std::string refusal = domain::parse_turn_answer(result.content_type, result.body, &lines,
-                                                          &hangup, &action, &digits);
-          if (!refusal.empty()) why = std::move(refusal);
-        }
-        answer(account, call_id, turn,
-               {{"lines", std::move(lines)},
-                {"hangup", hangup},
-                {"action", std::move(action)},
-                {"digits", std::move(digits)},
-                {"error", std::move(why)}});
-        for (auto& [key, value] : report) record[key] = std::move(value);
-        runtime.send(EntityKind::kDelivery, delivery_id,
-                     {"delivery.record_sent", account, std::move(record)}, ignore_result);
-      });
+                     call_id, delivery_id, turn, early]() mutable {
+      transport.send(
+          std::move(request), [this, record = std::move(record), account, call_id, delivery_id,
+                               turn, early](domain::WebhookResult result) mutable {
+            json::object report = attempt_report(result);
+            json::array lines;
+            bool hangup = false;
+            json::value action = nullptr, digits = nullptr;
+            json::value why = report.at("error");
+            if (why.is_null()) {
+              std::string refusal = domain::parse_turn_answer(result.content_type, result.body,
+                                                              &lines, &hangup, &action, &digits);
+              if (!refusal.empty()) why = std::move(refusal);
+            }
+            // What was spoken early is not said twice.
+            const std::size_t spoken = std::min(early->spoken, lines.size());
+            lines.erase(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(spoken));
+            answer(account, call_id, turn,
+                   {{"lines", std::move(lines)},
+                    {"hangup", hangup},
+                    {"action", std::move(action)},
+                    {"digits", std::move(digits)},
+                    {"error", std::move(why)}});
+            for (auto& [key, value] : report) record[key] = std::move(value);
+            runtime.send(EntityKind::kDelivery, delivery_id,
+                         {"delivery.record_sent", account, std::move(record)}, ignore_result);
+          });
     });
   }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -61,7 +62,12 @@ struct WebhookRequest {
   WebhookUrl url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::int64_t timeout_ms = 30'000;
+  std::int64_t timeout_ms = 30'000;  // For the whole exchange, the streamed body included.
+  // When set, called on the transport's thread with each piece of a 2xx
+  // response's body as it arrives, before `done` (which still gets the whole
+  // body): a voice turn's NDJSON lines and a model's streamed answer are
+  // spoken as they come.
+  std::function<void(std::string_view piece)> on_body;
 };
 
 struct WebhookResult {

@@ -177,7 +177,7 @@ struct WebhookClient::Impl {
   template <class Stream>
   asio::awaitable<beast::error_code> exchange(
       Stream& stream, beast::http::request<beast::http::string_body>& request,
-      std::optional<Parser>& parser) {
+      std::optional<Parser>& parser, const std::function<void(std::string_view)>& on_body) {
     beast::error_code ec;
     co_await beast::http::async_write(stream, request,
                                       asio::redirect_error(asio::use_awaitable, ec));
@@ -187,9 +187,31 @@ struct WebhookClient::Impl {
     for (int interim = 0; interim <= kMaxInterim; ++interim) {
       parser.emplace();
       parser->body_limit(kMaxResponseBytes);
-      co_await beast::http::async_read(stream, buffer, *parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || parser->get().result_int() / 100 != 1) break;
+      if (!on_body) {
+        co_await beast::http::async_read(stream, buffer, *parser,
+                                         asio::redirect_error(asio::use_awaitable, ec));
+        if (ec || parser->get().result_int() / 100 != 1) break;
+        continue;
+      }
+      co_await beast::http::async_read_header(stream, buffer, *parser,
+                                              asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      if (parser->get().result_int() / 100 == 1) continue;
+      // The body piece by piece: each read adds to the parser's body, and
+      // what it added is handed on at once.
+      const bool wanted = parser->get().result_int() / 100 == 2;
+      std::size_t seen = 0;
+      // Bounded: every read consumes input or fails; the body limit caps it.
+      while (!parser->is_done()) {
+        co_await beast::http::async_read_some(stream, buffer, *parser,
+                                              asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == beast::http::error::need_buffer) ec = {};
+        if (ec) break;
+        const std::string& body = parser->get().body();
+        if (wanted && body.size() > seen) on_body(std::string_view(body).substr(seen));
+        seen = body.size();
+      }
+      break;
     }
     co_return ec;
   }
@@ -226,9 +248,9 @@ struct WebhookClient::Impl {
       }
       connection->tcp().expires_at(deadline);
       std::optional<Parser> parser;
-      const beast::error_code ec = connection->tls
-                                       ? co_await exchange(*connection->tls, message, parser)
-                                       : co_await exchange(*connection->plain, message, parser);
+      const beast::error_code ec =
+          connection->tls ? co_await exchange(*connection->tls, message, parser, request.on_body)
+                          : co_await exchange(*connection->plain, message, parser, request.on_body);
       if (ec && reused && closed_while_idle(ec)) {
         // The endpoint closed a kept-alive connection; try once on a new one.
         connection.reset();

@@ -115,12 +115,25 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
                           {"confidence", 1.0},
                           {"createdAt", domain::iso8601(data.at("atMs").as_int64())}};
     }
-    const json::array& lines = data.at("lines").as_array();
-    (*item)["response"] = joined(lines);
+    // Lines spoken while the answer was still arriving come first.
+    json::array said;
+    if (const json::value* before = item->if_contains("said")) said = before->as_array();
+    for (const json::value& line : data.at("lines").as_array()) said.push_back(line);
+    (*item)["response"] = joined(said);
     (*item)["interrupted"] = data.at("interrupted");
     (*item)["answered"] = true;
-    (*item)["said"] = lines;
+    (*item)["said"] = std::move(said);
     batch.put(key, domain::to_json(*item));
+  } else if (type == "call.turn_progress") {
+    const std::string key = turn_key(call_id, data.at("turn").as_int64());
+    std::optional<json::object> item = row(batch, key);
+    if (!item) return;
+    json::array said = item->at("said").as_array();
+    for (const json::value& line : data.at("lines").as_array()) said.push_back(line);
+    (*item)["response"] = joined(said);
+    (*item)["said"] = std::move(said);
+    batch.put(key, domain::to_json(*item));
+    return;
   } else if (type == "call.ended") {
     (*summary)["status"] = data.at("status");
     (*summary)["endedAt"] = domain::iso8601(data.at("endedAtMs").as_int64());

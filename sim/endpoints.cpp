@@ -38,11 +38,17 @@ void SimEndpoints::send(domain::WebhookRequest request,
   log.voice_turn = request.body.find("\"channel\":\"voice\"") != std::string::npos &&
                    request.body.rfind("{\"event\":\"agent.message\"", 0) == 0;
   auto it = endpoints_.find(url);
-  auto answer = [this, &done](const char* outcome, std::int64_t after_ms,
-                              domain::WebhookResult result) {
+  auto answer = [this, &done, &request](const char* outcome, std::int64_t after_ms,
+                                        domain::WebhookResult result) {
     ++outcomes_[outcome];
     result.duration_ms = after_ms;
-    timers_.after(after_ms, [done = std::move(done), result = std::move(result)] { done(result); });
+    // In-process answers arrive whole: a streaming reader gets one piece.
+    timers_.after(after_ms,
+                  [done = std::move(done), on_body = request.on_body, result = std::move(result)] {
+                    if (on_body && result.http_status / 100 == 2 && !result.body.empty())
+                      on_body(result.body);
+                    done(result);
+                  });
   };
   if (it == endpoints_.end()) {
     ++unknown_urls_;

@@ -480,6 +480,34 @@ TEST_F(CallApiTest, StreamedAnswerSpeaksInterimLinesFirst) {
                         {"agent", "Found it", false}}));
 }
 
+// A streaming endpoint's interim line is spoken while the rest of its answer
+// is still on the way: the phone hears it before the final line is sent.
+TEST_F(CallApiTest, InterimLinesAreSpokenBeforeTheAnswerEnds) {
+  ReceiverAnswer streamed;
+  streamed.content_type = "application/x-ndjson";
+  streamed.pieces = {{0, "{\"text\":\"Let me check\",\"interim\":true}\n"},
+                     {1500, "{\"text\":\"All done\"}\n"}};
+  when_caller_says("check my order", streamed);
+  const std::string id = dial_alice();
+  json::object turn;
+  std::thread caller([&] { turn = say(id, "check my order"); });
+  // Well before the final line leaves the endpoint, the first is heard.
+  const bool heard_early =
+      eventually([&] { return phone_lines(sim_json("GET", "/sim/calls/" + id)).size() == 2; });
+  const auto early = std::chrono::steady_clock::now();
+  caller.join();
+  const auto done = std::chrono::steady_clock::now();
+  EXPECT_TRUE(heard_early);
+  EXPECT_GT(done - early, 500ms) << "the interim line was heard only with the final one";
+  EXPECT_EQ(phone_lines(sim_json("GET", "/sim/calls/" + id)),
+            (PhoneLines{{"caller", "check my order", false},
+                        {"agent", "Let me check", true},
+                        {"agent", "All done", false}}));
+  EXPECT_EQ(spoken(turn.at("said")), (Spoken{{"Let me check", true}, {"All done", false}}));
+  EXPECT_EQ(turns(get_call(id).at("transcripts")),
+            (Turns{{"check my order", "Let me check All done"}}));
+}
+
 // An answer the server cannot speak makes the turn silent; the call goes on
 // and the next good answer is spoken.
 TEST_F(CallApiTest, UnusableAnswersAreSilentTurnsAndTheCallGoesOn) {

@@ -235,6 +235,26 @@ TEST(CallDecider, AnswersFollowTheirTurnAndLateOnesAreDropped) {
                                       "agent!To the first", "agent:One moment", "agent:Done"}));
 }
 
+TEST(CallDecider, EarlyLinesAreSpokenOnlyIntoTheNewestOpenTurn) {
+  CallRun run;
+  run.step(0, "call.start", start_args("inbound", "webhook", kWebhook));
+  run.step(10, "call.say", {{"text", "One"}});
+  Outcome early = run.step(20, "call.speak",
+                           {{"turn", 1}, {"lines", json::array{json::object{{"text", "Hm"}}}}});
+  EXPECT_EQ(types_of(early), (std::vector<std::string>{"call.turn_progress"}));
+  EXPECT_EQ(voice_lines(early), (std::vector<std::string>{"outbound:Hm"}));
+  EXPECT_EQ(timers_of(early), (std::vector<std::string>{"silence"}));
+  ASSERT_EQ(run.state.lines.back().text, "Hm");
+  EXPECT_TRUE(run.state.lines.back().interim);
+  EXPECT_EQ(run.state.open_turns, std::set<int>{1}) << "the turn stays open";
+  run.step(30, "call.say", {{"text", "Two"}});
+  // Turn 1 was talked over: the rest of its answer is never heard.
+  EXPECT_TRUE(run.step(40, "call.speak",
+                       {{"turn", 1}, {"lines", json::array{json::object{{"text", "late"}}}}})
+                  .events.empty());
+  EXPECT_TRUE(run.step(40, "call.speak", {{"turn", 2}, {"lines", json::array{}}}).events.empty());
+}
+
 TEST(CallDecider, TransferAndHangupAnswersEndTheCall) {
   CallRun run;
   run.step(0, "call.start", start_args("inbound", "webhook", kWebhook));

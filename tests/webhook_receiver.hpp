@@ -36,6 +36,10 @@ struct ReceiverAnswer {
   // without a Content-Type, so that nothing invites the server to read it.
   std::string body;
   std::string content_type = "application/json";
+  // When set, the body is sent in these pieces instead, each after its delay
+  // (ms), with no length: the connection closes after the last piece, as a
+  // streaming endpoint's answer ends.
+  std::vector<std::pair<int, std::string>> pieces;
 };
 
 class WebhookReceiver {
@@ -180,6 +184,16 @@ class WebhookReceiver {
       }
       std::string response = "HTTP/1.1 " + std::to_string(answer.status) + " X\r\n";
       for (const auto& [name, value] : answer.headers) response += name + ": " + value + "\r\n";
+      if (!answer.pieces.empty()) {
+        response += "Content-Type: " + answer.content_type + "\r\nConnection: close\r\n\r\n";
+        bool sent = ::send(fd, response.data(), response.size(), MSG_NOSIGNAL) >= 0;
+        for (const auto& [delay_ms, piece] : answer.pieces) {
+          if (!sent) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+          sent = ::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) >= 0;
+        }
+        return close_fd(fd);
+      }
       if (!answer.body.empty()) response += "Content-Type: " + answer.content_type + "\r\n";
       response += "Content-Length: " + std::to_string(answer.body.size()) + "\r\n\r\n";
       response += answer.body;
