@@ -66,6 +66,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   serve_cmd->add_option("--webhook-resolve", serve.webhook_resolve,
                         "host=address to use instead of DNS for a webhook host (repeatable)");
+  serve_cmd->add_option("--llm-url", serve.llm_url,
+                        "OpenAI-compatible chat-completions URL for hosted voice mode "
+                        "(default: the built-in offline responder)");
+  serve_cmd->add_option("--llm-key", serve.llm_key,
+                        "API key for --llm-url (env AGENTPHONE_LLM_KEY)");
+  serve_cmd->add_option("--llm-model", serve.llm_model, "model for every modelTier");
+  serve_cmd->add_option(
+      "--llm-model-for", serve.llm_tier_models,
+      "tier=model, the model of one modelTier (turbo, balanced, max; repeatable)");
   std::string mode = "sandbox";
   serve_cmd->add_option("--mode", mode, "sandbox (local simulator surface on) or production")
       ->check(CLI::IsMember({"sandbox", "production"}));

@@ -183,6 +183,7 @@ std::variant<json::object, DomainError> started_data(const CallState& state, con
       {"systemPrompt", filled("systemPrompt")},
       {"greeting", filled("greeting")},
       {"voice", a.contains("voice") ? a.at("voice") : json::value(nullptr)},
+      {"modelTier", text_of(a, "modelTier").empty() ? "balanced" : text_of(a, "modelTier")},
       {"maxSilenceMs", int_of(a, "maxSilenceMs", kDefaultMaxSilenceMs)},
       {"maxDurationMs", int_of(a, "maxDurationMs", kDefaultMaxCallDurationMs)},
       {"ringTimeoutMs", int_of(a, "ringTimeoutMs", kDefaultRingTimeoutMs)},
@@ -312,13 +313,15 @@ Decision decide_say(const CallState& state, const Command& command, const Contex
         transcript.push_back(json::object{{"role", line.role}, {"content", line.text}});
       }
     }
-    out.effects.push_back(Effect{"voice.hosted",
-                                 {{"callId", state.id},
-                                  {"accountId", state.account_id},
-                                  {"turn", turn},
-                                  {"systemPrompt", s.at("systemPrompt")},
-                                  {"utterance", *text},
-                                  {"transcript", std::move(transcript)}}});
+    out.effects.push_back(Effect{
+        "voice.hosted",
+        {{"callId", state.id},
+         {"accountId", state.account_id},
+         {"turn", turn},
+         {"systemPrompt", s.at("systemPrompt")},
+         {"modelTier", s.contains("modelTier") ? s.at("modelTier") : json::value("balanced")},
+         {"utterance", *text},
+         {"transcript", std::move(transcript)}}});
   }
   out.effects.push_back(
       timer(state, state.account_id, int_of(s, "maxSilenceMs", kDefaultMaxSilenceMs), "silence"));

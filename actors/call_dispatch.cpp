@@ -176,8 +176,15 @@ struct CallDispatch::Impl {
     const std::string call_id = text(e, "callId");
     const int turn = static_cast<int>(e.at("turn").as_int64());
     domain::LlmRequest request{text(e, "systemPrompt"), e.at("transcript").as_array(),
-                               text(e, "utterance")};
-    llm.complete(request, [this, account, call_id, turn](domain::LlmReply reply) {
+                               text(e, "utterance"), text(e, "modelTier")};
+    auto early = [this, account, call_id, turn](std::string sentence) {
+      runtime.send(EntityKind::kCall, call_id,
+                   {"call.speak",
+                    account,
+                    {{"turn", turn}, {"lines", json::array{json::object{{"text", sentence}}}}}},
+                   ignore_result);
+    };
+    llm.complete(request, early, [this, account, call_id, turn](domain::LlmReply reply) {
       json::array lines;
       for (std::string& line : reply.lines) {
         lines.push_back(json::object{{"text", std::move(line)}, {"interim", false}});

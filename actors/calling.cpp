@@ -75,7 +75,7 @@ CallStart start_command(const projections::CoreView& view, domain::IdSource& ids
   if (agent.is_object()) {
     const json::object& a = agent.as_object();
     args["mode"] = text_of(a, "voiceMode") == "hosted" ? "hosted" : "webhook";
-    for (const char* key : {"systemPrompt", "voice"}) {
+    for (const char* key : {"systemPrompt", "voice", "modelTier"}) {
       if (const json::value* v = a.if_contains(key)) args[key] = *v;
     }
     if (const json::value* v = a.if_contains("beginMessage")) args["greeting"] = *v;
@@ -198,6 +198,10 @@ std::variant<CallStart, DomainError> outbound_call(const projections::CoreView& 
   // makes this one call hosted.
   if (extra.contains("initialGreeting")) args["greeting"] = extra.at("initialGreeting");
   if (extra.contains("voice")) args["voice"] = extra.at("voice");
+  if (const json::value* tier = body.if_contains("modelTier");
+      tier != nullptr && tier->is_string()) {
+    args["modelTier"] = *tier;
+  }
   if (extra.contains("systemPrompt")) {
     args["systemPrompt"] = extra.at("systemPrompt");
     args["mode"] = "hosted";

@@ -32,9 +32,9 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   webhooks_ = std::make_unique<WebhookDispatch>(*runtime_, *view_, ports_.webhooks, ports_.clock,
                                                 ports_.entropy, options_.webhooks);
   dispatch_ = std::make_unique<CarrierDispatch>(*runtime_, *carrier_);
-  calls_ =
-      std::make_unique<CallDispatch>(*runtime_, *view_, ports_.webhooks, responder_, *carrier_,
-                                     ports_.clock, ports_.timers, options_.webhooks.production);
+  calls_ = std::make_unique<CallDispatch>(
+      *runtime_, *view_, ports_.webhooks, ports_.llm != nullptr ? *ports_.llm : responder_,
+      *carrier_, ports_.clock, ports_.timers, options_.webhooks.production);
 
   // Outbound messages reach the carrier as the effect of their decision,
   // once "message.queued" is durable; those still pending from before this

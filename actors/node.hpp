@@ -34,6 +34,8 @@ struct NodePorts {
   domain::Entropy& entropy;
   domain::Timers& timers;
   domain::WebhookTransport& webhooks;
+  // Hosted voice mode's model; null = the built-in responder.
+  domain::LlmPort* llm = nullptr;
 };
 
 struct NodeOptions {

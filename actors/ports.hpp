@@ -155,20 +155,24 @@ struct LlmRequest {
   std::string system_prompt;
   json::array transcript;  // [{role: "user"|"agent", content}], oldest first.
   std::string utterance;   // What the caller just said.
+  std::string model_tier;  // "turbo", "balanced" or "max".
 };
 
 struct LlmReply {
-  std::vector<std::string> lines;  // Sentences to speak, in order.
+  std::vector<std::string> lines;  // Sentences to speak, in order (after any given early).
   bool hangup = false;             // End the call after speaking.
   std::string error;               // Why there is no answer, or "".
 };
 
-// Answers a caller's turn for an agent in hosted mode. `done` runs once, on
-// any thread; it must not block.
+// Answers a caller's turn for an agent in hosted mode. A streaming model
+// hands each finished sentence to `early` as soon as it has it, so that the
+// caller hears it before the whole answer exists; `done` then gets the rest.
+// Both run on any thread, `done` exactly once, last; neither may block.
 class LlmPort {
  public:
   virtual ~LlmPort() = default;
-  virtual void complete(const LlmRequest& request, std::function<void(LlmReply)> done) = 0;
+  virtual void complete(const LlmRequest& request, std::function<void(std::string)> early,
+                        std::function<void(LlmReply)> done) = 0;
 };
 
 }  // namespace ap::domain

@@ -33,7 +33,8 @@ LlmReply BuiltinResponder::reply_to(const std::string& utterance) {
   return reply;
 }
 
-void BuiltinResponder::complete(const LlmRequest& request, std::function<void(LlmReply)> done) {
+void BuiltinResponder::complete(const LlmRequest& request, std::function<void(std::string)>,
+                                std::function<void(LlmReply)> done) {
   done(reply_to(request.utterance));
 }
 

@@ -13,7 +13,8 @@ namespace ap::domain {
 class BuiltinResponder final : public LlmPort {
  public:
   // Answers at once, on the caller's thread.
-  void complete(const LlmRequest& request, std::function<void(LlmReply)> done) override;
+  void complete(const LlmRequest& request, std::function<void(std::string)> early,
+                std::function<void(LlmReply)> done) override;
 
   // The reply to `utterance` (pure; complete() uses it).
   static LlmReply reply_to(const std::string& utterance);

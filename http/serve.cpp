@@ -1,6 +1,7 @@
 #include "http/serve.hpp"
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -8,6 +9,7 @@
 #include "actors/node.hpp"
 #include "actors/system_ports.hpp"
 #include "http/api.hpp"
+#include "http/llm_client.hpp"
 #include "http/server.hpp"
 #include "http/webhook_client.hpp"
 
@@ -27,6 +29,32 @@ int run_serve(const ServeConfig& config) {
     client_options.resolve_overrides[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
   WebhookClient webhook_client(client_options);
+  // The model's address is the operator's choice, so its client may reach
+  // local servers; webhooks keep their own rules.
+  WebhookClientOptions llm_client_options;
+  llm_client_options.production = false;
+  WebhookClient llm_client(llm_client_options);
+  std::unique_ptr<OpenAiLlm> llm;
+  if (!config.llm_url.empty()) {
+    OpenAiLlmOptions llm_options;
+    llm_options.url = config.llm_url;
+    llm_options.api_key = config.llm_key;
+    if (llm_options.api_key.empty()) {
+      if (const char* key = std::getenv("AGENTPHONE_LLM_KEY")) llm_options.api_key = key;
+    }
+    llm_options.model = config.llm_model;
+    for (const std::string& pair : config.llm_tier_models) {
+      const std::size_t eq = pair.find('=');
+      if (eq != std::string::npos)
+        llm_options.tier_models[pair.substr(0, eq)] = pair.substr(eq + 1);
+    }
+    std::string why;
+    llm = std::make_unique<OpenAiLlm>(llm_client, llm_options, &why);
+    if (!why.empty()) {
+      std::fprintf(stderr, "agentphone: --llm-url %s: %s\n", config.llm_url.c_str(), why.c_str());
+      return 2;
+    }
+  }
 
   es::Options options;
   options.path = config.data_dir;
@@ -51,7 +79,8 @@ int run_serve(const ServeConfig& config) {
   std::unique_ptr<actors::Node> node;
   try {
     node = std::make_unique<actors::Node>(
-        std::move(store), actors::NodePorts{clock, entropy, timers, webhook_client}, node_options);
+        std::move(store), actors::NodePorts{clock, entropy, timers, webhook_client, llm.get()},
+        node_options);
   } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "agentphone: cannot start: %s\n", e.what());
     return 1;
@@ -82,6 +111,7 @@ int run_serve(const ServeConfig& config) {
   // that none reaches the node while it closes the log and stops its actors.
   timers.stop();
   webhook_client.stop();
+  llm_client.stop();
   const std::uint64_t head = node->store().head_position();
   node.reset();
   std::fprintf(stderr, "agentphone: stopped; log head %llu\n",

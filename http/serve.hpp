@@ -22,6 +22,11 @@ struct ServeConfig {
   int webhook_max_in_flight = 8;              // Requests in flight per webhook endpoint.
   // "host=address" pairs used instead of DNS for webhook hosts (like curl --resolve).
   std::vector<std::string> webhook_resolve;
+  // Hosted voice mode on an OpenAI-compatible endpoint; empty = the built-in responder.
+  std::string llm_url;
+  std::string llm_key;
+  std::string llm_model = "gpt-4o-mini";
+  std::vector<std::string> llm_tier_models;  // "tier=model".
   bool sandbox = true;  // Sandbox mode: the local simulator surface /sim/... is on.
   // When set, the bound port is written to this file once listening (tests
   // start the server on port 0 and read the port from here).

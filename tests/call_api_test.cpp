@@ -919,5 +919,69 @@ TEST_F(CallApiTest, ALiveCallKeepsItsModeWhenTheAgentSwitchesToHosted) {
   EXPECT_EQ(get_call(after).at("voiceMode"), "hosted");
 }
 
+// ---- Hosted mode on an OpenAI-compatible model ----------------------------------
+
+// A stand-in for a chat-completions endpoint: it streams its answer as
+// server-sent events, the first sentence at once and the rest 800 ms later.
+class HostedLlmTest : public CallApiTest {
+ protected:
+  std::vector<std::string> server_flags() const override {
+    return {"--webhook-retry-base-ms",
+            "50",
+            "--llm-url",
+            "http://127.0.0.1:" + std::to_string(model_.port()) + "/v1/chat/completions",
+            "--llm-key",
+            "sk-test-model",
+            "--llm-model-for",
+            "max=big-model"};
+  }
+
+  static ReceiverAnswer stream_answer() {
+    ReceiverAnswer answer;
+    answer.content_type = "text/event-stream";
+    answer.pieces = {{0,
+                      "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+                      "data: {\"choices\":[{\"delta\":{\"content\":\"Sure thing! Your \"}}]}\n\n"},
+                     {800,
+                      "data: {\"choices\":[{\"delta\":{\"content\":\"order ships today.\"}}]}\n\n"
+                      "data: [DONE]\n\n"}};
+    return answer;
+  }
+
+  WebhookReceiver model_{[](const ReceivedRequest&) { return stream_answer(); }};
+};
+
+TEST_F(HostedLlmTest, TheModelsFirstSentenceIsSpokenBeforeItsAnswerEnds) {
+  const Line bobs = make_line(
+      bob_, R"({"name":"Max","voiceMode":"hosted","modelTier":"max",)"
+            R"("systemPrompt":"You are Max of Acme.","beginMessage":"Acme, Max speaking."})");
+  const std::string id(dial(bobs.phone).at("callId").as_string());
+  json::object turn;
+  std::thread caller([&] { turn = say(id, "Where is my order?"); });
+  const bool heard_early =
+      eventually([&] { return phone_lines(sim_json("GET", "/sim/calls/" + id)).size() == 3; });
+  const auto early = std::chrono::steady_clock::now();
+  caller.join();
+  EXPECT_TRUE(heard_early);
+  EXPECT_GT(std::chrono::steady_clock::now() - early, 400ms)
+      << "the first sentence was heard only with the whole answer";
+  EXPECT_EQ(spoken(turn.at("said")),
+            (Spoken{{"Sure thing!", true}, {"Your order ships today.", false}}));
+  EXPECT_EQ(turn.at("status"), "in-progress");
+
+  // The model was asked as chat completions are: streamed, with the tier's
+  // model, the key, the system prompt, the call so far and the new line.
+  const std::vector<ReceivedRequest> asked = model_.received();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].headers.at("authorization"), "Bearer sk-test-model");
+  const json::value body = json::parse(asked[0].body);
+  EXPECT_EQ(body.at("model"), "big-model");
+  EXPECT_EQ(body.at("stream"), true);
+  EXPECT_EQ(body.at("messages"),
+            json::parse(R"([{"role":"system","content":"You are Max of Acme."},)"
+                        R"({"role":"assistant","content":"Acme, Max speaking."},)"
+                        R"({"role":"user","content":"Where is my order?"}])"));
+}
+
 }  // namespace
 }  // namespace ap::test
