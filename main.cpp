@@ -75,6 +75,18 @@ int main(int argc, char** argv) {
   serve_cmd->add_option(
       "--llm-model-for", serve.llm_tier_models,
       "tier=model, the model of one modelTier (turbo, balanced, max; repeatable)");
+  serve_cmd
+      ->add_option("--signup-per-email-per-hour", serve.signup_per_email_per_hour,
+                   "agent sign-ups per email address per hour")
+      ->check(CLI::Range(0, 1'000'000));
+  serve_cmd
+      ->add_option("--signup-per-ip-per-hour", serve.signup_per_ip_per_hour,
+                   "agent sign-ups per client address per hour")
+      ->check(CLI::Range(0, 1'000'000));
+  serve_cmd
+      ->add_option("--signup-otp-ttl-s", serve.signup_otp_ttl_s,
+                   "how long a sign-up code stays valid, in seconds")
+      ->check(CLI::Range(1, 86'400));
   std::string mode = "sandbox";
   serve_cmd->add_option("--mode", mode, "sandbox (local simulator surface on) or production")
       ->check(CLI::IsMember({"sandbox", "production"}));
@@ -119,6 +131,10 @@ int main(int argc, char** argv) {
           {"unreachable", "reject", "delay", "busy", "no-answer", "fail", "drop-after-ms"}));
   sim_fault->add_option("--delay-ms", delay_ms, "extra delay for each status report");
   sim_fault->add_flag("--clear", clear, "remove every fault");
+  std::string mail_dir = env_or("AGENTPHONE_DATA_DIR", "./data");
+  CLI::App* sim_mail = sim->add_subcommand(
+      "mail", "print the newest mail the server sent (a sign-up code), from the data folder");
+  sim_mail->add_option("--data-dir", mail_dir, "data folder (env AGENTPHONE_DATA_DIR)");
   std::string caller = "+14155550123";
   CLI::App* sim_call = sim->add_subcommand(
       "call", "call one of our numbers and talk to its agent, a line at a time (/hangup ends)");
@@ -176,6 +192,7 @@ int main(int argc, char** argv) {
   if (sim_sms->parsed()) return ap::http::sim_send_sms(server, from, to, text);
   if (sim_outbox->parsed()) return ap::http::sim_show_outbox(server, limit, raw_json);
   if (sim_call->parsed()) return ap::http::sim_call(server, caller, to, stdin, stdout);
+  if (sim_mail->parsed()) return ap::http::sim_show_mail(mail_dir, stdout);
   if (sim_fault->parsed()) {
     if (!clear && (to.empty() || fault_mode.empty())) {
       std::fprintf(stderr, "agentphone sim fault: give --to and --mode, or --clear\n");

@@ -1,5 +1,9 @@
 #include "actors/account.hpp"
 
+#include <cctype>
+
+#include "actors/secrets.hpp"
+
 namespace ap::domain {
 
 namespace {
@@ -20,6 +24,17 @@ Event key_created(const AccountState& state, const Command& command, const Conte
 
 }  // namespace
 
+std::string normalize_email(std::string_view email) {
+  std::string out;
+  out.reserve(email.size());
+  for (unsigned char c : email) out.push_back(static_cast<char>(std::tolower(c)));
+  return out;
+}
+
+std::string email_stream(std::string_view normalized_email) {
+  return "email-" + sha256_hex(normalized_email);
+}
+
 Decision decide_account(const AccountState& state, const Command& command, const Context& context) {
   if (command.type == "account.create") {
     if (state.exists) {
@@ -31,12 +46,18 @@ Decision decide_account(const AccountState& state, const Command& command, const
     if (at == std::string::npos || at == 0 || at + 1 >= email.size() || email.size() > 254) {
       return validation_error({{"email", "A valid email address is required", "value_error"}});
     }
+    // One account per email address, ever: the claim's stream must not exist.
+    const std::string normalized = normalize_email(email);
     return std::vector<Event>{Event{"account.created",
                                     {{"accountId", state.id},
                                      {"email", email},
                                      {"creditMicros", kSignupCreditMicros},
                                      {"createdAtMs", context.now_ms}}},
-                              key_created(state, command, context)};
+                              key_created(state, command, context),
+                              Event{"email.claimed",
+                                    {{"email", normalized}, {"accountId", state.id}},
+                                    email_stream(normalized),
+                                    true}};
   }
 
   if (!state.exists || command.account_id != state.id) return not_found("Account not found");

@@ -27,8 +27,14 @@ struct AccountState {
   std::map<std::string, ApiKeyState> keys;  // By key id.
 };
 
+// The form of an email address that identifies an account (lower case).
+std::string normalize_email(std::string_view email);
+// The stream that claims `normalized_email` for one account, ever.
+std::string email_stream(std::string_view normalized_email);
+
 // Commands:
-//   "account.create"      args {email, keyPrefix, keySha256}
+//   "account.create"      args {email, keyPrefix, keySha256}; claims the email
+//                         (email.claimed, on its own stream, which must not exist)
 //   "account.create_key"  args {keyPrefix, keySha256}
 //   "account.revoke_key"  args {keyId}
 //   "number.provision"    args {country, areaCode|null, agentId|null};

@@ -15,16 +15,26 @@
 #include "actors/call.hpp"
 #include "actors/conversation.hpp"
 #include "actors/number.hpp"
+#include "actors/verification.hpp"
 #include "actors/webhook.hpp"
 #include "eventstore/event_store.hpp"
 
 namespace ap::actors {
 
-enum class EntityKind { kAccount, kAgent, kNumber, kConversation, kWebhook, kDelivery, kCall };
+enum class EntityKind {
+  kAccount,
+  kAgent,
+  kNumber,
+  kConversation,
+  kWebhook,
+  kDelivery,
+  kCall,
+  kVerification
+};
 
 using AnyState = std::variant<domain::AccountState, domain::AgentState, domain::NumberState,
                               domain::ConversationState, domain::WebhookState,
-                              domain::DeliveryState, domain::CallState>;
+                              domain::DeliveryState, domain::CallState, domain::VerificationState>;
 
 struct Aggregate {
   EntityKind kind{};

@@ -22,6 +22,16 @@ CommandResult failure(domain::DomainError error) {
 std::optional<domain::DomainError> ask_ports(const domain::Command& command,
                                              domain::CarrierPort& carrier,
                                              domain::Context& context) {
+  if (command.type == "verification.verify") {
+    // A sign-up's number; asked for every try, used only by the right code.
+    domain::NumberOffer offer = carrier.offer_number("US", "");
+    if (!offer.ok) {
+      return domain::make_error(domain::ErrorKind::kUnavailable, offer.code,
+                                "No phone number is free for the new account: " + offer.message);
+    }
+    context.port_answer = {{"phoneNumber", offer.phone_number}};
+    return std::nullopt;
+  }
   if (command.type != "number.provision") return std::nullopt;
   const json::value* area = command.args.if_contains("areaCode");
   const json::value* country = command.args.if_contains("country");
@@ -188,7 +198,16 @@ void EntityHost::on_appended(const es::Status& status, const es::AppendResult& a
     return;
   }
   CommandResult result;
-  if (!status.ok()) {
+  if (status.code() == es::Code::kWrongExpectedVersion) {
+    // Lost every race: someone else's write to one of these streams won
+    // (e.g. a stream that must not exist yet was created meanwhile). Nothing
+    // of this command was written.
+    loaded_ = false;
+    effects_.clear();
+    result.error = domain::make_error(
+        domain::ErrorKind::kConflict, "CONFLICT",
+        "A concurrent write to the same entity won; nothing was written: " + status.message());
+  } else if (!status.ok()) {
     // The state may no longer match the log; reload before the next command.
     // What the decision asked of the world is not done: it was not recorded.
     loaded_ = false;

@@ -84,6 +84,17 @@ Node::~Node() {
 void Node::run(const domain::Effect& effect) {
   if (effect.type == "carrier.send_sms") return dispatch_->submit(effect.data);
   if (effect.type == "timer") return after(effect.data);
+  if (effect.type == "mail.send") {
+    if (ports_.mail == nullptr) throw std::logic_error("this node has no mail port");
+    const auto text = [&](const char* key) { return std::string(effect.data.at(key).as_string()); };
+    return ports_.mail->send({text("to"), text("subject"), text("text"), text("reference")},
+                             [reference = text("reference")](const std::string& error) {
+                               if (!error.empty()) {
+                                 std::fprintf(stderr, "agentphone: mail for %s not sent: %s\n",
+                                              reference.c_str(), error.c_str());
+                               }
+                             });
+  }
   if (calls_->run(effect)) return;
   // A decider asked for an effect this node has no port for: a bug.
   assert(false && "unknown effect");

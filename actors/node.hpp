@@ -36,6 +36,9 @@ struct NodePorts {
   domain::WebhookTransport& webhooks;
   // Hosted voice mode's model; null = the built-in responder.
   domain::LlmPort* llm = nullptr;
+  // Sign-up codes go out here; null = this node sends no mail (a decision
+  // that asks for one is a bug there).
+  domain::MailPort* mail = nullptr;
 };
 
 struct NodeOptions {

@@ -149,6 +149,23 @@ class CarrierPort {
                           const std::string& to, std::function<void(std::string event)> report) = 0;
 };
 
+// ---- Mail (sign-up codes) ----------------------------------------------------
+
+struct Mail {
+  std::string to;
+  std::string subject;
+  std::string text;       // Plain text body.
+  std::string reference;  // What it is about, e.g. a verification id.
+};
+
+// Sends mail. `done` gets "" or why the mail could not be handed over; it
+// runs once, on any thread. send() must not block.
+class MailPort {
+ public:
+  virtual ~MailPort() = default;
+  virtual void send(const Mail& mail, std::function<void(std::string error)> done) = 0;
+};
+
 // ---- Language model (hosted voice mode) --------------------------------------
 
 struct LlmRequest {

@@ -1,12 +1,15 @@
 #include "actors/system_ports.hpp"
 
 #include <openssl/rand.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 
 namespace ap::domain {
 
@@ -86,6 +89,36 @@ void ThreadTimers::run() {
     }
     lock.lock();
   }
+}
+
+void FileMailer::send(const Mail& mail, std::function<void(std::string error)> done) {
+  const std::int64_t at_ms = clock_.now_ms();
+  timers_.after(0, [this, mail, at_ms, done = std::move(done)] {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) return done("cannot create " + dir_ + ": " + ec.message());
+    // Zero-padded time first, so that file names sort by time.
+    char stamp[24];
+    std::snprintf(stamp, sizeof stamp, "%015lld", static_cast<long long>(at_ms));
+    const std::filesystem::path final_path =
+        std::filesystem::path(dir_) / (std::string(stamp) + "-" + mail.reference + ".eml");
+    const std::filesystem::path temporary = final_path.string() + ".tmp";
+    {
+      // Created private, then renamed: a reader sees a whole mail or none.
+      const mode_t old_mask = ::umask(077);
+      std::ofstream file(temporary, std::ios::binary);
+      ::umask(old_mask);
+      file << "From: AgentPhone <no-reply@agentphone.local>\r\n"
+           << "To: " << mail.to << "\r\n"
+           << "Subject: " << mail.subject << "\r\n"
+           << "X-AgentPhone-Reference: " << mail.reference << "\r\n"
+           << "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+           << mail.text;
+      if (!file) return done("cannot write " + temporary.string());
+    }
+    std::filesystem::rename(temporary, final_path, ec);
+    done(ec ? "cannot write " + final_path.string() + ": " + ec.message() : "");
+  });
 }
 
 }  // namespace ap::domain

@@ -64,4 +64,20 @@ class ThreadTimers final : public Timers {
   std::thread thread_;
 };
 
+// The embedded mail port: each mail becomes a file "<ms>-<reference>.eml"
+// (headers, a blank line, the text) in `dir`, readable only by its owner
+// (it may hold a sign-up code). `agentphone sim mail` prints the newest.
+// Files are written on the `timers` thread, never the caller's.
+class FileMailer final : public MailPort {
+ public:
+  FileMailer(std::string dir, const Clock& clock, Timers& timers)
+      : dir_(std::move(dir)), clock_(clock), timers_(timers) {}
+  void send(const Mail& mail, std::function<void(std::string error)> done) override;
+
+ private:
+  std::string dir_;
+  const Clock& clock_;
+  Timers& timers_;
+};
+
 }  // namespace ap::domain

@@ -203,7 +203,8 @@ std::vector<std::string> split_path(std::string_view path) {
   return parts;
 }
 
-Api::Api(actors::Node& node, bool sandbox) : impl_(std::make_unique<Impl>(node, sandbox)) {}
+Api::Api(actors::Node& node, bool sandbox, SignupOptions signup)
+    : impl_(std::make_unique<Impl>(node, sandbox, signup)) {}
 
 Api::~Api() = default;
 
@@ -261,6 +262,10 @@ void Api::handle(Request request, Reply reply) {
                                     "FORBIDDEN", "permission_error"));
     }
     return impl_->route_sim(request, path, query, counted);
+  }
+  if (parts.size() == 3 && parts[0] == "v0" && parts[1] == "agent") {
+    *route_label = path;
+    return impl_->route_signup(request, parts[2], counted);
   }
   if (parts.empty() || parts[0] != "v1") {
     *route_label = "unknown";

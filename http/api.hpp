@@ -4,6 +4,7 @@
 // actors/; this layer only translates.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "actors/node.hpp"
@@ -11,12 +12,19 @@
 
 namespace ap::http {
 
+// Agent self-sign-up (/v0/agent/…, docs/signup.md).
+struct SignupOptions {
+  int per_email_per_hour = 3;  // Sign-ups per email address per hour.
+  int per_ip_per_hour = 20;    // Sign-ups per client address per hour.
+  std::int64_t otp_ttl_ms = 10 * 60 * 1000;
+};
+
 class Api {
  public:
   // Sandbox mode enables the local simulator surface (/sim/…), answered only
   // to loopback peers; production mode has no such routes and applies the
   // production webhook URL rules.
-  Api(actors::Node& node, bool sandbox);
+  Api(actors::Node& node, bool sandbox, SignupOptions signup = {});
   ~Api();
 
   // Handles one request; `reply` may run later, on another thread.

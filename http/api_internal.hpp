@@ -21,6 +21,7 @@
 #include "actors/runtime.hpp"
 #include "http/api.hpp"
 #include "http/metrics.hpp"
+#include "http/rate_limit.hpp"
 
 namespace ap::http {
 
@@ -121,6 +122,11 @@ struct Call {
 // ---- The API ------------------------------------------------------------------
 
 struct Api::Impl {
+  // Sign-up (api_signup.cpp).
+  SignupOptions signup;
+  domain::Entropy& entropy;
+  RateLimiter signups_per_email, signups_per_ip;
+
   es::EventStore& store;
   actors::Runtime& runtime;
   projections::CoreView& view;
@@ -138,8 +144,12 @@ struct Api::Impl {
   actors::WebhookDispatch& webhooks;
   actors::CallDispatch& calls;
 
-  Impl(actors::Node& node, bool sandbox)
-      : store(node.store()),
+  Impl(actors::Node& node, bool sandbox, SignupOptions s)
+      : signup(s),
+        entropy(node.entropy()),
+        signups_per_email(node.clock(), 3'600'000),
+        signups_per_ip(node.clock(), 3'600'000),
+        store(node.store()),
         runtime(node.runtime()),
         view(node.view()),
         ids(node.ids()),
@@ -255,6 +265,10 @@ struct Api::Impl {
   json::object call_detail(const std::string& summary, const std::string& call_id);
   Response call_response(const std::string& account, const std::string& call_id);
   void sim_calls(const Request& request, const std::vector<std::string>& parts, const Reply& reply);
+  // POST /v0/agent/sign-up and /v0/agent/verify (api_signup.cpp).
+  void route_signup(const Request& request, const std::string& step, const Reply& reply);
+  void sign_up(const Request& request, const Reply& reply);
+  void verify(const Request& request, const Reply& reply);
   void route_agent_webhook(const Call& call, const std::string& agent_id);
 };
 

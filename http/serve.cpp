@@ -66,6 +66,10 @@ int run_serve(const ServeConfig& config) {
     return 1;
   }
 
+  // Sign-up codes are mailed to files in the data folder (no SMTP relay here).
+  domain::FileMailer mailer(config.data_dir + "/outbox", clock, timers);
+  const bool first_run = store->head_position() == 0;
+
   actors::NodeOptions node_options;
   node_options.carrier.per_area_code = config.sim_numbers_per_area_code;
   node_options.carrier.send_delay_ms = config.sim_send_delay_ms;
@@ -79,14 +83,19 @@ int run_serve(const ServeConfig& config) {
   std::unique_ptr<actors::Node> node;
   try {
     node = std::make_unique<actors::Node>(
-        std::move(store), actors::NodePorts{clock, entropy, timers, webhook_client, llm.get()},
+        std::move(store),
+        actors::NodePorts{clock, entropy, timers, webhook_client, llm.get(), &mailer},
         node_options);
   } catch (const std::runtime_error& e) {
     std::fprintf(stderr, "agentphone: cannot start: %s\n", e.what());
     return 1;
   }
 
-  Api api(*node, config.sandbox);
+  SignupOptions signup;
+  signup.per_email_per_hour = config.signup_per_email_per_hour;
+  signup.per_ip_per_hour = config.signup_per_ip_per_hour;
+  signup.otp_ttl_ms = config.signup_otp_ttl_s * 1000;
+  Api api(*node, config.sandbox, signup);
   ServerOptions server_options;
   server_options.address = config.address;
   server_options.port = config.port;
@@ -106,6 +115,20 @@ int run_serve(const ServeConfig& config) {
                "agentphone %s listening on http://%s:%u (data: %s, carrier: simulated, mode: %s)\n",
                AP_VERSION, config.address.c_str(), static_cast<unsigned>(server.port()),
                config.data_dir.c_str(), config.sandbox ? "sandbox" : "production");
+  if (first_run) {
+    // A new data folder has no account yet: say how to get a key.
+    const std::string url = "http://" + config.address + ":" + std::to_string(server.port());
+    std::fprintf(stderr,
+                 "agentphone: no accounts yet. To get an API key, let an agent sign up:\n"
+                 "  curl -s %s/v0/agent/sign-up -d '{\"human_email\":\"you@example.com\"}'\n"
+                 "  %s   # prints the code mailed to data/outbox\n"
+                 "  curl -s %s/v0/agent/verify -d "
+                 "'{\"verification_id\":\"ver_...\",\"otp_code\":\"123456\"}'\n"
+                 "or create one (with the server stopped): agentphone admin --data-dir %s "
+                 "create-account --email you@example.com\n",
+                 url.c_str(), ("agentphone sim mail --data-dir " + config.data_dir).c_str(),
+                 url.c_str(), config.data_dir.c_str());
+  }
   server.wait();
   // In-flight requests are done. Timers and webhook responses stop first, so
   // that none reaches the node while it closes the log and stops its actors.

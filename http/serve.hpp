@@ -27,6 +27,10 @@ struct ServeConfig {
   std::string llm_key;
   std::string llm_model = "gpt-4o-mini";
   std::vector<std::string> llm_tier_models;  // "tier=model".
+  // Agent self-sign-up.
+  int signup_per_email_per_hour = 3;
+  int signup_per_ip_per_hour = 20;
+  std::int64_t signup_otp_ttl_s = 600;
   bool sandbox = true;  // Sandbox mode: the local simulator surface /sim/... is on.
   // When set, the bound port is written to this file once listening (tests
   // start the server on port 0 and read the port from here).

@@ -146,6 +146,7 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code peer_error;
     const tcp::endpoint peer = stream_.socket().remote_endpoint(peer_error);
     request.from_loopback = !peer_error && peer.address().is_loopback();
+    if (!peer_error) request.peer_address = peer.address().to_string();
 
     // No timeout while the application works on the request; the reply
     // re-enters this strand through post().

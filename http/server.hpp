@@ -21,6 +21,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // Names lower-cased.
   std::string body;
   bool from_loopback = false;  // The peer's address is 127.0.0.0/8 or ::1.
+  std::string peer_address;    // The peer's IP address, as text.
 
   // Returns the value of header `lower_name`, or "" when absent.
   const std::string& header(std::string_view lower_name) const;

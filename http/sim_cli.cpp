@@ -4,6 +4,9 @@
 #include <boost/json/serialize.hpp>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 
 #include "http/client.hpp"
@@ -126,6 +129,25 @@ int sim_call(const std::string& server, const std::string& from, const std::stri
   const json::object ended = json::parse(hung.body).as_object();
   std::fprintf(out, "call %s ended: %s (%s)\n", id.c_str(), text(ended, "status").c_str(),
                text(ended, "disconnectionReason").c_str());
+  return 0;
+}
+
+int sim_show_mail(const std::string& data_dir, std::FILE* out) {
+  const std::filesystem::path outbox = std::filesystem::path(data_dir) / "outbox";
+  std::error_code ec;
+  std::filesystem::path newest;
+  // File names start with the zero-padded send time: the greatest is the newest.
+  for (const auto& entry : std::filesystem::directory_iterator(outbox, ec)) {
+    const std::filesystem::path& p = entry.path();
+    if (p.extension() == ".eml" && (newest.empty() || p.filename() > newest.filename())) newest = p;
+  }
+  if (newest.empty()) {
+    std::fprintf(stderr, "agentphone sim mail: no mail in %s\n", outbox.string().c_str());
+    return 1;
+  }
+  std::ifstream file(newest, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::fprintf(out, "%s\n", text.c_str());
   return 0;
 }
 

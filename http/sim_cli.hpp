@@ -22,6 +22,10 @@ int sim_show_outbox(const std::string& server, std::int64_t limit, bool json);
 int sim_call(const std::string& server, const std::string& from, const std::string& to,
              std::FILE* in, std::FILE* out);
 
+// Prints the newest mail in `data_dir`/outbox (the file mail port's folder).
+// Returns the exit code: 1 when there is none.
+int sim_show_mail(const std::string& data_dir, std::FILE* out);
+
 // Sets a fault for destination `to` ("unreachable", "reject", "delay"), or
 // clears every fault when `clear`.
 int sim_set_fault(const std::string& server, const std::string& to, const std::string& mode,

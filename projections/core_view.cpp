@@ -219,7 +219,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   if (type.rfind("account.api_key", 0) != 0 && type.rfind("agent.", 0) != 0 &&
       type.rfind("number.", 0) != 0 && type.rfind("conversation.", 0) != 0 &&
       type.rfind("message.", 0) != 0 && type.rfind("idempotency.", 0) != 0 &&
-      type.rfind("webhook.", 0) != 0 && type.rfind("call.", 0) != 0) {
+      type.rfind("webhook.", 0) != 0 && type.rfind("call.", 0) != 0 &&
+      type.rfind("email.", 0) != 0) {
     return;
   }
   const json::object data = json::parse(event.payload).as_object();
@@ -323,6 +324,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     apply_status(data, batch);
   } else if (type.rfind("call.", 0) == 0) {
     apply_call(type, data, event.position, batch);
+  } else if (type == "email.claimed") {
+    batch.put("e/" + domain::sha256_hex(str(data, "email")), account);
   } else if (type == "idempotency.claimed") {
     batch.put("i/" + str(data, "keyHash"),
               domain::to_json(json::object{{"fingerprint", data.at("fingerprint")},
@@ -575,6 +578,10 @@ void CoreView::detach_from_agent(const std::string& account, const std::string& 
     }
   }
   batch.put(key, domain::to_json(*agent));
+}
+
+std::optional<std::string> CoreView::account_for_email(const std::string& normalized_email) const {
+  return raw_row("e/" + domain::sha256_hex(normalized_email));
 }
 
 std::optional<std::string> CoreView::account_for_key(const std::string& sha256_hex) const {

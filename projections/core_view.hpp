@@ -5,6 +5,7 @@
 //
 // View rows (projection "core"):
 //   k/<sha256 of key>         -> "<account id> <sha256>" (active keys only)
+//   e/<sha256 of email>       -> "<account id>": the account of a (normalized) email
 //   g/<account>/<agent id>    -> AgentResponse JSON, `numbers` included
 //   gc/<account>              -> number of agents (decimal)
 //   n/<account>/<number id>   -> PhoneNumberResponse JSON (released ones too)
@@ -109,6 +110,9 @@ class CoreView {
   void when_applied(std::uint64_t position, std::function<void()> fn);
 
   // ---- Queries (thread-safe; they read committed rows). ----
+
+  // The account that claimed `normalized_email`, if any.
+  std::optional<std::string> account_for_email(const std::string& normalized_email) const;
 
   // The account whose active API key hashes to `sha256_hex`.
   std::optional<std::string> account_for_key(const std::string& sha256_hex) const;
