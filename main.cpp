@@ -5,11 +5,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
 #include "actors/admin.hpp"
+#include "http/admin_client.hpp"
 #include "http/serve.hpp"
 #include "http/sim_cli.hpp"
 #include "sim/runner.hpp"
@@ -93,7 +96,8 @@ int main(int argc, char** argv) {
 
   std::string data_dir = env_or("AGENTPHONE_DATA_DIR", "./data");
   std::string email, account, key_id;
-  CLI::App* admin = app.add_subcommand("admin", "operator commands (server must be stopped)");
+  CLI::App* admin = app.add_subcommand(
+      "admin", "operator commands, on the folder or through the server that holds it");
   admin->require_subcommand(1);
   admin->add_option("--data-dir", data_dir, "data folder (env AGENTPHONE_DATA_DIR)");
   CLI::App* create_account = admin->add_subcommand("create-account", "create an account and key");
@@ -105,6 +109,10 @@ int main(int argc, char** argv) {
   CLI::App* revoke_key = admin->add_subcommand("revoke-key", "revoke an API key");
   revoke_key->add_option("--account", account, "account id")->required();
   revoke_key->add_option("--key-id", key_id, "key id from list-keys")->required();
+  std::string backup_to;
+  CLI::App* backup = admin->add_subcommand(
+      "backup", "copy the whole data folder, consistently, into a new folder (server may run)");
+  backup->add_option("--to", backup_to, "the new folder")->required();
 
   std::string server = env_or("AGENTPHONE_URL", "http://127.0.0.1:8080");
   std::string from, to, text, fault_mode;
@@ -173,10 +181,21 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   serve.sandbox = mode == "sandbox";
   if (serve_cmd->parsed()) return ap::http::run_serve(serve);
+  // A running server holds the folder: the command goes to it.
+  if (admin->parsed()) {
+    const std::string op = admin->get_subcommands().front()->get_name();
+    const std::string to = backup_to.empty() ? "" : std::filesystem::absolute(backup_to).string();
+    if (std::optional<int> code = ap::http::admin_remote(
+            data_dir, op,
+            {{"email", email}, {"account", account}, {"key_id", key_id}, {"to", to}})) {
+      return *code;
+    }
+  }
   if (create_account->parsed()) return ap::actors::admin_create_account(data_dir, email);
   if (create_key->parsed()) return ap::actors::admin_create_key(data_dir, account);
   if (list_keys->parsed()) return ap::actors::admin_list_keys(data_dir, account);
   if (revoke_key->parsed()) return ap::actors::admin_revoke_key(data_dir, account, key_id);
+  if (backup->parsed()) return ap::actors::admin_backup(data_dir, backup_to);
   if (sim_run->parsed()) {
     std::ifstream file(run.scenario_path);
     std::stringstream text_of_file;

@@ -86,7 +86,7 @@ int admin_create_account(const std::string& data_dir, const std::string& email) 
   args["email"] = email;
   if (run(*store, account_id, {"account.create", account_id, std::move(args)}) != 0) return 1;
   // The key is shown once; only its SHA-256 is stored.
-  std::printf("account_id=%s\napi_key=%s\n", account_id.c_str(), key.c_str());
+  std::fputs(account_created_text(account_id, key).c_str(), stdout);
   return 0;
 }
 
@@ -95,7 +95,7 @@ int admin_create_key(const std::string& data_dir, const std::string& account_id)
   if (!store) return 1;
   const std::string key = domain::new_api_key(admin_entropy());
   if (run(*store, account_id, {"account.create_key", account_id, key_args(key)}) != 0) return 1;
-  std::printf("api_key=%s\n", key.c_str());
+  std::fputs(key_created_text(key).c_str(), stdout);
   return 0;
 }
 
@@ -112,9 +112,7 @@ int admin_list_keys(const std::string& data_dir, const std::string& account_id) 
     std::fprintf(stderr, "agentphone admin: account %s not found\n", account_id.c_str());
     return 1;
   }
-  for (const auto& [id, key] : state.keys) {
-    std::printf("%s %s… %s\n", id.c_str(), key.prefix.c_str(), key.revoked ? "revoked" : "active");
-  }
+  std::fputs(key_list_text(state).c_str(), stdout);
   return 0;
 }
 
@@ -125,8 +123,44 @@ int admin_revoke_key(const std::string& data_dir, const std::string& account_id,
   if (run(*store, account_id, {"account.revoke_key", account_id, {{"keyId", key_id}}}) != 0) {
     return 1;
   }
-  std::printf("revoked %s\n", key_id.c_str());
+  std::fputs(key_revoked_text(key_id).c_str(), stdout);
   return 0;
+}
+
+int admin_backup(const std::string& data_dir, const std::string& to) {
+  auto store = open_store(data_dir);
+  if (!store) return 1;
+  if (es::Status s = store->backup(to); !s.ok()) {
+    std::fprintf(stderr, "agentphone admin: backup to %s failed: %s\n", to.c_str(),
+                 s.message().c_str());
+    return 1;
+  }
+  std::fputs(backup_text(to, store->head_position()).c_str(), stdout);
+  return 0;
+}
+
+std::string account_created_text(const std::string& account_id, const std::string& api_key) {
+  return "account_id=" + account_id + "\napi_key=" + api_key + "\n";
+}
+
+std::string key_created_text(const std::string& api_key) {
+  return "api_key=" + api_key + "\n";
+}
+
+std::string key_list_text(const domain::AccountState& account) {
+  std::string out;
+  for (const auto& [id, key] : account.keys) {
+    out += id + " " + key.prefix + "… " + (key.revoked ? "revoked" : "active") + "\n";
+  }
+  return out;
+}
+
+std::string key_revoked_text(const std::string& key_id) {
+  return "revoked " + key_id + "\n";
+}
+
+std::string backup_text(const std::string& dir, std::uint64_t head_position) {
+  return "backed up to " + dir + " (log head " + std::to_string(head_position) + ")\n";
 }
 
 }  // namespace ap::actors

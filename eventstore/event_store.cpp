@@ -821,6 +821,11 @@ bool EventStore::wait_for_head(std::uint64_t position, std::int64_t timeout_ms) 
                                  [&] { return head_position() >= position; });
 }
 
+Status EventStore::backup(const std::string& dir) {
+  if (impl_->closed.load()) return closed_status();
+  return impl_->db->checkpoint(dir);
+}
+
 Status EventStore::save_snapshot(const std::string& stream, const Snapshot& snapshot) {
   if (impl_->closed.load()) return closed_status();
   std::string value = be64_string(snapshot.version);

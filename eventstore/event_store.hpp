@@ -219,6 +219,11 @@ class EventStore {
   // so a projection or actor finishing its last step never meets a closed
   // database.
   void close();
+
+  // Writes a consistent copy of the whole store (log, snapshots, read model)
+  // into the new folder `dir`, while the store stays in use; the copy opens
+  // like any data folder. RocksDB stores only.
+  Status backup(const std::string& dir);
   // Synchronous mode, for a simulated crash: drops every queued or unsynced
   // append without calling back, and refuses everything from now on. The
   // backend is left as it is (the caller decides what the crash loses).

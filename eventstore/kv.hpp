@@ -79,6 +79,11 @@ class KvBackend {
   virtual std::unique_ptr<KvIterator> iterate() const = 0;
   // Releases files; the backend may not be used afterwards.
   virtual void close() = 0;
+  // Writes a consistent copy of everything written so far into the new
+  // folder `dir` (which must not exist), while writes go on.
+  virtual Status checkpoint(const std::string& dir) {
+    return Status(Code::kInvalidArgument, "this store cannot be copied to " + dir);
+  }
 };
 
 // Opens (creating when missing) the RocksDB database at `path`. `*existed`

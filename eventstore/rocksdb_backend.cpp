@@ -2,6 +2,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <filesystem>
@@ -75,6 +76,17 @@ class RocksBackend final : public KvBackend {
 
   std::unique_ptr<KvIterator> iterate() const override {
     return std::make_unique<RocksIterator>(db_->NewIterator(rocksdb::ReadOptions()));
+  }
+
+  Status checkpoint(const std::string& dir) override {
+    if (!db_) return Status(Code::kClosed, "the event store is closed");
+    rocksdb::Checkpoint* raw = nullptr;
+    rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+    if (!s.ok()) return from_rocks(s);
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // Hard links where the folders share a file system, copies otherwise;
+    // the WAL is flushed into it so that the copy holds every logged write.
+    return from_rocks(checkpoint->CreateCheckpoint(dir, 0));
   }
 
   void close() override {

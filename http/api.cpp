@@ -206,6 +206,10 @@ std::vector<std::string> split_path(std::string_view path) {
 Api::Api(actors::Node& node, bool sandbox, SignupOptions signup)
     : impl_(std::make_unique<Impl>(node, sandbox, signup)) {}
 
+void Api::set_admin_token(std::string token) {
+  impl_->admin_token = std::move(token);
+}
+
 Api::~Api() = default;
 
 void Api::handle(Request request, Reply reply) {
@@ -262,6 +266,10 @@ void Api::handle(Request request, Reply reply) {
                                     "FORBIDDEN", "permission_error"));
     }
     return impl_->route_sim(request, path, query, counted);
+  }
+  if (parts.size() == 2 && parts[0] == "admin" && parts[1] == "command") {
+    *route_label = path;
+    return impl_->admin_command(request, counted);
   }
   if (parts.size() == 3 && parts[0] == "v0" && parts[1] == "agent") {
     *route_label = path;

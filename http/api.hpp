@@ -25,6 +25,10 @@ class Api {
   // to loopback peers; production mode has no such routes and applies the
   // production webhook URL rules.
   Api(actors::Node& node, bool sandbox, SignupOptions signup = {});
+
+  // Accepts operator commands (POST /admin/command) from this machine that
+  // carry `token`; none are accepted before this is called.
+  void set_admin_token(std::string token);
   ~Api();
 
   // Handles one request; `reply` may run later, on another thread.

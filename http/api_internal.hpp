@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/aggregate.hpp"
 #include "actors/calling.hpp"
 #include "actors/domain.hpp"
 #include "actors/messaging.hpp"
@@ -265,6 +266,9 @@ struct Api::Impl {
   json::object call_detail(const std::string& summary, const std::string& call_id);
   Response call_response(const std::string& account, const std::string& call_id);
   void sim_calls(const Request& request, const std::vector<std::string>& parts, const Reply& reply);
+  // POST /admin/command: operator commands on a running server (api_admin.cpp).
+  std::string admin_token;  // "" = none accepted.
+  void admin_command(const Request& request, const Reply& reply);
   // POST /v0/agent/sign-up and /v0/agent/verify (api_signup.cpp).
   void route_signup(const Request& request, const std::string& step, const Reply& reply);
   void sign_up(const Request& request, const Reply& reply);

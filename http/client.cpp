@@ -14,7 +14,7 @@ namespace asio = boost::asio;
 
 ClientResponse http_request(const std::string& base_url, const std::string& method,
                             const std::string& target, const std::string& body,
-                            std::int64_t timeout_ms) {
+                            std::int64_t timeout_ms, const std::string& bearer_token) {
   ClientResponse out;
   static const std::regex kUrl(R"(^http://([^/:]+)(?::([0-9]{1,5}))?/?$)");
   std::smatch match;
@@ -34,6 +34,9 @@ ClientResponse http_request(const std::string& base_url, const std::string& meth
                                                            target, 11);
     request.set(beast::http::field::host, host);
     request.set(beast::http::field::user_agent, "agentphone-cli/" AP_VERSION);
+    if (!bearer_token.empty()) {
+      request.set(beast::http::field::authorization, "Bearer " + bearer_token);
+    }
     if (!body.empty()) {
       request.set(beast::http::field::content_type, "application/json");
       request.body() = body;

@@ -18,6 +18,6 @@ struct ClientResponse {
 // ("http://host:port") and waits at most `timeout_ms` for the answer.
 ClientResponse http_request(const std::string& base_url, const std::string& method,
                             const std::string& target, const std::string& body,
-                            std::int64_t timeout_ms = 10'000);
+                            std::int64_t timeout_ms = 10'000, const std::string& bearer_token = "");
 
 }  // namespace ap::http

@@ -1,19 +1,45 @@
 #include "http/serve.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
 
 #include "actors/node.hpp"
+#include "actors/secrets.hpp"
 #include "actors/system_ports.hpp"
+#include "http/admin_client.hpp"
 #include "http/api.hpp"
 #include "http/llm_client.hpp"
 #include "http/server.hpp"
 #include "http/webhook_client.hpp"
 
 namespace ap::http {
+
+namespace {
+
+// Writes admin.json readable by the owner only: created private, then renamed.
+void write_admin_file(const std::string& data_dir, const std::string& url,
+                      const std::string& token) {
+  const std::string path = admin_file(data_dir);
+  const std::string temporary = path + ".tmp";
+  const mode_t old_mask = ::umask(077);
+  {
+    std::ofstream out(temporary);
+    out << "{\"url\":\"" << url << "\",\"token\":\"" << token << "\"}\n";
+  }
+  ::umask(old_mask);
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec)
+    std::fprintf(stderr, "agentphone: cannot write %s: %s\n", path.c_str(), ec.message().c_str());
+}
+
+}  // namespace
 
 int run_serve(const ServeConfig& config) {
   // The server's ports: the system clock, OpenSSL, one timer thread and the
@@ -96,6 +122,10 @@ int run_serve(const ServeConfig& config) {
   signup.per_ip_per_hour = config.signup_per_ip_per_hour;
   signup.otp_ttl_ms = config.signup_otp_ttl_s * 1000;
   Api api(*node, config.sandbox, signup);
+  // Operator commands reach the running server with this token, which only
+  // the folder's owner can read (admin.json, written once the port is known).
+  const std::string admin_token = domain::random_hex(entropy, 24);
+  api.set_admin_token(admin_token);
   ServerOptions server_options;
   server_options.address = config.address;
   server_options.port = config.port;
@@ -111,6 +141,10 @@ int run_serve(const ServeConfig& config) {
   if (!config.port_file.empty()) {
     std::ofstream(config.port_file) << server.port() << "\n";
   }
+  const std::string loopback =
+      config.address == "0.0.0.0" || config.address == "::" ? "127.0.0.1" : config.address;
+  write_admin_file(config.data_dir, "http://" + loopback + ":" + std::to_string(server.port()),
+                   admin_token);
   std::fprintf(stderr,
                "agentphone %s listening on http://%s:%u (data: %s, carrier: simulated, mode: %s)\n",
                AP_VERSION, config.address.c_str(), static_cast<unsigned>(server.port()),
@@ -130,6 +164,8 @@ int run_serve(const ServeConfig& config) {
                  url.c_str(), config.data_dir.c_str());
   }
   server.wait();
+  std::error_code ignored;
+  std::filesystem::remove(admin_file(config.data_dir), ignored);
   // In-flight requests are done. Timers and webhook responses stop first, so
   // that none reaches the node while it closes the log and stops its actors.
   timers.stop();

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -49,6 +50,71 @@ TEST_F(ApiTest, RevokedKeysAreRefusedAndOtherKeysKeepWorking) {
   server_->start();
   EXPECT_EQ(call(alice_, "GET", "/v1/agents").status, 401);
   EXPECT_EQ(call(second, "GET", "/v1/agents").status, 200);
+}
+
+// Runs `agentphone admin --data-dir <data> <args>` and returns its exit code
+// and standard output.
+std::pair<int, std::string> run_admin(const std::string& data, const std::string& args) {
+  const std::string command =
+      std::string(AP_BINARY) + " admin --data-dir " + data + " " + args + " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string out;
+  char chunk[512];
+  while (pipe != nullptr && fgets(chunk, sizeof chunk, pipe) != nullptr) out += chunk;
+  return {pipe == nullptr ? -1 : WEXITSTATUS(pclose(pipe)), out};
+}
+
+// The server holds the folder, so operator commands go through it: the same
+// output, and their effects live at once; a killed server's stale admin.json
+// does not stop them from opening the folder afterwards.
+TEST_F(ApiTest, OperatorCommandsWorkWhileTheServerRuns) {
+  const auto [created_exit, created] = run_admin(data_, "create-account --email carol@example.com");
+  ASSERT_EQ(created_exit, 0) << created;
+  Account carol;
+  carol.id = created.substr(11, created.find('\n') - 11);
+  carol.key = created.substr(created.find("api_key=") + 8, 56);
+  EXPECT_EQ(call(carol, "GET", "/v1/agents").status, 200) << created;
+
+  const auto [key_exit, key_text] = run_admin(data_, "create-key --account " + carol.id);
+  ASSERT_EQ(key_exit, 0);
+  Account second = carol;
+  second.key = key_text.substr(8, 56);
+  EXPECT_EQ(call(second, "GET", "/v1/agents").status, 200);
+  const auto [list_exit, listed] = run_admin(data_, "list-keys --account " + carol.id);
+  EXPECT_EQ(list_exit, 0);
+  const std::string first_key_id = listed.substr(0, listed.find(' '));
+  EXPECT_EQ(std::count(listed.begin(), listed.end(), '\n'), 2) << listed;
+  EXPECT_EQ(
+      run_admin(data_, "revoke-key --account " + carol.id + " --key-id " + first_key_id).first, 0);
+  EXPECT_EQ(call(carol, "GET", "/v1/agents").status, 401);
+  EXPECT_EQ(call(second, "GET", "/v1/agents").status, 200);
+  EXPECT_NE(run_admin(data_, "list-keys --account acct_nobody").first, 0);
+  // The same email cannot make a second account.
+  EXPECT_NE(run_admin(data_, "create-account --email carol@example.com").first, 0);
+
+  // A consistent copy while the server runs opens like any data folder.
+  const std::string copy = dir_.path() + "/backup";
+  ASSERT_EQ(run_admin(data_, "backup --to " + copy).first, 0);
+  EXPECT_EQ(run_admin(copy, "list-keys --account " + carol.id).second,
+            run_admin(data_, "list-keys --account " + carol.id).second);
+
+  // The endpoint wants the token from the folder.
+  HttpClient client(server_->port());
+  EXPECT_EQ(client.request("POST", "/admin/command", R"({"op":"list-keys"})").status, 403);
+  EXPECT_EQ(client
+                .request("POST", "/admin/command", R"({"op":"list-keys"})",
+                         {{"Authorization", "Bearer wrong"}})
+                .status,
+            403);
+
+  server_->stop(SIGKILL);
+  const auto [offline_exit, offline] = run_admin(data_, "list-keys --account " + carol.id);
+  EXPECT_EQ(offline_exit, 0);
+  // Read from the folder itself: the revocation made through the server is there.
+  EXPECT_EQ(offline.substr(0, offline.find('\n')),
+            first_key_id + " " + listed.substr(first_key_id.size() + 1, 15) + " revoked")
+      << offline;
+  server_->start();
 }
 
 TEST_F(ApiTest, AgentLifecycleWithReadYourWrites) {
