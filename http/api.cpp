@@ -7,6 +7,7 @@
 #include "actors/agent.hpp"
 #include "actors/secrets.hpp"
 #include "http/api_internal.hpp"
+#include "http/routes.hpp"
 
 namespace ap::http {
 
@@ -227,6 +228,23 @@ void Api::handle(Request request, Reply reply) {
     reply(std::move(response));
   };
 
+  if (path == "/openapi.json" || path == "/llms.txt") {
+    if (request.method != "GET") {
+      return counted(
+          error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+    }
+    // The base URL as the client reached us.
+    const std::string host = request.header("host");
+    const std::string base = "http://" + (host.empty() ? std::string("127.0.0.1") : host);
+    Response doc;
+    if (path == "/openapi.json") {
+      doc.body = openapi_json(base, impl_->simulator != nullptr);
+    } else {
+      doc.content_type = "text/plain; charset=utf-8";
+      doc.body = llms_txt(base, impl_->simulator != nullptr);
+    }
+    return counted(std::move(doc));
+  }
   if (path == "/healthz" || path == "/metrics") {
     if (request.method != "GET") {
       return counted(

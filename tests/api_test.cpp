@@ -117,6 +117,68 @@ TEST_F(ApiTest, OperatorCommandsWorkWhileTheServerRuns) {
   server_->start();
 }
 
+// GET /openapi.json is the router's own catalog: every operation in it is
+// answered by a route (a specific answer, never the unknown-route 404 or a
+// 405), and the official SDK's paths we implement are all there.
+TEST_F(ApiTest, TheOpenApiDocumentListsExactlyWhatTheRouterServes) {
+  HttpClient client(server_->port());
+  const HttpResult doc = client.request("GET", "/openapi.json");
+  ASSERT_EQ(doc.status, 200);
+  const json::object openapi = json::parse(doc.body).as_object();
+  EXPECT_EQ(openapi.at("openapi"), "3.1.0");
+  const json::object& paths = openapi.at("paths").as_object();
+  int operations = 0;
+  for (const auto& [path, item] : paths) {
+    std::string target(path);
+    for (std::size_t at; (at = target.find('{')) != std::string::npos;) {
+      target.replace(at, target.find('}', at) - at + 1, "zz_missing");
+    }
+    for (const auto& [method, operation] : item.as_object()) {
+      std::string verb(method);
+      for (char& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      const bool bearer = !operation.at("security").as_array().empty();
+      const HttpResult r =
+          bearer ? call(alice_, verb, target, "{}") : client.request(verb, target, "{}");
+      ++operations;
+      EXPECT_NE(r.status, 405) << verb << " " << target << " -> " << r.body;
+      const bool unknown = r.status == 404 && json::parse(r.body).at("detail") == "Not Found";
+      EXPECT_FALSE(unknown) << verb << " " << target << " is in the catalog but not routed";
+    }
+  }
+  EXPECT_GT(operations, 50);
+  for (const char* sdk_path : {"/v1/agents",
+                               "/v1/agents/{agent_id}",
+                               "/v1/agents/{agent_id}/numbers",
+                               "/v1/agents/{agent_id}/numbers/{number_id}",
+                               "/v1/agents/{agent_id}/conversations",
+                               "/v1/agents/{agent_id}/calls",
+                               "/v1/agents/{agent_id}/webhook",
+                               "/v1/numbers",
+                               "/v1/numbers/{number_id}",
+                               "/v1/numbers/{number_id}/messages",
+                               "/v1/numbers/{number_id}/calls",
+                               "/v1/messages",
+                               "/v1/conversations",
+                               "/v1/conversations/{conversation_id}",
+                               "/v1/conversations/{conversation_id}/messages",
+                               "/v1/webhooks",
+                               "/v1/webhooks/deliveries",
+                               "/v1/webhooks/test",
+                               "/v1/calls",
+                               "/v1/calls/{call_id}",
+                               "/v1/calls/{call_id}/end",
+                               "/v1/calls/{call_id}/transcript",
+                               "/v1/calls/{call_id}/recording",
+                               "/v0/agent/sign-up",
+                               "/v0/agent/verify"}) {
+    EXPECT_TRUE(paths.contains(sdk_path)) << sdk_path;
+  }
+  const HttpResult guide = client.request("GET", "/llms.txt");
+  EXPECT_EQ(guide.status, 200);
+  EXPECT_NE(guide.body.find("POST /v0/agent/sign-up"), std::string::npos) << guide.body;
+  EXPECT_NE(guide.body.find("Authorization: Bearer"), std::string::npos);
+}
+
 TEST_F(ApiTest, AgentLifecycleWithReadYourWrites) {
   json::object created = call_json(alice_, "POST", "/v1/agents",
                                    R"({"name":"Support","voiceMode":"hosted",
