@@ -90,6 +90,10 @@ int main(int argc, char** argv) {
       ->add_option("--signup-otp-ttl-s", serve.signup_otp_ttl_s,
                    "how long a sign-up code stays valid, in seconds")
       ->check(CLI::Range(1, 86'400));
+  serve_cmd->add_option("--smtp-url", serve.smtp_url,
+                        "send mail (sign-up codes) through this SMTP relay, smtp://host:port "
+                        "(STARTTLS when offered); default: files in <data-dir>/outbox");
+  serve_cmd->add_option("--smtp-from", serve.smtp_from, "the sender address of mail");
   std::string mode = "sandbox";
   serve_cmd->add_option("--mode", mode, "sandbox (local simulator surface on) or production")
       ->check(CLI::IsMember({"sandbox", "production"}));

@@ -16,6 +16,7 @@
 #include "http/api.hpp"
 #include "http/llm_client.hpp"
 #include "http/server.hpp"
+#include "http/smtp_mailer.hpp"
 #include "http/webhook_client.hpp"
 
 namespace ap::http {
@@ -92,8 +93,23 @@ int run_serve(const ServeConfig& config) {
     return 1;
   }
 
-  // Sign-up codes are mailed to files in the data folder (no SMTP relay here).
-  domain::FileMailer mailer(config.data_dir + "/outbox", clock, timers);
+  // Sign-up codes go to an SMTP relay when one is named, else to files in
+  // the data folder.
+  domain::FileMailer file_mailer(config.data_dir + "/outbox", clock, timers);
+  std::unique_ptr<SmtpMailer> smtp_mailer;
+  if (!config.smtp_url.empty()) {
+    SmtpOptions smtp;
+    smtp.url = config.smtp_url;
+    smtp.from = config.smtp_from;
+    std::string why;
+    smtp_mailer = std::make_unique<SmtpMailer>(smtp, &why);
+    if (!why.empty()) {
+      std::fprintf(stderr, "agentphone: --smtp-url %s: %s\n", config.smtp_url.c_str(), why.c_str());
+      return 2;
+    }
+  }
+  domain::MailPort& mailer =
+      smtp_mailer ? static_cast<domain::MailPort&>(*smtp_mailer) : file_mailer;
   const bool first_run = store->head_position() == 0;
 
   actors::NodeOptions node_options;

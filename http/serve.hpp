@@ -31,6 +31,9 @@ struct ServeConfig {
   int signup_per_email_per_hour = 3;
   int signup_per_ip_per_hour = 20;
   std::int64_t signup_otp_ttl_s = 600;
+  // Mail: SMTP when set ("smtp://host:port"), else files in <data-dir>/outbox.
+  std::string smtp_url;
+  std::string smtp_from = "no-reply@agentphone.local";
   bool sandbox = true;  // Sandbox mode: the local simulator surface /sim/... is on.
   // When set, the bound port is written to this file once listening (tests
   // start the server on port 0 and read the port from here).
