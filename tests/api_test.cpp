@@ -6,6 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include "tests/api_fixture.hpp"
@@ -173,6 +178,36 @@ TEST_F(ApiTest, TheOpenApiDocumentListsExactlyWhatTheRouterServes) {
                                "/v0/agent/verify"}) {
     EXPECT_TRUE(paths.contains(sdk_path)) << sdk_path;
   }
+  // And the other way: every route the router names (its metrics labels,
+  // literal in http/*.cpp) is an operation of the document.
+  auto shape = [](std::string path) {
+    for (std::size_t at; (at = path.find('{')) != std::string::npos;) {
+      path.replace(at, path.find('}', at) - at + 1, "*");
+    }
+    return path;
+  };
+  std::set<std::string> documented;
+  for (const auto& [path, item] : paths) documented.insert(shape(std::string(path)));
+  const std::regex label(R"re(route_label = (?:[a-z]+ \? )?"(/[^"]+)"(?: : "(/[^"]+)")?)re");
+  int labels = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(AP_SOURCE_DIR "/http")) {
+    if (entry.path().extension() != ".cpp") continue;
+    std::ifstream file(entry.path());
+    const std::string code((std::istreambuf_iterator<char>(file)),
+                           std::istreambuf_iterator<char>());
+    for (auto it = std::sregex_iterator(code.begin(), code.end(), label);
+         it != std::sregex_iterator(); ++it) {
+      for (std::size_t group = 1; group <= 2; ++group) {
+        if (!(*it)[group].matched) continue;
+        ++labels;
+        EXPECT_TRUE(documented.count(shape((*it)[group].str())) > 0)
+            << (*it)[group].str() << " is routed (" << entry.path().filename().string()
+            << ") but missing from http/routes.cpp";
+      }
+    }
+  }
+  EXPECT_GT(labels, 25);
+
   const HttpResult guide = client.request("GET", "/llms.txt");
   EXPECT_EQ(guide.status, 200);
   EXPECT_NE(guide.body.find("POST /v0/agent/sign-up"), std::string::npos) << guide.body;
