@@ -328,6 +328,34 @@ Decision decide_say(const CallState& state, const Command& command, const Contex
   return out;
 }
 
+// The lines of an answer that can be spoken ({text, interim, messageId}):
+// objects with a non-empty text, at most kMaxSpokenLinesPerTurn of them, each
+// cut to kMaxSpokenLineChars. `heard` lines get a conversation message id
+// (null otherwise); `all_interim` marks every line interim (early lines).
+json::array spoken_lines(const json::object& args, bool heard, bool all_interim,
+                         const Context& context) {
+  json::array lines;
+  const json::value* given = args.if_contains("lines");
+  if (given == nullptr || !given->is_array()) return lines;
+  for (const json::value& line : given->as_array()) {
+    if (lines.size() == kMaxSpokenLinesPerTurn) break;
+    if (!line.is_object()) continue;
+    std::string text = text_of(line.as_object(), "text");
+    if (text.empty()) continue;
+    if (code_points(text) > kMaxSpokenLineChars) {
+      text = std::string(utf8_prefix(text, kMaxSpokenLineChars));
+    }
+    const json::value* interim = line.as_object().if_contains("interim");
+    const bool is_interim =
+        all_interim || (interim != nullptr && interim->is_bool() && interim->as_bool());
+    lines.push_back(json::object{
+        {"text", std::move(text)},
+        {"interim", is_interim},
+        {"messageId", heard ? json::value(context.ids->new_id("msg_")) : json::value(nullptr)}});
+  }
+  return lines;
+}
+
 Decision decide_answer(const CallState& state, const Command& command, const Context& context) {
   const json::object& a = command.args;
   const int turn = static_cast<int>(int_of(a, "turn", -1));
@@ -338,25 +366,8 @@ Decision decide_answer(const CallState& state, const Command& command, const Con
   }
   // The caller spoke again before this answer came: it was never heard.
   const bool interrupted = turn < state.turns;
-  json::array lines;
-  if (const json::value* l = a.if_contains("lines"); l != nullptr && l->is_array()) {
-    for (const json::value& line : l->as_array()) {
-      if (lines.size() == kMaxSpokenLinesPerTurn) break;
-      if (!line.is_object()) continue;
-      std::string text = text_of(line.as_object(), "text");
-      if (text.empty()) continue;
-      if (code_points(text) > kMaxSpokenLineChars) {
-        text = std::string(utf8_prefix(text, kMaxSpokenLineChars));
-      }
-      const json::value* interim = line.as_object().if_contains("interim");
-      lines.push_back(
-          json::object{{"text", std::move(text)},
-                       {"interim", interim != nullptr && interim->is_bool() && interim->as_bool()},
-                       // Only what was heard enters the conversation.
-                       {"messageId", interrupted ? json::value(nullptr)
-                                                 : json::value(context.ids->new_id("msg_"))}});
-    }
-  }
+  // Only what was heard enters the conversation.
+  json::array lines = spoken_lines(a, !interrupted, false, context);
   const json::value* hangup = a.if_contains("hangup");
   const std::string action = text_of(a, "action");
   const char* ends = nullptr;
@@ -411,20 +422,7 @@ Decision decide_speak(const CallState& state, const Command& command, const Cont
   if (state.status != "in-progress" || state.open_turns.count(turn) == 0 || turn < state.turns) {
     return std::vector<Event>{};
   }
-  json::array lines;
-  if (const json::value* l = a.if_contains("lines"); l != nullptr && l->is_array()) {
-    for (const json::value& line : l->as_array()) {
-      if (lines.size() == kMaxSpokenLinesPerTurn) break;
-      std::string text = line.is_object() ? text_of(line.as_object(), "text") : "";
-      if (text.empty()) continue;
-      if (code_points(text) > kMaxSpokenLineChars) {
-        text = std::string(utf8_prefix(text, kMaxSpokenLineChars));
-      }
-      lines.push_back(json::object{{"text", std::move(text)},
-                                   {"interim", true},
-                                   {"messageId", context.ids->new_id("msg_")}});
-    }
-  }
+  json::array lines = spoken_lines(a, true, true, context);
   if (lines.empty()) return std::vector<Event>{};
   Outcome out;
   for (const json::value& line : lines) {

@@ -158,16 +158,26 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
   return outcome;
 }
 
+namespace {
+
+// The parties of a new conversation, from conversation.started or the
+// message.voice of a call that starts one.
+void start(ConversationState& state, const json::object& data, std::int64_t created_ms) {
+  state.exists = true;
+  state.account_id = std::string(data.at("accountId").as_string());
+  state.number_id = std::string(data.at("numberId").as_string());
+  state.phone_number = std::string(data.at("phoneNumber").as_string());
+  state.participant = std::string(data.at("participant").as_string());
+  state.agent_id = data.at("agentId");
+  state.created_at_ms = created_ms;
+}
+
+}  // namespace
+
 void evolve_conversation(ConversationState& state, const std::string& type,
                          const json::object& data) {
   if (type == "conversation.started") {
-    state.exists = true;
-    state.account_id = std::string(data.at("accountId").as_string());
-    state.number_id = std::string(data.at("numberId").as_string());
-    state.phone_number = std::string(data.at("phoneNumber").as_string());
-    state.participant = std::string(data.at("participant").as_string());
-    state.agent_id = data.at("agentId");
-    state.created_at_ms = data.at("createdAtMs").as_int64();
+    start(state, data, data.at("createdAtMs").as_int64());
   } else if (type == "message.queued" || type == "message.received") {
     ++state.message_count;
     state.last_message_at_ms = data.at("atMs").as_int64();
@@ -182,15 +192,7 @@ void evolve_conversation(ConversationState& state, const std::string& type,
   } else if (type == "message.voice") {
     // A call's line: the call writes it, and the first one of a new pair of
     // parties starts the conversation.
-    if (!state.exists) {
-      state.exists = true;
-      state.account_id = std::string(data.at("accountId").as_string());
-      state.number_id = std::string(data.at("numberId").as_string());
-      state.phone_number = std::string(data.at("phoneNumber").as_string());
-      state.participant = std::string(data.at("participant").as_string());
-      state.agent_id = data.at("agentId");
-      state.created_at_ms = data.at("atMs").as_int64();
-    }
+    if (!state.exists) start(state, data, data.at("atMs").as_int64());
     ++state.message_count;
     state.last_message_at_ms = std::max(state.last_message_at_ms, data.at("atMs").as_int64());
     state.recent.push_back(HistoryItem{std::string(data.at("messageId").as_string()),

@@ -74,6 +74,10 @@ Response domain_error_response(const DomainError& error) {
   return error_response(status, error.message, error.code, type);
 }
 
+Response method_not_allowed_response() {
+  return error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error");
+}
+
 Response not_found_response(const std::string& what) {
   return error_response(404, what, "NOT_FOUND", "not_found");
 }
@@ -230,8 +234,7 @@ void Api::handle(Request request, Reply reply) {
 
   if (path == "/openapi.json" || path == "/llms.txt") {
     if (request.method != "GET") {
-      return counted(
-          error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+      return counted(method_not_allowed_response());
     }
     // The base URL as the client reached us.
     const std::string host = request.header("host");
@@ -247,8 +250,7 @@ void Api::handle(Request request, Reply reply) {
   }
   if (path == "/healthz" || path == "/metrics") {
     if (request.method != "GET") {
-      return counted(
-          error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+      return counted(method_not_allowed_response());
     }
     if (path == "/healthz") {
       return counted(json_response(json::object{{"status", "ok"},
@@ -302,8 +304,7 @@ void Api::handle(Request request, Reply reply) {
   if (parts.size() == 4 && parts[1] == "calls" && parts[3] == "recording") {
     *route_label = "/v1/calls/{id}/recording";
     if (request.method != "GET") {
-      return counted(
-          error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+      return counted(method_not_allowed_response());
     }
     return counted(not_found_response(
         "No recording: call recording is not offered by this server, so no call has one"));

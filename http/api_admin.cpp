@@ -33,8 +33,7 @@ void Api::Impl::admin_command(const Request& request, const Reply& reply) {
                                 "FORBIDDEN", "permission_error"));
   }
   if (request.method != "POST") {
-    return reply(
-        error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+    return reply(method_not_allowed_response());
   }
   json::object body;
   Response error;

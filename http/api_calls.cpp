@@ -268,9 +268,7 @@ void Api::Impl::start_call(actors::CallStart start, std::int64_t wait_ms, const 
 void Api::Impl::sim_calls(const Request& request, const std::vector<std::string>& p,
                           const Reply& reply) {
   const std::string& method = request.method;
-  auto method_not_allowed = [&] {
-    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
-  };
+  auto method_not_allowed = [&] { reply(method_not_allowed_response()); };
   if (p.size() == 2) {
     if (method != "POST") return method_not_allowed();
     json::object body;

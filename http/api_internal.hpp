@@ -44,6 +44,8 @@ Response raw_json_response(std::string body);
 Response validation_response(const std::vector<FieldError>& fields, const char* location);
 Response domain_error_response(const DomainError& error);
 Response not_found_response(const std::string& what);
+// 405 in the contract's error shape.
+Response method_not_allowed_response();
 // A JSON array of `items`, each already wire JSON (stored view rows): joined
 // as text, never parsed.
 std::string json_array(const std::vector<std::string>& items);
@@ -99,9 +101,7 @@ struct Call {
   std::string* route_label;
   Responder reply;
 
-  void method_not_allowed() const {
-    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
-  }
+  void method_not_allowed() const { reply(method_not_allowed_response()); }
   void unknown_route() const {
     *route_label = "unknown";
     reply(not_found_response("Not Found"));

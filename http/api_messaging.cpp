@@ -270,9 +270,7 @@ void Api::Impl::list_messages(const Call& call, const std::string& prefix,
 // /sim/sms (POST), /sim/outbox (GET), /sim/faults (GET, POST, DELETE).
 void Api::Impl::route_sim(const Request& request, const std::string& path, const Query& query,
                           const Reply& reply) {
-  auto method_not_allowed = [&] {
-    reply(error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
-  };
+  auto method_not_allowed = [&] { reply(method_not_allowed_response()); };
   if (path == "/sim/sms") {
     if (request.method != "POST") return method_not_allowed();
     return sim_inbound_sms(request, reply);
@@ -311,8 +309,7 @@ void Api::Impl::sim_faults(const Request& request, const Reply& reply) {
     return reply(listing());
   }
   if (request.method != "POST") {
-    return reply(
-        error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+    return reply(method_not_allowed_response());
   }
   json::object body;
   Response error;

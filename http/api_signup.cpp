@@ -86,8 +86,7 @@ std::string optional_text(const json::object& body, const char* key, std::size_t
 void Api::Impl::route_signup(const Request& request, const std::string& step, const Reply& reply) {
   if (step != "sign-up" && step != "verify") return reply(not_found_response("Not Found"));
   if (request.method != "POST") {
-    return reply(
-        error_response(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "invalid_request_error"));
+    return reply(method_not_allowed_response());
   }
   if (step == "sign-up") return sign_up(request, reply);
   verify(request, reply);

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "tests/server_process.hpp"
 #include "tests/temp_dir.hpp"
@@ -36,6 +38,31 @@ inline Account create_account(const std::string& data_dir, const std::string& em
   }
   if (pipe != nullptr) pclose(pipe);
   return account;
+}
+
+// Asserts that `r` is a contract error: `status`, a detail and an error
+// object whose code is `code` (any code when `code` is empty).
+inline void expect_error(const HttpResult& r, int status, const std::string& code) {
+  EXPECT_EQ(r.status, status) << r.body;
+  json::error_code ec;
+  const json::value body = json::parse(r.body, ec);
+  ASSERT_FALSE(ec) << r.body;
+  ASSERT_TRUE(body.is_object()) << r.body;
+  const json::value* error = body.as_object().if_contains("error");
+  ASSERT_TRUE(error != nullptr && error->is_object()) << r.body;
+  if (!code.empty()) EXPECT_EQ(error->at("code"), code.c_str()) << r.body;
+  EXPECT_TRUE(body.as_object().contains("detail")) << r.body;
+}
+
+// Polls `done` every 20 ms for up to ~10 s; answers whether it came true.
+template <class Done>
+bool eventually(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 class ApiTest : public ::testing::Test {

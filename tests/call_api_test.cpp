@@ -91,30 +91,6 @@ ReceiverAnswer answer_with(std::string body, std::string content_type = "applica
   return answer;
 }
 
-// Asserts that `r` is a contract error: `status`, error.code `code`, a detail.
-void expect_error(const HttpResult& r, int status, const std::string& code) {
-  EXPECT_EQ(r.status, status) << r.body;
-  json::error_code ec;
-  const json::value body = json::parse(r.body, ec);
-  ASSERT_FALSE(ec) << r.body;
-  ASSERT_TRUE(body.is_object()) << r.body;
-  const json::value* error = body.as_object().if_contains("error");
-  ASSERT_TRUE(error != nullptr && error->is_object()) << r.body;
-  EXPECT_EQ(error->at("code"), code.c_str()) << r.body;
-  EXPECT_TRUE(body.as_object().contains("detail")) << r.body;
-}
-
-// Polls `done` every 20 ms for up to ~10 s; answers whether it came true.
-template <class Done>
-bool eventually(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
 class CallApiTest : public ApiTest {
  protected:
   // Quick retries, so that an agent.call_ended whose first attempt fails still

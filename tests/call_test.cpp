@@ -6,19 +6,12 @@
 #include "actors/call.hpp"
 #include "actors/responder.hpp"
 #include "sim/virtual_ports.hpp"
+#include "tests/sequential_ids.hpp"
 
 namespace ap::domain {
 namespace {
 
-class SequentialIds final : public IdSource {
- public:
-  std::string new_id(std::string_view prefix) override {
-    return std::string(prefix) + std::to_string(++next_);
-  }
-
- private:
-  int next_ = 0;
-};
+using test::SequentialIds;
 
 // One call and the clock it runs under; each step decides and folds the events in.
 class CallRun {

@@ -10,20 +10,12 @@
 #include "actors/webhook.hpp"
 #include "sim/carrier.hpp"
 #include "sim/virtual_ports.hpp"
+#include "tests/sequential_ids.hpp"
 
 namespace ap::domain {
 namespace {
 
-// Ids "<prefix>1", "<prefix>2", … in order, as a simulator's seeded source would give.
-class SequentialIds final : public IdSource {
- public:
-  std::string new_id(std::string_view prefix) override {
-    return std::string(prefix) + std::to_string(++next_);
-  }
-
- private:
-  int next_ = 0;
-};
+using test::SequentialIds;
 
 Context context_at(std::int64_t now_ms) {
   static SequentialIds ids;

@@ -35,20 +35,6 @@ using namespace std::chrono_literals;
 constexpr const char* kSignUp = "/v0/agent/sign-up";
 constexpr const char* kVerify = "/v0/agent/verify";
 
-// Asserts that `r` is a contract error: `status`, a detail and an error
-// object whose code is `code` (any code when `code` is empty).
-void expect_error(const HttpResult& r, int status, const std::string& code) {
-  EXPECT_EQ(r.status, status) << r.body;
-  json::error_code ec;
-  const json::value body = json::parse(r.body, ec);
-  ASSERT_FALSE(ec) << r.body;
-  ASSERT_TRUE(body.is_object()) << r.body;
-  const json::value* error = body.as_object().if_contains("error");
-  ASSERT_TRUE(error != nullptr && error->is_object()) << r.body;
-  if (!code.empty()) EXPECT_EQ(error->at("code"), code.c_str()) << r.body;
-  EXPECT_TRUE(body.as_object().contains("detail")) << r.body;
-}
-
 // Asserts that `r` is a 422 in FastAPI's shape (a list of field errors under
 // "detail", one of them located at `field`) with the contract's envelope.
 void expect_invalid(const HttpResult& r, const std::string& field) {
@@ -146,15 +132,6 @@ std::string wrong_code(const std::string& code) {
 }
 
 // Polls `done` every 20 ms for up to ~10 s; answers whether it came true.
-template <class Done>
-bool eventually(Done done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 // One sign-up: what it answered and the code it mailed.
 struct SignUp {

@@ -7,19 +7,12 @@
 #include "actors/secrets.hpp"
 #include "actors/verification.hpp"
 #include "sim/virtual_ports.hpp"
+#include "tests/sequential_ids.hpp"
 
 namespace ap::domain {
 namespace {
 
-class SequentialIds final : public IdSource {
- public:
-  std::string new_id(std::string_view prefix) override {
-    return std::string(prefix) + std::to_string(++next_);
-  }
-
- private:
-  int next_ = 0;
-};
+using test::SequentialIds;
 
 class SignUp : public ::testing::Test {
  protected:
