@@ -90,6 +90,16 @@ int main(int argc, char** argv) {
       ->add_option("--signup-otp-ttl-s", serve.signup_otp_ttl_s,
                    "how long a sign-up code stays valid, in seconds")
       ->check(CLI::Range(1, 86'400));
+  serve_cmd
+      ->add_option("--rate-limit-per-key", serve.requests_per_key_per_s,
+                   "requests per second per API key after the burst (0 = no limit)")
+      ->check(CLI::Range(0.0, 1e9));
+  serve_cmd->add_option("--rate-limit-burst", serve.request_burst, "requests per API key at once")
+      ->check(CLI::Range(1.0, 1e9));
+  serve_cmd
+      ->add_option("--max-connections-per-ip", serve.max_connections_per_ip,
+                   "open connections from one address (0 = no limit)")
+      ->check(CLI::Range(0, 1'000'000));
   serve_cmd->add_option("--smtp-url", serve.smtp_url,
                         "send mail (sign-up codes) through this SMTP relay, smtp://host:port "
                         "(STARTTLS when offered); default: files in <data-dir>/outbox");

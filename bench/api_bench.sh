@@ -19,12 +19,7 @@ read -r bare_rps bare_p99 < <(bare_ceiling "$build" 18901)
 
 # The server, on a fresh data folder.
 key=$(bench_account_key "$build" "$tmp/data")
-"$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
-  --idle-timeout-ms 3000 2>"$tmp/server.log" &
-server=$!
-pids+=($server)
-wait_for_port_file "$tmp/port"
-port=$(cat "$tmp/port")
+bench_serve "$build" --idle-timeout-ms 3000
 base="http://127.0.0.1:$port"
 auth="Authorization: Bearer $key"
 agent=$(curl -sf -H "$auth" -d '{"name":"bench"}' "$base/v1/agents" |

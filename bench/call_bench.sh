@@ -14,12 +14,7 @@ bench_tmp
 
 receiver_port=18978
 key=$(bench_account_key "$build" "$tmp/data")
-"$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
-  2>"$tmp/server.log" &
-server=$!
-pids+=("$server")
-wait_for_port_file "$tmp/port"
-port=$(cat "$tmp/port")
+bench_serve "$build"
 auth="Authorization: Bearer $key"
 agent=$(curl -sf -H "$auth" -d '{"name":"bench","voiceMode":"webhook"}' \
   "http://127.0.0.1:$port/v1/agents" | sed 's/.*"id":"\([^"]*\)".*/\1/')

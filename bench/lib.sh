@@ -44,3 +44,18 @@ bare_ceiling() {
   wrk -t2 -c64 -d"${duration}s" --latency "http://127.0.0.1:$2/" | wrk_figures
   kill "$pid"
 }
+
+# Starts `agentphone serve` (binary dir $1) on $tmp/data with any further
+# arguments, without the per-key rate limit (a benchmark is one client
+# hammering one key on purpose); sets $server and $port, and lists the pid
+# in $pids.
+bench_serve() {
+  local build=$1
+  shift
+  "$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
+    --rate-limit-per-key 0 "$@" 2>"$tmp/server.log" &
+  server=$!
+  pids+=("$server")
+  wait_for_port_file "$tmp/port"
+  port=$(cat "$tmp/port")
+}

@@ -24,12 +24,7 @@ puts_ceiling=$("$build/bench/eventstore_bench" --ceiling-only --seconds "$durati
 rm -rf "$tmp/ceiling"
 
 key=$(bench_account_key "$build" "$tmp/data")
-"$build/agentphone" serve --data-dir "$tmp/data" --port 0 --port-file "$tmp/port" \
-  --idle-timeout-ms 3000 2>"$tmp/server.log" &
-server=$!
-pids+=($server)
-wait_for_port_file "$tmp/port"
-port=$(cat "$tmp/port")
+bench_serve "$build" --idle-timeout-ms 3000
 base="http://127.0.0.1:$port"
 auth="Authorization: Bearer $key"
 number=$(curl -sf -H "$auth" -d '{"areaCode":"415"}' "$base/v1/numbers")

@@ -208,8 +208,10 @@ std::vector<std::string> split_path(std::string_view path) {
   return parts;
 }
 
-Api::Api(actors::Node& node, bool sandbox, SignupOptions signup)
-    : impl_(std::make_unique<Impl>(node, sandbox, signup)) {}
+Api::Api(actors::Node& node, bool sandbox, SignupOptions signup, ApiLimits limits)
+    : impl_(std::make_unique<Impl>(node, sandbox, signup)) {
+  impl_->limits = limits;
+}
 
 void Api::set_admin_token(std::string token) {
   impl_->admin_token = std::move(token);
@@ -327,6 +329,19 @@ void Api::handle(Request request, Reply reply) {
                                      "UNAUTHORIZED", "authentication_error");
     denied.headers.emplace_back("WWW-Authenticate", "Bearer");
     return counted(std::move(denied));
+  }
+  if (impl_->limits.requests_per_key_per_s > 0) {
+    if (const std::int64_t retry_ms = impl_->requests_per_key.take(
+            domain::sha256_hex(authorization.substr(7)), impl_->limits.requests_per_key_per_s,
+            impl_->limits.request_burst)) {
+      *route_label = "rate_limited";
+      const std::int64_t seconds = std::max<std::int64_t>(1, (retry_ms + 999) / 1000);
+      Response limited = error_response(
+          429, "Too many requests with this API key; retry in " + std::to_string(seconds) + " s",
+          "RATE_LIMITED", "rate_limit_error");
+      limited.headers.emplace_back("Retry-After", std::to_string(seconds));
+      return counted(std::move(limited));
+    }
   }
   impl_->route(Call{*account, request, parts, query, route_label.get(), counted});
 }

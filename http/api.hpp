@@ -19,12 +19,19 @@ struct SignupOptions {
   std::int64_t otp_ttl_ms = 10 * 60 * 1000;
 };
 
+// Requests per API key: a token bucket of `request_burst`, refilled at
+// `requests_per_key_per_s` (0 = no limit); over it, 429 with Retry-After.
+struct ApiLimits {
+  double requests_per_key_per_s = 500;
+  double request_burst = 1000;
+};
+
 class Api {
  public:
   // Sandbox mode enables the local simulator surface (/sim/…), answered only
   // to loopback peers; production mode has no such routes and applies the
   // production webhook URL rules.
-  Api(actors::Node& node, bool sandbox, SignupOptions signup = {});
+  Api(actors::Node& node, bool sandbox, SignupOptions signup = {}, ApiLimits limits = {});
 
   // Accepts operator commands (POST /admin/command) from this machine that
   // carry `token`; none are accepted before this is called.

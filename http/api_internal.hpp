@@ -127,6 +127,8 @@ struct Api::Impl {
   SignupOptions signup;
   domain::Entropy& entropy;
   RateLimiter signups_per_email, signups_per_ip;
+  ApiLimits limits;
+  TokenBuckets requests_per_key;
 
   es::EventStore& store;
   actors::Runtime& runtime;
@@ -150,6 +152,7 @@ struct Api::Impl {
         entropy(node.entropy()),
         signups_per_email(node.clock(), 3'600'000),
         signups_per_ip(node.clock(), 3'600'000),
+        requests_per_key(node.clock()),
         store(node.store()),
         runtime(node.runtime()),
         view(node.view()),

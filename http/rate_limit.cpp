@@ -19,4 +19,27 @@ std::int64_t RateLimiter::take(const std::string& key, int limit) {
   return 0;
 }
 
+std::int64_t TokenBuckets::take(const std::string& key, double per_s, double burst) {
+  const std::int64_t now = clock_.now_ms();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto refilled = [&](const Bucket& b) {
+    return std::min(burst, b.tokens + static_cast<double>(now - b.at_ms) * per_s / 1000.0);
+  };
+  if (buckets_.size() >= kSweepAt) {
+    for (auto it = buckets_.begin(); it != buckets_.end();) {
+      it = refilled(it->second) >= burst ? buckets_.erase(it) : std::next(it);
+    }
+  }
+  auto [it, fresh] = buckets_.try_emplace(key, Bucket{burst, now});
+  Bucket& bucket = it->second;
+  bucket.tokens = fresh ? burst : refilled(bucket);
+  bucket.at_ms = now;
+  if (bucket.tokens >= 1.0) {
+    bucket.tokens -= 1.0;
+    return 0;
+  }
+  return std::max<std::int64_t>(1,
+                                static_cast<std::int64_t>((1.0 - bucket.tokens) * 1000.0 / per_s));
+}
+
 }  // namespace ap::http

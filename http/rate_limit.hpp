@@ -32,4 +32,27 @@ class RateLimiter {
   std::unordered_map<std::string, std::deque<std::int64_t>> seen_;
 };
 
+// TokenBuckets: per key, `burst` requests at once and `per_s` a second after
+// that, by the injected clock (requests per API key). Bounded like
+// RateLimiter: keys whose bucket has refilled are dropped as the map grows.
+class TokenBuckets {
+ public:
+  explicit TokenBuckets(const domain::Clock& clock) : clock_(clock) {}
+
+  // Takes one token for `key` and returns 0, or, when the bucket is empty,
+  // takes nothing and returns how many ms until a token is there.
+  std::int64_t take(const std::string& key, double per_s, double burst);
+
+ private:
+  static constexpr std::size_t kSweepAt = 100'000;
+
+  struct Bucket {
+    double tokens = 0;
+    std::int64_t at_ms = 0;
+  };
+  const domain::Clock& clock_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;
+};
+
 }  // namespace ap::http

@@ -137,7 +137,10 @@ int run_serve(const ServeConfig& config) {
   signup.per_email_per_hour = config.signup_per_email_per_hour;
   signup.per_ip_per_hour = config.signup_per_ip_per_hour;
   signup.otp_ttl_ms = config.signup_otp_ttl_s * 1000;
-  Api api(*node, config.sandbox, signup);
+  ApiLimits limits;
+  limits.requests_per_key_per_s = config.requests_per_key_per_s;
+  limits.request_burst = config.request_burst;
+  Api api(*node, config.sandbox, signup, limits);
   // Operator commands reach the running server with this token, which only
   // the folder's owner can read (admin.json, written once the port is known).
   const std::string admin_token = domain::random_hex(entropy, 24);
@@ -147,6 +150,7 @@ int run_serve(const ServeConfig& config) {
   server_options.port = config.port;
   server_options.io_threads = config.io_threads;
   server_options.body_limit_bytes = config.body_limit_bytes;
+  server_options.max_connections_per_ip = config.max_connections_per_ip;
   Server server(server_options,
                 [&api](Request request, Reply reply) { api.handle(std::move(request), reply); });
   const std::string error = server.start();

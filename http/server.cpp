@@ -26,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 namespace ap::http {
 
@@ -69,6 +70,26 @@ struct Server::Impl {
   std::condition_variable stop_cv;
   bool stop_requested = false;
   std::uint16_t bound_port = 0;
+  // Open connections by peer address.
+  std::mutex peers_mu;
+  std::unordered_map<std::string, int> peers;
+
+  // Counts a connection from `address`; false when it is over the limit.
+  bool admit(const std::string& address) {
+    std::lock_guard<std::mutex> lock(peers_mu);
+    int& open = peers[address];
+    if (options.max_connections_per_ip > 0 && open >= options.max_connections_per_ip) {
+      if (open == 0) peers.erase(address);
+      return false;
+    }
+    ++open;
+    return true;
+  }
+  void release(const std::string& address) {
+    std::lock_guard<std::mutex> lock(peers_mu);
+    auto it = peers.find(address);
+    if (it != peers.end() && --it->second <= 0) peers.erase(it);
+  }
 
   void request_stop() {
     {
@@ -88,8 +109,10 @@ namespace {
 // last of them completes.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server::Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
+  // `peer` is the counted address (server->admit), released when the session ends.
+  Session(tcp::socket&& socket, Server::Impl* server, std::string peer)
+      : stream_(std::move(socket)), server_(server), peer_(std::move(peer)) {}
+  ~Session() { server_->release(peer_); }
 
   void start() {
     asio::dispatch(stream_.get_executor(),
@@ -263,6 +286,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Server::Impl* server_;
+  std::string peer_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   bool keep_alive_ = true;
@@ -282,7 +306,24 @@ void Server::Impl::do_accept() {
     if (!acceptor.is_open()) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<Session>(std::move(socket), this)->start();
+      beast::error_code peer_error;
+      const std::string peer = socket.remote_endpoint(peer_error).address().to_string();
+      if (!admit(peer)) {
+        // Over the limit: a short answer, written blocking (it fits any
+        // socket buffer), and the connection closes.
+        static const std::string kBusy = [] {
+          const std::string body = error_response(503, "Too many connections from this address",
+                                                  "TOO_MANY_CONNECTIONS", "rate_limit_error")
+                                       .body;
+          return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                 "Connection: close\r\nRetry-After: 1\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body;
+        }();
+        asio::write(socket, asio::buffer(kBusy), ec);
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+      } else {
+        std::make_shared<Session>(std::move(socket), this, peer)->start();
+      }
     }
     do_accept();
   });

@@ -64,6 +64,9 @@ struct ServerOptions {
   std::int64_t read_timeout_ms = 30'000;  // Whole request, once its first byte arrived.
   std::int64_t idle_timeout_ms = 75'000;  // Keep-alive connection with no request.
   std::int64_t shutdown_grace_ms = 10'000;
+  // Open connections from one address; a client over it is answered 503 and
+  // closed, so that one peer cannot take every socket. 0 = no limit.
+  int max_connections_per_ip = 256;
 };
 
 class Server {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <regex>
 #include <set>
 #include <thread>
@@ -409,6 +410,46 @@ TEST_F(ApiTest, MetricsArePrometheusText) {
   EXPECT_NE(r.body.find("agentphone_log_head_position"), std::string::npos);
   EXPECT_NE(r.body.find("agentphone_webhook_attempts_total 0"), std::string::npos);
   EXPECT_NE(r.body.find("agentphone_sim_carrier_messages_accepted_total 0"), std::string::npos);
+}
+
+// Limits that keep one client from crowding out the rest: requests per API
+// key (a token bucket) and open connections per address.
+class LimitsTest : public ApiTest {
+ protected:
+  std::vector<std::string> server_flags() const override {
+    return {"--rate-limit-per-key",     "2", "--rate-limit-burst", "3",
+            "--max-connections-per-ip", "6"};
+  }
+};
+
+TEST_F(LimitsTest, AKeyOverItsRateIsToldWhenToComeBack) {
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(call(alice_, "GET", "/v1/agents").status, 200) << i;
+  const HttpResult limited = call(alice_, "GET", "/v1/agents");
+  expect_error(limited, 429, "RATE_LIMITED");
+  const std::size_t retry = limited.headers.find("Retry-After: ");
+  ASSERT_NE(retry, std::string::npos) << limited.headers;
+  EXPECT_GE(std::stoi(limited.headers.substr(retry + 13)), 1);
+  // Another key is not slowed down by this one.
+  EXPECT_EQ(call(bob_, "GET", "/v1/agents").status, 200);
+  // Two a second come back.
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(call(alice_, "GET", "/v1/agents").status, 200);
+}
+
+TEST_F(LimitsTest, OneAddressCannotHoldEveryConnection) {
+  std::vector<std::unique_ptr<HttpClient>> held;
+  for (int i = 0; i < 6; ++i) {
+    held.push_back(std::make_unique<HttpClient>(server_->port()));
+    EXPECT_EQ(held.back()->request("GET", "/healthz").status, 200) << i;
+  }
+  HttpClient seventh(server_->port());
+  const HttpResult refused = seventh.request("GET", "/healthz");
+  expect_error(refused, 503, "TOO_MANY_CONNECTIONS");
+  held.pop_back();  // Closes one: a slot is free again.
+  EXPECT_TRUE(eventually([&] {
+    HttpClient again(server_->port());
+    return again.request("GET", "/healthz").status == 200;
+  }));
 }
 
 }  // namespace
