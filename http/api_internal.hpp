@@ -21,8 +21,10 @@
 #include "actors/messaging.hpp"
 #include "actors/runtime.hpp"
 #include "http/api.hpp"
+#include "http/errors.hpp"
 #include "http/metrics.hpp"
 #include "http/rate_limit.hpp"
+#include "http/request_parsing.hpp"
 
 namespace ap::http {
 
@@ -36,12 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 // ---- Wire helpers (api.cpp) ---------------------------------------------------
 
-Response json_response(const json::value& body, int status = 200);
-// A 200 whose body is JSON text already in wire form (a stored view row).
-Response raw_json_response(std::string body);
-// FastAPI-style 422 plus the documented error envelope, so clients reading
-// either shape find the message.
-Response validation_response(const std::vector<FieldError>& fields, const char* location);
 Response domain_error_response(const DomainError& error);
 Response not_found_response(const std::string& what);
 // 405 in the contract's error shape.
@@ -51,25 +47,6 @@ Response method_not_allowed_response();
 std::string json_array(const std::vector<std::string>& items);
 Response agent_or_404(std::optional<std::string> agent);
 Response number_or_404(std::optional<std::string> number);
-// Parses a request body that must be a JSON object. On failure returns false
-// and sets `error` to the 422 a FastAPI server would give.
-bool parse_object(const std::string& body, json::object* out, Response* error);
-
-struct Query {
-  std::vector<std::pair<std::string, std::string>> params;
-  const std::string* get(std::string_view name) const {
-    for (const auto& [k, v] : params) {
-      if (k == name) return &v;
-    }
-    return nullptr;
-  }
-};
-
-Query parse_query(std::string_view query);
-// Reads integer query parameter `name` within [min, max], or `fallback`.
-bool query_int(const Query& q, const char* name, std::int64_t fallback, std::int64_t min,
-               std::int64_t max, std::int64_t* out, std::vector<FieldError>& errors);
-std::vector<std::string> split_path(std::string_view path);
 
 // ---- The request being routed ---------------------------------------------------
 
