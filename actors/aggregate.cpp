@@ -5,6 +5,8 @@
 
 #include <cassert>
 
+#include "actors/billing.hpp"
+
 namespace ap::actors {
 
 namespace json = boost::json;
@@ -141,7 +143,6 @@ json::object snapshot_of(const AnyState& state) {
           }
           return {{"exists", s.exists},
                   {"email", s.email},
-                  {"balanceMicros", s.balance_micros},
                   {"activeNumbers", s.active_numbers},
                   {"keys", keys}};
         } else if constexpr (std::is_same_v<T, domain::AgentState>) {
@@ -186,7 +187,9 @@ json::object snapshot_of(const AnyState& state) {
                   {"country", s.country},
                   {"status", s.status},
                   {"agentId", s.agent_id},
-                  {"createdAtMs", s.created_at_ms}};
+                  {"createdAtMs", s.created_at_ms},
+                  {"paidUntilMs", s.paid_until_ms},
+                  {"graceUntilMs", s.grace_until_ms}};
         }
       },
       state);
@@ -200,7 +203,6 @@ void restore_snapshot(AnyState& state, const json::object& o) {
         s.exists = o.at("exists").as_bool();
         if constexpr (std::is_same_v<T, domain::AccountState>) {
           s.email = str("email");
-          s.balance_micros = o.at("balanceMicros").as_int64();
           s.active_numbers = static_cast<int>(o.at("activeNumbers").as_int64());
           for (const auto& [id, k] : o.at("keys").as_object()) {
             const json::object& key = k.as_object();
@@ -253,6 +255,13 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           s.status = str("status");
           s.agent_id = str("agentId");
           s.created_at_ms = o.at("createdAtMs").as_int64();
+          // Snapshots written before renewals existed count from provisioning.
+          const json::value* paid = o.if_contains("paidUntilMs");
+          s.paid_until_ms = paid != nullptr
+                                ? paid->as_int64()
+                                : s.created_at_ms + domain::rate_card_at(0).number_period_ms;
+          const json::value* grace = o.if_contains("graceUntilMs");
+          s.grace_until_ms = grace != nullptr ? grace->as_int64() : 0;
         }
       },
       state);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "actors/billing.hpp"
 #include "actors/sms.hpp"
 #include "actors/webhook.hpp"
 
@@ -106,13 +107,16 @@ std::vector<Event> end_events(const CallState& state, const std::string& status,
                               std::int64_t now_ms) {
   // Billed and shown in whole seconds, rounded up; the event keeps the milliseconds.
   const std::int64_t talked_ms = state.answered_at_ms >= 0 ? now_ms - state.answered_at_ms : 0;
-  json::object ended{{"callId", state.id},
-                     {"accountId", state.account_id},
-                     {"status", status},
-                     {"reason", why == nullptr ? json::value(nullptr) : json::value(why)},
-                     {"endedAtMs", now_ms},
-                     {"durationMs", talked_ms},
-                     {"durationSeconds", (talked_ms + 999) / 1000}};
+  json::object ended{
+      {"callId", state.id},
+      {"accountId", state.account_id},
+      {"status", status},
+      {"reason", why == nullptr ? json::value(nullptr) : json::value(why)},
+      {"endedAtMs", now_ms},
+      {"durationMs", talked_ms},
+      {"durationSeconds", (talked_ms + 999) / 1000},
+      {"mode", state.setup.at("mode")},
+      {"budgetMs", state.budget_ms >= 0 ? json::value(state.budget_ms) : json::value(nullptr)}};
   const std::string delivery_id = delivery_id_for("agent.call_ended", state.id);
   Event delivery = delivery_event(delivery_id, state.account_id, state.setup.at("webhook"),
                                   state.setup.at("agentId"), "agent.call_ended", "voice", nullptr,
@@ -146,6 +150,7 @@ void answered(const CallState& state, const std::string& account, const Context&
       state, account, int_of(state.setup, "maxDurationMs", kDefaultMaxCallDurationMs), "duration"));
   out.effects.push_back(
       timer(state, account, int_of(state.setup, "maxSilenceMs", kDefaultMaxSilenceMs), "silence"));
+  if (state.budget_ms >= 0) out.effects.push_back(timer(state, account, state.budget_ms, "budget"));
 }
 
 // Reads a "call.start" command into call.started data, or says what is wrong.
@@ -193,7 +198,13 @@ std::variant<json::object, DomainError> started_data(const CallState& state, con
       {"history", a.contains("history") && a.at("history").is_array() ? a.at("history")
                                                                       : json::value(json::array())},
       {"status", direction == "inbound" ? "in-progress" : "ringing"},
-      {"startedAtMs", context.now_ms}};
+      {"startedAtMs", context.now_ms},
+      {"heldMicros", context.funds_micros ? json::value(*context.funds_micros) : json::value(0)},
+      {"budgetMs", context.funds_micros
+                       ? json::value(voice_seconds_affordable(rate_card_at(context.now_ms), mode,
+                                                              *context.funds_micros) *
+                                     1000)
+                       : json::value(nullptr)}};
 }
 
 Decision decide_start(const CallState& state, const Command& command, const Context& context) {
@@ -202,6 +213,11 @@ Decision decide_start(const CallState& state, const Command& command, const Cont
   }
   std::variant<json::object, DomainError> data = started_data(state, command, context);
   if (auto* error = std::get_if<DomainError>(&data)) return std::move(*error);
+  const bool unfunded = context.funds_micros && *context.funds_micros == 0;
+  if (unfunded && text_of(command.args, "direction") == "outbound") {
+    return insufficient_balance("starting a call",
+                                rate_card_at(context.now_ms).voice_minimum_micros);
+  }
   // Decide the rest against the state the start event makes, as evolve will.
   CallState next = state;
   Event started{"call.started", std::get<json::object>(std::move(data))};
@@ -217,6 +233,13 @@ Decision decide_start(const CallState& state, const Command& command, const Cont
                                   {"to", setup.at("participant")}}});
     out.effects.push_back(
         timer(next, command.account_id, setup.at("ringTimeoutMs").as_int64(), "ring"));
+    return out;
+  }
+  if (unfunded) {
+    // Nobody pays for the line: answered, then ended, free (0 ms of talk).
+    for (Event& e : end_events(next, "failed", reason::kInsufficientBalance, context.now_ms)) {
+      out.events.push_back(std::move(e));
+    }
     return out;
   }
   if (text_of(setup, "mode") == "webhook" && setup.at("webhook").is_null()) {
@@ -468,7 +491,50 @@ Decision decide_timeout(const CallState& state, const Command& command, const Co
     }
     return end_events(state, "completed", reason::kMaxDuration, now);
   }
+  if (kind == "budget") {
+    const std::int64_t talked_ms = now - state.answered_at_ms;
+    Outcome out;
+    if (state.budget_ms < 0) return out;
+    if (talked_ms < state.budget_ms) {
+      // An earlier reservation's timer, or one the budget has outgrown.
+      out.effects.push_back(timer(state, state.account_id, state.budget_ms - talked_ms, "budget"));
+      return out;
+    }
+    out.effects.push_back(Effect{"billing.extend",
+                                 {{"callId", state.id},
+                                  {"accountId", state.account_id},
+                                  {"mode", s.at("mode")},
+                                  {"startedAtMs", s.at("startedAtMs")},
+                                  {"heldMicros", state.held_micros},
+                                  {"budgetMs", state.budget_ms}}});
+    return out;
+  }
   return validation_error({{"kind", "Unknown timer " + kind, "literal_error"}});
+}
+
+// "call.extend_budget": the host reserved `grantedMicros` more for a call
+// whose budget ran out; none ends it.
+Decision decide_extend_budget(const CallState& state, const Command& command,
+                              const Context& context) {
+  if (state.status != "in-progress" || state.budget_ms < 0) return std::vector<Event>{};
+  const std::int64_t granted = int_of(command.args, "grantedMicros", 0);
+  if (granted <= 0) {
+    return end_events(state, "completed", reason::kInsufficientBalance, context.now_ms);
+  }
+  const std::int64_t held = state.held_micros + granted;
+  const RateCard& card = rate_card_at(state.setup.at("startedAtMs").as_int64());
+  const std::int64_t budget_ms =
+      voice_seconds_affordable(card, text_of(state.setup, "mode"), held) * 1000;
+  Outcome out;
+  out.events.push_back(Event{"call.budget_extended",
+                             {{"callId", state.id},
+                              {"accountId", state.account_id},
+                              {"heldMicros", held},
+                              {"budgetMs", budget_ms},
+                              {"atMs", context.now_ms}}});
+  const std::int64_t talked_ms = context.now_ms - state.answered_at_ms;
+  out.effects.push_back(timer(state, state.account_id, budget_ms - talked_ms, "budget"));
+  return out;
 }
 
 }  // namespace
@@ -506,6 +572,7 @@ Decision decide_call(const CallState& state, const Command& command, const Conte
   if (command.type == "call.answer") return decide_answer(state, command, context);
   if (command.type == "call.speak") return decide_speak(state, command, context);
   if (command.type == "call.timeout") return decide_timeout(state, command, context);
+  if (command.type == "call.extend_budget") return decide_extend_budget(state, command, context);
   if (command.type == "call.hangup") {
     if (!call_is_live(state.status)) return not_live(state);
     const bool by_caller = text_of(command.args, "by") == "caller";
@@ -530,6 +597,12 @@ void evolve_call(CallState& state, const std::string& type, const json::object& 
     const std::int64_t at = data.at("startedAtMs").as_int64();
     state.last_activity_ms = at;
     if (state.status == "in-progress") state.answered_at_ms = at;
+    const json::value* budget = data.if_contains("budgetMs");
+    state.budget_ms = budget != nullptr && budget->is_int64() ? budget->as_int64() : -1;
+    state.held_micros = int_of(data, "heldMicros", 0);
+  } else if (type == "call.budget_extended") {
+    state.budget_ms = data.at("budgetMs").as_int64();
+    state.held_micros = data.at("heldMicros").as_int64();
   } else if (type == "call.answered") {
     state.status = "in-progress";
     state.answered_at_ms = data.at("atMs").as_int64();
@@ -584,7 +657,9 @@ json::object call_snapshot(const CallState& state) {
           {"lastActivityMs", state.last_activity_ms},
           {"turns", state.turns},
           {"openTurns", std::move(open)},
-          {"lines", std::move(lines)}};
+          {"lines", std::move(lines)},
+          {"budgetMs", state.budget_ms},
+          {"heldMicros", state.held_micros}};
 }
 
 void restore_call(CallState& state, const json::object& o) {
@@ -594,6 +669,8 @@ void restore_call(CallState& state, const json::object& o) {
   state.status = std::string(o.at("status").as_string());
   state.answered_at_ms = o.at("answeredAtMs").as_int64();
   state.last_activity_ms = o.at("lastActivityMs").as_int64();
+  state.budget_ms = int_of(o, "budgetMs", -1);
+  state.held_micros = int_of(o, "heldMicros", 0);
   state.turns = static_cast<int>(o.at("turns").as_int64());
   for (const json::value& turn : o.at("openTurns").as_array()) {
     state.open_turns.insert(static_cast<int>(turn.as_int64()));

@@ -43,6 +43,7 @@ inline constexpr const char* kTransfer = "transfer";
 inline constexpr const char* kPlatformRestart = "platform_restart";
 inline constexpr const char* kBusy = "busy";
 inline constexpr const char* kNoAnswer = "no_answer";
+inline constexpr const char* kInsufficientBalance = "insufficient_balance";
 }  // namespace reason
 
 // One line of what was said, in order.
@@ -67,6 +68,10 @@ struct CallState {
   int turns = 0;                      // Caller turns so far.
   std::set<int> open_turns;           // Turns whose answer has not come back.
   std::vector<CallLine> lines;
+  // Talk time the call's reservation pays for (actors/billing.hpp), and the
+  // money reserved; budget_ms = -1 when funds are not checked.
+  std::int64_t budget_ms = -1;
+  std::int64_t held_micros = 0;
 };
 
 // Whether `status` is one a call can still change from.
@@ -85,6 +90,13 @@ std::string fill_variables(const std::string& text, const json::object& variable
 //                  inbound: answered at once (a webhook-mode call with no webhook
 //                  ends at once, failed, webhook_unavailable); outbound: ringing,
 //                  with the effect "carrier.dial".
+//                  The host reserves funds first (Context::funds_micros): with less
+//                  than the minimum, an outbound call is refused (402) and an
+//                  inbound one ends at once, failed, insufficient_balance; otherwise
+//                  the call may talk for what was reserved (budgetMs), and asks for
+//                  more (the effect "billing.extend") when that runs out.
+//   "call.extend_budget" args {grantedMicros}  the host's answer to "billing.extend":
+//                  0 ends the call, completed, insufficient_balance.
 //   "call.carrier" args {event: "answered"|"busy"|"no-answer"|"failed"|"dropped"}
 //   "call.say"     args {text, confidence?}   a caller utterance (409 CALL_NOT_LIVE
 //                  unless in progress); effect "voice.webhook" or "voice.hosted".

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "actors/billing.hpp"
 #include "actors/secrets.hpp"
 #include "actors/webhook.hpp"
 
@@ -112,6 +113,12 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
   if (command.type == "conversation.status") return decide_status(state, command, context);
   const bool outbound = command.type == "conversation.send";
   if (!outbound && command.type != "conversation.receive") return unknown_command(command.type);
+  if (outbound) {
+    const std::int64_t price = rate_card_at(context.now_ms).sms_outbound_micros;
+    if (context.funds_micros && *context.funds_micros < price) {
+      return insufficient_balance("sending a message", price);
+    }
+  }
 
   const json::object& a = command.args;
   std::vector<Event> events;

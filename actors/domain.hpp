@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -82,6 +83,11 @@ struct Context {
   // Filled by the host before deciding when the command needs a port's answer
   // (the phone number the carrier offers for "number.provision").
   json::object port_answer;
+  // Money the host reserved for this command from the account's available
+  // balance (actors/billing.hpp, funds_needed): 0 when not enough was
+  // available. Unset when the host checks no funds (a decider test, or a
+  // command that spends nothing).
+  std::optional<std::int64_t> funds_micros;
 };
 
 // Work a decision asks of the outside world, done by the host through a port
@@ -127,10 +133,8 @@ bool parse_iso8601(std::string_view text, std::int64_t* ms);
 // is not a valid NANP number.
 std::string normalize_nanp(std::string_view text);
 
-// Money is integer micro-dollars.
+// Money is integer micro-dollars; prices are in actors/billing.hpp.
 constexpr std::int64_t kMicrosPerDollar = 1'000'000;
-constexpr std::int64_t kSignupCreditMicros = 5 * kMicrosPerDollar;
-constexpr std::int64_t kNumberMonthlyMicros = 3 * kMicrosPerDollar;
 constexpr int kSelfServeNumberLimit = 10;
 
 }  // namespace ap::domain

@@ -4,6 +4,8 @@
 #include <exception>
 #include <stdexcept>
 
+#include "actors/billing.hpp"
+
 namespace ap::actors {
 
 namespace json = boost::json;
@@ -73,6 +75,15 @@ void EntityHost::finish(CommandResult result) {
   queue_.pop_front();
   busy_ = false;
   ++handled_;
+  if (!command.hold.empty()) {
+    // A refused or empty command spent nothing; a charge is in the balance
+    // once the ledger applies it; a call's reservation lasts until its end.
+    if (!result.ok || result.events.empty()) {
+      env_.wallet->release(command.hold, 0);
+    } else if (!command.hold_until_call_ends) {
+      env_.wallet->release(command.hold, result.last_position);
+    }
+  }
   // A callback that throws is its caller's bug; the entity stays alive.
   try {
     command.done(std::move(result));
@@ -103,6 +114,7 @@ std::optional<domain::Outcome> EntityHost::decide_front() {
     context.ids = &env_.ids;
     context.entropy = &env_.entropy;
     refusal = ask_ports(command, env_.carrier, context);
+    if (!refusal) reserve_funds(context);
     if (!refusal) {
       domain::Decision decision = decide(aggregate_, command, context);
       if (auto* outcome = std::get_if<domain::Outcome>(&decision)) return std::move(*outcome);
@@ -122,6 +134,23 @@ std::optional<domain::Outcome> EntityHost::decide_front() {
   // the entity's.
   finish(failure(std::move(*refusal)));
   return std::nullopt;
+}
+
+void EntityHost::reserve_funds(domain::Context& context) {
+  if (env_.wallet == nullptr) return;
+  PendingCommand& front = queue_.front();
+  const std::optional<domain::FundsRequest> need =
+      domain::funds_needed(front.command, context.now_ms);
+  if (!need) return;
+  if (front.hold.empty()) {
+    // A retry after a lost race decides again with the money already reserved.
+    front.hold_until_call_ends = need->until_call_ends;
+    front.hold = need->until_call_ends ? domain::call_hold_id(aggregate_.id)
+                                       : "hold-" + std::to_string(++env_.holds);
+    front.held_micros = env_.wallet->reserve(front.command.account_id, front.hold,
+                                             need->want_micros, need->min_micros);
+  }
+  context.funds_micros = front.held_micros;
 }
 
 void EntityHost::run_effects() {

@@ -51,6 +51,10 @@ struct PendingCommand {
   ResultFn done;
   std::optional<IdempotencyClaim> claim;
   int conflicts = 0;  // Times this command lost an optimistic-concurrency race.
+  // The money reserved for it (actors/billing.hpp), kept across retries.
+  std::string hold;  // "" when nothing is reserved.
+  std::int64_t held_micros = 0;
+  bool hold_until_call_ends = false;
 };
 
 // Runs the effects of decisions once their events are durable (the node's
@@ -71,6 +75,8 @@ struct HostEnv {
   const domain::Clock& clock;
   std::uint64_t snapshot_every = 50;     // Save a snapshot every N events of a stream.
   EffectPort* effects = nullptr;         // Required when a decider returns effects.
+  domain::Wallet* wallet = nullptr;      // Null: no command's funds are checked.
+  std::atomic<std::uint64_t> holds{0};   // Reservations made; names the next one.
   std::atomic<std::uint64_t> faults{0};  // Commands failed by an entity fault.
   // The node is gone (a simulated crash): commands are refused undecided.
   std::atomic<bool> abandoned{false};
@@ -103,6 +109,8 @@ class EntityHost {
  private:
   void process_next();
   void finish(CommandResult result);
+  // Reserves what the front command spends, once, and puts it in `context`.
+  void reserve_funds(domain::Context& context);
   // Loads, asks the ports and decides the front command. Returns what was
   // decided, or an empty optional once the command has been answered.
   std::optional<domain::Outcome> decide_front();

@@ -26,6 +26,8 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   view_ = std::make_unique<projections::CoreView>(*store_);
   view_->start();
   catch_up();
+  // Commands that spend reserve from the ledger's balance.
+  options_.runtime.wallet = view_.get();
   runtime_ =
       std::make_unique<Runtime>(*store_, ids_, ports_.entropy, *carrier_, ports_.clock,
                                 ports_.timers, static_cast<EffectPort*>(this), options_.runtime);
@@ -35,6 +37,9 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   calls_ = std::make_unique<CallDispatch>(
       *runtime_, *view_, ports_.webhooks, ports_.llm != nullptr ? *ports_.llm : responder_,
       *carrier_, ports_.clock, ports_.timers, options_.webhooks.production);
+  billing_ = std::make_unique<BillingDispatch>(
+      *runtime_, *store_, *view_, ports_.payments != nullptr ? *ports_.payments : sim_payments_,
+      ports_.clock);
 
   // Outbound messages reach the carrier as the effect of their decision,
   // once "message.queued" is durable; those still pending from before this
@@ -43,6 +48,7 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   view_->set_listener([this](const std::string& type, const std::string& payload) {
     webhooks_->on_event(type, payload);
     calls_->on_event(type, payload);
+    billing_->on_event(type, payload);
   });
   const std::size_t deliveries = webhooks_->resume();
   const std::vector<boost::json::object> pending = view_->pending_outbound();
@@ -50,6 +56,12 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   const std::vector<std::pair<std::string, std::string>> live = view_->live_calls();
   for (const auto& [call, account] : live) {
     runtime_->send(EntityKind::kCall, call, {"call.reconcile", account, {}}, [](CommandResult) {});
+  }
+  // Timers are not durable: each number's renewal is armed again (early, the
+  // command only sets its timer).
+  for (const auto& [number, account] : view_->active_numbers()) {
+    runtime_->send(EntityKind::kNumber, number, {"number.renew", account, {}},
+                   [](CommandResult) {});
   }
   // The simulator restarts often and prints its own report.
   if (!deterministic() && deliveries > 0) {
@@ -76,6 +88,7 @@ Node::~Node() {
   // The view goes before the engines its listener called: destroying it joins
   // the projection thread, so no listener call can still be running.
   view_.reset();
+  billing_.reset();
   calls_.reset();
   dispatch_.reset();
   webhooks_.reset();
@@ -84,6 +97,7 @@ Node::~Node() {
 void Node::run(const domain::Effect& effect) {
   if (effect.type == "carrier.send_sms") return dispatch_->submit(effect.data);
   if (effect.type == "timer") return after(effect.data);
+  if (billing_->run(effect)) return;
   if (effect.type == "mail.send") {
     if (ports_.mail == nullptr) throw std::logic_error("this node has no mail port");
     const auto text = [&](const char* key) { return std::string(effect.data.at(key).as_string()); };
@@ -102,17 +116,20 @@ void Node::run(const domain::Effect& effect) {
 }
 
 void Node::after(const boost::json::object& timer) {
-  // Timers are not durable: what they guard (a live call) is reconciled at
-  // the next start instead.
+  // Timers are not durable: what they guard is restored at the next start
+  // instead (a live call is reconciled, a number's renewal armed again).
   const boost::json::object& command = timer.at("command").as_object();
-  assert(timer.at("entity") == "call" && "only calls set timers");
+  const EntityKind kind = timer.at("entity") == "number" ? EntityKind::kNumber : EntityKind::kCall;
+  assert((kind == EntityKind::kNumber || timer.at("entity") == "call") &&
+         "only calls and numbers set timers");
   domain::Command cmd{std::string(command.at("type").as_string()),
                       std::string(command.at("accountId").as_string()),
                       command.at("args").as_object()};
-  ports_.timers.after(timer.at("delayMs").as_int64(),
-                      [this, id = std::string(timer.at("id").as_string()), cmd = std::move(cmd)] {
-                        runtime_->send(EntityKind::kCall, id, cmd, [](CommandResult) {});
-                      });
+  ports_.timers.after(
+      timer.at("delayMs").as_int64(),
+      [this, kind, id = std::string(timer.at("id").as_string()), cmd = std::move(cmd)] {
+        runtime_->send(kind, id, cmd, [](CommandResult) {});
+      });
 }
 
 void Node::catch_up() {

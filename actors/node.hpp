@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/billing_dispatch.hpp"
 #include "actors/call_dispatch.hpp"
 #include "actors/carrier_dispatch.hpp"
 #include "actors/ports.hpp"
@@ -23,6 +24,7 @@
 #include "eventstore/event_store.hpp"
 #include "projections/core_view.hpp"
 #include "sim/carrier.hpp"
+#include "sim/payments.hpp"
 
 namespace ap::actors {
 
@@ -39,6 +41,9 @@ struct NodePorts {
   // Sign-up codes go out here; null = this node sends no mail (a decision
   // that asks for one is a bug there).
   domain::MailPort* mail = nullptr;
+  // Top-ups and auto-recharge charge here; null = the node's own simulated
+  // processor (payments()).
+  domain::PaymentPort* payments = nullptr;
 };
 
 struct NodeOptions {
@@ -52,8 +57,9 @@ class Node final : private EffectPort {
   // Assembles a node over `store` (opened by the caller, owned from now on)
   // and recovers: the read model catches up with the log (printing progress
   // on a long catch-up), then outbound messages the carrier had not finished
-  // and webhook deliveries not yet final are handed over again, and calls
-  // that were live end (nobody is on the line after a restart).
+  // and webhook deliveries not yet final are handed over again, calls
+  // that were live end (nobody is on the line after a restart), and every
+  // active number's renewal timer is set again.
   Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions options);
   // Stops the carrier, closes the log (its last completions still reach the
   // actors) and stops the actors.
@@ -67,6 +73,9 @@ class Node final : private EffectPort {
   sim::SimCarrier& carrier() { return *carrier_; }
   WebhookDispatch& webhooks() { return *webhooks_; }
   CallDispatch& calls() { return *calls_; }
+  BillingDispatch& billing() { return *billing_; }
+  // The embedded processor, used when NodePorts::payments is null.
+  sim::SimPayments& sim_payments() { return sim_payments_; }
   domain::IdSource& ids() { return ids_; }
   const domain::Clock& clock() const { return ports_.clock; }
   domain::Entropy& entropy() { return ports_.entropy; }
@@ -83,8 +92,8 @@ class Node final : private EffectPort {
  private:
   void catch_up();
   // Effects of decisions: "timer" sends a command to an entity later,
-  // "carrier.send_sms" hands a queued message to the carrier, and the call
-  // effects go to CallDispatch.
+  // "carrier.send_sms" hands a queued message to the carrier, "billing.extend"
+  // goes to BillingDispatch and the call effects to CallDispatch.
   void run(const domain::Effect& effect) override;
   void after(const boost::json::object& timer);
 
@@ -99,6 +108,8 @@ class Node final : private EffectPort {
   std::unique_ptr<CarrierDispatch> dispatch_;
   domain::BuiltinResponder responder_;
   std::unique_ptr<CallDispatch> calls_;
+  sim::SimPayments sim_payments_;
+  std::unique_ptr<BillingDispatch> billing_;
 };
 
 }  // namespace ap::actors

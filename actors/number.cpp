@@ -1,8 +1,92 @@
 #include "actors/number.hpp"
 
+#include <algorithm>
+
+#include "actors/billing.hpp"
+
 namespace ap::domain {
 
-Decision decide_number(const NumberState& state, const Command& command, const Context&) {
+namespace {
+
+std::vector<Event> release_events(const NumberState& state, const char* reason) {
+  return {Event{"number.released",
+                {{"numberId", state.id},
+                 {"accountId", state.account_id},
+                 {"phoneNumber", state.phone_number},
+                 {"agentId",
+                  state.agent_id.empty() ? json::value(nullptr) : json::value(state.agent_id)},
+                 {"reason", reason}}},
+          Event{"account.number_released",
+                {{"accountId", state.account_id}, {"numberId", state.id}},
+                account_stream(state.account_id),
+                false}};
+}
+
+// "number.renew" {dueAtMs}: the renewal timer fired. Without dueAtMs (a
+// restart re-arming every number), or early, it only sets the timer again:
+// the host reserves the period's price only for a renewal that is due.
+Decision decide_renew(const NumberState& state, const Command& command, const Context& context) {
+  const std::int64_t now = context.now_ms;
+  if (state.status != "active") return std::vector<Event>{};
+  Outcome out;
+  const json::value* due = command.args.if_contains("dueAtMs");
+  const std::int64_t next_ms = state.grace_until_ms == 0 ? state.paid_until_ms : now;
+  if (due == nullptr || !due->is_int64() || due->as_int64() > now || now < state.paid_until_ms) {
+    out.effects.push_back(
+        renewal_timer(state.id, state.account_id, now, std::max<std::int64_t>(0, next_ms - now)));
+    return out;
+  }
+  const RateCard& card = rate_card_at(state.paid_until_ms);
+  if (!context.funds_micros || *context.funds_micros >= card.number_period_micros) {
+    const std::int64_t paid_until = state.paid_until_ms + card.number_period_ms;
+    out.events.push_back(Event{"number.renewed",
+                               {{"numberId", state.id},
+                                {"accountId", state.account_id},
+                                {"phoneNumber", state.phone_number},
+                                {"amountMicros", card.number_period_micros},
+                                {"rateVersion", card.version},
+                                {"periodStartMs", state.paid_until_ms},
+                                {"paidUntilMs", paid_until},
+                                {"atMs", now}}});
+    out.effects.push_back(renewal_timer(state.id, state.account_id, now,
+                                        std::max<std::int64_t>(0, paid_until - now)));
+    return out;
+  }
+  std::int64_t grace_until = state.grace_until_ms;
+  if (grace_until == 0) {
+    grace_until = state.paid_until_ms + card.number_grace_ms;
+    out.events.push_back(Event{"number.renewal_failed",
+                               {{"numberId", state.id},
+                                {"accountId", state.account_id},
+                                {"phoneNumber", state.phone_number},
+                                {"neededMicros", card.number_period_micros},
+                                {"graceUntilMs", grace_until},
+                                {"atMs", now}}});
+  } else if (now >= grace_until) {
+    return release_events(state, "unpaid");
+  }
+  // In grace: try again every day, and one last time when it ends.
+  out.effects.push_back(
+      renewal_timer(state.id, state.account_id, now, std::min(kDayMs, grace_until - now)));
+  return out;
+}
+
+}  // namespace
+
+Effect renewal_timer(const std::string& number_id, const std::string& account_id,
+                     std::int64_t now_ms, std::int64_t delay_ms) {
+  delay_ms = std::max<std::int64_t>(0, delay_ms);
+  return Effect{
+      "timer",
+      {{"delayMs", delay_ms},
+       {"entity", "number"},
+       {"id", number_id},
+       {"command", json::object{{"type", "number.renew"},
+                                {"accountId", account_id},
+                                {"args", json::object{{"dueAtMs", now_ms + delay_ms}}}}}}};
+}
+
+Decision decide_number(const NumberState& state, const Command& command, const Context& context) {
   if (!state.exists || state.account_id != command.account_id) {
     return make_error(ErrorKind::kNotFound, "PHONE_NUMBER_NOT_FOUND", "Phone number not found");
   }
@@ -35,18 +119,9 @@ Decision decide_number(const NumberState& state, const Command& command, const C
   }
   if (command.type == "number.release") {
     if (state.status != "active") return released_error();
-    return std::vector<Event>{
-        Event{"number.released",
-              {{"numberId", state.id},
-               {"accountId", state.account_id},
-               {"phoneNumber", state.phone_number},
-               {"agentId",
-                state.agent_id.empty() ? json::value(nullptr) : json::value(state.agent_id)}}},
-        Event{"account.number_released",
-              {{"accountId", state.account_id}, {"numberId", state.id}},
-              account_stream(state.account_id),
-              false}};
+    return release_events(state, "released_by_owner");
   }
+  if (command.type == "number.renew") return decide_renew(state, command, context);
   return unknown_command(command.type);
 }
 
@@ -60,6 +135,15 @@ void evolve_number(NumberState& state, const std::string& type, const json::obje
     const json::value& agent = data.at("agentId");
     state.agent_id = agent.is_string() ? std::string(agent.as_string()) : "";
     state.created_at_ms = data.at("createdAtMs").as_int64();
+    // Logs written before billing renewals count from provisioning.
+    const json::value* paid = data.if_contains("paidUntilMs");
+    state.paid_until_ms =
+        paid != nullptr ? paid->as_int64() : state.created_at_ms + rate_card_at(0).number_period_ms;
+  } else if (type == "number.renewed") {
+    state.paid_until_ms = data.at("paidUntilMs").as_int64();
+    state.grace_until_ms = 0;
+  } else if (type == "number.renewal_failed") {
+    state.grace_until_ms = data.at("graceUntilMs").as_int64();
   } else if (type == "number.agent_attached") {
     state.agent_id = std::string(data.at("agentId").as_string());
   } else if (type == "number.agent_detached") {

@@ -56,6 +56,44 @@ class Timers {
   virtual void after(std::int64_t delay_ms, std::function<void()> fn) = 0;
 };
 
+// ---- Money ---------------------------------------------------------------------
+
+// Reservations against an account's balance, so that work the platform
+// chooses to start never spends money the account does not have, however many
+// commands run at once. The available balance is the ledger's balance less
+// every live reservation of the account.
+class Wallet {
+ public:
+  virtual ~Wallet() = default;
+  // Reserves between `min_micros` and `want_micros` of `account`'s available
+  // balance under `hold`, adding to what `hold` already has. Returns the amount
+  // reserved now: 0 (and nothing reserved) when less than `min_micros` is available.
+  virtual std::int64_t reserve(const std::string& account, const std::string& hold,
+                               std::int64_t want_micros, std::int64_t min_micros) = 0;
+  // Drops `hold` once the ledger has applied log position `after_position`
+  // (at once when it has, or when the position is 0): by then the charge the
+  // hold stood for is in the balance.
+  virtual void release(const std::string& hold, std::uint64_t after_position) = 0;
+};
+
+// A payment processor (a simulated one by default; Stripe later). One charge
+// per idempotency key: asking again with the same key returns the first answer.
+struct PaymentResult {
+  bool ok = false;
+  std::string payment_id;  // The processor's id of the charge (also on a decline).
+  std::string code;        // Why it was declined, e.g. "card_declined"; "" when ok.
+  std::string message;
+};
+class PaymentPort {
+ public:
+  virtual ~PaymentPort() = default;
+  // Charges `amount_micros` to `account`'s payment method; `done` runs once,
+  // on any thread.
+  virtual void charge(const std::string& account, std::int64_t amount_micros,
+                      const std::string& idempotency_key,
+                      std::function<void(PaymentResult)> done) = 0;
+};
+
 // ---- Webhook transport -------------------------------------------------------
 
 struct WebhookRequest {

@@ -51,7 +51,7 @@ struct Runtime::Impl {
 
   Impl(es::EventStore& s, domain::IdSource& i, domain::Entropy& n, domain::CarrierPort& c,
        const domain::Clock& k, domain::Timers& t, EffectPort* e, RuntimeOptions o)
-      : env{s, i, n, c, k, o.snapshot_every, e}, timers(t), options(o) {}
+      : env{s, i, n, c, k, o.snapshot_every, e, o.wallet}, timers(t), options(o) {}
 };
 
 namespace {

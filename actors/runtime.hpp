@@ -33,6 +33,8 @@ struct RuntimeOptions {
   // pile up in memory.
   std::int64_t call_idle_timeout_ms = 10'000;
   std::uint64_t snapshot_every = 50;  // Save a snapshot every N events of a stream.
+  // Reserves what commands spend (the node's ledger); null = funds unchecked.
+  domain::Wallet* wallet = nullptr;
 };
 
 class Runtime {

@@ -4,6 +4,7 @@
 
 #include "actors/account.hpp"
 #include "actors/agent.hpp"
+#include "actors/billing.hpp"
 #include "actors/ports.hpp"
 #include "actors/secrets.hpp"
 
@@ -18,7 +19,8 @@ std::string text_of(const json::object& o, const char* key) {
 
 // Appends `decided` (a decision that must have succeeded) to `out`, each
 // own-stream event moved to `stream` (the first one creating it when `create`).
-void take(Decision decided, const std::string& stream, bool create, std::vector<Event>& out) {
+void take(Decision decided, const std::string& stream, bool create, std::vector<Event>& out,
+          std::vector<Effect>* effects = nullptr) {
   if (auto* error = std::get_if<DomainError>(&decided)) {
     // The composed deciders refuse nothing a fresh sign-up can send them; a
     // refusal here is a bug, answered as an entity fault by the host.
@@ -32,6 +34,9 @@ void take(Decision decided, const std::string& stream, bool create, std::vector<
       first = false;
     }
     out.push_back(std::move(e));
+  }
+  if (effects != nullptr) {
+    for (Effect& effect : std::get<Outcome>(decided).effects) effects->push_back(std::move(effect));
   }
 }
 
@@ -113,11 +118,15 @@ Decision decide_verify(const VerificationState& state, const Command& command,
   for (const Event& e : events) {
     if (e.stream == account_stream(account_id)) evolve_account(account, e.type, e.data);
   }
+  // The number is paid from the sign-up credit made in this same append.
+  Context funded = context;
+  funded.funds_micros = rate_card_at(context.now_ms).signup_credit_micros;
   std::vector<Event> number;
+  std::vector<Effect> effects;
   take(decide_account(account,
                       {"number.provision", account_id, {{"country", "US"}, {"agentId", agent_id}}},
-                      context),
-       account_stream(account_id), false, number);
+                      funded),
+       account_stream(account_id), false, number, &effects);
   const std::string name = state.agent_name.empty() ? "My agent" : state.agent_name;
   AgentState agent;
   agent.id = agent_id;
@@ -148,7 +157,9 @@ Decision decide_verify(const VerificationState& state, const Command& command,
                           {"phoneNumber", phone},
                           {"source", a.contains("source") ? a.at("source") : json::value(nullptr)},
                           {"atMs", context.now_ms}}});
-  return events;
+  Outcome out(std::move(events));
+  out.effects = std::move(effects);
+  return out;
 }
 
 }  // namespace

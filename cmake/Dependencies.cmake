@@ -7,6 +7,7 @@ find_package(Boost 1.81.0 EXACT CONFIG REQUIRED COMPONENTS json)
 find_package(simdjson 3.0 CONFIG REQUIRED)
 find_package(OpenSSL 3.0 REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+find_package(date 3.0 CONFIG REQUIRED)
 
 if(TARGET RocksDB::rocksdb-shared)
   set(AP_ROCKSDB RocksDB::rocksdb-shared)

@@ -121,7 +121,7 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   // The layout version rides with the first commit of a fresh read model.
   if (!version_written_) batch.put(kVersionKey, std::to_string(kRowsVersion));
   const std::uint64_t last = events.back().position;
-  const es::Status status = store_.commit_view(name_, std::move(batch), last);
+  const es::Status status = commit_with_funds(std::move(batch), last);
   // A view that cannot be written cannot serve reads correctly, and going on
   // would commit a later checkpoint over the lost rows. Stop the process:
   // the next start replays the log from the last committed checkpoint.
@@ -216,7 +216,7 @@ void CoreView::start_conversation(const std::string& account, const json::object
 
 void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   const std::string& type = event.type;
-  if (type.rfind("account.api_key", 0) != 0 && type.rfind("agent.", 0) != 0 &&
+  if (type.rfind("account.", 0) != 0 && type.rfind("agent.", 0) != 0 &&
       type.rfind("number.", 0) != 0 && type.rfind("conversation.", 0) != 0 &&
       type.rfind("message.", 0) != 0 && type.rfind("idempotency.", 0) != 0 &&
       type.rfind("webhook.", 0) != 0 && type.rfind("call.", 0) != 0 &&
@@ -225,6 +225,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   }
   const json::object data = json::parse(event.payload).as_object();
   const std::string account = str(data, "accountId");
+  apply_ledger(event, data, batch);
+  apply_usage(event, data, batch);
 
   if (type == "account.api_key_created") {
     batch.put("k/" + str(data, "sha256"), account + " " + str(data, "sha256"));
@@ -655,6 +657,16 @@ std::optional<std::pair<std::string, std::string>> CoreView::number_by_phone(
   if (!value) return std::nullopt;
   const std::size_t space = value->find(' ');
   return std::make_pair(value->substr(0, space), value->substr(space + 1));
+}
+
+std::vector<std::pair<std::string, std::string>> CoreView::active_numbers() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  store_.scan_view(name_, "p/", "", [&](std::string_view, std::string_view value) {
+    const std::size_t space = value.find(' ');
+    out.emplace_back(std::string(value.substr(space + 1)), std::string(value.substr(0, space)));
+    return true;
+  });
+  return out;
 }
 
 std::optional<std::string> CoreView::conversation(const std::string& account,

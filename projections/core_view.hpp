@@ -46,6 +46,19 @@
 //                                createdAt, interrupted, answered, said: [{text, interim}]}:
 //                                turn 0 is the greeting
 //   Cv/<call id>              -> "<account>": a live call (ended at the next start)
+//   Lb/<account>              -> {balanceMicros, entries, creditedMicros, debitedMicros,
+//                                autoRecharge {enabled, thresholdMicros, amountMicros},
+//                                lastDecline {atMs, code, message} or null}
+//   Le/<account>/<seq, 12 hex digits> -> a ledger entry (docs/billing.md): one per cause
+//   Lk/<account>/<cause key>  -> the entry's seq: a cause is charged once, ever
+//   Uh/<account>/<hour, 8 hex digits>, Ud/<account>/<YYYY-MM-DD> -> {m, c, w, s}:
+//                                messages, calls started, webhook deliveries, billed
+//                                voice seconds in that UTC hour / day
+//   Ua/<account>/<agent or ->/<hour> -> {m, c, s}: the agent's messages, completed
+//                                calls and their seconds ("-": no agent)
+//   Un/<account>/<number id>  -> {m, c}: the number's messages and calls
+//   Ut/<account>              -> {m, c}: all-time messages and calls
+//   An/<account>/<agent id>   -> the agent's name (kept after it is deleted)
 //   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
 //                                Idempotency-Key's claim and, once answered, its response
 //   version                   -> kRowsVersion, as decimal text
@@ -66,6 +79,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/ports.hpp"
 #include "eventstore/event_store.hpp"
 
 namespace ap::projections {
@@ -78,12 +92,20 @@ struct Page {
   bool has_more = false;
 };
 
-class CoreView {
+// The current calendar `period` ("week" from Monday, "month" or "year") at
+// `now_ms` in the IANA time zone `tz` ("" = UTC), as [from_ms, to_ms).
+// Returns false, with `error` set, for an unknown period or zone.
+bool calendar_period(std::int64_t now_ms, const std::string& period, const std::string& tz,
+                     std::int64_t* from_ms, std::int64_t* to_ms, std::string* error);
+
+// The view is also the node's Wallet: the balance that reservations are
+// taken from is the ledger's.
+class CoreView final : public domain::Wallet {
  public:
   // The rows live under projection `name`; a second view under another name
   // rebuilds the same rows from the log (the simulator compares the two).
   explicit CoreView(es::EventStore& store, std::string name = kName);
-  ~CoreView();
+  ~CoreView() override;
 
   // Starts applying events after the stored checkpoint, then live ones.
   void start();
@@ -123,6 +145,8 @@ class CoreView {
 
   // PhoneNumberResponse JSON (any status), or nullopt if unknown or not this account's.
   std::optional<std::string> number(const std::string& account, const std::string& number_id) const;
+  // (number id, account) of every active number, in any account.
+  std::vector<std::pair<std::string, std::string>> active_numbers() const;
   // Active numbers only.
   Page numbers(const std::string& account, std::uint64_t offset, std::uint64_t limit) const;
 
@@ -183,13 +207,43 @@ class CoreView {
   // (call id, account) of every call live in the read model.
   std::vector<std::pair<std::string, std::string>> live_calls() const;
 
+  // ---- Billing (projections/ledger_view.cpp) ----
+
+  // The account's Lb/ row (zero balance when it has none).
+  json::object billing(const std::string& account) const;
+  // The account's ledger entries with seq > after_seq, oldest first, at most `limit`.
+  std::vector<std::string> ledger(const std::string& account, std::uint64_t after_seq,
+                                  std::uint64_t limit) const;
+  // Every account with a ledger, in id order.
+  std::vector<std::string> ledger_accounts() const;
+  // Reservations (actors/ports.hpp, Wallet): the balance less live holds.
+  std::int64_t reserve(const std::string& account, const std::string& hold,
+                       std::int64_t want_micros, std::int64_t min_micros) override;
+  void release(const std::string& hold, std::uint64_t after_position) override;
+  // What the account may spend now: its balance less its live reservations.
+  std::int64_t available_micros(const std::string& account) const;
+
+  // ---- Usage (projections/usage_view.cpp; contract B.9, E.1) ----
+
+  // UsageResponse at `now_ms`.
+  json::object usage(const std::string& account, std::int64_t now_ms) const;
+  // DailyUsagePoint for each of the `days` UTC days up to and including today.
+  json::array usage_daily(const std::string& account, std::int64_t now_ms, int days) const;
+  // MonthlyUsagePoint for each of the `months` UTC months up to this one.
+  json::array usage_monthly(const std::string& account, std::int64_t now_ms, int months) const;
+  // NumberUsageItem of each of the account's numbers.
+  json::array usage_by_number(const std::string& account) const;
+  // AgentUsageItem of each agent (and "Unassigned") for [from_ms, to_ms).
+  json::array usage_by_agent(const std::string& account, std::int64_t from_ms,
+                             std::int64_t to_ms) const;
+
   // The row of an Idempotency-Key (by its hash), or nullopt when unused.
   std::optional<json::object> idempotency(const std::string& key_hash) const;
 
   static constexpr const char* kName = "core";  // The server's projection.
   // The layout of the rows below. A data folder whose rows have another
   // layout has its read model rebuilt from the log at start.
-  static constexpr int kRowsVersion = 4;
+  static constexpr int kRowsVersion = 5;
   static constexpr const char* kVersionKey = "version";
 
  private:
@@ -231,6 +285,26 @@ class CoreView {
   void put_call_summary(const std::string& call_id, const json::object& summary,
                         es::ViewBatch& batch) const;
   static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);
+  // Ledger entries and usage counters of one event (ledger_view.cpp, usage_view.cpp).
+  void apply_ledger(const es::RecordedEvent& event, const json::object& data, es::ViewBatch& batch);
+  void apply_usage(const es::RecordedEvent& event, const json::object& data,
+                   es::ViewBatch& batch) const;
+  // Adds `amount_micros` (negative: a charge) to the account's ledger as the
+  // entry `entry`, unless `cause_key` was charged before.
+  void post_entry(const std::string& account, const std::string& cause_key,
+                  std::int64_t amount_micros, json::object entry, const es::RecordedEvent& event,
+                  es::ViewBatch& batch) const;
+  // Adds `delta` to `field` of the JSON counter row at `key`.
+  using CounterRow = json::object;
+  void bump_row(const std::string& key, const char* field, std::int64_t delta,
+                es::ViewBatch& batch) const;
+  // PlanLimits of pay-as-you-go: 0 = no cap.
+  static constexpr std::int64_t kNumberLimit = 10;
+  static constexpr std::int64_t kNoCap = 0;
+  static constexpr std::int64_t kMaxCallMinutes = 60;
+  // Commits `batch` with `last`, and ends the reservations of calls whose
+  // end it holds, in one step as far as reserve() can tell.
+  es::Status commit_with_funds(es::ViewBatch batch, std::uint64_t last);
   void attach_to_agent(const std::string& account, const std::string& agent_id,
                        const json::object& number, es::ViewBatch& batch) const;
   void detach_from_agent(const std::string& account, const std::string& agent_id,
@@ -245,6 +319,11 @@ class CoreView {
   std::multimap<std::uint64_t, std::function<void()>> waiters_;
   Listener listener_;             // Guarded by mu_.
   bool version_written_ = false;  // The rows' layout version is stored (projection thread).
+  // Reservations: hold id -> (account, micros), and each account's total.
+  mutable std::mutex funds_mu_;
+  std::map<std::string, std::pair<std::string, std::int64_t>> holds_;
+  std::map<std::string, std::int64_t> held_by_account_;
+  std::vector<std::string> ending_holds_;  // Calls ended in the batch being applied.
 };
 
 }  // namespace ap::projections

@@ -138,35 +138,38 @@ AccountState created_account() {
   return state;
 }
 
-Decision provision(const AccountState& state, int n) {
+Decision provision(const AccountState& state, int n, std::int64_t funds_micros) {
   Context context = context_at(0);
   context.port_answer = {{"phoneNumber", "+1415200010" + std::to_string(n % 10)}};
+  context.funds_micros = funds_micros;
   return decide_account(state, {"number.provision", "acct_1", {{"country", "US"}}}, context);
 }
 
-TEST(AccountDecider, SignupCreditAndTheNumberCap) {
+TEST(AccountDecider, ProvisioningNeedsTheFirstPeriodAndRespectsTheNumberCap) {
   AccountState account = created_account();
-  EXPECT_EQ(account.balance_micros, 5'000'000);
   ASSERT_EQ(account.keys.size(), 1u);
-  // $5.00 pays for one $3.00 number; the second is refused for balance.
-  Decision provisioned = provision(account, 1);
+  // The host reserved $3.00: the number is provisioned and charged.
+  Decision provisioned = provision(account, 1, 3 * kMicrosPerDollar);
   const auto& first = events_of(provisioned);
   ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].type, "account.number_charged");
+  EXPECT_EQ(first[0].data.at("amountMicros").as_int64(), 3 * kMicrosPerDollar);
   const std::string number_id(first[1].data.at("numberId").as_string());
   EXPECT_EQ(number_id.rfind("num_", 0), 0u);
   EXPECT_EQ(first[1].stream, number_stream(number_id));
   EXPECT_TRUE(first[1].new_stream);
+  EXPECT_EQ(first[1].data.at("paidUntilMs").as_int64(), 30LL * 24 * 3600 * 1000);
   EXPECT_EQ(first[2].stream, phone_stream("+14152000101"));
   for (const Event& e : first) {
     if (e.stream.empty()) evolve_account(account, e.type, e.data);
   }
-  EXPECT_EQ(account.balance_micros, 2'000'000);
-  Decision second = provision(account, 2);
+  // One micro-dollar short of a period is refused for balance.
+  Decision second = provision(account, 2, 3 * kMicrosPerDollar - 1);
   EXPECT_EQ(std::get<DomainError>(second).code, "INSUFFICIENT_BALANCE");
 
-  account.balance_micros = 100 * kMicrosPerDollar;
   account.active_numbers = kSelfServeNumberLimit;
-  EXPECT_EQ(std::get<DomainError>(provision(account, 3)).code, "VALIDATION_ERROR_NUMBER_LIMIT");
+  EXPECT_EQ(std::get<DomainError>(provision(account, 3, 100 * kMicrosPerDollar)).code,
+            "VALIDATION_ERROR_NUMBER_LIMIT");
 }
 
 TEST(AccountDecider, RevokedKeysCannotBeRevokedAgain) {

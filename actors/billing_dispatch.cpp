@@ -1,0 +1,148 @@
+#include "actors/billing_dispatch.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <cassert>
+#include <memory>
+
+#include "actors/billing.hpp"
+
+namespace ap::actors {
+
+namespace json = boost::json;
+
+namespace {
+
+std::int64_t integer(const json::object& o, const char* key, std::int64_t fallback) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
+}
+
+// Events after which an account's balance may be lower than before.
+bool debits(const std::string& type) {
+  return type == "account.number_charged" || type == "number.renewed" || type == "message.queued" ||
+         type == "call.ended" || type == "call.started";
+}
+
+}  // namespace
+
+BillingDispatch::BillingDispatch(Runtime& runtime, es::EventStore& store,
+                                 projections::CoreView& view, domain::PaymentPort& payments,
+                                 const domain::Clock& clock)
+    : runtime_(runtime), store_(store), view_(view), payments_(payments), clock_(clock) {}
+
+void BillingDispatch::top_up(const std::string& account, std::int64_t amount_micros,
+                             const std::string& idempotency_key,
+                             std::function<void(TopUpResult)> done) {
+  assert(amount_micros > 0 && !idempotency_key.empty());
+  auto shared_done = std::make_shared<std::function<void(TopUpResult)>>(std::move(done));
+  payments_.charge(
+      account, amount_micros, idempotency_key,
+      [this, account, amount_micros, shared_done](domain::PaymentResult paid) {
+        json::object args{{"amountMicros", amount_micros}, {"paymentId", paid.payment_id}};
+        if (paid.ok) {
+          args["reason"] = "top_up";
+          return runtime_.send(EntityKind::kAccount, account,
+                               {"account.credit", account, std::move(args)},
+                               [shared_done, payment = paid.payment_id](CommandResult result) {
+                                 TopUpResult out;
+                                 out.payment_id = payment;
+                                 out.ok = result.ok;
+                                 if (!result.ok) out.error = result.error;
+                                 out.last_position = result.last_position;
+                                 (*shared_done)(std::move(out));
+                               });
+        }
+        args["reason"] = "top_up";
+        args["code"] = paid.code;
+        args["message"] = paid.message;
+        runtime_.send(EntityKind::kAccount, account,
+                      {"account.payment_declined", account, std::move(args)},
+                      [shared_done, paid](CommandResult result) {
+                        TopUpResult out;
+                        out.payment_id = paid.payment_id;
+                        out.last_position = result.last_position;
+                        out.error = domain::make_error(
+                            domain::ErrorKind::kInsufficientBalance, "PAYMENT_DECLINED",
+                            "The payment was declined (" + paid.code + "): " + paid.message);
+                        (*shared_done)(std::move(out));
+                      });
+      });
+}
+
+void BillingDispatch::on_event(const std::string& type, const std::string& payload) {
+  if (!debits(type)) return;
+  const json::object data = json::parse(payload).as_object();
+  const json::value* account = data.if_contains("accountId");
+  if (account == nullptr || !account->is_string()) return;
+  recharge(std::string(account->as_string()));
+}
+
+void BillingDispatch::recharge(const std::string& account) {
+  const json::object billing = view_.billing(account);
+  const json::object& config = billing.at("autoRecharge").as_object();
+  if (!config.at("enabled").as_bool()) return;
+  const std::int64_t amount = config.at("amountMicros").as_int64();
+  if (view_.available_micros(account) >= config.at("thresholdMicros").as_int64()) return;
+  const json::value& decline = billing.at("lastDecline");
+  if (decline.is_object() &&
+      clock_.now_ms() - integer(decline.as_object(), "atMs", 0) < kRetryAfterDeclineMs) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!recharging_.insert(account).second) return;
+  }
+  // One key per ledger position: the same low balance never recharges twice,
+  // even when the events that caused it are seen again after a restart.
+  const std::string key =
+      "auto:" + account + ":" + std::to_string(billing.at("entries").as_int64());
+  payments_.charge(account, amount, key, [this, account, amount](domain::PaymentResult paid) {
+    json::object args{
+        {"amountMicros", amount}, {"paymentId", paid.payment_id}, {"reason", "auto_recharge"}};
+    std::string type = "account.credit";
+    if (!paid.ok) {
+      type = "account.payment_declined";
+      args["code"] = paid.code;
+      args["message"] = paid.message;
+    }
+    runtime_.send(EntityKind::kAccount, account, {type, account, std::move(args)},
+                  [this, account](CommandResult result) {
+                    // The view shows the credit (or the decline) before the
+                    // next recharge of this account is considered.
+                    view_.when_applied(result.last_position, [this, account] {
+                      std::lock_guard<std::mutex> lock(mu_);
+                      recharging_.erase(account);
+                    });
+                  });
+  });
+}
+
+bool BillingDispatch::run(const domain::Effect& effect) {
+  if (effect.type != "billing.extend") return false;
+  extend_call(effect.data);
+  return true;
+}
+
+void BillingDispatch::extend_call(const json::object& data) {
+  const std::string call(data.at("callId").as_string());
+  const std::string account(data.at("accountId").as_string());
+  const std::string mode(data.at("mode").as_string());
+  const domain::RateCard& card = domain::rate_card_at(data.at("startedAtMs").as_int64());
+  // At least one more second, so that every extension lengthens the call.
+  const std::int64_t per_minute = domain::voice_per_minute_micros(card, mode);
+  const std::int64_t one_second = (per_minute + 59) / 60;
+  const std::int64_t want = per_minute * card.voice_reserve_seconds / 60;
+  const std::string hold = domain::call_hold_id(call);
+  const std::int64_t granted = view_.reserve(account, hold, want, one_second);
+  runtime_.send(EntityKind::kCall, call,
+                {"call.extend_budget", account, {{"grantedMicros", granted}}},
+                [this, hold, granted](CommandResult result) {
+                  if (granted == 0 || (result.ok && !result.events.empty())) return;
+                  // The call had ended: what was added to its hold is not
+                  // needed, once its end is in the balance.
+                  view_.release(hold, store_.head_position());
+                });
+}
+
+}  // namespace ap::actors

@@ -1,0 +1,68 @@
+// BillingDispatch: the money process around the ledger. It takes top-ups
+// through the payment port and records each outcome in the account's log
+// (account.credited, or account.payment_declined), recharges an account whose
+// balance fell below its auto-recharge threshold, and extends the reservation
+// of a live call whose budget ran out (the call's "billing.extend" effect).
+//
+// Charges reach the processor with an idempotency key, and a credit claims
+// its payment id in the log ("payment-<sha256>"), so a retried top-up, a
+// redelivered event or a restart never credits one payment twice.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "actors/ports.hpp"
+#include "actors/runtime.hpp"
+#include "projections/core_view.hpp"
+
+namespace ap::actors {
+
+struct TopUpResult {
+  bool ok = false;
+  domain::DomainError error;  // When !ok: 402 PAYMENT_DECLINED, or the command's error
+                              // (409 CONFLICT for a payment id credited before).
+  std::string payment_id;
+  std::uint64_t last_position = 0;  // Of the credit (or the decline) in the log.
+};
+
+class BillingDispatch {
+ public:
+  BillingDispatch(Runtime& runtime, es::EventStore& store, projections::CoreView& view,
+                  domain::PaymentPort& payments, const domain::Clock& clock);
+
+  // Charges `amount_micros` to the account's payment method under
+  // `idempotency_key` and credits it. `done` runs once, on any thread, after
+  // the outcome is durable (not necessarily applied to the view).
+  void top_up(const std::string& account, std::int64_t amount_micros,
+              const std::string& idempotency_key, std::function<void(TopUpResult)> done);
+
+  // Feeds an event the projection has just applied (projection thread): a
+  // charge may take the balance below the auto-recharge threshold.
+  void on_event(const std::string& type, const std::string& payload);
+
+  // Runs "billing.extend"; false for any other effect.
+  bool run(const domain::Effect& effect);
+
+  // After a decline, auto-recharge waits this long before it tries again.
+  static constexpr std::int64_t kRetryAfterDeclineMs = 60LL * 60 * 1000;
+
+ private:
+  void recharge(const std::string& account);
+  void extend_call(const boost::json::object& data);
+
+  Runtime& runtime_;
+  es::EventStore& store_;
+  projections::CoreView& view_;
+  domain::PaymentPort& payments_;
+  const domain::Clock& clock_;
+  std::mutex mu_;
+  std::set<std::string> recharging_;  // Accounts with an auto-recharge in flight.
+};
+
+}  // namespace ap::actors

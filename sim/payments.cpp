@@ -1,0 +1,52 @@
+#include "sim/payments.hpp"
+
+#include <cassert>
+
+#include "actors/secrets.hpp"
+
+namespace ap::sim {
+
+void SimPayments::charge(const std::string& account, std::int64_t amount_micros,
+                         const std::string& idempotency_key,
+                         std::function<void(domain::PaymentResult)> done) {
+  assert(amount_micros > 0 && !idempotency_key.empty());
+  domain::PaymentResult result;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto known = answers_.find(idempotency_key);
+    if (known != answers_.end()) {
+      result = known->second;
+    } else {
+      const bool decline = decline_all_ || decline_next_ > 0;
+      if (decline_next_ > 0) --decline_next_;
+      result.ok = !decline;
+      result.payment_id =
+          "pay_sim_" + domain::sha256_hex(account + "\n" + idempotency_key).substr(0, 24);
+      if (decline) {
+        result.code = "card_declined";
+        result.message = "The simulated processor declined the charge";
+      } else {
+        ++accepted_;
+      }
+      answers_.emplace(idempotency_key, result);
+    }
+  }
+  done(std::move(result));
+}
+
+void SimPayments::set_decline_all(bool decline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  decline_all_ = decline;
+}
+
+void SimPayments::decline_next(int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  decline_next_ = count;
+}
+
+std::int64_t SimPayments::accepted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return accepted_;
+}
+
+}  // namespace ap::sim
