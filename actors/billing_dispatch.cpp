@@ -18,10 +18,12 @@ std::int64_t integer(const json::object& o, const char* key, std::int64_t fallba
   return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
 }
 
-// Events after which an account's balance may be lower than before.
-bool debits(const std::string& type) {
+// Events after which an account may need recharging: its balance is lower
+// than before, or its threshold was set.
+bool may_need_recharge(const std::string& type) {
   return type == "account.number_charged" || type == "number.renewed" || type == "message.queued" ||
-         type == "call.ended" || type == "call.started";
+         type == "call.ended" || type == "call.started" ||
+         type == "account.auto_recharge_configured";
 }
 
 }  // namespace
@@ -33,45 +35,29 @@ BillingDispatch::BillingDispatch(Runtime& runtime, es::EventStore& store,
 
 void BillingDispatch::top_up(const std::string& account, std::int64_t amount_micros,
                              const std::string& idempotency_key,
-                             std::function<void(TopUpResult)> done) {
+                             std::optional<IdempotencyClaim> claim, TopUpDone done) {
   assert(amount_micros > 0 && !idempotency_key.empty());
-  auto shared_done = std::make_shared<std::function<void(TopUpResult)>>(std::move(done));
+  auto shared_done = std::make_shared<TopUpDone>(std::move(done));
+  auto shared_claim = std::make_shared<std::optional<IdempotencyClaim>>(std::move(claim));
   payments_.charge(
       account, amount_micros, idempotency_key,
-      [this, account, amount_micros, shared_done](domain::PaymentResult paid) {
-        json::object args{{"amountMicros", amount_micros}, {"paymentId", paid.payment_id}};
-        if (paid.ok) {
-          args["reason"] = "top_up";
-          return runtime_.send(EntityKind::kAccount, account,
-                               {"account.credit", account, std::move(args)},
-                               [shared_done, payment = paid.payment_id](CommandResult result) {
-                                 TopUpResult out;
-                                 out.payment_id = payment;
-                                 out.ok = result.ok;
-                                 if (!result.ok) out.error = result.error;
-                                 out.last_position = result.last_position;
-                                 (*shared_done)(std::move(out));
-                               });
+      [this, account, amount_micros, shared_done, shared_claim](domain::PaymentResult paid) {
+        json::object args{
+            {"amountMicros", amount_micros}, {"paymentId", paid.payment_id}, {"reason", "top_up"}};
+        if (!paid.ok) {
+          args["code"] = paid.code;
+          args["message"] = paid.message;
         }
-        args["reason"] = "top_up";
-        args["code"] = paid.code;
-        args["message"] = paid.message;
-        runtime_.send(EntityKind::kAccount, account,
-                      {"account.payment_declined", account, std::move(args)},
-                      [shared_done, paid](CommandResult result) {
-                        TopUpResult out;
-                        out.payment_id = paid.payment_id;
-                        out.last_position = result.last_position;
-                        out.error = domain::make_error(
-                            domain::ErrorKind::kInsufficientBalance, "PAYMENT_DECLINED",
-                            "The payment was declined (" + paid.code + "): " + paid.message);
-                        (*shared_done)(std::move(out));
-                      });
+        const char* type = paid.ok ? "account.credit" : "account.payment_declined";
+        runtime_.send(
+            EntityKind::kAccount, account, {type, account, std::move(args)},
+            [shared_done, paid](CommandResult result) { (*shared_done)(std::move(result), paid); },
+            std::move(*shared_claim));
       });
 }
 
 void BillingDispatch::on_event(const std::string& type, const std::string& payload) {
-  if (!debits(type)) return;
+  if (!may_need_recharge(type)) return;
   const json::object data = json::parse(payload).as_object();
   const json::value* account = data.if_contains("accountId");
   if (account == nullptr || !account->is_string()) return;
@@ -85,7 +71,7 @@ void BillingDispatch::recharge(const std::string& account) {
   const std::int64_t amount = config.at("amountMicros").as_int64();
   if (view_.available_micros(account) >= config.at("thresholdMicros").as_int64()) return;
   const json::value& decline = billing.at("lastDecline");
-  if (decline.is_object() &&
+  if (decline.is_object() && decline.as_object().at("reason") == "auto_recharge" &&
       clock_.now_ms() - integer(decline.as_object(), "atMs", 0) < kRetryAfterDeclineMs) {
     return;
   }

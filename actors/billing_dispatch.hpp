@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -23,24 +24,21 @@
 
 namespace ap::actors {
 
-struct TopUpResult {
-  bool ok = false;
-  domain::DomainError error;  // When !ok: 402 PAYMENT_DECLINED, or the command's error
-                              // (409 CONFLICT for a payment id credited before).
-  std::string payment_id;
-  std::uint64_t last_position = 0;  // Of the credit (or the decline) in the log.
-};
-
 class BillingDispatch {
  public:
   BillingDispatch(Runtime& runtime, es::EventStore& store, projections::CoreView& view,
                   domain::PaymentPort& payments, const domain::Clock& clock);
 
   // Charges `amount_micros` to the account's payment method under
-  // `idempotency_key` and credits it. `done` runs once, on any thread, after
-  // the outcome is durable (not necessarily applied to the view).
+  // `idempotency_key` and records the outcome: "account.credit" when the
+  // processor took the money, else "account.payment_declined", either with
+  // `claim` appended. `done` runs once, on any thread, with that command's
+  // result (durable, not necessarily applied to the view) and the
+  // processor's answer. A payment credited before fails with 409 CONFLICT.
+  using TopUpDone = std::function<void(CommandResult recorded, domain::PaymentResult paid)>;
   void top_up(const std::string& account, std::int64_t amount_micros,
-              const std::string& idempotency_key, std::function<void(TopUpResult)> done);
+              const std::string& idempotency_key, std::optional<IdempotencyClaim> claim,
+              TopUpDone done);
 
   // Feeds an event the projection has just applied (projection thread): a
   // charge may take the balance below the auto-recharge threshold.
@@ -49,7 +47,7 @@ class BillingDispatch {
   // Runs "billing.extend"; false for any other effect.
   bool run(const domain::Effect& effect);
 
-  // After a decline, auto-recharge waits this long before it tries again.
+  // After an auto-recharge is declined, the next waits this long.
   static constexpr std::int64_t kRetryAfterDeclineMs = 60LL * 60 * 1000;
 
  private:

@@ -327,6 +327,8 @@ void Api::Impl::dispatch(const Call& call) {
   if (call.parts.size() >= 2 && call.parts[1] == "conversations") return route_conversations(call);
   if (call.parts.size() >= 2 && call.parts[1] == "webhooks") return route_webhooks(call);
   if (call.parts.size() >= 2 && call.parts[1] == "calls") return route_calls(call);
+  if (call.parts.size() >= 2 && call.parts[1] == "billing") return route_billing(call);
+  if (call.parts.size() >= 2 && call.parts[1] == "usage") return route_usage(call);
   call.unknown_route();
 }
 

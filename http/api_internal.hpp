@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "actors/aggregate.hpp"
+#include "actors/billing_dispatch.hpp"
 #include "actors/calling.hpp"
 #include "actors/domain.hpp"
 #include "actors/messaging.hpp"
@@ -25,6 +26,7 @@
 #include "http/metrics.hpp"
 #include "http/rate_limit.hpp"
 #include "http/request_parsing.hpp"
+#include "sim/payments.hpp"
 
 namespace ap::http {
 
@@ -138,7 +140,9 @@ struct Api::Impl {
         simulator(sandbox ? &node.carrier() : nullptr),
         production(!sandbox),
         webhooks(node.webhooks()),
-        calls(node.calls()) {}
+        calls(node.calls()),
+        billing(node.billing()),
+        payments(sandbox ? &node.sim_payments() : nullptr) {}
 
   void note_write(const std::string& account, std::uint64_t position) {
     std::lock_guard<std::mutex> lock(writes_mu);
@@ -159,37 +163,44 @@ struct Api::Impl {
   }
 
   // Sends a command; on success waits for the projection to apply it and
-  // answers with `respond(result)`; on failure answers with the error.
-  // Sends a command; on success waits for the projection to apply it and
   // answers with `respond(result)`; on failure answers with the error. With
   // an Idempotency-Key, the key is claimed with the command's events and the
   // answer is recorded in the log before it is sent.
   void command(EntityKind kind, const std::string& id, domain::Command cmd, const Responder& reply,
                std::function<Response(const CommandResult&)> respond) {
     const std::string account = cmd.account_id;
-    std::optional<actors::IdempotencyClaim> claim;
-    if (reply.idempotency) {
-      const IdempotencyContext& idem = *reply.idempotency;
-      claim = actors::IdempotencyClaim{idempotency_stream(idem.key_hash),
-                                       {{"accountId", idem.account},
-                                        {"keyHash", idem.key_hash},
-                                        {"fingerprint", idem.fingerprint},
-                                        {"atMs", clock.now_ms()}}};
-    }
     runtime.send(
         kind, id, std::move(cmd),
-        [this, account, reply, respond](CommandResult result) {
-          if (!result.ok) return reply(domain_error_response(result.error));
-          if (result.last_position == 0) return reply(respond(result));
-          note_write(account, result.last_position);
-          view.when_applied(
-              result.last_position, [this, reply, respond, result = std::move(result)] {
-                Response response = respond(result);
-                if (!result.claimed) return reply(std::move(response));
-                record_idempotent_response(*reply.idempotency, std::move(response), reply);
-              });
+        [this, account, reply, respond = std::move(respond)](CommandResult result) {
+          answer(account, reply, std::move(result), respond);
         },
-        std::move(claim));
+        claim_for(reply));
+  }
+
+  // The claim of the Idempotency-Key `reply` answers, if any, to append with a command's events.
+  std::optional<actors::IdempotencyClaim> claim_for(const Responder& reply) const {
+    if (!reply.idempotency) return std::nullopt;
+    const IdempotencyContext& idem = *reply.idempotency;
+    return actors::IdempotencyClaim{idempotency_stream(idem.key_hash),
+                                    {{"accountId", idem.account},
+                                     {"keyHash", idem.key_hash},
+                                     {"fingerprint", idem.fingerprint},
+                                     {"atMs", clock.now_ms()}}};
+  }
+
+  // Answers a command's `result` as command() does: the error, or
+  // `respond(result)` once the projection has applied what it wrote (and,
+  // for a claimed Idempotency-Key, once the answer is recorded).
+  void answer(const std::string& account, const Responder& reply, CommandResult result,
+              const std::function<Response(const CommandResult&)>& respond) {
+    if (!result.ok) return reply(domain_error_response(result.error));
+    if (result.last_position == 0) return reply(respond(result));
+    note_write(account, result.last_position);
+    view.when_applied(result.last_position, [this, reply, respond, result = std::move(result)] {
+      Response response = respond(result);
+      if (!result.claimed) return reply(std::move(response));
+      record_idempotent_response(*reply.idempotency, std::move(response), reply);
+    });
   }
 
   static std::string idempotency_stream(const std::string& key_hash) { return "idem-" + key_hash; }
@@ -238,6 +249,15 @@ struct Api::Impl {
                json::object message, bool outbound, const Responder& reply);
   void list_page(const projections::Page& page, bool with_has_more, const Reply& reply);
   void route_webhooks(const Call& call);
+  // Billing and usage (api_billing.cpp).
+  actors::BillingDispatch& billing;
+  sim::SimPayments* payments;  // Null in production mode.
+  void route_billing(const Call& call);
+  void route_usage(const Call& call);
+  void top_up(const Call& call);
+  void auto_recharge(const Call& call);
+  json::object balance(const std::string& account);
+  void sim_payments(const Request& request, const Reply& reply);
   // Calls (api_calls.cpp).
   void route_calls(const Call& call);
   void list_calls(const Call& call, const std::string& scope, const std::string& scope_id,

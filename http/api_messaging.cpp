@@ -288,6 +288,7 @@ void Api::Impl::route_sim(const Request& request, const std::string& path, const
                                    "}"));
   }
   if (path == "/sim/faults") return sim_faults(request, reply);
+  if (path == "/sim/payments") return sim_payments(request, reply);
   if (path == "/sim/calls" || path.rfind("/sim/calls/", 0) == 0) {
     return sim_calls(request, split_path(path), reply);
   }

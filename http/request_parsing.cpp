@@ -100,6 +100,43 @@ Query parse_query(std::string_view query) {
   return q;
 }
 
+namespace {
+
+// Whether `value` of field `name` is in [min, max]; appends FastAPI's error when not.
+bool within(const char* name, std::int64_t value, std::int64_t min, std::int64_t max,
+            std::vector<FieldError>& errors) {
+  if (value < min) {
+    errors.push_back({name, "Input should be greater than or equal to " + std::to_string(min),
+                      "greater_than_equal"});
+    return false;
+  }
+  if (value > max) {
+    errors.push_back(
+        {name, "Input should be less than or equal to " + std::to_string(max), "less_than_equal"});
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool body_int(const json::object& body, const char* name, bool required, std::int64_t fallback,
+              std::int64_t min, std::int64_t max, std::int64_t* out,
+              std::vector<FieldError>& errors) {
+  const json::value* v = body.if_contains(name);
+  if (v == nullptr || v->is_null()) {
+    *out = fallback;
+    if (required) errors.push_back({name, "Field required", "missing"});
+    return !required;
+  }
+  if (!v->is_int64()) {
+    errors.push_back({name, "Input should be a valid integer", "int_type"});
+    return false;
+  }
+  *out = v->as_int64();
+  return within(name, *out, min, max, errors);
+}
+
 bool query_int(const Query& q, const char* name, std::int64_t fallback, std::int64_t min,
                std::int64_t max, std::int64_t* out, std::vector<FieldError>& errors) {
   const std::string* text = q.get(name);
@@ -114,17 +151,7 @@ bool query_int(const Query& q, const char* name, std::int64_t fallback, std::int
     return false;
   }
   *out = std::stoll(*text);
-  if (*out < min) {
-    errors.push_back({name, "Input should be greater than or equal to " + std::to_string(min),
-                      "greater_than_equal"});
-    return false;
-  }
-  if (*out > max) {
-    errors.push_back(
-        {name, "Input should be less than or equal to " + std::to_string(max), "less_than_equal"});
-    return false;
-  }
-  return true;
+  return within(name, *out, min, max, errors);
 }
 
 std::vector<std::string> split_path(std::string_view path) {

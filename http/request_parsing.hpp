@@ -33,6 +33,12 @@ Query parse_query(std::string_view query);
 // Reads integer query parameter `name` within [min, max], or `fallback`.
 bool query_int(const Query& q, const char* name, std::int64_t fallback, std::int64_t min,
                std::int64_t max, std::int64_t* out, std::vector<domain::FieldError>& errors);
+// Reads integer body field `name` within [min, max]: `fallback` when it is
+// absent or null and not `required`. Returns false, with the field's error
+// appended, otherwise.
+bool body_int(const boost::json::object& body, const char* name, bool required,
+              std::int64_t fallback, std::int64_t min, std::int64_t max, std::int64_t* out,
+              std::vector<domain::FieldError>& errors);
 // The segments of `path`, percent-decoded; empty segments are dropped.
 std::vector<std::string> split_path(std::string_view path);
 

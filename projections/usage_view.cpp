@@ -123,9 +123,8 @@ void CoreView::apply_usage(const es::RecordedEvent& event, const json::object& d
 json::object CoreView::usage(const std::string& account, std::int64_t now_ms) const {
   std::int64_t messages_24h = 0, calls_24h = 0;
   const std::string hours = "Uh/" + account + "/";
-  store_.scan_view(name_, hours + hour_key(now_ms - 23 * kHourMs), "",
+  store_.scan_view(name_, hours, hours + hour_key(now_ms - 23 * kHourMs),
                    [&](std::string_view key, std::string_view value) {
-                     if (key.substr(0, hours.size()) != hours) return false;
                      const json::object o = json::parse(value).as_object();
                      messages_24h += integer(o, "m", 0);
                      calls_24h += integer(o, "c", 0);
@@ -134,9 +133,8 @@ json::object CoreView::usage(const std::string& account, std::int64_t now_ms) co
   std::int64_t messages_7d = 0, calls_7d = 0, messages_30d = 0, calls_30d = 0;
   const std::string days = "Ud/" + account + "/";
   const std::string week_start = day_of(now_ms - 6 * kDayMs);
-  store_.scan_view(name_, days + day_of(now_ms - 29 * kDayMs), "",
+  store_.scan_view(name_, days, days + day_of(now_ms - 29 * kDayMs),
                    [&](std::string_view key, std::string_view value) {
-                     if (key.substr(0, days.size()) != days) return false;
                      const json::object o = json::parse(value).as_object();
                      messages_30d += integer(o, "m", 0);
                      calls_30d += integer(o, "c", 0);
@@ -202,8 +200,7 @@ json::array CoreView::usage_monthly(const std::string& account, std::int64_t now
   std::snprintf(from, sizeof from, "%04d-%02u-01", static_cast<int>(first.year()),
                 static_cast<unsigned>(first.month()));
   const std::string prefix = "Ud/" + account + "/";
-  store_.scan_view(name_, prefix + from, "", [&](std::string_view key, std::string_view value) {
-    if (key.substr(0, prefix.size()) != prefix) return false;
+  store_.scan_view(name_, prefix, prefix + from, [&](std::string_view key, std::string_view value) {
     const json::object o = json::parse(value).as_object();
     std::array<std::int64_t, 4>& sum = sums[std::string(key.substr(prefix.size(), 7))];
     sum[0] += integer(o, "m", 0);
@@ -232,7 +229,6 @@ json::array CoreView::usage_by_number(const std::string& account) const {
   json::array items;
   const std::string prefix = "n/" + account + "/";
   store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
-    if (key.substr(0, prefix.size()) != prefix) return false;
     const json::object number = json::parse(value).as_object();
     const std::string id = text(number, "id");
     const json::object counts = row("Un/" + account + "/" + id).value_or(json::object{});
@@ -259,14 +255,12 @@ json::array CoreView::usage_by_agent(const std::string& account, std::int64_t fr
   std::map<std::string, std::array<std::int64_t, 3>> sums;
   const std::string agents = "g/" + account + "/";
   store_.scan_view(name_, agents, "", [&](std::string_view key, std::string_view) {
-    if (key.substr(0, agents.size()) != agents) return false;
     sums[std::string(key.substr(agents.size()))];
     return true;
   });
   const std::string prefix = "Ua/" + account + "/";
   const std::string first_hour = hour_key(from_ms), end_hour = hour_key(to_ms);
   store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
-    if (key.substr(0, prefix.size()) != prefix) return false;
     const std::string_view rest = key.substr(prefix.size());
     const std::size_t slash = rest.rfind('/');
     const std::string_view hour = rest.substr(slash + 1);

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "actors/ports.hpp"
 
@@ -24,6 +25,9 @@ class SimPayments final : public domain::PaymentPort {
   void set_decline_all(bool decline);
   // Declines the next `count` charges, then accepts again.
   void decline_next(int count);
+  bool decline_all() const;
+  // Declines still to come from decline_next().
+  int declines_left() const;
   // Charges accepted so far (their idempotency keys counted once).
   std::int64_t accepted() const;
 
@@ -32,7 +36,8 @@ class SimPayments final : public domain::PaymentPort {
   bool decline_all_ = false;
   int decline_next_ = 0;
   std::int64_t accepted_ = 0;
-  std::map<std::string, domain::PaymentResult> answers_;  // By idempotency key.
+  // By idempotency key: the amount charged and the answer given.
+  std::map<std::string, std::pair<std::int64_t, domain::PaymentResult>> answers_;
 };
 
 }  // namespace ap::sim
