@@ -15,6 +15,7 @@
 #include "http/admin_client.hpp"
 #include "http/serve.hpp"
 #include "http/sim_cli.hpp"
+#include "projections/audit.hpp"
 #include "sim/runner.hpp"
 
 namespace {
@@ -192,7 +193,38 @@ int main(int argc, char** argv) {
                    "plant a known bug to see the invariants catch it (drop-delivery)")
       ->check(CLI::IsMember({"drop-delivery"}));
 
+  std::string audit_dir = env_or("AGENTPHONE_DATA_DIR", "./data");
+  std::string audit_account, audit_from, audit_to, audit_format = "csv";
+  bool audit_no_progress = false;
+  CLI::App* audit = app.add_subcommand(
+      "audit", "verify the log and replay the ledger, on a stopped server's folder or a backup");
+  audit->require_subcommand(1);
+  audit->fallthrough();
+  audit->add_option("--data-dir", audit_dir, "data folder or backup (env AGENTPHONE_DATA_DIR)");
+  audit->add_flag("--no-progress", audit_no_progress, "no progress bar");
+  CLI::App* audit_verify =
+      audit->add_subcommand("verify", "check every hash link and stream version; print the head");
+  CLI::App* audit_replay = audit->add_subcommand(
+      "replay", "recompute the ledger from the raw events and diff it with the projection");
+  audit_replay->add_option("--account", audit_account, "one account (default: every account)");
+  CLI::App* audit_statement =
+      audit->add_subcommand("statement", "an account's line items and balances over a range");
+  audit_statement->add_option("--account", audit_account, "account id")->required();
+  audit_statement->add_option("--from", audit_from, "start, ISO 8601 (UTC), included")->required();
+  audit_statement->add_option("--to", audit_to, "end, ISO 8601 (UTC), excluded")->required();
+  audit_statement->add_option("--format", audit_format, "csv or json")
+      ->check(CLI::IsMember({"csv", "json"}));
+
   CLI11_PARSE(app, argc, argv);
+  const bool audit_progress = !audit_no_progress && isatty(2) != 0;
+  if (audit_verify->parsed()) return ap::projections::audit_verify(audit_dir, audit_progress);
+  if (audit_replay->parsed()) {
+    return ap::projections::audit_replay(audit_dir, audit_account, audit_progress);
+  }
+  if (audit_statement->parsed()) {
+    return ap::projections::audit_statement(audit_dir, audit_account, audit_from, audit_to,
+                                            audit_format, audit_progress);
+  }
   serve.sandbox = mode == "sandbox";
   if (serve_cmd->parsed()) return ap::http::run_serve(serve);
   // A running server holds the folder: the command goes to it.

@@ -582,8 +582,15 @@ Decision decide_call(const CallState& state, const Command& command, const Conte
   }
   if (command.type == "call.reconcile") {
     if (!call_is_live(state.status)) return std::vector<Event>{};
+    // Nobody was on the line after the platform stopped: a call that was
+    // talking ended at its last activity, and is billed to there, not for
+    // the time the platform was down.
+    const std::int64_t ended_ms =
+        state.status == "in-progress"
+            ? std::min(context.now_ms, std::max(state.last_activity_ms, state.answered_at_ms))
+            : context.now_ms;
     return end_events(state, state.status == "ringing" ? "failed" : "completed",
-                      reason::kPlatformRestart, context.now_ms);
+                      reason::kPlatformRestart, ended_ms);
   }
   return unknown_command(command.type);
 }

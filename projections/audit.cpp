@@ -1,0 +1,480 @@
+#include "projections/audit.hpp"
+
+#include <simdjson.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cinttypes>
+#include <map>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "actors/billing.hpp"
+#include "actors/domain.hpp"
+#include "projections/core_view.hpp"
+
+namespace ap::projections {
+
+namespace {
+
+constexpr std::size_t kBatchEvents = 4096;
+
+// The top-level fields of an event payload the audit reads. Absent integers
+// stay -1 and absent strings empty; nested values are skipped.
+struct Fields {
+  std::string account_id, number_id, message_id, call_id, payment_id, rate_version, mode, status,
+      reason;
+  std::int64_t credit_micros = -1, amount_micros = -1, period_start_ms = -1, at_ms = -1,
+               started_at_ms = -1, ended_at_ms = -1, budget_ms = -1;
+};
+
+bool read_fields(simdjson::ondemand::parser& parser, std::string& payload, Fields* out) {
+  payload.reserve(payload.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::ondemand::document doc;
+  if (parser.iterate(payload.data(), payload.size(), payload.capacity()).get(doc)) return false;
+  simdjson::ondemand::object object;
+  if (doc.get_object().get(object)) return false;
+  for (auto field : object) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return false;
+    simdjson::ondemand::value value = field.value();
+    std::string* text = key == "accountId"     ? &out->account_id
+                        : key == "numberId"    ? &out->number_id
+                        : key == "messageId"   ? &out->message_id
+                        : key == "callId"      ? &out->call_id
+                        : key == "paymentId"   ? &out->payment_id
+                        : key == "rateVersion" ? &out->rate_version
+                        : key == "mode"        ? &out->mode
+                        : key == "status"      ? &out->status
+                        : key == "reason"      ? &out->reason
+                                               : nullptr;
+    std::int64_t* number = key == "creditMicros"    ? &out->credit_micros
+                           : key == "amountMicros"  ? &out->amount_micros
+                           : key == "periodStartMs" ? &out->period_start_ms
+                           : key == "atMs"          ? &out->at_ms
+                           : key == "startedAtMs"   ? &out->started_at_ms
+                           : key == "endedAtMs"     ? &out->ended_at_ms
+                           : key == "budgetMs"      ? &out->budget_ms
+                                                    : nullptr;
+    if (text != nullptr) {
+      std::string_view s;
+      if (!value.get_string().get(s)) *text = std::string(s);
+    } else if (number != nullptr) {
+      std::int64_t n = 0;
+      if (!value.get_int64().get(n)) *number = n;
+    }
+  }
+  return true;
+}
+
+// Events that move money, or that a later charge needs (a call's start and answer).
+bool priced(const std::string& type) {
+  return type == "account.created" || type == "account.number_charged" ||
+         type == "number.renewed" || type == "message.queued" || type == "account.credited" ||
+         type == "call.started" || type == "call.answered" || type == "call.ended";
+}
+
+// ceil(a / b) for a >= 0, b > 0.
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+
+// What a live call needs for its charge at its end.
+struct OpenCall {
+  std::string mode;
+  std::int64_t started_ms = 0;
+  std::int64_t answered_ms = -1;
+};
+
+// The replayer: prices each event on its own, from the rate card alone.
+class Replayer {
+ public:
+  explicit Replayer(std::string account) : account_(std::move(account)) {}
+
+  void feed(es::RecordedEvent& event) {
+    if (!priced(event.type)) return;
+    // Cheap filter before parsing: the account id appears in every event it owns.
+    if (!account_.empty() && event.payload.find(account_) == std::string::npos) return;
+    Fields f;
+    if (!read_fields(parser_, event.payload, &f)) return;
+    if (!account_.empty() && f.account_id != account_) return;
+    const std::string& type = event.type;
+    if (type == "account.created") {
+      const domain::RateCard& card = domain::rate_card_at(event.time_ms);
+      add(event, f.account_id, "signup:" + f.account_id, std::max<std::int64_t>(0, f.credit_micros),
+          "signup_credit", card.version, 1);
+    } else if (type == "account.number_charged" || type == "number.renewed") {
+      const std::int64_t start = f.period_start_ms >= 0 ? f.period_start_ms : event.time_ms;
+      const domain::RateCard* named = domain::rate_card(f.rate_version);
+      const domain::RateCard& card = named != nullptr ? *named : domain::rate_card_at(start);
+      add(event, f.account_id, "number:" + f.number_id + ":" + std::to_string(start),
+          -card.number_period_micros,
+          type == "number.renewed" ? "number_renewal" : "number_first_month", card.version, 1);
+    } else if (type == "message.queued") {
+      const domain::RateCard& card =
+          domain::rate_card_at(f.at_ms >= 0 ? f.at_ms : event.time_ms);
+      add(event, f.account_id, "sms:" + f.message_id, -card.sms_outbound_micros, "sms_outbound",
+          card.version, 1);
+    } else if (type == "account.credited") {
+      add(event, f.account_id, "credit:" + f.payment_id, f.amount_micros, f.reason, "", 1);
+    } else if (type == "call.started") {
+      OpenCall& call = calls_[f.call_id];
+      call.mode = f.mode == "hosted" ? "hosted" : "webhook";
+      call.started_ms = f.started_at_ms;
+      if (f.status == "in-progress") call.answered_ms = f.started_at_ms;
+    } else if (type == "call.answered") {
+      calls_[f.call_id].answered_ms = f.at_ms;
+    } else if (type == "call.ended") {
+      end_call(event, f);
+    }
+  }
+
+  std::vector<AuditEntry>& entries() { return entries_; }
+
+ private:
+  void end_call(const es::RecordedEvent& event, const Fields& f) {
+    auto it = calls_.find(f.call_id);
+    if (it == calls_.end()) return;  // Ended twice, or never started: nothing to bill.
+    const OpenCall call = it->second;
+    calls_.erase(it);
+    const domain::RateCard& card = domain::rate_card_at(call.started_ms);
+    const std::int64_t talked =
+        call.answered_ms >= 0 ? std::max<std::int64_t>(0, f.ended_at_ms - call.answered_ms) : 0;
+    const std::int64_t billed = f.budget_ms >= 0 ? std::min(talked, f.budget_ms) : talked;
+    const std::int64_t seconds = ceil_div(billed, 1000);
+    if (seconds == 0) return;
+    const std::int64_t per_minute = call.mode == "hosted" ? card.voice_hosted_per_minute_micros
+                                                          : card.voice_webhook_per_minute_micros;
+    const std::int64_t amount =
+        std::max(card.voice_minimum_micros, ceil_div(seconds * per_minute, 60));
+    AuditEntry* entry = add(event, f.account_id, "call:" + f.call_id, -amount,
+                            "voice_" + call.mode + "_per_second", card.version, seconds);
+    if (entry == nullptr) return;
+    AuditEntry& e = *entry;
+    e.call_id = f.call_id;
+    e.mode = call.mode;
+    e.started_ms = call.started_ms;
+    e.answered_ms = call.answered_ms;
+    e.ended_ms = f.ended_at_ms;
+    e.talked_ms = talked;
+    e.billed_ms = billed;
+  }
+
+  // Records an entry, unless its cause was priced before (then null).
+  AuditEntry* add(const es::RecordedEvent& event, const std::string& account, std::string key,
+                  std::int64_t amount, std::string rule, std::string version,
+                  std::int64_t quantity) {
+    if (!seen_.insert(account + "\n" + key).second) return nullptr;
+    AuditEntry e;
+    e.account = account;
+    e.cause_key = std::move(key);
+    e.amount_micros = amount;
+    e.rule = std::move(rule);
+    e.rate_version = std::move(version);
+    e.quantity = quantity;
+    e.position = event.position;
+    e.cause_type = event.type;
+    e.at_ms = event.time_ms;
+    entries_.push_back(std::move(e));
+    return &entries_.back();
+  }
+
+  std::string account_;
+  simdjson::ondemand::parser parser_;
+  std::unordered_map<std::string, OpenCall> calls_;
+  std::set<std::string> seen_;
+  std::vector<AuditEntry> entries_;
+};
+
+// Walks every event of the log in batches.
+template <class Visit>
+es::Status walk(const es::EventStore& store, const Progress& progress, Visit visit) {
+  const std::uint64_t head = store.head_position();
+  std::vector<es::RecordedEvent> batch;
+  for (std::uint64_t next = 1; next <= head;) {
+    batch.clear();
+    if (es::Status s = store.read_all(next, kBatchEvents, &batch); !s.ok()) return s;
+    if (batch.empty()) break;
+    for (es::RecordedEvent& e : batch) visit(e);
+    next = batch.back().position + 1;
+    if (progress) progress(next - 1, head);
+  }
+  return es::Status::Ok();
+}
+
+std::unique_ptr<es::EventStore> open_folder(const std::string& data_dir) {
+  es::Options options;
+  options.path = data_dir;
+  // The audit writes nothing to the log; its clock is never read for a write.
+  options.clock_ms = [] { return std::int64_t{0}; };
+  std::unique_ptr<es::EventStore> store;
+  if (es::Status s = es::EventStore::open(options, &store); !s.ok()) {
+    std::fprintf(stderr, "agentphone audit: %s\n", s.message().c_str());
+    if (s.message().find("lock") != std::string::npos) {
+      std::fprintf(stderr,
+                   "agentphone audit: a server holds %s; audit a backup instead "
+                   "(agentphone admin backup --to DIR)\n",
+                   data_dir.c_str());
+    }
+    return nullptr;
+  }
+  return store;
+}
+
+Progress progress_bar(bool enabled, const char* what) {
+  if (!enabled) return nullptr;
+  return [what, last = std::uint64_t{0}](std::uint64_t done, std::uint64_t total) mutable {
+    const std::uint64_t percent = total == 0 ? 100 : done * 100 / total;
+    if (percent == last && done != total) return;
+    last = percent;
+    const int bars = static_cast<int>(percent / 5);
+    std::fprintf(stderr, "\r%s [%-20.*s] %3" PRIu64 "%% %" PRIu64 "/%" PRIu64 " events", what,
+                 bars, "||||||||||||||||||||", percent, done, total);
+    if (done == total) std::fprintf(stderr, "\n");
+  };
+}
+
+std::string money(std::int64_t micros) { return domain::format_dollars(micros); }
+
+}  // namespace
+
+VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress) {
+  VerifyOutcome out;
+  std::unordered_map<std::string, std::uint64_t> versions;
+  es::Hash previous{};
+  std::uint64_t expected = 1;
+  auto fail = [&out](std::uint64_t position, std::string problem) {
+    if (!out.ok) return;
+    out.ok = false;
+    out.first_bad = position;
+    out.problem = std::move(problem);
+  };
+  es::Status s = walk(store, progress, [&](const es::RecordedEvent& e) {
+    if (!out.ok) return;
+    if (e.position != expected) return fail(expected, "record is missing");
+    const es::Hash recomputed = es::chain_hash(previous, es::encode_canonical(e));
+    if (recomputed != e.hash) {
+      return fail(e.position, "hash mismatch: stored " + es::to_hex(e.hash) + ", computed " +
+                                  es::to_hex(recomputed));
+    }
+    std::uint64_t& version = versions[e.stream];
+    if (e.version != version + 1) {
+      return fail(e.position, "stream " + e.stream + " jumps from version " +
+                                  std::to_string(version) + " to " + std::to_string(e.version));
+    }
+    version = e.version;
+    previous = e.hash;
+    ++expected;
+    ++out.events;
+  });
+  if (!s.ok()) fail(expected, s.message());
+  if (out.ok && expected - 1 != store.head_position()) fail(expected, "record is missing");
+  // Each stream's head must be the last version the log holds for it.
+  for (const auto& [stream, version] : versions) {
+    if (!out.ok) break;
+    std::uint64_t head = 0;
+    if (!store.stream_version(stream, &head).ok() || head != version) {
+      fail(store.head_position(), "stream " + stream + "'s head says version " +
+                                      std::to_string(head) + ", the log holds " +
+                                      std::to_string(version));
+    }
+  }
+  out.streams = versions.size();
+  out.head_hash = store.head_hash();
+  return out;
+}
+
+std::vector<AuditEntry> replay_ledger(const es::EventStore& store, const std::string& account,
+                                      const Progress& progress) {
+  Replayer replayer(account);
+  walk(store, progress, [&](es::RecordedEvent& e) { replayer.feed(e); });
+  return std::move(replayer.entries());
+}
+
+std::vector<std::string> diff_with_projection(const es::EventStore& store,
+                                              const std::string& account,
+                                              const std::vector<AuditEntry>& entries) {
+  std::vector<std::string> out;
+  std::uint64_t checkpoint = 0;
+  store.load_checkpoint(CoreView::kName, &checkpoint);
+  std::vector<boost::json::object> rows;
+  store.scan_view(CoreView::kName, "Le/" + account + "/", "",
+                  [&](std::string_view, std::string_view value) {
+                    rows.push_back(boost::json::parse(value).as_object());
+                    return true;
+                  });
+  std::size_t row = 0;
+  for (const AuditEntry& e : entries) {
+    if (e.account != account || e.position > checkpoint) continue;
+    const std::string where = "entry " + std::to_string(row + 1) + " (" + e.cause_type +
+                              " at position " + std::to_string(e.position) + ")";
+    if (row >= rows.size()) {
+      out.push_back(where + ": missing from the ledger; recomputed " + e.cause_key + " " +
+                    money(e.amount_micros));
+      continue;
+    }
+    const boost::json::object& r = rows[row++];
+    auto text = [&r](const char* k) {
+      const boost::json::value* v = r.if_contains(k);
+      return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    auto integer = [&r](const char* k) {
+      const boost::json::value* v = r.if_contains(k);
+      return v != nullptr && v->is_int64() ? v->as_int64() : INT64_MIN;
+    };
+    if (text("causeKey") != e.cause_key || integer("amountMicros") != e.amount_micros ||
+        static_cast<std::uint64_t>(integer("causePosition")) != e.position ||
+        text("rule") != e.rule || integer("quantity") != e.quantity ||
+        (!e.rate_version.empty() && text("rateVersion") != e.rate_version)) {
+      out.push_back(where + ": the ledger has " + text("causeKey") + " " +
+                    money(integer("amountMicros")) + " (" + text("rule") + ", " +
+                    std::to_string(integer("quantity")) + ", rate " + text("rateVersion") +
+                    "), recomputed " + e.cause_key + " " + money(e.amount_micros) + " (" +
+                    e.rule + ", " + std::to_string(e.quantity) + ", rate " + e.rate_version + ")");
+    }
+  }
+  for (; row < rows.size(); ++row) {
+    out.push_back("ledger entry " + std::to_string(row + 1) + " (" +
+                  std::string(rows[row].at("causeKey").as_string()) +
+                  ") has no cause in the log");
+  }
+  return out;
+}
+
+int audit_verify(const std::string& data_dir, bool progress) {
+  std::unique_ptr<es::EventStore> store = open_folder(data_dir);
+  if (!store) return 2;
+  const VerifyOutcome v = verify_log(*store, progress_bar(progress, "verify"));
+  std::printf("%-14s %s\n", "folder", data_dir.c_str());
+  std::printf("%-14s %" PRIu64 "\n", "events", v.events);
+  std::printf("%-14s %" PRIu64 "\n", "streams", v.streams);
+  std::printf("%-14s %s\n", "head hash", v.head_hash.c_str());
+  if (!v.ok) {
+    std::printf("%-14s FAILED at position %" PRIu64 ": %s\n", "result", v.first_bad,
+                v.problem.c_str());
+    return 1;
+  }
+  std::printf("%-14s ok: every hash link, position and stream version checks\n", "result");
+  return 0;
+}
+
+int audit_replay(const std::string& data_dir, const std::string& account, bool progress) {
+  std::unique_ptr<es::EventStore> store = open_folder(data_dir);
+  if (!store) return 2;
+  const std::vector<AuditEntry> entries =
+      replay_ledger(*store, account, progress_bar(progress, "replay"));
+  std::map<std::string, std::pair<std::int64_t, std::size_t>> sums;  // Per account.
+  for (const AuditEntry& e : entries) {
+    auto& [sum, count] = sums[e.account];
+    sum += e.amount_micros;
+    ++count;
+  }
+  if (!account.empty()) sums.try_emplace(account, 0, 0);
+  std::uint64_t checkpoint = 0;
+  store->load_checkpoint(CoreView::kName, &checkpoint);
+  int differences = 0;
+  std::printf("%-30s %8s %14s %14s %14s %s\n", "account", "entries", "opening", "sum",
+              "closing", "ledger");
+  for (const auto& [id, total] : sums) {
+    const std::vector<std::string> diff = diff_with_projection(*store, id, entries);
+    differences += static_cast<int>(diff.size());
+    std::printf("%-30s %8zu %14s %14s %14s %s\n", id.c_str(), total.second, money(0).c_str(),
+                money(total.first).c_str(), money(total.first).c_str(),
+                diff.empty() ? "agrees" : "DIFFERS");
+    for (const std::string& line : diff) std::printf("  %s\n", line.c_str());
+  }
+  std::printf("head %" PRIu64 " %s; ledger projection at %" PRIu64 "%s\n", store->head_position(),
+              store->head_hash().c_str(), checkpoint,
+              checkpoint < store->head_position()
+                  ? " (later causes are not compared: start the server to catch it up)"
+                  : "");
+  return differences == 0 ? 0 : 1;
+}
+
+int audit_statement(const std::string& data_dir, const std::string& account,
+                    const std::string& from, const std::string& to, const std::string& format,
+                    bool progress) {
+  std::int64_t from_ms = 0, to_ms = 0;
+  if (!domain::parse_iso8601(from, &from_ms) || !domain::parse_iso8601(to, &to_ms) ||
+      to_ms <= from_ms) {
+    std::fprintf(stderr,
+                 "agentphone audit statement: --from and --to must be ISO 8601 dates or "
+                 "times (UTC) with --from before --to\n");
+    return 2;
+  }
+  std::unique_ptr<es::EventStore> store = open_folder(data_dir);
+  if (!store) return 2;
+  std::string last_hash;
+  std::uint64_t last_position = 0;
+  const std::vector<AuditEntry> entries =
+      replay_ledger(*store, account, progress_bar(progress, "statement"));
+  // The last event before `to`: a statement covers the log up to it.
+  walk(*store, nullptr, [&](const es::RecordedEvent& e) {
+    if (e.time_ms < to_ms) {
+      last_position = e.position;
+      last_hash = es::to_hex(e.hash);
+    }
+  });
+  std::int64_t opening = 0, closing = 0;
+  boost::json::array items;
+  for (const AuditEntry& e : entries) {
+    if (e.at_ms < from_ms) opening += e.amount_micros;
+    if (e.at_ms >= to_ms) continue;
+    closing += e.amount_micros;
+    if (e.at_ms < from_ms) continue;
+    boost::json::object item{{"at", domain::iso8601(e.at_ms)},
+                             {"kind", e.rule},
+                             {"cause", e.cause_key},
+                             {"position", e.position},
+                             {"rateVersion", e.rate_version},
+                             {"quantity", e.quantity},
+                             {"amountMicros", e.amount_micros}};
+    if (!e.call_id.empty()) {
+      item["callId"] = e.call_id;
+      item["mode"] = e.mode;
+      item["start"] = domain::iso8601(e.started_ms);
+      item["end"] = domain::iso8601(e.ended_ms);
+      item["rawMs"] = e.talked_ms;
+      item["billedMs"] = e.billed_ms;
+      item["billableSeconds"] = e.quantity;
+      item["rounding"] = "per second, rounded up; 1 cent minimum";
+    }
+    items.push_back(std::move(item));
+  }
+  if (format == "json") {
+    std::printf("%s\n", boost::json::serialize(boost::json::object{
+                                                   {"accountId", account},
+                                                   {"from", domain::iso8601(from_ms)},
+                                                   {"to", domain::iso8601(to_ms)},
+                                                   {"openingBalanceMicros", opening},
+                                                   {"closingBalanceMicros", closing},
+                                                   {"items", std::move(items)},
+                                                   {"lastEventPosition", last_position},
+                                                   {"lastEventHash", last_hash}})
+                            .c_str());
+    return 0;
+  }
+  std::printf(
+      "at,kind,cause,position,rate_version,quantity,amount_micros,call_id,mode,start,end,raw_ms,"
+      "billable_seconds,rounding\n");
+  for (const boost::json::value& v : items) {
+    const boost::json::object& i = v.as_object();
+    auto field = [&i](const char* k) {
+      const boost::json::value* x = i.if_contains(k);
+      if (x == nullptr) return std::string();
+      return x->is_string() ? std::string(x->as_string()) : boost::json::serialize(*x);
+    };
+    std::printf("%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", field("at").c_str(),
+                field("kind").c_str(), field("cause").c_str(), field("position").c_str(),
+                field("rateVersion").c_str(), field("quantity").c_str(),
+                field("amountMicros").c_str(), field("callId").c_str(), field("mode").c_str(),
+                field("start").c_str(), field("end").c_str(), field("rawMs").c_str(),
+                field("billableSeconds").c_str(),
+                i.contains("rounding") ? "\"per second, rounded up; 1 cent minimum\"" : "");
+  }
+  std::printf("# opening_balance_micros,%" PRId64 "\n# closing_balance_micros,%" PRId64
+              "\n# last_event_position,%" PRIu64 "\n# last_event_hash,%s\n",
+              opening, closing, last_position, last_hash.c_str());
+  return 0;
+}
+
+}  // namespace ap::projections
