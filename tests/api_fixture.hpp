@@ -109,6 +109,20 @@ class ApiTest : public ::testing::Test {
   // server reports carrier statuses override it).
   virtual void quiesce() {}
 
+  // Waits (up to ~10 s) until the simulated carrier has reported a final
+  // status for every outbound message.
+  void wait_for_outbox_final() {
+    for (int i = 0; i < 500; ++i) {
+      HttpClient client(server_->port());
+      const std::string outbox = client.request("GET", "/sim/outbox?limit=1000").body;
+      if (outbox.find("\"status\":\"queued\"") == std::string::npos &&
+          outbox.find("\"status\":\"sent\"") == std::string::npos) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
   // Asserts that `method target body` answers `status` and writes nothing.
   void expect_refused(const Account& who, const std::string& method, const std::string& target,
                       const std::string& body, int status) {

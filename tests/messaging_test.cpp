@@ -47,17 +47,7 @@ class MessagingTest : public ApiTest {
 
   // Carrier reports append in the background; wait until every outbound
   // message has its final status.
-  void quiesce() override {
-    for (int i = 0; i < 500; ++i) {
-      HttpClient client(server_->port());
-      const std::string outbox = client.request("GET", "/sim/outbox?limit=1000").body;
-      if (outbox.find("\"status\":\"queued\"") == std::string::npos &&
-          outbox.find("\"status\":\"sent\"") == std::string::npos) {
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  void quiesce() override { wait_for_outbox_final(); }
 
   // Polls the conversation's newest message until its status is `want`
   // (for at most ~10 s) and returns it as last seen.

@@ -1,0 +1,159 @@
+// Billing and usage over a real socket: the balance and the ledger, top-ups
+// (accepted, declined, retried with an Idempotency-Key), 402s that write
+// nothing, and the usage endpoints' shapes (contract B.9).
+#include "tests/api_fixture.hpp"
+
+namespace ap::test {
+namespace {
+
+class BillingApi : public ApiTest {
+ protected:
+  void quiesce() override { wait_for_outbox_final(); }
+  HttpResult sim(const std::string& method, const std::string& target, const std::string& body) {
+    HttpClient client(server_->port());
+    return client.request(method, target, body);
+  }
+  std::int64_t balance(const Account& who) {
+    return call_json(who, "GET", "/v1/billing/balance").at("balanceMicros").as_int64();
+  }
+  std::string provision(const Account& who) {
+    return std::string(
+        call_json(who, "POST", "/v1/numbers", R"({"areaCode":"415"})").at("id").as_string());
+  }
+  HttpResult send_sms(const Account& who, const std::string& number, const std::string& body) {
+    return call(who, "POST", "/v1/messages",
+                json::serialize(
+                    json::object{{"number_id", number}, {"to_number", "+14155550123"},
+                                 {"body", body}}));
+  }
+};
+
+TEST_F(BillingApi, ChargesAndCreditsAreLedgerEntriesPagedLosslessly) {
+  EXPECT_EQ(balance(alice_), 5'000'000);
+  provision(alice_);
+  EXPECT_EQ(balance(alice_), 2'000'000);
+  // $2.00 does not pay for a second number: refused, nothing written.
+  expect_refused(alice_, "POST", "/v1/numbers", R"({"areaCode":"415"})", 402);
+  const json::object topped =
+      call_json(alice_, "POST", "/v1/billing/top-up", R"({"amountCents":1000})").as_object();
+  EXPECT_EQ(topped.at("balanceMicros").as_int64(), 12'000'000);
+  EXPECT_EQ(topped.at("balance"), "$12.00");
+  EXPECT_EQ(topped.at("amountCents").as_int64(), 1000);
+
+  // One entry a page, following nextCursor: every entry once, in order.
+  std::vector<std::string> rules;
+  std::int64_t running = 0;
+  std::string cursor = "0";
+  for (int page = 0; page < 10 && !cursor.empty(); ++page) {
+    const json::object p =
+        call_json(alice_, "GET", "/v1/billing/ledger?limit=1&after=" + cursor).as_object();
+    for (const json::value& e : p.at("data").as_array()) {
+      rules.emplace_back(e.at("rule").as_string());
+      running += e.at("amountMicros").as_int64();
+      EXPECT_EQ(e.at("balanceAfterMicros").as_int64(), running);
+      EXPECT_EQ(e.at("seq").as_int64(), static_cast<std::int64_t>(rules.size()));
+      EXPECT_FALSE(e.at("causeHash").as_string().empty());
+    }
+    cursor = p.at("nextCursor").is_string() ? std::string(p.at("nextCursor").as_string()) : "";
+  }
+  EXPECT_EQ(rules, (std::vector<std::string>{"signup_credit", "number_first_month", "top_up"}));
+  EXPECT_EQ(running, 12'000'000);
+  // Another account sees only its own.
+  EXPECT_EQ(balance(bob_), 5'000'000);
+  EXPECT_EQ(call_json(bob_, "GET", "/v1/billing/ledger").at("data").as_array().size(), 1u);
+}
+
+TEST_F(BillingApi, DeclinedAndInvalidTopUpsCreditNothing) {
+  for (const char* bad : {R"({"amountCents":99})", R"({"amountCents":"500"})", R"({})",
+                          R"({"amountCents":1000001})", R"({"amountCents":5.5})", "[1]"}) {
+    expect_refused(alice_, "POST", "/v1/billing/top-up", bad, 422);
+  }
+  ASSERT_EQ(sim("POST", "/sim/payments", R"({"declineNext":1})").status, 200);
+  expect_error(call(alice_, "POST", "/v1/billing/top-up", R"({"amountCents":500})"), 402,
+               "PAYMENT_DECLINED");
+  const json::object after = call_json(alice_, "GET", "/v1/billing/balance").as_object();
+  EXPECT_EQ(after.at("balanceMicros").as_int64(), 5'000'000);
+  EXPECT_EQ(after.at("lastDecline").at("code"), "card_declined");
+  // The next charge goes through.
+  EXPECT_EQ(call(alice_, "POST", "/v1/billing/top-up", R"({"amountCents":500})").status, 200);
+  EXPECT_EQ(balance(alice_), 10'000'000);
+}
+
+TEST_F(BillingApi, ARetriedTopUpWithItsIdempotencyKeyCreditsOnce) {
+  HttpClient client(server_->port());
+  const std::vector<std::pair<std::string, std::string>> headers{
+      {"Authorization", "Bearer " + alice_.key}, {"Idempotency-Key", "topup-1"}};
+  const HttpResult first =
+      client.request("POST", "/v1/billing/top-up", R"({"amountCents":2500})", headers);
+  const HttpResult again =
+      client.request("POST", "/v1/billing/top-up", R"({"amountCents":2500})", headers);
+  ASSERT_EQ(first.status, 200) << first.body;
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(json::parse(first.body).at("paymentId"), json::parse(again.body).at("paymentId"));
+  EXPECT_EQ(balance(alice_), 30'000'000);
+}
+
+TEST_F(BillingApi, AnSmsTheBalanceCannotPayForIsRefusedAndWritesNothing) {
+  const std::string number = provision(alice_);  // $2.00 left: 100 messages.
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(send_sms(alice_, number, "m").status, 200) << i;
+  EXPECT_EQ(balance(alice_), 0);
+  expect_refused(alice_, "POST", "/v1/messages",
+                 json::serialize(json::object{
+                     {"number_id", number}, {"to_number", "+14155550123"}, {"body", "one more"}}),
+                 402);
+  const json::object usage = call_json(alice_, "GET", "/v1/usage").as_object();
+  EXPECT_EQ(usage.at("stats").at("totalMessages").as_int64(), 100);
+  EXPECT_EQ(usage.at("stats").at("messagesLast24h").as_int64(), 100);
+  EXPECT_EQ(usage.at("numbers").at("used").as_int64(), 1);
+  const json::array by_number =
+      call_json(alice_, "GET", "/v1/usage/by-number").at("data").as_array();
+  ASSERT_EQ(by_number.size(), 1u);
+  EXPECT_EQ(by_number[0].at("messages").as_int64(), 100);
+  // Auto-recharge below $1.00 tops the account up by $5.00, once.
+  call_json(alice_, "PUT", "/v1/billing/auto-recharge",
+            R"({"enabled":true,"thresholdCents":100,"amountCents":500})");
+  EXPECT_TRUE(eventually([&] { return balance(alice_) == 5'000'000; }));
+  EXPECT_EQ(send_sms(alice_, number, "again").status, 200);
+}
+
+TEST_F(BillingApi, UsageEndpointsHaveEveryFieldAndValidateTheirQueries) {
+  const json::object usage = call_json(alice_, "GET", "/v1/usage").as_object();
+  EXPECT_EQ(usage.at("plan").at("name"), "payg");
+  for (const char* k : {"numbers", "messagesPerMonth", "voiceMinutesPerMonth",
+                        "maxCallDurationMinutes", "concurrentCalls"}) {
+    EXPECT_TRUE(usage.at("plan").at("limits").as_object().contains(k)) << k;
+  }
+  for (const char* k :
+       {"totalMessages", "messagesLast24h", "messagesLast7d", "messagesLast30d", "totalCalls",
+        "callsLast24h", "callsLast7d", "callsLast30d", "totalWebhookDeliveries",
+        "successfulWebhookDeliveries", "failedWebhookDeliveries"}) {
+    EXPECT_TRUE(usage.at("stats").as_object().contains(k)) << k;
+  }
+  EXPECT_EQ(usage.at("numbers").at("limit").as_int64(), 10);
+  EXPECT_TRUE(usage.contains("periodStart") && usage.contains("periodEnd"));
+
+  const json::object daily = call_json(alice_, "GET", "/v1/usage/daily?days=7").as_object();
+  ASSERT_EQ(daily.at("data").as_array().size(), 7u);
+  for (const char* k : {"date", "messages", "calls", "webhooks", "voiceMinutes"}) {
+    EXPECT_TRUE(daily.at("data").as_array()[0].as_object().contains(k)) << k;
+  }
+  EXPECT_EQ(call_json(alice_, "GET", "/v1/usage/daily").at("days").as_int64(), 30);
+  const json::object monthly = call_json(alice_, "GET", "/v1/usage/monthly").as_object();
+  EXPECT_EQ(monthly.at("months").as_int64(), 6);
+  EXPECT_EQ(monthly.at("data").as_array().size(), 6u);
+  const json::object by_agent =
+      call_json(alice_, "GET", "/v1/usage/by-agent?period=month&tz=America/New_York").as_object();
+  EXPECT_EQ(by_agent.at("period"), "month");
+  EXPECT_NE(std::string(by_agent.at("periodStart").as_string()).find("T05:00:00"),
+            std::string::npos)
+      << "New York's midnight in UTC";
+  for (const char* bad : {"/v1/usage/daily?days=366", "/v1/usage/daily?days=0",
+                          "/v1/usage/monthly?months=25", "/v1/usage/by-agent",
+                          "/v1/usage/by-agent?period=day", "/v1/usage/by-agent?period=week&tz=Nope/x",
+                          "/v1/usage/by-agent?period=week&tz=../../etc"}) {
+    expect_error(call(alice_, "GET", bad), 422, "VALIDATION_ERROR");
+  }
+}
+
+}  // namespace
+}  // namespace ap::test
