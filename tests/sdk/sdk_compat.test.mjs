@@ -2303,4 +2303,33 @@ describe("official agentphone SDK: calls", { timeout: 55_000 }, () => {
     assert.equal(listB.total, 2);
     assert.ok(!listB.data.some((c) => [inboundId, outboundId].includes(c.id)));
   });
+  it("usage.*: the official SDK reads every usage endpoint, and the counters count these calls", async () => {
+    const u = await client.usage.getUsage();
+    assert.equal(u.plan.name, "payg");
+    for (const k of ["numbers", "messagesPerMonth", "voiceMinutesPerMonth", "maxCallDurationMinutes", "concurrentCalls"]) {
+      assert.equal(typeof u.plan.limits[k], "number", `plan.limits.${k}`);
+    }
+    for (const k of [
+      "totalMessages", "messagesLast24h", "messagesLast7d", "messagesLast30d", "totalCalls", "callsLast24h",
+      "callsLast7d", "callsLast30d", "totalWebhookDeliveries", "successfulWebhookDeliveries", "failedWebhookDeliveries",
+    ]) {
+      assert.equal(typeof u.stats[k], "number", `stats.${k}`);
+    }
+    assert.ok(u.stats.totalCalls >= 2, `totalCalls ${u.stats.totalCalls}`);
+    assert.equal(u.numbers.limit, 10);
+    assert.ok(!Number.isNaN(Date.parse(u.periodStart)) && !Number.isNaN(Date.parse(u.periodEnd)));
+    const daily = await client.usage.getDailyUsage({ days: 3 });
+    assert.equal(daily.days, 3);
+    assert.equal(daily.data.length, 3);
+    assert.ok(daily.data.at(-1).calls >= 2, "today's calls");
+    for (const k of ["date", "messages", "calls", "webhooks", "voiceMinutes"]) assert.ok(k in daily.data[0], k);
+    const monthly = await client.usage.getMonthlyUsage({ months: 2 });
+    assert.equal(monthly.data.length, 2);
+    const byNumber = await client.usage.getUsageByNumber();
+    assert.ok(byNumber.data.some((n) => n.calls >= 1), JSON.stringify(byNumber.data));
+    const byAgent = await client.usage.getUsageByAgent({ period: "month", tz: "Europe/Berlin" });
+    assert.equal(byAgent.period, "month");
+    assert.ok(Array.isArray(byAgent.data));
+    await expectSdkError(client.usage.getUsageByAgent({ period: "decade" }), 422, AgentPhone.UnprocessableEntityError);
+  });
 });
