@@ -76,7 +76,9 @@ bool priced(const std::string& type) {
 }
 
 // ceil(a / b) for a >= 0, b > 0.
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return a / b + (a % b != 0 ? 1 : 0);
+}
 
 // What a live call needs for its charge at its end.
 struct OpenCall {
@@ -110,8 +112,7 @@ class Replayer {
           -card.number_period_micros,
           type == "number.renewed" ? "number_renewal" : "number_first_month", card.version, 1);
     } else if (type == "message.queued") {
-      const domain::RateCard& card =
-          domain::rate_card_at(f.at_ms >= 0 ? f.at_ms : event.time_ms);
+      const domain::RateCard& card = domain::rate_card_at(f.at_ms >= 0 ? f.at_ms : event.time_ms);
       add(event, f.account_id, "sms:" + f.message_id, -card.sms_outbound_micros, "sms_outbound",
           card.version, 1);
     } else if (type == "account.credited") {
@@ -227,13 +228,15 @@ Progress progress_bar(bool enabled, const char* what) {
     if (percent == last && done != total) return;
     last = percent;
     const int bars = static_cast<int>(percent / 5);
-    std::fprintf(stderr, "\r%s [%-20.*s] %3" PRIu64 "%% %" PRIu64 "/%" PRIu64 " events", what,
-                 bars, "||||||||||||||||||||", percent, done, total);
+    std::fprintf(stderr, "\r%s [%-20.*s] %3" PRIu64 "%% %" PRIu64 "/%" PRIu64 " events", what, bars,
+                 "||||||||||||||||||||", percent, done, total);
     if (done == total) std::fprintf(stderr, "\n");
   };
 }
 
-std::string money(std::int64_t micros) { return domain::format_dollars(micros); }
+std::string money(std::int64_t micros) {
+  return domain::format_dollars(micros);
+}
 
 }  // namespace
 
@@ -328,14 +331,13 @@ std::vector<std::string> diff_with_projection(const es::EventStore& store,
       out.push_back(where + ": the ledger has " + text("causeKey") + " " +
                     money(integer("amountMicros")) + " (" + text("rule") + ", " +
                     std::to_string(integer("quantity")) + ", rate " + text("rateVersion") +
-                    "), recomputed " + e.cause_key + " " + money(e.amount_micros) + " (" +
-                    e.rule + ", " + std::to_string(e.quantity) + ", rate " + e.rate_version + ")");
+                    "), recomputed " + e.cause_key + " " + money(e.amount_micros) + " (" + e.rule +
+                    ", " + std::to_string(e.quantity) + ", rate " + e.rate_version + ")");
     }
   }
   for (; row < rows.size(); ++row) {
     out.push_back("ledger entry " + std::to_string(row + 1) + " (" +
-                  std::string(rows[row].at("causeKey").as_string()) +
-                  ") has no cause in the log");
+                  std::string(rows[row].at("causeKey").as_string()) + ") has no cause in the log");
   }
   return out;
 }
@@ -372,8 +374,8 @@ int audit_replay(const std::string& data_dir, const std::string& account, bool p
   std::uint64_t checkpoint = 0;
   store->load_checkpoint(CoreView::kName, &checkpoint);
   int differences = 0;
-  std::printf("%-30s %8s %14s %14s %14s %s\n", "account", "entries", "opening", "sum",
-              "closing", "ledger");
+  std::printf("%-30s %8s %14s %14s %14s %s\n", "account", "entries", "opening", "sum", "closing",
+              "ledger");
   for (const auto& [id, total] : sums) {
     const std::vector<std::string> diff = diff_with_projection(*store, id, entries);
     differences += static_cast<int>(diff.size());
@@ -421,12 +423,9 @@ int audit_statement(const std::string& data_dir, const std::string& account,
     if (e.at_ms >= to_ms) continue;
     closing += e.amount_micros;
     if (e.at_ms < from_ms) continue;
-    boost::json::object item{{"at", domain::iso8601(e.at_ms)},
-                             {"kind", e.rule},
-                             {"cause", e.cause_key},
-                             {"position", e.position},
-                             {"rateVersion", e.rate_version},
-                             {"quantity", e.quantity},
+    boost::json::object item{{"at", domain::iso8601(e.at_ms)}, {"kind", e.rule},
+                             {"cause", e.cause_key},           {"position", e.position},
+                             {"rateVersion", e.rate_version},  {"quantity", e.quantity},
                              {"amountMicros", e.amount_micros}};
     if (!e.call_id.empty()) {
       item["callId"] = e.call_id;
@@ -441,16 +440,16 @@ int audit_statement(const std::string& data_dir, const std::string& account,
     items.push_back(std::move(item));
   }
   if (format == "json") {
-    std::printf("%s\n", boost::json::serialize(boost::json::object{
-                                                   {"accountId", account},
-                                                   {"from", domain::iso8601(from_ms)},
-                                                   {"to", domain::iso8601(to_ms)},
-                                                   {"openingBalanceMicros", opening},
-                                                   {"closingBalanceMicros", closing},
-                                                   {"items", std::move(items)},
-                                                   {"lastEventPosition", last_position},
-                                                   {"lastEventHash", last_hash}})
-                            .c_str());
+    std::printf("%s\n",
+                boost::json::serialize(boost::json::object{{"accountId", account},
+                                                           {"from", domain::iso8601(from_ms)},
+                                                           {"to", domain::iso8601(to_ms)},
+                                                           {"openingBalanceMicros", opening},
+                                                           {"closingBalanceMicros", closing},
+                                                           {"items", std::move(items)},
+                                                           {"lastEventPosition", last_position},
+                                                           {"lastEventHash", last_hash}})
+                    .c_str());
     return 0;
   }
   std::printf(

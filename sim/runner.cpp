@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "actors/calling.hpp"
@@ -18,6 +19,7 @@
 #include "actors/node.hpp"
 #include "actors/secrets.hpp"
 #include "eventstore/memory_backend.hpp"
+#include "projections/audit.hpp"
 #include "sim/endpoints.hpp"
 #include "sim/virtual_ports.hpp"
 
@@ -118,6 +120,7 @@ class Simulation {
   void check_read_model();
   void check_final();
   void check_calls();
+  void check_ledger();
   void progress(bool last);
 
   const RunOptions& options_;
@@ -785,6 +788,36 @@ void Simulation::check_calls() {
   }
 }
 
+// Every account's ledger, recomputed from the raw events by the audit, equals
+// the projection entry by entry, and no balance went below zero.
+void Simulation::check_ledger() {
+  es::EventStore& store = node_->store();
+  const std::vector<projections::AuditEntry> entries =
+      projections::replay_ledger(store, "", nullptr);
+  std::map<std::string, std::int64_t> balances;
+  for (const projections::AuditEntry& e : entries) {
+    const std::int64_t balance = balances[e.account] += e.amount_micros;
+    if (balance < 0) {
+      violation("the balance of " + e.account + " went below zero at position " +
+                    std::to_string(e.position),
+                e.position);
+      return;
+    }
+  }
+  for (const auto& [account, balance] : balances) {
+    for (const std::string& difference :
+         projections::diff_with_projection(store, account, entries)) {
+      violation("ledger of " + account + ": " + difference);
+      return;
+    }
+    const std::int64_t projected = node_->view().billing(account).at("balanceMicros").as_int64();
+    if (projected != balance) {
+      violation("ledger of " + account + ": the projection's balance " + std::to_string(projected) +
+                " is not the sum of its entries " + std::to_string(balance));
+    }
+  }
+}
+
 void Simulation::progress(bool last) {
   if (!options_.progress) return;
   const double now = wall_seconds();
@@ -951,6 +984,7 @@ RunReport Simulation::run() {
   if (options_.rebuild_check) check_read_model();
   check_final();
   check_calls();
+  check_ledger();
   for (const auto& [outcome, count] : endpoints_.outcomes()) {
     report_.faults["endpoint answers: " + outcome] = count;
   }

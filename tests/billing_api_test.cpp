@@ -1,6 +1,13 @@
 // Billing and usage over a real socket: the balance and the ledger, top-ups
 // (accepted, declined, retried with an Idempotency-Key), 402s that write
 // nothing, and the usage endpoints' shapes (contract B.9).
+#include <sys/wait.h>
+
+#include <atomic>
+#include <csignal>
+#include <set>
+#include <thread>
+
 #include "tests/api_fixture.hpp"
 
 namespace ap::test {
@@ -22,9 +29,8 @@ class BillingApi : public ApiTest {
   }
   HttpResult send_sms(const Account& who, const std::string& number, const std::string& body) {
     return call(who, "POST", "/v1/messages",
-                json::serialize(
-                    json::object{{"number_id", number}, {"to_number", "+14155550123"},
-                                 {"body", body}}));
+                json::serialize(json::object{
+                    {"number_id", number}, {"to_number", "+14155550123"}, {"body", body}}));
   }
 };
 
@@ -147,12 +153,74 @@ TEST_F(BillingApi, UsageEndpointsHaveEveryFieldAndValidateTheirQueries) {
   EXPECT_NE(std::string(by_agent.at("periodStart").as_string()).find("T05:00:00"),
             std::string::npos)
       << "New York's midnight in UTC";
-  for (const char* bad : {"/v1/usage/daily?days=366", "/v1/usage/daily?days=0",
-                          "/v1/usage/monthly?months=25", "/v1/usage/by-agent",
-                          "/v1/usage/by-agent?period=day", "/v1/usage/by-agent?period=week&tz=Nope/x",
-                          "/v1/usage/by-agent?period=week&tz=../../etc"}) {
+  for (const char* bad :
+       {"/v1/usage/daily?days=366", "/v1/usage/daily?days=0", "/v1/usage/monthly?months=25",
+        "/v1/usage/by-agent", "/v1/usage/by-agent?period=day",
+        "/v1/usage/by-agent?period=week&tz=Nope/x",
+        "/v1/usage/by-agent?period=week&tz=../../etc"}) {
     expect_error(call(alice_, "GET", bad), 422, "VALIDATION_ERROR");
   }
+}
+
+// Runs `agentphone audit …` on the stopped server's folder; returns its exit code.
+int audit(const std::string& data_dir, const std::string& args) {
+  const std::string command = std::string(AP_BINARY) + " audit --no-progress --data-dir " +
+                              data_dir + " " + args + " > /dev/null";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(BillingApi, KillNineWhileChargingLosesAndDoublesNoEntryAndTheAuditAgrees) {
+  call_json(alice_, "POST", "/v1/billing/top-up", R"({"amountCents":10000})");
+  const std::string number = provision(alice_);
+  std::set<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  std::thread sender([&] {
+    // Requests in flight when the server dies fail to connect or lose their answer.
+    try {
+      for (int i = 0; i < 2000 && !stop; ++i) {
+        const HttpResult r = send_sms(alice_, number, "m" + std::to_string(i));
+        if (r.status == 200) {
+          acknowledged.insert(std::string(json::parse(r.body).at("id").as_string()));
+        }
+      }
+    } catch (const std::exception&) {
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server_->stop(SIGKILL);
+  stop = true;
+  sender.join();
+  ASSERT_FALSE(acknowledged.empty());
+  server_->start();
+
+  std::multiset<std::string> charged;
+  std::int64_t sum = 0;
+  std::string cursor = "0";
+  while (!cursor.empty()) {
+    const json::object page =
+        call_json(alice_, "GET", "/v1/billing/ledger?limit=500&after=" + cursor).as_object();
+    for (const json::value& e : page.at("data").as_array()) {
+      sum += e.at("amountMicros").as_int64();
+      if (e.at("rule") == "sms_outbound") charged.emplace(e.at("messageId").as_string());
+    }
+    cursor =
+        page.at("nextCursor").is_string() ? std::string(page.at("nextCursor").as_string()) : "";
+  }
+  for (const std::string& id : acknowledged) EXPECT_EQ(charged.count(id), 1u) << id;
+  for (const std::string& id : charged) EXPECT_EQ(charged.count(id), 1u) << id << " twice";
+  EXPECT_EQ(balance(alice_), sum);
+  EXPECT_EQ(sum, 105'000'000 - 3'000'000 - 20'000 * static_cast<std::int64_t>(charged.size()));
+
+  wait_for_outbox_final();
+  server_->stop(SIGTERM);
+  EXPECT_EQ(audit(data_, "verify"), 0);
+  EXPECT_EQ(audit(data_, "replay"), 0);
+  EXPECT_EQ(audit(data_, "replay --account " + alice_.id), 0);
+  EXPECT_EQ(audit(data_, "statement --account " + alice_.id +
+                             " --from 2000-01-01 --to 2100-01-01 --format json"),
+            0);
+  EXPECT_EQ(audit(data_, "statement --account " + alice_.id + " --from x --to y"), 2);
 }
 
 }  // namespace

@@ -31,14 +31,21 @@ struct RoundingRow {
 
 // ceil(seconds) x rate / 60, rounded up to a micro-dollar, at least 1 cent; 0 s is free.
 const RoundingRow kTable[] = {
-    {0, "webhook", 0},          {0, "hosted", 0},
-    {1, "webhook", 10'000},     {1, "hosted", 10'000},  // 1 ms bills 1 s: the 1 cent minimum.
-    {1'000, "webhook", 10'000}, {1'000, "hosted", 10'000},
-    {59'000, "webhook", 127'834}, {59'000, "hosted", 216'334},
-    {60'000, "webhook", 130'000}, {60'000, "hosted", 220'000},
-    {61'000, "webhook", 132'167}, {61'000, "hosted", 223'667},
+    {0, "webhook", 0},
+    {0, "hosted", 0},
+    {1, "webhook", 10'000},
+    {1, "hosted", 10'000},  // 1 ms bills 1 s: the 1 cent minimum.
+    {1'000, "webhook", 10'000},
+    {1'000, "hosted", 10'000},
+    {59'000, "webhook", 127'834},
+    {59'000, "hosted", 216'334},
+    {60'000, "webhook", 130'000},
+    {60'000, "hosted", 220'000},
+    {61'000, "webhook", 132'167},
+    {61'000, "hosted", 223'667},
     {60'001, "webhook", 132'167},  // 60.001 s bills 61 s.
-    {3'599'000, "webhook", 7'797'834}, {3'599'000, "hosted", 13'196'334},
+    {3'599'000, "webhook", 7'797'834},
+    {3'599'000, "hosted", 13'196'334},
 };
 
 TEST(Billing, VoiceRoundingTable) {
