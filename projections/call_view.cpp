@@ -8,17 +8,13 @@
 #include "actors/domain.hpp"
 #include "actors/sms.hpp"
 #include "projections/core_view.hpp"
+#include "projections/fields.hpp"
 
 namespace ap::projections {
 
 namespace {
 
 constexpr std::size_t kSnippetChars = 120;
-
-std::string str(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 std::string turn_key(const std::string& call_id, std::int64_t turn) {
   char hex[9];
@@ -48,15 +44,15 @@ void CoreView::put_call_summary(const std::string& call_id, const json::object& 
 
 void CoreView::apply_call(const std::string& type, const json::object& data, std::uint64_t position,
                           es::ViewBatch& batch) const {
-  const std::string call_id = str(data, "callId");
-  const std::string account = str(data, "accountId");
+  const std::string call_id = text(data, "callId");
+  const std::string account = text(data, "accountId");
   if (type == "call.started") {
     const std::int64_t started_ms = data.at("startedAtMs").as_int64();
     const std::string order = newest_first_key(started_ms, static_cast<std::int64_t>(position));
-    const bool inbound = str(data, "direction") == "inbound";
-    const std::string ours = str(data, "phoneNumber");
-    const std::string other = str(data, "participant");
-    const std::string number = str(data, "numberId");
+    const bool inbound = text(data, "direction") == "inbound";
+    const std::string ours = text(data, "phoneNumber");
+    const std::string other = text(data, "participant");
+    const std::string number = text(data, "numberId");
     json::object summary{{"id", call_id},
                          {"agentId", data.at("agentId")},
                          {"phoneNumberId", number},
@@ -80,7 +76,7 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
     batch.put("Cn/" + number + "/" + order + "/" + call_id, account);
     batch.put("Cnc/" + number, std::to_string(counter(batch, "Cnc/" + number) + 1));
     if (data.at("agentId").is_string()) {
-      const std::string agent = str(data, "agentId");
+      const std::string agent = text(data, "agentId");
       batch.put("Ca/" + agent + "/" + order + "/" + call_id, account);
       batch.put("Cac/" + agent, std::to_string(counter(batch, "Cac/" + agent) + 1));
     }
@@ -92,18 +88,18 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
   if (type == "call.answered") {
     (*summary)["status"] = "in-progress";
   } else if (type == "call.caller_spoke") {
-    const std::string text = str(data, "text");
+    const std::string said = text(data, "text");
     batch.put(turn_key(call_id, data.at("turn").as_int64()),
               domain::to_json(
                   json::object{{"id", call_id + "_t" + std::to_string(data.at("turn").as_int64())},
-                               {"transcript", text},
+                               {"transcript", said},
                                {"response", nullptr},
                                {"confidence", data.at("confidence")},
                                {"createdAt", domain::iso8601(data.at("atMs").as_int64())},
                                {"interrupted", false},
                                {"answered", false},
                                {"said", json::array()}}));
-    (*summary)["lastTranscriptSnippet"] = std::string(domain::utf8_prefix(text, kSnippetChars));
+    (*summary)["lastTranscriptSnippet"] = std::string(domain::utf8_prefix(said, kSnippetChars));
   } else if (type == "call.turn_answered") {
     const std::int64_t turn = data.at("turn").as_int64();
     const std::string key = turn_key(call_id, turn);
@@ -164,7 +160,7 @@ std::optional<std::string> CoreView::call_status(const std::string& call_id) con
   if (!account) return std::nullopt;
   std::optional<json::object> summary = row("Ck/" + *account + "/" + call_id);
   if (!summary) return std::nullopt;
-  return str(*summary, "status");
+  return text(*summary, "status");
 }
 
 std::vector<json::object> CoreView::call_turns(const std::string& call_id) const {
@@ -208,11 +204,11 @@ Page CoreView::calls(const std::string& account, const std::string& scope,
     std::optional<std::string> wire = summary_of(key, value);
     if (!wire) return true;
     const json::object summary = json::parse(*wire).as_object();
-    if (!filter.status.empty() && str(summary, "status") != filter.status) return true;
-    if (!filter.direction.empty() && str(summary, "direction") != filter.direction) return true;
+    if (!filter.status.empty() && text(summary, "status") != filter.status) return true;
+    if (!filter.direction.empty() && text(summary, "direction") != filter.direction) return true;
     if (!filter.search.empty() &&
-        str(summary, "fromNumber").find(filter.search) == std::string::npos &&
-        str(summary, "toNumber").find(filter.search) == std::string::npos) {
+        text(summary, "fromNumber").find(filter.search) == std::string::npos &&
+        text(summary, "toNumber").find(filter.search) == std::string::npos) {
       return true;
     }
     const std::uint64_t index_of = page.total++;

@@ -1,4 +1,5 @@
 #include "projections/core_view.hpp"
+#include "projections/fields.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -15,15 +16,6 @@
 #include "actors/webhook.hpp"
 
 namespace ap::projections {
-
-namespace {
-
-std::string str(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-}  // namespace
 
 CoreView::CoreView(es::EventStore& store, std::string name)
     : store_(store), name_(std::move(name)) {
@@ -189,7 +181,7 @@ std::int64_t CoreView::counter(const std::string& key) const {
 
 void CoreView::start_conversation(const std::string& account, const json::object& data,
                                   std::int64_t created_ms, es::ViewBatch& batch) const {
-  const std::string id = str(data, "conversationId");
+  const std::string id = text(data, "conversationId");
   const std::string created = domain::iso8601(created_ms);
   json::object summary{{"id", id},
                        {"agentId", data.at("agentId")},
@@ -209,7 +201,7 @@ void CoreView::start_conversation(const std::string& account, const json::object
   batch.put("c/" + account + "/" + id, domain::to_json(summary));
   batch.put("cc/" + account, std::to_string(counter(batch, "cc/" + account) + 1));
   if (data.at("agentId").is_string()) {
-    const std::string agent = str(data, "agentId");
+    const std::string agent = text(data, "agentId");
     batch.put("cac/" + agent, std::to_string(counter(batch, "cac/" + agent) + 1));
   }
 }
@@ -224,30 +216,30 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     return;
   }
   const json::object data = json::parse(event.payload).as_object();
-  const std::string account = str(data, "accountId");
+  const std::string account = text(data, "accountId");
   apply_ledger(event, data, batch);
   apply_usage(event, data, batch);
 
   if (type == "account.api_key_created") {
-    batch.put("k/" + str(data, "sha256"), account + " " + str(data, "sha256"));
+    batch.put("k/" + text(data, "sha256"), account + " " + text(data, "sha256"));
   } else if (type == "account.api_key_revoked") {
-    batch.erase("k/" + str(data, "sha256"));
+    batch.erase("k/" + text(data, "sha256"));
   } else if (type == "agent.created") {
     json::object agent;
-    agent["id"] = str(data, "agentId");
+    agent["id"] = text(data, "agentId");
     for (const auto& [key, value] : data.at("config").as_object()) agent[key] = value;
     agent["createdAt"] = domain::iso8601(data.at("createdAtMs").as_int64());
     agent["numbers"] = json::array();
-    batch.put(agent_key(account, str(data, "agentId")), domain::to_json(agent));
+    batch.put(agent_key(account, text(data, "agentId")), domain::to_json(agent));
     batch.put("gc/" + account, std::to_string(counter(batch, "gc/" + account) + 1));
   } else if (type == "agent.updated") {
-    const std::string key = agent_key(account, str(data, "agentId"));
+    const std::string key = agent_key(account, text(data, "agentId"));
     std::optional<json::object> agent = row(batch, key);
     if (!agent) return;
     for (const auto& [field, value] : data.at("changes").as_object()) (*agent)[field] = value;
     batch.put(key, domain::to_json(*agent));
   } else if (type == "agent.deleted") {
-    const std::string key = agent_key(account, str(data, "agentId"));
+    const std::string key = agent_key(account, text(data, "agentId"));
     std::optional<json::object> agent = row(batch, key);
     if (!agent) return;
     // Numbers stay with the account, no longer attached to anyone.
@@ -262,25 +254,25 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     batch.erase(key);
     batch.put("gc/" + account, std::to_string(counter(batch, "gc/" + account) - 1));
     // The agent's webhook goes with it; its events fall back to the project's.
-    batch.erase("wh/" + account + "/agent-" + str(data, "agentId"));
+    batch.erase("wh/" + account + "/agent-" + text(data, "agentId"));
   } else if (type == "number.provisioned") {
-    const std::string number_id = str(data, "numberId");
+    const std::string number_id = text(data, "numberId");
     json::object number{{"id", number_id},
-                        {"phoneNumber", str(data, "phoneNumber")},
-                        {"country", str(data, "country")},
+                        {"phoneNumber", text(data, "phoneNumber")},
+                        {"country", text(data, "country")},
                         {"status", "active"},
                         {"type", "sms"},
                         {"agentId", data.at("agentId")},
                         {"createdAt", domain::iso8601(data.at("createdAtMs").as_int64())}};
     batch.put("n/" + account + "/" + number_id, domain::to_json(number));
     batch.put("nc/" + account, std::to_string(counter(batch, "nc/" + account) + 1));
-    batch.put("p/" + str(data, "phoneNumber"), account + " " + number_id);
+    batch.put("p/" + text(data, "phoneNumber"), account + " " + number_id);
     if (data.at("agentId").is_string()) {
-      attach_to_agent(account, str(data, "agentId"), number, batch);
+      attach_to_agent(account, text(data, "agentId"), number, batch);
     }
   } else if (type == "number.agent_attached" || type == "number.agent_detached" ||
              type == "number.released") {
-    const std::string number_id = str(data, "numberId");
+    const std::string number_id = text(data, "numberId");
     const std::string key = "n/" + account + "/" + number_id;
     std::optional<json::object> number = row(batch, key);
     if (!number) return;
@@ -290,8 +282,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     }
     (*number)["agentId"] = nullptr;
     if (type == "number.agent_attached") {
-      (*number)["agentId"] = str(data, "agentId");
-      attach_to_agent(account, str(data, "agentId"), *number, batch);
+      (*number)["agentId"] = text(data, "agentId");
+      attach_to_agent(account, text(data, "agentId"), *number, batch);
     }
     if (type == "number.released") {
       (*number)["status"] = "released";
@@ -302,7 +294,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   } else if (type == "conversation.started") {
     start_conversation(account, data, data.at("createdAtMs").as_int64(), batch);
   } else if (type == "conversation.metadata_updated") {
-    const std::string conversation = str(data, "conversationId");
+    const std::string conversation = text(data, "conversationId");
     std::optional<json::object> summary = row(batch, "c/" + account + "/" + conversation);
     if (!summary) return;
     (*summary)["metadata"] = data.at("metadata");
@@ -312,14 +304,14 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     apply_message(account, data, event.position, batch);
   } else if (type == "message.voice") {
     // A call's first line starts its conversation when the parties never texted.
-    if (!raw_row(batch, "c/" + account + "/" + str(data, "conversationId"))) {
+    if (!raw_row(batch, "c/" + account + "/" + text(data, "conversationId"))) {
       start_conversation(account, data, data.at("atMs").as_int64(), batch);
     }
     apply_message(account, data, event.position, batch);
   } else if (type == "webhook.configured") {
-    batch.put("wh/" + account + "/" + str(data, "entity"), domain::to_json(data.at("config")));
+    batch.put("wh/" + account + "/" + text(data, "entity"), domain::to_json(data.at("config")));
   } else if (type == "webhook.deleted") {
-    batch.erase("wh/" + account + "/" + str(data, "entity"));
+    batch.erase("wh/" + account + "/" + text(data, "entity"));
   } else if (type.rfind("webhook.delivery_", 0) == 0) {
     apply_delivery(type, data, event.position, batch);
   } else if (type == "message.status_updated") {
@@ -327,13 +319,13 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   } else if (type.rfind("call.", 0) == 0) {
     apply_call(type, data, event.position, batch);
   } else if (type == "email.claimed") {
-    batch.put("e/" + domain::sha256_hex(str(data, "email")), account);
+    batch.put("e/" + domain::sha256_hex(text(data, "email")), account);
   } else if (type == "idempotency.claimed") {
-    batch.put("i/" + str(data, "keyHash"),
+    batch.put("i/" + text(data, "keyHash"),
               domain::to_json(json::object{{"fingerprint", data.at("fingerprint")},
                                            {"atMs", data.at("atMs")}}));
   } else if (type == "idempotency.completed") {
-    const std::string key = "i/" + str(data, "keyHash");
+    const std::string key = "i/" + text(data, "keyHash");
     std::optional<json::object> claim = row(batch, key);
     if (!claim) return;
     (*claim)["status"] = data.at("status");
@@ -344,13 +336,13 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
 
 void CoreView::apply_delivery(const std::string& type, const json::object& data,
                               std::uint64_t position, es::ViewBatch& batch) const {
-  const std::string account = str(data, "accountId");
-  const std::string id = str(data, "deliveryId");
+  const std::string account = text(data, "accountId");
+  const std::string id = text(data, "deliveryId");
   if (type == "webhook.delivery_skipped") return;
   if (type == "webhook.delivery_created") {
     const std::int64_t created_ms = data.at("createdAtMs").as_int64();
     const std::string order = newest_first_key(created_ms, static_cast<std::int64_t>(position));
-    const std::string entity = str(data, "entity");
+    const std::string entity = text(data, "entity");
     const std::string agent = entity.rfind("agent-", 0) == 0 ? entity.substr(6) : "-";
     const bool test = domain::is_test_delivery(data);
     json::object delivery{{"id", id},
@@ -397,7 +389,7 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   const std::string key = "d/" + account + "/" + where->substr(a + 1, b - a - 1) + "/" + id;
   std::optional<json::object> delivery = row(batch, key);
   if (!delivery) return;
-  const std::string status = str(data, "status");
+  const std::string status = text(data, "status");
   (*delivery)["status"] = status;
   (*delivery)["httpStatus"] = data.at("httpStatus");
   (*delivery)["errorMessage"] = data.at("error");
@@ -441,7 +433,7 @@ void CoreView::put_summary(const std::string& account, const std::string& conver
 }
 
 void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) const {
-  const std::string message_id = str(data, "messageId");
+  const std::string message_id = text(data, "messageId");
   std::optional<std::string> where = raw_row(batch, "mi/" + message_id);
   if (!where) return;
   // "<account> <conv id> <order> <number id>"
@@ -463,7 +455,7 @@ void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) cons
 
 void CoreView::apply_message(const std::string& account, const json::object& data,
                              std::uint64_t position, es::ViewBatch& batch) const {
-  const std::string conversation = str(data, "conversationId");
+  const std::string conversation = text(data, "conversationId");
   const std::string key = "c/" + account + "/" + conversation;
   std::optional<json::object> summary = row(batch, key);
   if (!summary) return;
@@ -473,13 +465,13 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   // makes its own times strictly increase; this extends that to the number,
   // whose conversations may share a millisecond. A number busier than one
   // message per millisecond lists its messages slightly ahead of the clock.
-  const std::string number_id = str(data, "numberId");
+  const std::string number_id = text(data, "numberId");
   const std::string number_clock = "nt/" + number_id;
   const std::int64_t at_ms = std::max(data.at("atMs").as_int64(), counter(batch, number_clock) + 1);
   batch.put(number_clock, std::to_string(at_ms));
   const std::int64_t seq = summary->at("messageCount").as_int64() + 1;
   const std::string at = domain::iso8601(at_ms);
-  const std::string body = str(data, "body");
+  const std::string body = text(data, "body");
   const json::array& media = data.at("mediaUrls").as_array();
 
   // Newest-first order indexes: the conversation moves to the front of its
@@ -503,7 +495,7 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   (*summary)["messageCount"] = seq;
   put_summary(account, conversation, order, *summary, batch);
 
-  const std::string message_id = str(data, "messageId");
+  const std::string message_id = text(data, "messageId");
   json::object message{{"id", message_id},
                        {"body", body},
                        {"fromNumber", data.at("from")},

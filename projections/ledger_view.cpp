@@ -16,20 +16,11 @@
 #include "actors/billing.hpp"
 #include "actors/domain.hpp"
 #include "projections/core_view.hpp"
+#include "projections/fields.hpp"
 
 namespace ap::projections {
 
 namespace {
-
-std::string text(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::int64_t integer(const json::object& o, const char* key, std::int64_t fallback) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
-}
 
 std::string hex12(std::uint64_t n) {
   char out[16];

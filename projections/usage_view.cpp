@@ -16,6 +16,7 @@
 #include "actors/domain.hpp"
 #include "actors/webhook.hpp"
 #include "projections/core_view.hpp"
+#include "projections/fields.hpp"
 
 namespace ap::projections {
 
@@ -23,16 +24,6 @@ namespace {
 
 constexpr std::int64_t kHourMs = 60LL * 60 * 1000;
 constexpr std::int64_t kDayMs = 24 * kHourMs;
-
-std::string text(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::int64_t integer(const json::object& o, const char* key, std::int64_t fallback) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
-}
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
