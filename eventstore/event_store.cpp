@@ -735,19 +735,38 @@ Status EventStore::read_stream(const std::string& stream, std::uint64_t from_ver
 Status EventStore::read_all(std::uint64_t from_position, std::size_t max_count,
                             std::vector<RecordedEvent>* out) const {
   out->clear();
+  if (max_count == 0) return Status::Ok();
+  return scan(from_position, ReadPattern::kShort, [&](const RecordView& view) {
+    RecordedEvent& e = out->emplace_back();
+    e.position = view.position;
+    e.stream.assign(view.stream);
+    e.version = view.version;
+    e.type.assign(view.type);
+    e.time_ms = view.time_ms;
+    e.payload.assign(view.payload);
+    std::copy(view.hash, view.hash + e.hash.size(), e.hash.begin());
+    return out->size() < max_count;
+  });
+}
+
+Status EventStore::scan(std::uint64_t from_position, ReadPattern pattern,
+                        const std::function<bool(const RecordView&)>& visit) const {
   if (impl_->closed.load()) return closed_status();
   // Events past the head are written but not yet synced; they are not part
   // of the log until the head covers them.
   const std::uint64_t head = head_position();
+  from_position = std::max<std::uint64_t>(1, from_position);
   if (from_position > head) return Status::Ok();
-  max_count =
-      std::min<std::uint64_t>(max_count, head - std::max<std::uint64_t>(1, from_position) + 1);
-  std::unique_ptr<KvIterator> it = impl_->db->iterate();
-  for (it->seek(event_key(std::max<std::uint64_t>(1, from_position)));
-       it->valid() && out->size() < max_count && is_event_key(it->key()); it->next()) {
-    out->emplace_back();
-    Status d = decode_value(it->value(), &out->back());
-    if (!d.ok()) return d;
+  std::unique_ptr<KvIterator> it = impl_->db->iterate(pattern);
+  RecordView view;
+  for (it->seek(event_key(from_position)); it->valid() && is_event_key(it->key()); it->next()) {
+    if (get_be64(it->key().data() + 1) > head) break;
+    if (Status d = decode_view(it->value(), &view); !d.ok()) {
+      return Status(
+          Code::kCorruption,
+          "position " + std::to_string(get_be64(it->key().data() + 1)) + ": " + d.message());
+    }
+    if (!visit(view)) return Status::Ok();
   }
   return it->status();
 }

@@ -163,6 +163,14 @@ class EventStore {
   Status read_all(std::uint64_t from_position, std::size_t max_count,
                   std::vector<RecordedEvent>* out) const;
 
+  // Calls visit(record) for each committed event with position >=
+  // from_position, in order, until it returns false. The record views bytes
+  // that are valid only during the call; nothing is copied, which makes this
+  // the fast path for whole-log walks (the audit, with kWholeLog). A record
+  // that does not decode ends the walk with kCorruption naming its position.
+  Status scan(std::uint64_t from_position, ReadPattern pattern,
+              const std::function<bool(const RecordView&)>& visit) const;
+
   // Position of the last committed event (0 for an empty log).
   std::uint64_t head_position() const;
   // Lowercase hex hash of the event at the head ("" for an empty log): it

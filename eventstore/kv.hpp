@@ -51,6 +51,13 @@ class KvIterator {
   virtual Status status() const = 0;
 };
 
+// How an iterator will be used, so that a backend can read ahead.
+enum class ReadPattern {
+  kShort,     // A seek and a few steps: the default for everything online.
+  kWholeLog,  // A forward walk over much of the store (the audit): read
+              // ahead, and leave the block cache to the online readers.
+};
+
 // How writes are made durable.
 enum class Durability {
   kLogged,    // Through the write-ahead log: survives a process crash once
@@ -76,7 +83,7 @@ class KvBackend {
   virtual Status sync() = 0;
   // Makes every write so far, logged or not, survive a crash.
   virtual Status flush() = 0;
-  virtual std::unique_ptr<KvIterator> iterate() const = 0;
+  virtual std::unique_ptr<KvIterator> iterate(ReadPattern pattern = ReadPattern::kShort) const = 0;
   // Releases files; the backend may not be used afterwards.
   virtual void close() = 0;
   // Writes a consistent copy of everything written so far into the new

@@ -97,7 +97,7 @@ Status MemoryBackend::flush() {
   return Status::Ok();
 }
 
-std::unique_ptr<KvIterator> MemoryBackend::iterate() const {
+std::unique_ptr<KvIterator> MemoryBackend::iterate(ReadPattern) const {
   return std::make_unique<MemoryIterator>(map_);
 }
 

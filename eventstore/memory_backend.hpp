@@ -27,7 +27,7 @@ class MemoryBackend final : public KvBackend {
   Status write(KvBatch batch, Durability durability) override;
   Status sync() override;
   Status flush() override;
-  std::unique_ptr<KvIterator> iterate() const override;
+  std::unique_ptr<KvIterator> iterate(ReadPattern pattern) const override;
   void close() override { closed_ = true; }
 
   // Undoes what `kind` of crash loses and opens the backend again.

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cassert>
 
 namespace ap::es {
@@ -70,20 +71,43 @@ std::string encode_canonical(const RecordedEvent& event) {
   return out;
 }
 
+namespace {
+
+// One digest context per thread, reused: creating a context and fetching the
+// algorithm for every record costs more than hashing a small record.
+struct Sha256Context {
+  Sha256Context() : md(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx(EVP_MD_CTX_new()) {
+    assert(md != nullptr && ctx != nullptr);
+  }
+  ~Sha256Context() {
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+  }
+  Sha256Context(const Sha256Context&) = delete;
+  Sha256Context& operator=(const Sha256Context&) = delete;
+  EVP_MD* md;
+  EVP_MD_CTX* ctx;
+};
+
+}  // namespace
+
 Hash chain_hash(const Hash& previous, std::string_view canonical) {
+  thread_local Sha256Context sha;
   Hash digest{};
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  assert(ctx != nullptr);
   unsigned int length = 0;
-  const bool ok = EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
-                  EVP_DigestUpdate(ctx, previous.data(), previous.size()) == 1 &&
-                  EVP_DigestUpdate(ctx, canonical.data(), canonical.size()) == 1 &&
-                  EVP_DigestFinal_ex(ctx, digest.data(), &length) == 1;
-  EVP_MD_CTX_free(ctx);
+  const bool ok = EVP_DigestInit_ex2(sha.ctx, sha.md, nullptr) == 1 &&
+                  EVP_DigestUpdate(sha.ctx, previous.data(), previous.size()) == 1 &&
+                  EVP_DigestUpdate(sha.ctx, canonical.data(), canonical.size()) == 1 &&
+                  EVP_DigestFinal_ex(sha.ctx, digest.data(), &length) == 1;
   // SHA-256 over memory cannot fail short of a broken OpenSSL install.
   assert(ok && length == digest.size());
   (void)ok;
   return digest;
+}
+
+bool hash_matches(const Hash& previous, const RecordView& view) {
+  const Hash recomputed = chain_hash(previous, view.canonical);
+  return std::equal(recomputed.begin(), recomputed.end(), view.hash);
 }
 
 std::string encode_value(const RecordedEvent& event) {
@@ -92,42 +116,53 @@ std::string encode_value(const RecordedEvent& event) {
   return out;
 }
 
-Status decode_value(std::string_view value, RecordedEvent* event) {
+Status decode_view(std::string_view value, RecordView* out) {
   // Walks the fixed layout, checking each length before reading past it.
   std::size_t at = 0;
   auto need = [&](std::size_t bytes) { return value.size() - at >= bytes; };
   auto corrupt = [](const char* what) { return Status(Code::kCorruption, what); };
+  // A length-prefixed field: 4-byte big-endian length, then that many bytes.
+  auto field = [&](std::string_view* into) {
+    const std::uint32_t length = get_be32(value.data() + at);
+    at += 4;
+    if (!need(length)) return false;
+    *into = value.substr(at, length);
+    at += length;
+    return true;
+  };
 
   if (!need(1) || static_cast<std::uint8_t>(value[0]) != kRecordFormat) {
     return corrupt("unknown record format byte");
   }
   at = 1;
   if (!need(12)) return corrupt("truncated record header");
-  event->position = get_be64(value.data() + at);
+  out->position = get_be64(value.data() + at);
   at += 8;
-  std::uint32_t stream_len = get_be32(value.data() + at);
-  at += 4;
-  if (!need(stream_len)) return corrupt("truncated stream id");
-  event->stream.assign(value.data() + at, stream_len);
-  at += stream_len;
+  if (!field(&out->stream)) return corrupt("truncated stream id");
   if (!need(12)) return corrupt("truncated version");
-  event->version = get_be64(value.data() + at);
+  out->version = get_be64(value.data() + at);
   at += 8;
-  std::uint32_t type_len = get_be32(value.data() + at);
-  at += 4;
-  if (!need(type_len)) return corrupt("truncated type");
-  event->type.assign(value.data() + at, type_len);
-  at += type_len;
+  if (!field(&out->type)) return corrupt("truncated type");
   if (!need(12)) return corrupt("truncated time");
-  event->time_ms = static_cast<std::int64_t>(get_be64(value.data() + at));
+  out->time_ms = static_cast<std::int64_t>(get_be64(value.data() + at));
   at += 8;
-  std::uint32_t payload_len = get_be32(value.data() + at);
-  at += 4;
-  if (!need(payload_len)) return corrupt("truncated payload");
-  event->payload.assign(value.data() + at, payload_len);
-  at += payload_len;
-  if (value.size() - at != event->hash.size()) return corrupt("bad hash length");
-  std::copy(value.begin() + at, value.end(), event->hash.begin());
+  if (!field(&out->payload)) return corrupt("truncated payload");
+  if (value.size() - at != Hash{}.size()) return corrupt("bad hash length");
+  out->canonical = value.substr(0, at);
+  out->hash = reinterpret_cast<const std::uint8_t*>(value.data() + at);
+  return Status::Ok();
+}
+
+Status decode_value(std::string_view value, RecordedEvent* event) {
+  RecordView view;
+  if (Status s = decode_view(value, &view); !s.ok()) return s;
+  event->position = view.position;
+  event->stream.assign(view.stream);
+  event->version = view.version;
+  event->type.assign(view.type);
+  event->time_ms = view.time_ms;
+  event->payload.assign(view.payload);
+  std::copy(view.hash, view.hash + event->hash.size(), event->hash.begin());
   return Status::Ok();
 }
 

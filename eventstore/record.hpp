@@ -24,6 +24,19 @@ struct RecordedEvent {
   Hash hash{};                 // SHA-256(previous hash || canonical bytes).
 };
 
+// A stored record read in place: every view points into the stored value it
+// was decoded from and is valid only as long as that value is.
+struct RecordView {
+  std::uint64_t position = 0;
+  std::string_view stream;
+  std::uint64_t version = 0;
+  std::string_view type;
+  std::int64_t time_ms = 0;
+  std::string_view payload;
+  std::string_view canonical;          // The bytes the chain hashes: the value without its hash.
+  const std::uint8_t* hash = nullptr;  // The stored 32-byte hash.
+};
+
 // Canonical bytes of `event` (everything but the hash), as hashed and stored.
 std::string encode_canonical(const RecordedEvent& event);
 
@@ -36,6 +49,11 @@ std::string encode_value(const RecordedEvent& event);
 // Decodes a stored value. Returns kCorruption when the bytes are malformed.
 // It does not check the hash against the chain; verify_chain does that.
 Status decode_value(std::string_view value, RecordedEvent* event);
+// The same without copying: `out` views `value`.
+Status decode_view(std::string_view value, RecordView* out);
+
+// Whether the stored hash `view.hash` is SHA-256(previous || view.canonical).
+bool hash_matches(const Hash& previous, const RecordView& view);
 
 // Lowercase hex of `hash`.
 std::string to_hex(const Hash& hash);

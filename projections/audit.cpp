@@ -2,13 +2,13 @@
 
 #include <simdjson.h>
 #include <boost/json.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <algorithm>
 #include <cinttypes>
 #include <map>
 #include <memory>
-#include <set>
-#include <unordered_map>
 
 #include "actors/billing.hpp"
 #include "actors/domain.hpp"
@@ -18,37 +18,42 @@ namespace ap::projections {
 
 namespace {
 
-constexpr std::size_t kBatchEvents = 4096;
+constexpr std::uint64_t kProgressEvents = 4096;
 
 // The top-level fields of an event payload the audit reads. Absent integers
-// stay -1 and absent strings empty; nested values are skipped.
+// stay -1 and absent strings empty; nested values are skipped. The strings
+// view the parser's buffer: valid until the next event is parsed.
 struct Fields {
-  std::string account_id, number_id, message_id, call_id, payment_id, rate_version, mode, status,
-      reason;
+  std::string_view account_id, number_id, message_id, call_id, payment_id, rate_version, mode,
+      status, reason;
   std::int64_t credit_micros = -1, amount_micros = -1, period_start_ms = -1, at_ms = -1,
                started_at_ms = -1, ended_at_ms = -1, budget_ms = -1;
 };
 
-bool read_fields(simdjson::ondemand::parser& parser, std::string& payload, Fields* out) {
-  payload.reserve(payload.size() + simdjson::SIMDJSON_PADDING);
+// Parses `payload` through `padded`, a buffer reused across events because
+// simdjson reads a few bytes past the end of its input.
+bool read_fields(simdjson::ondemand::parser& parser, std::string_view payload, std::string& padded,
+                 Fields* out) {
+  padded.assign(payload);
+  padded.reserve(payload.size() + simdjson::SIMDJSON_PADDING);
   simdjson::ondemand::document doc;
-  if (parser.iterate(payload.data(), payload.size(), payload.capacity()).get(doc)) return false;
+  if (parser.iterate(padded.data(), padded.size(), padded.capacity()).get(doc)) return false;
   simdjson::ondemand::object object;
   if (doc.get_object().get(object)) return false;
   for (auto field : object) {
     std::string_view key;
     if (field.unescaped_key().get(key)) return false;
     simdjson::ondemand::value value = field.value();
-    std::string* text = key == "accountId"     ? &out->account_id
-                        : key == "numberId"    ? &out->number_id
-                        : key == "messageId"   ? &out->message_id
-                        : key == "callId"      ? &out->call_id
-                        : key == "paymentId"   ? &out->payment_id
-                        : key == "rateVersion" ? &out->rate_version
-                        : key == "mode"        ? &out->mode
-                        : key == "status"      ? &out->status
-                        : key == "reason"      ? &out->reason
-                                               : nullptr;
+    std::string_view* text = key == "accountId"     ? &out->account_id
+                             : key == "numberId"    ? &out->number_id
+                             : key == "messageId"   ? &out->message_id
+                             : key == "callId"      ? &out->call_id
+                             : key == "paymentId"   ? &out->payment_id
+                             : key == "rateVersion" ? &out->rate_version
+                             : key == "mode"        ? &out->mode
+                             : key == "status"      ? &out->status
+                             : key == "reason"      ? &out->reason
+                                                    : nullptr;
     std::int64_t* number = key == "creditMicros"    ? &out->credit_micros
                            : key == "amountMicros"  ? &out->amount_micros
                            : key == "periodStartMs" ? &out->period_start_ms
@@ -59,7 +64,7 @@ bool read_fields(simdjson::ondemand::parser& parser, std::string& payload, Field
                                                     : nullptr;
     if (text != nullptr) {
       std::string_view s;
-      if (!value.get_string().get(s)) *text = std::string(s);
+      if (!value.get_string().get(s)) *text = s;
     } else if (number != nullptr) {
       std::int64_t n = 0;
       if (!value.get_int64().get(n)) *number = n;
@@ -68,11 +73,42 @@ bool read_fields(simdjson::ondemand::parser& parser, std::string& payload, Field
   return true;
 }
 
-// Events that move money, or that a later charge needs (a call's start and answer).
-bool priced(const std::string& type) {
-  return type == "account.created" || type == "account.number_charged" ||
-         type == "number.renewed" || type == "message.queued" || type == "account.credited" ||
-         type == "call.started" || type == "call.answered" || type == "call.ended";
+// Hashes std::string and std::string_view alike, for lookups by view.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// The event types the replay prices, or that a later charge needs (a call's
+// start and answer); each is returned as a static string, or "" when the
+// type moves no money.
+std::string_view priced(std::string_view type) {
+  static constexpr std::string_view kTypes[] = {
+      "account.created",  "account.number_charged", "number.renewed", "message.queued",
+      "account.credited", "call.started",           "call.answered",  "call.ended"};
+  for (std::string_view known : kTypes) {
+    if (type == known) return known;
+  }
+  return {};
+}
+
+// The rule of a credit, by its reason; a reason no version of the product
+// writes is priced as such and shows up in the diff.
+std::string_view credit_rule(std::string_view reason) {
+  static constexpr std::string_view kReasons[] = {"top_up", "auto_recharge", "adjustment"};
+  for (std::string_view known : kReasons) {
+    if (reason == known) return known;
+  }
+  return "unknown_credit_reason";
+}
+
+// The concatenation of `parts`, allocated once.
+template <class... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  out.reserve((std::string_view(parts).size() + ...));
+  (out.append(std::string_view(parts)), ...);
+  return out;
 }
 
 // ceil(a / b) for a >= 0, b > 0.
@@ -82,7 +118,7 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
 
 // What a live call needs for its charge at its end.
 struct OpenCall {
-  std::string mode;
+  std::string_view mode;  // "hosted" or "webhook".
   std::int64_t started_ms = 0;
   std::int64_t answered_ms = -1;
 };
@@ -90,40 +126,46 @@ struct OpenCall {
 // The replayer: prices each event on its own, from the rate card alone.
 class Replayer {
  public:
-  explicit Replayer(std::string account) : account_(std::move(account)) {}
+  // `expected_entries` sizes the tables up front: growing them mid-walk
+  // moves every entry and rehashes every cause.
+  Replayer(std::string account, std::size_t expected_entries) : account_(std::move(account)) {
+    entries_.reserve(expected_entries);
+    seen_.reserve(expected_entries);
+  }
 
-  void feed(es::RecordedEvent& event) {
-    if (!priced(event.type)) return;
+  void feed(const es::RecordView& event) {
+    const std::string_view type = priced(event.type);
+    if (type.empty()) return;
     // Cheap filter before parsing: the account id appears in every event it owns.
-    if (!account_.empty() && event.payload.find(account_) == std::string::npos) return;
+    if (!account_.empty() && event.payload.find(account_) == std::string_view::npos) return;
     Fields f;
-    if (!read_fields(parser_, event.payload, &f)) return;
+    if (!read_fields(parser_, event.payload, padded_, &f)) return;
     if (!account_.empty() && f.account_id != account_) return;
-    const std::string& type = event.type;
     if (type == "account.created") {
       const domain::RateCard& card = domain::rate_card_at(event.time_ms);
-      add(event, f.account_id, "signup:" + f.account_id, std::max<std::int64_t>(0, f.credit_micros),
-          "signup_credit", card.version, 1);
+      add(event, f.account_id, concat("signup:", f.account_id),
+          std::max<std::int64_t>(0, f.credit_micros), "signup_credit", card.version, 1);
     } else if (type == "account.number_charged" || type == "number.renewed") {
       const std::int64_t start = f.period_start_ms >= 0 ? f.period_start_ms : event.time_ms;
       const domain::RateCard* named = domain::rate_card(f.rate_version);
       const domain::RateCard& card = named != nullptr ? *named : domain::rate_card_at(start);
-      add(event, f.account_id, "number:" + f.number_id + ":" + std::to_string(start),
+      add(event, f.account_id, concat("number:", f.number_id, ":", std::to_string(start)),
           -card.number_period_micros,
           type == "number.renewed" ? "number_renewal" : "number_first_month", card.version, 1);
     } else if (type == "message.queued") {
       const domain::RateCard& card = domain::rate_card_at(f.at_ms >= 0 ? f.at_ms : event.time_ms);
-      add(event, f.account_id, "sms:" + f.message_id, -card.sms_outbound_micros, "sms_outbound",
-          card.version, 1);
+      add(event, f.account_id, concat("sms:", f.message_id), -card.sms_outbound_micros,
+          "sms_outbound", card.version, 1);
     } else if (type == "account.credited") {
-      add(event, f.account_id, "credit:" + f.payment_id, f.amount_micros, f.reason, "", 1);
+      add(event, f.account_id, concat("credit:", f.payment_id), f.amount_micros,
+          credit_rule(f.reason), "", 1);
     } else if (type == "call.started") {
-      OpenCall& call = calls_[f.call_id];
+      OpenCall& call = calls_[std::string(f.call_id)];
       call.mode = f.mode == "hosted" ? "hosted" : "webhook";
       call.started_ms = f.started_at_ms;
       if (f.status == "in-progress") call.answered_ms = f.started_at_ms;
     } else if (type == "call.answered") {
-      calls_[f.call_id].answered_ms = f.at_ms;
+      calls_[std::string(f.call_id)].answered_ms = f.at_ms;
     } else if (type == "call.ended") {
       end_call(event, f);
     }
@@ -132,7 +174,7 @@ class Replayer {
   std::vector<AuditEntry>& entries() { return entries_; }
 
  private:
-  void end_call(const es::RecordedEvent& event, const Fields& f) {
+  void end_call(const es::RecordView& event, const Fields& f) {
     auto it = calls_.find(f.call_id);
     if (it == calls_.end()) return;  // Ended twice, or never started: nothing to bill.
     const OpenCall call = it->second;
@@ -147,8 +189,10 @@ class Replayer {
                                                           : card.voice_webhook_per_minute_micros;
     const std::int64_t amount =
         std::max(card.voice_minimum_micros, ceil_div(seconds * per_minute, 60));
-    AuditEntry* entry = add(event, f.account_id, "call:" + f.call_id, -amount,
-                            "voice_" + call.mode + "_per_second", card.version, seconds);
+    AuditEntry* entry =
+        add(event, f.account_id, concat("call:", f.call_id), -amount,
+            call.mode == "hosted" ? "voice_hosted_per_second" : "voice_webhook_per_second",
+            card.version, seconds);
     if (entry == nullptr) return;
     AuditEntry& e = *entry;
     e.call_id = f.call_id;
@@ -161,45 +205,69 @@ class Replayer {
   }
 
   // Records an entry, unless its cause was priced before (then null).
-  AuditEntry* add(const es::RecordedEvent& event, const std::string& account, std::string key,
-                  std::int64_t amount, std::string rule, std::string version,
+  AuditEntry* add(const es::RecordView& event, std::string_view account, std::string key,
+                  std::int64_t amount, std::string_view rule, std::string_view version,
                   std::int64_t quantity) {
-    if (!seen_.insert(account + "\n" + key).second) return nullptr;
-    AuditEntry e;
-    e.account = account;
+    if (seen_.contains(CauseRef{account, key})) return nullptr;
+    AuditEntry& e = entries_.emplace_back();
+    e.account.assign(account);
     e.cause_key = std::move(key);
     e.amount_micros = amount;
-    e.rule = std::move(rule);
-    e.rate_version = std::move(version);
+    e.rule = rule;
+    e.rate_version = version;
     e.quantity = quantity;
     e.position = event.position;
-    e.cause_type = event.type;
+    e.cause_type = priced(event.type);
     e.at_ms = event.time_ms;
-    entries_.push_back(std::move(e));
-    return &entries_.back();
+    seen_.insert(entries_.size() - 1);
+    return &e;
   }
+
+  // The causes priced so far are held as indexes into entries_ and looked up
+  // by (account, cause key), so that no key is stored twice.
+  struct CauseRef {
+    std::string_view account, key;
+  };
+  struct CauseHash {
+    using is_transparent = void;
+    const std::vector<AuditEntry>* entries;
+    std::size_t operator()(CauseRef c) const {
+      return std::hash<std::string_view>{}(c.account) * 31 + std::hash<std::string_view>{}(c.key);
+    }
+    std::size_t operator()(std::size_t i) const { return (*this)(ref((*entries)[i])); }
+  };
+  struct CauseEqual {
+    using is_transparent = void;
+    const std::vector<AuditEntry>* entries;
+    bool operator()(std::size_t a, std::size_t b) const { return a == b; }
+    bool operator()(CauseRef a, std::size_t b) const { return same(a, ref((*entries)[b])); }
+    bool operator()(std::size_t a, CauseRef b) const { return same(ref((*entries)[a]), b); }
+  };
+  static CauseRef ref(const AuditEntry& e) { return {e.account, e.cause_key}; }
+  static bool same(CauseRef a, CauseRef b) { return a.account == b.account && a.key == b.key; }
 
   std::string account_;
   simdjson::ondemand::parser parser_;
-  std::unordered_map<std::string, OpenCall> calls_;
-  std::set<std::string> seen_;
+  std::string padded_;
+  boost::unordered_flat_map<std::string, OpenCall, StringHash, std::equal_to<>> calls_;
   std::vector<AuditEntry> entries_;
+  boost::unordered_flat_set<std::size_t, CauseHash, CauseEqual> seen_{0, CauseHash{&entries_},
+                                                                      CauseEqual{&entries_}};
 };
 
-// Walks every event of the log in batches.
+// Walks every event of the log in place, reporting progress every
+// kProgressEvents events.
 template <class Visit>
 es::Status walk(const es::EventStore& store, const Progress& progress, Visit visit) {
   const std::uint64_t head = store.head_position();
-  std::vector<es::RecordedEvent> batch;
-  for (std::uint64_t next = 1; next <= head;) {
-    batch.clear();
-    if (es::Status s = store.read_all(next, kBatchEvents, &batch); !s.ok()) return s;
-    if (batch.empty()) break;
-    for (es::RecordedEvent& e : batch) visit(e);
-    next = batch.back().position + 1;
-    if (progress) progress(next - 1, head);
-  }
-  return es::Status::Ok();
+  std::uint64_t done = 0;
+  es::Status s = store.scan(1, es::ReadPattern::kWholeLog, [&](const es::RecordView& e) {
+    visit(e);
+    if (++done % kProgressEvents == 0 && progress) progress(done, head);
+    return true;
+  });
+  if (progress) progress(head, head);
+  return s;
 }
 
 std::unique_ptr<es::EventStore> open_folder(const std::string& data_dir) {
@@ -242,7 +310,8 @@ std::string money(std::int64_t micros) {
 
 VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress) {
   VerifyOutcome out;
-  std::unordered_map<std::string, std::uint64_t> versions;
+  // Keyed by stream id, looked up by the record's view without a copy.
+  boost::unordered_flat_map<std::string, std::uint64_t, StringHash, std::equal_to<>> versions;
   es::Hash previous{};
   std::uint64_t expected = 1;
   auto fail = [&out](std::uint64_t position, std::string problem) {
@@ -251,21 +320,23 @@ VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress) 
     out.first_bad = position;
     out.problem = std::move(problem);
   };
-  es::Status s = walk(store, progress, [&](const es::RecordedEvent& e) {
+  es::Status s = walk(store, progress, [&](const es::RecordView& e) {
     if (!out.ok) return;
     if (e.position != expected) return fail(expected, "record is missing");
-    const es::Hash recomputed = es::chain_hash(previous, es::encode_canonical(e));
-    if (recomputed != e.hash) {
-      return fail(e.position, "hash mismatch: stored " + es::to_hex(e.hash) + ", computed " +
-                                  es::to_hex(recomputed));
+    if (!es::hash_matches(previous, e)) {
+      es::Hash stored;
+      std::copy(e.hash, e.hash + stored.size(), stored.begin());
+      return fail(e.position, "hash mismatch: stored " + es::to_hex(stored) + ", computed " +
+                                  es::to_hex(es::chain_hash(previous, e.canonical)));
     }
-    std::uint64_t& version = versions[e.stream];
-    if (e.version != version + 1) {
-      return fail(e.position, "stream " + e.stream + " jumps from version " +
-                                  std::to_string(version) + " to " + std::to_string(e.version));
+    auto it = versions.find(e.stream);
+    if (it == versions.end()) it = versions.emplace(std::string(e.stream), 0).first;
+    if (e.version != it->second + 1) {
+      return fail(e.position, "stream " + std::string(e.stream) + " jumps from version " +
+                                  std::to_string(it->second) + " to " + std::to_string(e.version));
     }
-    version = e.version;
-    previous = e.hash;
+    it->second = e.version;
+    std::copy(e.hash, e.hash + previous.size(), previous.begin());
     ++expected;
     ++out.events;
   });
@@ -288,8 +359,10 @@ VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress) 
 
 std::vector<AuditEntry> replay_ledger(const es::EventStore& store, const std::string& account,
                                       const Progress& progress) {
-  Replayer replayer(account);
-  walk(store, progress, [&](es::RecordedEvent& e) { replayer.feed(e); });
+  // Nearly every event of a whole-log replay is priced; one account's share
+  // is unknown, so its tables grow as needed.
+  Replayer replayer(account, account.empty() ? store.head_position() : 0);
+  walk(store, progress, [&](const es::RecordView& e) { replayer.feed(e); });
   return std::move(replayer.entries());
 }
 
@@ -308,8 +381,8 @@ std::vector<std::string> diff_with_projection(const es::EventStore& store,
   std::size_t row = 0;
   for (const AuditEntry& e : entries) {
     if (e.account != account || e.position > checkpoint) continue;
-    const std::string where = "entry " + std::to_string(row + 1) + " (" + e.cause_type +
-                              " at position " + std::to_string(e.position) + ")";
+    const std::string where = concat("entry ", std::to_string(row + 1), " (", e.cause_type,
+                                     " at position ", std::to_string(e.position), ")");
     if (row >= rows.size()) {
       out.push_back(where + ": missing from the ledger; recomputed " + e.cause_key + " " +
                     money(e.amount_micros));
@@ -328,11 +401,11 @@ std::vector<std::string> diff_with_projection(const es::EventStore& store,
         static_cast<std::uint64_t>(integer("causePosition")) != e.position ||
         text("rule") != e.rule || integer("quantity") != e.quantity ||
         (!e.rate_version.empty() && text("rateVersion") != e.rate_version)) {
-      out.push_back(where + ": the ledger has " + text("causeKey") + " " +
-                    money(integer("amountMicros")) + " (" + text("rule") + ", " +
-                    std::to_string(integer("quantity")) + ", rate " + text("rateVersion") +
-                    "), recomputed " + e.cause_key + " " + money(e.amount_micros) + " (" + e.rule +
-                    ", " + std::to_string(e.quantity) + ", rate " + e.rate_version + ")");
+      out.push_back(concat(where, ": the ledger has ", text("causeKey"), " ",
+                           money(integer("amountMicros")), " (", text("rule"), ", ",
+                           std::to_string(integer("quantity")), ", rate ", text("rateVersion"),
+                           "), recomputed ", e.cause_key, " ", money(e.amount_micros), " (", e.rule,
+                           ", ", std::to_string(e.quantity), ", rate ", e.rate_version, ")"));
     }
   }
   for (; row < rows.size(); ++row) {
@@ -405,17 +478,18 @@ int audit_statement(const std::string& data_dir, const std::string& account,
   }
   std::unique_ptr<es::EventStore> store = open_folder(data_dir);
   if (!store) return 2;
-  std::string last_hash;
+  es::Hash last_hash{};
   std::uint64_t last_position = 0;
   const std::vector<AuditEntry> entries =
       replay_ledger(*store, account, progress_bar(progress, "statement"));
   // The last event before `to`: a statement covers the log up to it.
-  walk(*store, nullptr, [&](const es::RecordedEvent& e) {
+  walk(*store, nullptr, [&](const es::RecordView& e) {
     if (e.time_ms < to_ms) {
       last_position = e.position;
-      last_hash = es::to_hex(e.hash);
+      std::copy(e.hash, e.hash + last_hash.size(), last_hash.begin());
     }
   });
+  const std::string last_hex = last_position == 0 ? "" : es::to_hex(last_hash);
   std::int64_t opening = 0, closing = 0;
   boost::json::array items;
   for (const AuditEntry& e : entries) {
@@ -448,7 +522,7 @@ int audit_statement(const std::string& data_dir, const std::string& account,
                                                            {"closingBalanceMicros", closing},
                                                            {"items", std::move(items)},
                                                            {"lastEventPosition", last_position},
-                                                           {"lastEventHash", last_hash}})
+                                                           {"lastEventHash", last_hex}})
                     .c_str());
     return 0;
   }
@@ -472,7 +546,7 @@ int audit_statement(const std::string& data_dir, const std::string& account,
   }
   std::printf("# opening_balance_micros,%" PRId64 "\n# closing_balance_micros,%" PRId64
               "\n# last_event_position,%" PRIu64 "\n# last_event_hash,%s\n",
-              opening, closing, last_position, last_hash.c_str());
+              opening, closing, last_position, last_hex.c_str());
   return 0;
 }
 

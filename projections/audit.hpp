@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "eventstore/event_store.hpp"
@@ -25,18 +26,21 @@
 namespace ap::projections {
 
 // One recomputed charge or credit.
+// The string_view fields name static strings (rules, event types, rate
+// versions, modes): a whole-log replay holds nearly one entry per event.
 struct AuditEntry {
   std::string account;
   std::string cause_key;  // The same key the ledger uses: one entry per cause.
-  std::string rule;       // e.g. "sms_outbound", "voice_hosted_per_second".
-  std::string rate_version;
+  std::string_view rule;  // e.g. "sms_outbound", "voice_hosted_per_second".
+  std::string_view rate_version;
   std::int64_t amount_micros = 0;  // Negative: a charge.
   std::int64_t quantity = 0;       // Messages, periods, billable seconds, ...
   std::uint64_t position = 0;      // Of the event that caused it.
-  std::string cause_type;
+  std::string_view cause_type;
   std::int64_t at_ms = 0;  // The cause's log time.
   // Calls only: the raw facts the amount came from.
-  std::string call_id, mode;
+  std::string call_id;
+  std::string_view mode;
   std::int64_t started_ms = 0, answered_ms = -1, ended_ms = 0, talked_ms = 0, billed_ms = 0;
 };
 
