@@ -6,6 +6,7 @@
 #include "actors/account.hpp"
 #include "actors/billing.hpp"
 #include "http/api_internal.hpp"
+#include "projections/audit.hpp"
 
 namespace ap::http {
 
@@ -16,6 +17,8 @@ constexpr std::int64_t kMinCents = domain::kMinCreditMicros / kMicrosPerCent;
 constexpr std::int64_t kMaxCents = domain::kMaxCreditMicros / kMicrosPerCent;
 constexpr std::int64_t kDefaultLedgerPage = 100;
 constexpr std::int64_t kMaxLedgerPage = 500;
+// A statement larger than this is refused: narrow its range instead.
+constexpr std::size_t kMaxStatementItems = 100'000;
 
 std::int64_t cents_of(std::int64_t micros) {
   return micros / kMicrosPerCent;
@@ -99,6 +102,11 @@ void Api::Impl::route_billing(const Call& call) {
                               ",\"nextCursor\":" + (has_more ? "\"" + next + "\"" : next) + "}"));
     });
   }
+  if (p[2] == "audit" || p[2] == "statement") {
+    *call.route_label = p[2] == "audit" ? "/v1/billing/audit" : "/v1/billing/statement";
+    if (method != "GET") return call.method_not_allowed();
+    return p[2] == "audit" ? audit(call) : statement(call);
+  }
   if (p[2] == "top-up") {
     *call.route_label = "/v1/billing/top-up";
     if (method != "POST") return call.method_not_allowed();
@@ -109,6 +117,116 @@ void Api::Impl::route_billing(const Call& call) {
     return auto_recharge(call);
   }
   call.unknown_route();
+}
+
+// Audits walk the whole log on the request's thread (docs/billing.md): one
+// runs at a time per server, and each account may start a few a minute.
+// Returns whether this request may run one now; otherwise it has answered 429.
+bool Api::Impl::begin_audit(const Call& call, std::unique_lock<std::mutex>* running) {
+  if (const std::int64_t retry_ms = audits_per_account.take(call.account, kAuditsPerMinute)) {
+    const std::int64_t seconds = std::max<std::int64_t>(1, (retry_ms + 999) / 1000);
+    Response limited = error_response(429,
+                                      "At most " + std::to_string(kAuditsPerMinute) +
+                                          " audits or statements a minute; retry in " +
+                                          std::to_string(seconds) + " s",
+                                      "RATE_LIMITED", "rate_limit_error");
+    limited.headers.emplace_back("Retry-After", std::to_string(seconds));
+    call.reply(std::move(limited));
+    return false;
+  }
+  *running = std::unique_lock<std::mutex>(audit_mu, std::try_to_lock);
+  if (!running->owns_lock()) {
+    Response busy = error_response(429, "Another audit is running on this server; retry in 1 s",
+                                   "AUDIT_BUSY", "rate_limit_error");
+    busy.headers.emplace_back("Retry-After", "1");
+    call.reply(std::move(busy));
+    return false;
+  }
+  return true;
+}
+
+// GET /v1/billing/audit[?verify=false]: the account's ledger recomputed from
+// the raw log, diffed entry by entry with the ledger projection, and the hash
+// chain verified (unless verify=false). Another account's data never shows:
+// a broken chain is reported by position only.
+void Api::Impl::audit(const Call& call) {
+  const std::string* verify = call.query.get("verify");
+  if (verify != nullptr && *verify != "true" && *verify != "false") {
+    return call.reply(validation_response(
+        {{"verify", "Input should be a valid boolean", "bool_parsing"}}, "query"));
+  }
+  std::unique_lock<std::mutex> running;
+  if (!begin_audit(call, &running)) return;
+  const projections::AccountAudit audited =
+      projections::audit_account(store, call.account, nullptr);
+  json::object chain{{"verified", false}, {"firstBadPosition", nullptr}};
+  if (verify == nullptr || *verify == "true") {
+    const projections::VerifyOutcome v = projections::verify_log(store, nullptr);
+    chain = {{"verified", v.ok},
+             {"firstBadPosition", v.ok ? json::value(nullptr) : json::value(v.first_bad)}};
+  }
+  json::array differences;
+  for (const std::string& line : audited.differences) differences.emplace_back(line);
+  call.reply(
+      json_response(json::object{{"accountId", call.account},
+                                 {"agrees", audited.differences.empty()},
+                                 {"entries", audited.entries},
+                                 {"openingBalanceMicros", 0},
+                                 {"sumMicros", audited.sum_micros},
+                                 {"closingBalanceMicros", audited.sum_micros},
+                                 {"closingBalance", domain::format_dollars(audited.sum_micros)},
+                                 {"comparedThroughPosition", audited.compared_through},
+                                 {"differences", std::move(differences)},
+                                 {"chain", std::move(chain)},
+                                 {"headPosition", store.head_position()},
+                                 {"headHash", store.head_hash()}}));
+}
+
+// GET /v1/billing/statement?from=&to=[&format=json|csv]: line items over
+// [from, to) with the opening and closing balance and the hash of the last
+// event covered, exactly as `agentphone audit statement` prints them.
+void Api::Impl::statement(const Call& call) {
+  std::vector<FieldError> errors;
+  std::int64_t from_ms = 0, to_ms = 0;
+  const std::string* from = call.query.get("from");
+  const std::string* to = call.query.get("to");
+  const std::string* format = call.query.get("format");
+  for (auto [name, text, out] :
+       {std::tuple{"from", from, &from_ms}, std::tuple{"to", to, &to_ms}}) {
+    if (text == nullptr) {
+      errors.push_back({name, "Field required", "missing"});
+    } else if (!domain::parse_iso8601(*text, out)) {
+      errors.push_back(
+          {name, "Input should be an ISO 8601 date or time (UTC)", "datetime_parsing"});
+    }
+  }
+  if (errors.empty() && to_ms <= from_ms) {
+    errors.push_back({"to", "to must be after from", "value_error"});
+  }
+  if (format != nullptr && *format != "json" && *format != "csv") {
+    errors.push_back({"format", "Input should be 'json' or 'csv'", "enum"});
+  }
+  if (!errors.empty()) return call.reply(validation_response(errors, "query"));
+  std::unique_lock<std::mutex> running;
+  if (!begin_audit(call, &running)) return;
+  const projections::Statement st =
+      projections::build_statement(store, call.account, from_ms, to_ms, nullptr);
+  running.unlock();
+  if (st.items.size() > kMaxStatementItems) {
+    return call.reply(validation_response(
+        {{"from",
+          "The range holds " + std::to_string(st.items.size()) + " line items, more than " +
+              std::to_string(kMaxStatementItems) + "; narrow it",
+          "value_error"}},
+        "query"));
+  }
+  if (format != nullptr && *format == "csv") {
+    Response csv;
+    csv.content_type = "text/csv; charset=utf-8";
+    csv.body = projections::statement_csv(st);
+    return call.reply(std::move(csv));
+  }
+  call.reply(raw_json_response(projections::statement_json(st)));
 }
 
 // POST /v1/billing/top-up {amountCents}: 200 with the new balance and the

@@ -142,7 +142,8 @@ struct Api::Impl {
         webhooks(node.webhooks()),
         calls(node.calls()),
         billing(node.billing()),
-        payments(sandbox ? &node.sim_payments() : nullptr) {}
+        payments(sandbox ? &node.sim_payments() : nullptr),
+        audits_per_account(node.clock(), 60'000) {}
 
   void note_write(const std::string& account, std::uint64_t position) {
     std::lock_guard<std::mutex> lock(writes_mu);
@@ -253,6 +254,12 @@ struct Api::Impl {
   actors::BillingDispatch& billing;
   sim::SimPayments* payments;  // Null in production mode.
   void route_billing(const Call& call);
+  static constexpr int kAuditsPerMinute = 6;
+  RateLimiter audits_per_account;
+  std::mutex audit_mu;  // Held while an audit walks the log.
+  bool begin_audit(const Call& call, std::unique_lock<std::mutex>* running);
+  void audit(const Call& call);
+  void statement(const Call& call);
   void route_usage(const Call& call);
   void top_up(const Call& call);
   void auto_recharge(const Call& call);

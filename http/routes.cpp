@@ -84,6 +84,14 @@ const std::vector<RouteDoc>& route_catalog() {
       {"GET", "/v1/billing/auto-recharge", "bearer", "billing", "The auto-recharge setting", true},
       {"PUT", "/v1/billing/auto-recharge", "bearer", "billing", "Set auto-recharge", true},
       {"POST", "/v1/billing/auto-recharge", "bearer", "billing", "Set auto-recharge", true},
+      {"GET", "/v1/billing/audit", "bearer", "billing",
+       "Replay this account's ledger from the raw log, diff it with the ledger and verify the "
+       "hash chain (?verify=false skips the chain)",
+       true},
+      {"GET", "/v1/billing/statement", "bearer", "billing",
+       "Line items, opening and closing balance and the last event's hash over [from, to) "
+       "(?from=, ?to=, ?format=json|csv)",
+       true},
       {"POST", "/v0/agent/sign-up", "none", "sign-up", "Start an agent's self-sign-up", false},
       {"POST", "/v0/agent/verify", "none", "sign-up",
        "Verify the mailed code: account, number, agent and key", false},

@@ -432,6 +432,17 @@ int audit_verify(const std::string& data_dir, bool progress) {
   return 0;
 }
 
+AccountAudit audit_account(const es::EventStore& store, const std::string& account,
+                           const Progress& progress) {
+  AccountAudit out;
+  const std::vector<AuditEntry> entries = replay_ledger(store, account, progress);
+  out.entries = entries.size();
+  for (const AuditEntry& e : entries) out.sum_micros += e.amount_micros;
+  out.differences = diff_with_projection(store, account, entries);
+  store.load_checkpoint(CoreView::kName, &out.compared_through);
+  return out;
+}
+
 int audit_replay(const std::string& data_dir, const std::string& account, bool progress) {
   std::unique_ptr<es::EventStore> store = open_folder(data_dir);
   if (!store) return 2;
@@ -465,6 +476,91 @@ int audit_replay(const std::string& data_dir, const std::string& account, bool p
   return differences == 0 ? 0 : 1;
 }
 
+Statement build_statement(const es::EventStore& store, const std::string& account,
+                          std::int64_t from_ms, std::int64_t to_ms, const Progress& progress) {
+  Statement out;
+  out.account = account;
+  out.from_ms = from_ms;
+  out.to_ms = to_ms;
+  Replayer replayer(account, 0);
+  es::Hash last_hash{};
+  walk(store, progress, [&](const es::RecordView& e) {
+    replayer.feed(e);
+    // The log's times never decrease, but a statement does not rely on it.
+    if (e.time_ms < to_ms) {
+      out.last_position = e.position;
+      std::copy(e.hash, e.hash + last_hash.size(), last_hash.begin());
+    }
+  });
+  if (out.last_position != 0) out.last_hash = es::to_hex(last_hash);
+  for (AuditEntry& e : replayer.entries()) {
+    if (e.at_ms < from_ms) out.opening_micros += e.amount_micros;
+    if (e.at_ms >= to_ms) continue;
+    out.closing_micros += e.amount_micros;
+    if (e.at_ms >= from_ms) out.items.push_back(std::move(e));
+  }
+  return out;
+}
+
+namespace {
+
+constexpr const char* kVoiceRounding = "per second, rounded up; 1 cent minimum";
+
+boost::json::object item_json(const AuditEntry& e) {
+  boost::json::object item{{"at", domain::iso8601(e.at_ms)}, {"kind", e.rule},
+                           {"cause", e.cause_key},           {"position", e.position},
+                           {"rateVersion", e.rate_version},  {"quantity", e.quantity},
+                           {"amountMicros", e.amount_micros}};
+  if (!e.call_id.empty()) {
+    item["callId"] = e.call_id;
+    item["mode"] = e.mode;
+    item["start"] = domain::iso8601(e.started_ms);
+    item["end"] = domain::iso8601(e.ended_ms);
+    item["rawMs"] = e.talked_ms;
+    item["billedMs"] = e.billed_ms;
+    item["billableSeconds"] = e.quantity;
+    item["rounding"] = kVoiceRounding;
+  }
+  return item;
+}
+
+}  // namespace
+
+std::string statement_json(const Statement& st) {
+  boost::json::array items;
+  items.reserve(st.items.size());
+  for (const AuditEntry& e : st.items) items.push_back(item_json(e));
+  return boost::json::serialize(boost::json::object{{"accountId", st.account},
+                                                    {"from", domain::iso8601(st.from_ms)},
+                                                    {"to", domain::iso8601(st.to_ms)},
+                                                    {"openingBalanceMicros", st.opening_micros},
+                                                    {"closingBalanceMicros", st.closing_micros},
+                                                    {"items", std::move(items)},
+                                                    {"lastEventPosition", st.last_position},
+                                                    {"lastEventHash", st.last_hash}});
+}
+
+std::string statement_csv(const Statement& st) {
+  std::string out =
+      "at,kind,cause,position,rate_version,quantity,amount_micros,call_id,mode,start,end,raw_ms,"
+      "billable_seconds,rounding\n";
+  for (const AuditEntry& e : st.items) {
+    const bool call = !e.call_id.empty();
+    out += concat(
+        domain::iso8601(e.at_ms), ",", e.rule, ",", e.cause_key, ",", std::to_string(e.position),
+        ",", e.rate_version, ",", std::to_string(e.quantity), ",", std::to_string(e.amount_micros),
+        ",", e.call_id, ",", e.mode, ",", call ? domain::iso8601(e.started_ms) : "", ",",
+        call ? domain::iso8601(e.ended_ms) : "", ",", call ? std::to_string(e.talked_ms) : "", ",",
+        call ? std::to_string(e.quantity) : "", ",", call ? concat("\"", kVoiceRounding, "\"") : "",
+        "\n");
+  }
+  out += concat("# opening_balance_micros,", std::to_string(st.opening_micros),
+                "\n# closing_balance_micros,", std::to_string(st.closing_micros),
+                "\n# last_event_position,", std::to_string(st.last_position),
+                "\n# last_event_hash,", st.last_hash, "\n");
+  return out;
+}
+
 int audit_statement(const std::string& data_dir, const std::string& account,
                     const std::string& from, const std::string& to, const std::string& format,
                     bool progress) {
@@ -478,75 +574,13 @@ int audit_statement(const std::string& data_dir, const std::string& account,
   }
   std::unique_ptr<es::EventStore> store = open_folder(data_dir);
   if (!store) return 2;
-  es::Hash last_hash{};
-  std::uint64_t last_position = 0;
-  const std::vector<AuditEntry> entries =
-      replay_ledger(*store, account, progress_bar(progress, "statement"));
-  // The last event before `to`: a statement covers the log up to it.
-  walk(*store, nullptr, [&](const es::RecordView& e) {
-    if (e.time_ms < to_ms) {
-      last_position = e.position;
-      std::copy(e.hash, e.hash + last_hash.size(), last_hash.begin());
-    }
-  });
-  const std::string last_hex = last_position == 0 ? "" : es::to_hex(last_hash);
-  std::int64_t opening = 0, closing = 0;
-  boost::json::array items;
-  for (const AuditEntry& e : entries) {
-    if (e.at_ms < from_ms) opening += e.amount_micros;
-    if (e.at_ms >= to_ms) continue;
-    closing += e.amount_micros;
-    if (e.at_ms < from_ms) continue;
-    boost::json::object item{{"at", domain::iso8601(e.at_ms)}, {"kind", e.rule},
-                             {"cause", e.cause_key},           {"position", e.position},
-                             {"rateVersion", e.rate_version},  {"quantity", e.quantity},
-                             {"amountMicros", e.amount_micros}};
-    if (!e.call_id.empty()) {
-      item["callId"] = e.call_id;
-      item["mode"] = e.mode;
-      item["start"] = domain::iso8601(e.started_ms);
-      item["end"] = domain::iso8601(e.ended_ms);
-      item["rawMs"] = e.talked_ms;
-      item["billedMs"] = e.billed_ms;
-      item["billableSeconds"] = e.quantity;
-      item["rounding"] = "per second, rounded up; 1 cent minimum";
-    }
-    items.push_back(std::move(item));
-  }
+  const Statement st =
+      build_statement(*store, account, from_ms, to_ms, progress_bar(progress, "statement"));
   if (format == "json") {
-    std::printf("%s\n",
-                boost::json::serialize(boost::json::object{{"accountId", account},
-                                                           {"from", domain::iso8601(from_ms)},
-                                                           {"to", domain::iso8601(to_ms)},
-                                                           {"openingBalanceMicros", opening},
-                                                           {"closingBalanceMicros", closing},
-                                                           {"items", std::move(items)},
-                                                           {"lastEventPosition", last_position},
-                                                           {"lastEventHash", last_hex}})
-                    .c_str());
-    return 0;
+    std::printf("%s\n", statement_json(st).c_str());
+  } else {
+    std::fputs(statement_csv(st).c_str(), stdout);
   }
-  std::printf(
-      "at,kind,cause,position,rate_version,quantity,amount_micros,call_id,mode,start,end,raw_ms,"
-      "billable_seconds,rounding\n");
-  for (const boost::json::value& v : items) {
-    const boost::json::object& i = v.as_object();
-    auto field = [&i](const char* k) {
-      const boost::json::value* x = i.if_contains(k);
-      if (x == nullptr) return std::string();
-      return x->is_string() ? std::string(x->as_string()) : boost::json::serialize(*x);
-    };
-    std::printf("%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", field("at").c_str(),
-                field("kind").c_str(), field("cause").c_str(), field("position").c_str(),
-                field("rateVersion").c_str(), field("quantity").c_str(),
-                field("amountMicros").c_str(), field("callId").c_str(), field("mode").c_str(),
-                field("start").c_str(), field("end").c_str(), field("rawMs").c_str(),
-                field("billableSeconds").c_str(),
-                i.contains("rounding") ? "\"per second, rounded up; 1 cent minimum\"" : "");
-  }
-  std::printf("# opening_balance_micros,%" PRId64 "\n# closing_balance_micros,%" PRId64
-              "\n# last_event_position,%" PRIu64 "\n# last_event_hash,%s\n",
-              opening, closing, last_position, last_hex.c_str());
   return 0;
 }
 

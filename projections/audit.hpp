@@ -70,6 +70,37 @@ std::vector<std::string> diff_with_projection(const es::EventStore& store,
                                               const std::string& account,
                                               const std::vector<AuditEntry>& entries);
 
+// One account's replay beside its ledger projection.
+struct AccountAudit {
+  std::size_t entries = 0;               // Recomputed entries.
+  std::int64_t sum_micros = 0;           // Their sum: the closing balance from an opening of 0.
+  std::vector<std::string> differences;  // diff_with_projection's lines.
+  std::uint64_t compared_through = 0;    // The projection's checkpoint.
+};
+
+// Replays `account` (non-empty) and diffs it with the projection.
+AccountAudit audit_account(const es::EventStore& store, const std::string& account,
+                           const Progress& progress);
+
+// An account's statement over [from_ms, to_ms).
+struct Statement {
+  std::string account;
+  std::int64_t from_ms = 0, to_ms = 0;
+  std::int64_t opening_micros = 0;  // Every entry caused before from_ms.
+  std::int64_t closing_micros = 0;  // Every entry caused before to_ms.
+  std::vector<AuditEntry> items;    // The entries caused in the range, in log order.
+  std::uint64_t last_position = 0;  // The last event before to_ms (0: none)...
+  std::string last_hash;            // ...and its hash, which commits to the log up to it.
+};
+
+// Builds `account`'s statement from the raw log.
+Statement build_statement(const es::EventStore& store, const std::string& account,
+                          std::int64_t from_ms, std::int64_t to_ms, const Progress& progress);
+// The statement as JSON text (one object) or as CSV (a header line, one line
+// per item, then "# name,value" trailer lines for the balances and the hash).
+std::string statement_json(const Statement& statement);
+std::string statement_csv(const Statement& statement);
+
 // The command-line entry points; they print to stdout (results) and stderr
 // (progress) and return the process exit code: 0 = agrees, 1 = a mismatch,
 // 2 = the folder could not be read.

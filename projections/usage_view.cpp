@@ -115,7 +115,7 @@ json::object CoreView::usage(const std::string& account, std::int64_t now_ms) co
   std::int64_t messages_24h = 0, calls_24h = 0;
   const std::string hours = "Uh/" + account + "/";
   store_.scan_view(name_, hours, hours + hour_key(now_ms - 23 * kHourMs),
-                   [&](std::string_view key, std::string_view value) {
+                   [&](std::string_view, std::string_view value) {
                      const json::object o = json::parse(value).as_object();
                      messages_24h += integer(o, "m", 0);
                      calls_24h += integer(o, "c", 0);
@@ -219,7 +219,7 @@ json::array CoreView::usage_monthly(const std::string& account, std::int64_t now
 json::array CoreView::usage_by_number(const std::string& account) const {
   json::array items;
   const std::string prefix = "n/" + account + "/";
-  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
+  store_.scan_view(name_, prefix, "", [&](std::string_view, std::string_view value) {
     const json::object number = json::parse(value).as_object();
     const std::string id = text(number, "id");
     const json::object counts = row("Un/" + account + "/" + id).value_or(json::object{});

@@ -122,6 +122,74 @@ TEST_F(BillingApi, AnSmsTheBalanceCannotPayForIsRefusedAndWritesNothing) {
   EXPECT_EQ(send_sms(alice_, number, "again").status, 200);
 }
 
+TEST_F(BillingApi, AnAccountAuditsItsOwnLedgerAndStatementOverHttp) {
+  const std::string number = provision(alice_);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(send_sms(alice_, number, "hi").status, 200);
+  call_json(alice_, "POST", "/v1/billing/top-up", R"({"amountCents":250})");
+  quiesce();
+
+  // Sign-up +$5.00, number -$3.00, 3 messages -$0.06, top-up +$2.50.
+  const json::object audit = call_json(alice_, "GET", "/v1/billing/audit").as_object();
+  EXPECT_TRUE(audit.at("agrees").as_bool()) << json::serialize(audit);
+  EXPECT_EQ(audit.at("entries").as_int64(), 6);
+  EXPECT_EQ(audit.at("closingBalanceMicros").as_int64(), 4'440'000);
+  EXPECT_EQ(audit.at("closingBalanceMicros").as_int64(), balance(alice_));
+  EXPECT_TRUE(audit.at("differences").as_array().empty());
+  EXPECT_TRUE(audit.at("chain").at("verified").as_bool());
+  EXPECT_EQ(audit.at("headHash").as_string().size(), 64u);
+  // Bob's audit holds his sign-up credit only: nothing of Alice's.
+  const json::object bobs = call_json(bob_, "GET", "/v1/billing/audit?verify=false").as_object();
+  EXPECT_EQ(bobs.at("entries").as_int64(), 1);
+  EXPECT_EQ(bobs.at("closingBalanceMicros").as_int64(), 5'000'000);
+  EXPECT_FALSE(bobs.at("chain").at("verified").as_bool());
+
+  const std::string range = "from=2000-01-01&to=2100-01-01";
+  const json::object st =
+      call_json(alice_, "GET", "/v1/billing/statement?" + range + "&format=json").as_object();
+  EXPECT_EQ(st.at("openingBalanceMicros").as_int64(), 0);
+  EXPECT_EQ(st.at("closingBalanceMicros").as_int64(), 4'440'000);
+  const json::array& items = st.at("items").as_array();
+  ASSERT_EQ(items.size(), 6u);
+  EXPECT_EQ(items[0].at("kind"), "signup_credit");
+  EXPECT_EQ(items[1].at("kind"), "number_first_month");
+  EXPECT_EQ(items[2].at("kind"), "sms_outbound");
+  EXPECT_EQ(items[2].at("amountMicros").as_int64(), -20'000);
+  EXPECT_EQ(items[5].at("kind"), "top_up");
+  EXPECT_EQ(st.at("lastEventHash").as_string().size(), 64u);
+  // An empty range before the account existed: opening = closing = 0.
+  const json::object before =
+      call_json(alice_, "GET", "/v1/billing/statement?from=2001-01-01&to=2001-02-01").as_object();
+  EXPECT_TRUE(before.at("items").as_array().empty());
+  EXPECT_EQ(before.at("closingBalanceMicros").as_int64(), 0);
+
+  const HttpResult csv = call(alice_, "GET", "/v1/billing/statement?" + range + "&format=csv");
+  ASSERT_EQ(csv.status, 200) << csv.body;
+  EXPECT_NE(csv.headers.find("text/csv"), std::string::npos) << csv.headers;
+  EXPECT_EQ(csv.body.rfind("at,kind,cause,", 0), 0u) << csv.body;
+  EXPECT_NE(csv.body.find("# closing_balance_micros,4440000\n"), std::string::npos) << csv.body;
+
+  // Bad queries: 422 in the contract's shape, naming the field.
+  for (const std::string& bad : {std::string("/v1/billing/statement?to=2100-01-01"),
+                                 std::string("/v1/billing/statement?from=yesterday&to=2100-01-01"),
+                                 std::string("/v1/billing/statement?from=2100-01-01&to=2000-01-01"),
+                                 std::string("/v1/billing/statement?") + range + "&format=pdf",
+                                 std::string("/v1/billing/audit?verify=maybe")}) {
+    const HttpResult r = call(alice_, "GET", bad);
+    EXPECT_EQ(r.status, 422) << bad << " -> " << r.body;
+    EXPECT_NE(r.body.find("\"detail\""), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(call(alice_, "POST", "/v1/billing/audit").status, 405);
+
+  // Six audits or statements a minute per account (four were run above,
+  // the refused ones do not count): the seventh is 429 with Retry-After.
+  EXPECT_EQ(call(alice_, "GET", "/v1/billing/audit?verify=false").status, 200);
+  EXPECT_EQ(call(alice_, "GET", "/v1/billing/audit?verify=false").status, 200);
+  const HttpResult limited = call(alice_, "GET", "/v1/billing/audit?verify=false");
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  EXPECT_NE(limited.body.find("RATE_LIMITED"), std::string::npos) << limited.body;
+  EXPECT_EQ(call(bob_, "GET", "/v1/billing/audit?verify=false").status, 200);
+}
+
 TEST_F(BillingApi, UsageEndpointsHaveEveryFieldAndValidateTheirQueries) {
   const json::object usage = call_json(alice_, "GET", "/v1/usage").as_object();
   EXPECT_EQ(usage.at("plan").at("name"), "payg");
