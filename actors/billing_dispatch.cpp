@@ -59,15 +59,30 @@ void BillingDispatch::top_up(const std::string& account, std::int64_t amount_mic
 void BillingDispatch::on_event(const std::string& type, const std::string& payload) {
   if (!may_need_recharge(type)) return;
   const json::object data = json::parse(payload).as_object();
-  const json::value* account = data.if_contains("accountId");
-  if (account == nullptr || !account->is_string()) return;
-  recharge(std::string(account->as_string()));
+  const json::value* field = data.if_contains("accountId");
+  if (field == nullptr || !field->is_string()) return;
+  const std::string account(field->as_string());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (type == "account.auto_recharge_configured") {
+      const json::value* enabled = data.if_contains("enabled");
+      enabled_[account] = enabled != nullptr && enabled->is_bool() && enabled->as_bool();
+    } else if (auto it = enabled_.find(account); it != enabled_.end() && !it->second) {
+      return;
+    }
+  }
+  recharge(account);
 }
 
 void BillingDispatch::recharge(const std::string& account) {
   const json::object billing = view_.billing(account);
   const json::object& config = billing.at("autoRecharge").as_object();
-  if (!config.at("enabled").as_bool()) return;
+  const bool enabled = config.at("enabled").as_bool();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    enabled_.try_emplace(account, enabled);
+  }
+  if (!enabled) return;
   const std::int64_t amount = config.at("amountMicros").as_int64();
   if (view_.available_micros(account) >= config.at("thresholdMicros").as_int64()) return;
   const json::value& decline = billing.at("lastDecline");

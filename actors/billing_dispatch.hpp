@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "actors/ports.hpp"
 #include "actors/runtime.hpp"
@@ -61,6 +62,11 @@ class BillingDispatch {
   const domain::Clock& clock_;
   std::mutex mu_;
   std::set<std::string> recharging_;  // Accounts with an auto-recharge in flight.
+  // Whether each account seen so far has auto-recharge on: read from the view
+  // when the account first debits, then kept by its configuration events (in
+  // the order the projection applied them), so that a debit of an account
+  // without auto-recharge — nearly every debit — reads nothing.
+  std::unordered_map<std::string, bool> enabled_;
 };
 
 }  // namespace ap::actors

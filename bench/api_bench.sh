@@ -20,6 +20,7 @@ read -r bare_rps bare_p99 < <(bare_ceiling "$build" 18901)
 # The server, on a fresh data folder.
 key=$(bench_account_key "$build" "$tmp/data")
 bench_serve "$build" --idle-timeout-ms 3000
+bench_fund "$key"
 base="http://127.0.0.1:$port"
 auth="Authorization: Bearer $key"
 agent=$(curl -sf -H "$auth" -d '{"name":"bench"}' "$base/v1/agents" |

@@ -15,6 +15,7 @@ bench_tmp
 receiver_port=18978
 key=$(bench_account_key "$build" "$tmp/data")
 bench_serve "$build"
+bench_fund "$key"
 auth="Authorization: Bearer $key"
 agent=$(curl -sf -H "$auth" -d '{"name":"bench","voiceMode":"webhook"}' \
   "http://127.0.0.1:$port/v1/agents" | sed 's/.*"id":"\([^"]*\)".*/\1/')

@@ -1,8 +1,11 @@
 # Shared by the bench/*.sh scripts (sourced, not run).
 
-# Prints "<requests/s> <p99 ms>" from wrk --latency output on stdin.
+# Prints "<requests/s> <p99 ms>" from wrk --latency output on stdin, and a
+# warning on stderr when some answers were not 2xx (a benchmark of refusals
+# measures the wrong thing: an unfunded account answers 402).
 wrk_figures() {
   awk '
+    /Non-2xx or 3xx responses:/ { printf "warning: %s answers were not 2xx\n", $5 > "/dev/stderr" }
     /Requests\/sec:/ { rps = $2 }
     $1 == "99%" {
       v = $2; unit = v; gsub(/[0-9.]/, "", unit); sub(/[a-z]+$/, "", v)
@@ -43,6 +46,16 @@ bare_ceiling() {
   sleep 0.3
   wrk -t2 -c64 -d"${duration}s" --latency "http://127.0.0.1:$2/" | wrk_figures
   kill "$pid"
+}
+
+# Credits the account of API key $1 with $30,000 through the sandbox's
+# simulated processor (three top-ups of the $10,000 maximum), so that what a
+# benchmark sends is paid for rather than refused with 402.
+bench_fund() {
+  for _ in 1 2 3; do
+    curl -sf -H "Authorization: Bearer $1" -H "Content-Type: application/json" \
+      -d '{"amountCents":1000000}' "http://127.0.0.1:$port/v1/billing/top-up" >/dev/null
+  done
 }
 
 # Starts `agentphone serve` (binary dir $1) on $tmp/data with any further

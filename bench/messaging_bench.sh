@@ -25,6 +25,7 @@ rm -rf "$tmp/ceiling"
 
 key=$(bench_account_key "$build" "$tmp/data")
 bench_serve "$build" --idle-timeout-ms 3000
+bench_fund "$key"
 base="http://127.0.0.1:$port"
 auth="Authorization: Bearer $key"
 number=$(curl -sf -H "$auth" -d '{"areaCode":"415"}' "$base/v1/numbers")

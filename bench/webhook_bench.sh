@@ -15,6 +15,7 @@ bench_tmp
 receiver_port=18977
 key=$(bench_account_key "$build" "$tmp/data")
 bench_serve "$build"
+bench_fund "$key"
 auth="Authorization: Bearer $key"
 phone=$(curl -sf -H "$auth" -d '{"areaCode":"415"}' "http://127.0.0.1:$port/v1/numbers" |
         sed 's/.*"phoneNumber":"\([^"]*\)".*/\1/')

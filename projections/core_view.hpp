@@ -77,6 +77,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/ports.hpp"
@@ -293,7 +294,9 @@ class CoreView final : public domain::Wallet {
   // entry `entry`, unless `cause_key` was charged before.
   void post_entry(const std::string& account, const std::string& cause_key,
                   std::int64_t amount_micros, json::object entry, const es::RecordedEvent& event,
-                  es::ViewBatch& batch) const;
+                  es::ViewBatch& batch);
+  // The committed balance of `account`; funds_mu_ must be held.
+  std::int64_t balance_locked(const std::string& account) const;
   // Adds `delta` to `field` of the JSON counter row at `key`.
   using CounterRow = json::object;
   void bump_row(const std::string& key, const char* field, std::int64_t delta,
@@ -324,6 +327,12 @@ class CoreView final : public domain::Wallet {
   std::map<std::string, std::pair<std::string, std::int64_t>> holds_;
   std::map<std::string, std::int64_t> held_by_account_;
   std::vector<std::string> ending_holds_;  // Calls ended in the batch being applied.
+  // Committed balances, so that a reservation (one per outbound message or
+  // call) reads no row: filled on first use from the Lb/ row, and set by
+  // commit_with_funds to what each committed batch wrote. Guarded by funds_mu_.
+  mutable std::unordered_map<std::string, std::int64_t> balances_;
+  // The balances the batch being applied writes (projection thread).
+  std::vector<std::pair<std::string, std::int64_t>> batch_balances_;
 };
 
 }  // namespace ap::projections

@@ -59,7 +59,7 @@ json::object empty_billing() {
 
 void CoreView::post_entry(const std::string& account, const std::string& cause_key,
                           std::int64_t amount_micros, json::object entry,
-                          const es::RecordedEvent& event, es::ViewBatch& batch) const {
+                          const es::RecordedEvent& event, es::ViewBatch& batch) {
   const std::string seen = "Lk/" + account + "/" + cause_key;
   if (raw_row(batch, seen)) return;  // Charged once, ever.
   json::object billing = row(batch, "Lb/" + account).value_or(empty_billing());
@@ -85,6 +85,7 @@ void CoreView::post_entry(const std::string& account, const std::string& cause_k
   batch.put(seen, std::to_string(seq));
   batch.put("Le/" + account + "/" + hex12(static_cast<std::uint64_t>(seq)), domain::to_json(entry));
   batch.put("Lb/" + account, domain::to_json(billing));
+  batch_balances_.emplace_back(account, balance);
 }
 
 void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& data,
@@ -196,6 +197,10 @@ es::Status CoreView::commit_with_funds(es::ViewBatch batch, std::uint64_t last) 
   // these charges with their reservations, or the balance after them without.
   std::lock_guard<std::mutex> lock(funds_mu_);
   es::Status status = store_.commit_view(name_, std::move(batch), last);
+  if (status.ok()) {
+    for (auto& [account, balance] : batch_balances_) balances_[std::move(account)] = balance;
+  }
+  batch_balances_.clear();
   for (const std::string& hold : ending_holds_) {
     auto it = holds_.find(hold);
     if (it == holds_.end()) continue;
@@ -235,8 +240,15 @@ std::vector<std::string> CoreView::ledger_accounts() const {
 std::int64_t CoreView::available_micros(const std::string& account) const {
   std::lock_guard<std::mutex> lock(funds_mu_);
   const auto held = held_by_account_.find(account);
-  return billing(account).at("balanceMicros").as_int64() -
-         (held == held_by_account_.end() ? 0 : held->second);
+  return balance_locked(account) - (held == held_by_account_.end() ? 0 : held->second);
+}
+
+std::int64_t CoreView::balance_locked(const std::string& account) const {
+  auto it = balances_.find(account);
+  if (it == balances_.end()) {
+    it = balances_.emplace(account, billing(account).at("balanceMicros").as_int64()).first;
+  }
+  return it->second;
 }
 
 std::int64_t CoreView::reserve(const std::string& account, const std::string& hold,
@@ -244,7 +256,7 @@ std::int64_t CoreView::reserve(const std::string& account, const std::string& ho
   assert(want_micros >= min_micros && min_micros >= 0);
   std::lock_guard<std::mutex> lock(funds_mu_);
   std::int64_t& held = held_by_account_[account];
-  const std::int64_t available = billing(account).at("balanceMicros").as_int64() - held;
+  const std::int64_t available = balance_locked(account) - held;
   if (available < min_micros || available <= 0) return 0;
   const std::int64_t granted = available < want_micros ? available : want_micros;
   auto [it, inserted] = holds_.try_emplace(hold, account, 0);
