@@ -8,12 +8,14 @@
 #include <cassert>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <set>
 
+#include "actors/billing.hpp"
 #include "actors/calling.hpp"
 #include "actors/messaging.hpp"
 #include "actors/node.hpp"
@@ -54,8 +56,9 @@ struct Account {
   std::string agent_id;
   std::string number_id;
   std::string phone;
-  bool hosted = false;       // The agent answers calls with the built-in responder.
-  bool has_webhook = false;  // Some webhook (the agent's or the project's) is set.
+  bool hosted = false;                     // The agent answers calls with the built-in responder.
+  bool has_webhook = false;                // Some webhook (the agent's or the project's) is set.
+  std::vector<std::string> extra_numbers;  // Bought during the run; some are released again.
 };
 
 // What a simulated person on a call does next.
@@ -77,6 +80,7 @@ class Simulation {
         arrivals_(derive_seed(options.seed, "arrivals")),
         endpoint_entropy_(derive_seed(options.seed, "endpoints")),
         world_(derive_seed(options.seed, "world")),
+        money_(derive_seed(options.seed, "money")),
         endpoints_(clock_, timers_, endpoint_entropy_) {
     SeededEntropy option_entropy(derive_seed(options.seed, "options"));
     report_.options = resolve(options.scenario, option_entropy);
@@ -109,6 +113,10 @@ class Simulation {
   void outbound_arrival();
   void inbound_call_arrival();
   void outbound_call_arrival();
+  // Money and numbers, over the whole run (traffic and quiet phase alike).
+  void top_up_arrival();
+  void number_buy_arrival();
+  void number_release_arrival();
   // Starts `start` and, once acknowledged, plans its caller's first line.
   void start_call(actors::CallStart start, const Account& account);
   void plan_next_line(CallerStep step);
@@ -121,12 +129,13 @@ class Simulation {
   void check_final();
   void check_calls();
   void check_ledger();
+  void check_renewals();
   void progress(bool last);
 
   const RunOptions& options_;
   ManualClock clock_;
   VirtualTimers timers_;  // The node's own: carrier, passivation, the webhook engine.
-  SeededEntropy node_entropy_, arrivals_, endpoint_entropy_, world_;
+  SeededEntropy node_entropy_, arrivals_, endpoint_entropy_, world_, money_;
   SimEndpoints endpoints_;
   std::shared_ptr<es::MemoryBackend> memory_;
   std::string rocksdb_dir_;
@@ -349,6 +358,17 @@ void Simulation::setup_accounts() {
                endpoints_.add(url, text(config, "secret"), behaviour);
              });
     };
+    if (knob("auto_recharge_pct") > 0 &&
+        money_.uniform(100) < static_cast<std::uint64_t>(knob("auto_recharge_pct"))) {
+      submit(EntityKind::kAccount, account.id,
+             {"account.set_auto_recharge",
+              account.id,
+              {{"enabled", true},
+               {"thresholdMicros", 1'000'000},
+               {"amountMicros",
+                5'000'000 + static_cast<std::int64_t>(money_.uniform(16)) * 1'000'000}}},
+             "setup");
+    }
     account.has_webhook = !no_webhook;
     if (!no_webhook) {
       configure(domain::project_webhook_entity(account.id), nullptr);
@@ -460,6 +480,46 @@ void Simulation::outbound_arrival() {
                               {{"body", random_body()}, {"mediaUrls", json::array()}}, true);
   submit(EntityKind::kConversation, recorded.conversation_id, std::move(recorded.command),
          "outbound");
+}
+
+void Simulation::top_up_arrival() {
+  const Account& account = accounts_[money_.uniform(accounts_.size())];
+  const std::int64_t cents = 100 + static_cast<std::int64_t>(money_.uniform(4'901));
+  if (money_.uniform(100) < static_cast<std::uint64_t>(knob("decline_pct"))) {
+    node_->sim_payments().decline_next(1);
+  }
+  node_->billing().top_up(account.id, cents * 10'000, node_->ids().new_id("topup_"), std::nullopt,
+                          [this](CommandResult result, domain::PaymentResult paid) {
+                            if (!result.ok) {
+                              ++report_.commands["top-up " + result.error.code];
+                              return;
+                            }
+                            ++report_.commands[paid.ok ? "top-up ok" : "top-up declined"];
+                            record_ack(result);
+                          });
+}
+
+void Simulation::number_buy_arrival() {
+  const std::size_t index = money_.uniform(accounts_.size());
+  const std::string area = kAreaCodes[money_.uniform(std::size(kAreaCodes))];
+  submit(EntityKind::kAccount, accounts_[index].id,
+         {"number.provision", accounts_[index].id, {{"country", "US"}, {"areaCode", area}}},
+         "number buy", [this, index](const CommandResult& result) {
+           for (const domain::Event& event : result.events) {
+             if (event.type == "number.provisioned") {
+               accounts_[index].extra_numbers.push_back(text(event.data, "numberId"));
+             }
+           }
+         });
+}
+
+void Simulation::number_release_arrival() {
+  Account& account = accounts_[money_.uniform(accounts_.size())];
+  if (account.extra_numbers.empty()) return;
+  const std::size_t which = money_.uniform(account.extra_numbers.size());
+  const std::string number = account.extra_numbers[which];
+  account.extra_numbers.erase(account.extra_numbers.begin() + static_cast<std::ptrdiff_t>(which));
+  submit(EntityKind::kNumber, number, {"number.release", account.id, {}}, "number release");
 }
 
 void Simulation::inbound_call_arrival() {
@@ -818,6 +878,98 @@ void Simulation::check_ledger() {
   }
 }
 
+// Every number's life follows the renewal rules by the virtual clock: each
+// period is renewed when it ends (never early, never twice), or a failed
+// renewal starts exactly one grace period of the rate card's length, which
+// ends in a renewal or, once it is over, in a release for non-payment; and at
+// the end no active number is past its paid period or its grace.
+void Simulation::check_renewals() {
+  struct Life {
+    std::int64_t paid_until_ms = 0;
+    std::int64_t grace_until_ms = 0;  // 0: not in grace.
+    bool active = false;
+  };
+  // Timers fire at their due time; a restart re-arms them at once. A step
+  // that is due is allowed this long to happen.
+  constexpr std::int64_t kSlackMs = 60'000;
+  const domain::RateCard& card = domain::rate_card_at(options_.scenario.start_ms);
+  std::map<std::string, Life> numbers;
+  std::string problem;
+  std::uint64_t where = 0;
+  auto fail = [&](std::uint64_t position, const std::string& number, std::string what) {
+    if (!problem.empty()) return;
+    problem = "number " + number + ": " + what;
+    where = position;
+  };
+  std::uint64_t renewals = 0, failures = 0, releases = 0;
+  es::Status status =
+      node_->store().scan(1, es::ReadPattern::kWholeLog, [&](const es::RecordView& e) {
+        if (e.type.substr(0, 7) != "number.") return true;
+        const json::object data = json::parse(e.payload).as_object();
+        const std::string id = text(data, "numberId");
+        Life& life = numbers[id];
+        const std::int64_t at = e.time_ms;
+        if (e.type == "number.provisioned") {
+          life.active = true;
+          life.paid_until_ms = data.at("paidUntilMs").as_int64();
+          if (std::abs(life.paid_until_ms - (at + card.number_period_ms)) > kSlackMs) {
+            fail(e.position, id, "its first period does not last the rate card's 30 days");
+          }
+        } else if (e.type == "number.renewed") {
+          ++renewals;
+          if (data.at("periodStartMs").as_int64() != life.paid_until_ms ||
+              data.at("paidUntilMs").as_int64() != life.paid_until_ms + card.number_period_ms) {
+            fail(e.position, id, "a renewal does not continue the paid period");
+          }
+          if (at < life.paid_until_ms) fail(e.position, id, "renewed before its period ended");
+          if (life.grace_until_ms == 0 && at > life.paid_until_ms + kSlackMs) {
+            fail(e.position, id, "renewed late without a grace period");
+          }
+          if (life.grace_until_ms != 0 && at > life.grace_until_ms + kSlackMs) {
+            fail(e.position, id, "renewed after its grace period ended");
+          }
+          life.paid_until_ms += card.number_period_ms;
+          life.grace_until_ms = 0;
+        } else if (e.type == "number.renewal_failed") {
+          ++failures;
+          if (life.grace_until_ms != 0)
+            fail(e.position, id, "a second grace period for one period");
+          if (at < life.paid_until_ms || at > life.paid_until_ms + kSlackMs) {
+            fail(e.position, id, "its renewal failed at another time than its period's end");
+          }
+          life.grace_until_ms = data.at("graceUntilMs").as_int64();
+          if (life.grace_until_ms != life.paid_until_ms + card.number_grace_ms) {
+            fail(e.position, id, "its grace period does not last the rate card's 30 days");
+          }
+        } else if (e.type == "number.released") {
+          life.active = false;
+          if (text(data, "reason") == "unpaid") {
+            ++releases;
+            if (life.grace_until_ms == 0) fail(e.position, id, "released as unpaid outside grace");
+            if (at < life.grace_until_ms || at > life.grace_until_ms + kSlackMs) {
+              fail(e.position, id, "released as unpaid at another time than its grace's end");
+            }
+          }
+        }
+        return problem.empty();
+      });
+  if (!status.ok()) return violation("the log cannot be read: " + status.message());
+  const std::int64_t now = clock_.now_ms();
+  for (const auto& [id, life] : numbers) {
+    if (!problem.empty()) break;
+    const std::int64_t due = life.grace_until_ms != 0 ? life.grace_until_ms : life.paid_until_ms;
+    if (life.active && due + kSlackMs < now) {
+      fail(0, id,
+           "still active " + std::to_string((now - due) / 1000) + " s past its " +
+               (life.grace_until_ms != 0 ? "grace period" : "paid period"));
+    }
+  }
+  report_.faults["numbers renewed"] = renewals;
+  report_.faults["numbers in grace"] = failures;
+  report_.faults["numbers released unpaid"] = releases;
+  if (!problem.empty()) violation(problem, where);
+}
+
 void Simulation::progress(bool last) {
   if (!options_.progress) return;
   const double now = wall_seconds();
@@ -913,6 +1065,18 @@ RunReport Simulation::run() {
   const std::int64_t out_call_rate = knob("outbound_calls_per_s");
   std::int64_t next_in_call_us = in_call_rate > 0 ? start * 1000 + gap_us(in_call_rate) : never;
   std::int64_t next_out_call_us = out_call_rate > 0 ? start * 1000 + gap_us(out_call_rate) : never;
+  // Money and number arrivals are per virtual day and go on in the quiet
+  // phase, so that renewals, grace periods and releases meet top-ups.
+  auto day_gap_ms = [this](std::int64_t per_day) -> std::int64_t {
+    return static_cast<std::int64_t>(
+        money_.uniform(static_cast<std::uint64_t>(2 * domain::kDayMs / per_day) + 1));
+  };
+  const std::int64_t top_up_rate = knob("top_ups_per_day");
+  const std::int64_t buy_rate = knob("number_buys_per_day");
+  const std::int64_t release_rate = knob("number_releases_per_day");
+  std::int64_t next_top_up = top_up_rate > 0 ? start + day_gap_ms(top_up_rate) : never;
+  std::int64_t next_buy = buy_rate > 0 ? start + day_gap_ms(buy_rate) : never;
+  std::int64_t next_release = release_rate > 0 ? start + day_gap_ms(release_rate) : never;
   std::int64_t next_checkpoint = start;
   bool traffic = true;
 
@@ -957,6 +1121,21 @@ RunReport Simulation::run() {
       next_out_call_us += gap_us(out_call_rate);
       arrived = true;
     }
+    while (next_top_up <= now && next_top_up < end) {
+      top_up_arrival();
+      next_top_up += day_gap_ms(top_up_rate);
+      arrived = true;
+    }
+    while (next_buy <= now && next_buy < end) {
+      number_buy_arrival();
+      next_buy += day_gap_ms(buy_rate);
+      arrived = true;
+    }
+    while (next_release <= now && next_release < end) {
+      number_release_arrival();
+      next_release += day_gap_ms(release_rate);
+      arrived = true;
+    }
     // Callers keep talking into the quiet phase: their calls must end too.
     while (!callers_.empty() && callers_.begin()->first <= now) {
       CallerStep step = std::move(callers_.begin()->second);
@@ -970,10 +1149,14 @@ RunReport Simulation::run() {
         traffic ? std::min({next_inbound_us / 1000, next_outbound_us / 1000, next_in_call_us / 1000,
                             next_out_call_us / 1000, traffic_end, next_checkpoint})
                 : next_checkpoint;
+    next = std::min({next, next_top_up, next_buy, next_release});
     if (!timers_.empty()) next = std::min(next, timers_.next_due_ms());
     if (!callers_.empty()) next = std::min(next, callers_.begin()->first);
     if (next_crash_ < crashes_.size()) next = std::min(next, crashes_[next_crash_].at_ms);
-    if (!traffic && timers_.empty() && callers_.empty()) break;  // Everything has settled.
+    if (!traffic && timers_.empty() && callers_.empty() &&
+        std::min({next_top_up, next_buy, next_release}) >= end) {
+      break;  // Everything has settled.
+    }
     if (next >= end) break;
     clock_.advance_to(next);
   }
@@ -985,6 +1168,7 @@ RunReport Simulation::run() {
   check_final();
   check_calls();
   check_ledger();
+  check_renewals();
   for (const auto& [outcome, count] : endpoints_.outcomes()) {
     report_.faults["endpoint answers: " + outcome] = count;
   }

@@ -11,7 +11,7 @@ namespace json = boost::json;
 const std::vector<Knob>& knobs() {
   static const std::vector<Knob> kKnobs = {
       {"duration_s", 600, 1, 30 * 86'400, "virtual seconds of traffic and faults"},
-      {"quiet_s", 3'600, 0, 30 * 86'400,
+      {"quiet_s", 3'600, 0, 400 * 86'400,
        "fault-free virtual seconds after the traffic, for retries and reports to finish"},
       {"accounts", 4, 1, 10'000, "accounts, each with one number and one agent"},
       {"agent_webhook_pct", 50, 0, 100, "share of agents with a webhook of their own"},
@@ -52,6 +52,15 @@ const std::vector<Knob>& knobs() {
       {"call_silence_ms", 30'000, 10'000, 3'600'000, "the agents' maxSilenceMs"},
       {"busy_pct", 1, 0, 100, "share of participants whose line is busy to our calls"},
       {"no_answer_pct", 1, 0, 100, "share of participants who never pick up our calls"},
+      {"top_ups_per_day", 0, 0, 1'000'000,
+       "top-ups of $1.00 to $50.00 per virtual day, all accounts together, over the whole run"},
+      {"decline_pct", 0, 0, 100, "share of top-ups the simulated processor declines"},
+      {"auto_recharge_pct", 0, 0, 100,
+       "share of accounts with auto-recharge ($5.00 to $20.00 below $1.00)"},
+      {"number_buys_per_day", 0, 0, 100'000,
+       "extra numbers bought per virtual day, over the whole run"},
+      {"number_releases_per_day", 0, 0, 100'000,
+       "extra numbers released by their owner per virtual day, over the whole run"},
   };
   return kKnobs;
 }

@@ -155,6 +155,28 @@ TEST(SimCalls, CallFloodsWithCrashesReplayAndEveryCallEndsOnce) {
   EXPECT_EQ(a.head_hash, b.head_hash);
 }
 
+TEST(SimBilling, MoneyRunsOutNumbersGoThroughGraceAndTheLedgerReplays) {
+  // Seed 5 draws no top-ups: the sign-up credit runs out, renewals fail,
+  // and unpaid numbers are released when their grace ends; auto-recharge
+  // keeps some accounts paying. check_ledger and check_renewals hold.
+  const RunReport a = run_simulation(scenario("billing.json", 5, "memory"));
+  EXPECT_TRUE(a.violations.empty()) << describe(a);
+  EXPECT_GT(a.restarts, 0u);
+  EXPECT_GT(a.faults.at("numbers renewed"), 10u);
+  EXPECT_GT(a.faults.at("numbers in grace"), 0u);
+  EXPECT_GT(a.faults.at("numbers released unpaid"), 0u);
+  EXPECT_GT(a.commands.at("outbound INSUFFICIENT_BALANCE"), 100u);
+  EXPECT_GT(a.commands.at("number buy ok"), 10u);
+  EXPECT_GT(a.events.at("account.credited"), 0u);  // Auto-recharges.
+  const RunReport b = run_simulation(scenario("billing.json", 5, "memory"));
+  EXPECT_EQ(a.head_hash, b.head_hash);
+  // Seed 2 tops up, some payments declined.
+  const RunReport c = run_simulation(scenario("billing.json", 2, "memory"));
+  EXPECT_TRUE(c.violations.empty()) << describe(c);
+  EXPECT_GT(c.commands.at("top-up ok"), 10u);
+  EXPECT_GT(c.commands.at("top-up declined"), 10u);
+}
+
 // The seed matrix CI runs on both stores: every invariant holds.
 class SeedMatrix : public ::testing::TestWithParam<std::tuple<std::uint64_t, const char*>> {};
 
@@ -184,6 +206,22 @@ TEST_P(CallSeedMatrix, EveryInvariantHolds) {
 
 INSTANTIATE_TEST_SUITE_P(Calls, CallSeedMatrix,
                          ::testing::Combine(::testing::Values(1, 2, 3),
+                                            ::testing::Values("memory", "rocksdb")));
+
+class BillingSeedMatrix : public ::testing::TestWithParam<std::tuple<std::uint64_t, const char*>> {
+};
+
+TEST_P(BillingSeedMatrix, EveryInvariantHolds) {
+  const auto [seed, store] = GetParam();
+  const RunReport r = run_simulation(scenario("billing.json", seed, store));
+  EXPECT_TRUE(r.violations.empty()) << "reproduce: agentphone sim run --scenario sim/scenarios/"
+                                       "billing.json --seed "
+                                    << seed << " --store " << store << "\n"
+                                    << describe(r);
+}
+
+INSTANTIATE_TEST_SUITE_P(Billing, BillingSeedMatrix,
+                         ::testing::Combine(::testing::Values(1, 3, 4, 6),
                                             ::testing::Values("memory", "rocksdb")));
 
 }  // namespace
