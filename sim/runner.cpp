@@ -801,6 +801,7 @@ void Simulation::check_calls() {
       }
       if (type == "call.ended") {
         ++call.ended;
+        ++report_.faults["calls ended: " + text(data, "reason")];
       } else if (type == "call.caller_spoke") {
         call.said.push_back(text(data, "text"));
         call.spoke_at[data.at("turn").as_int64()] = event.time_ms;

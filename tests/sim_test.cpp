@@ -168,6 +168,8 @@ TEST(SimBilling, MoneyRunsOutNumbersGoThroughGraceAndTheLedgerReplays) {
   EXPECT_GT(a.commands.at("outbound INSUFFICIENT_BALANCE"), 100u);
   EXPECT_GT(a.commands.at("number buy ok"), 10u);
   EXPECT_GT(a.events.at("account.credited"), 0u);  // Auto-recharges.
+  // Live calls whose reservation could not be extended end, billed no further.
+  EXPECT_GT(a.faults.at("calls ended: insufficient_balance"), 0u);
   const RunReport b = run_simulation(scenario("billing.json", 5, "memory"));
   EXPECT_EQ(a.head_hash, b.head_hash);
   // Seed 2 tops up, some payments declined.
