@@ -208,7 +208,8 @@ class Replayer {
   AuditEntry* add(const es::RecordView& event, std::string_view account, std::string key,
                   std::int64_t amount, std::string_view rule, std::string_view version,
                   std::int64_t quantity) {
-    if (seen_.contains(CauseRef{account, key})) return nullptr;
+    // Appended first and taken back when its cause was priced before: one
+    // hash of the cause either way.
     AuditEntry& e = entries_.emplace_back();
     e.account.assign(account);
     e.cause_key = std::move(key);
@@ -219,7 +220,10 @@ class Replayer {
     e.position = event.position;
     e.cause_type = priced(event.type);
     e.at_ms = event.time_ms;
-    seen_.insert(entries_.size() - 1);
+    if (!seen_.insert(entries_.size() - 1).second) {
+      entries_.pop_back();
+      return nullptr;
+    }
     return &e;
   }
 
@@ -239,7 +243,9 @@ class Replayer {
   struct CauseEqual {
     using is_transparent = void;
     const std::vector<AuditEntry>* entries;
-    bool operator()(std::size_t a, std::size_t b) const { return a == b; }
+    bool operator()(std::size_t a, std::size_t b) const {
+      return same(ref((*entries)[a]), ref((*entries)[b]));
+    }
     bool operator()(CauseRef a, std::size_t b) const { return same(a, ref((*entries)[b])); }
     bool operator()(std::size_t a, CauseRef b) const { return same(ref((*entries)[a]), b); }
   };
