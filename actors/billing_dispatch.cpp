@@ -71,10 +71,18 @@ void BillingDispatch::on_event(const std::string& type, const std::string& paylo
       return;
     }
   }
-  recharge(account);
+  recharge(account, false);
 }
 
-void BillingDispatch::recharge(const std::string& account) {
+void BillingDispatch::on_shortfall(const std::string& account) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = enabled_.find(account); it != enabled_.end() && !it->second) return;
+  }
+  recharge(account, true);
+}
+
+void BillingDispatch::recharge(const std::string& account, bool short_of_funds) {
   const json::object billing = view_.billing(account);
   const json::object& config = billing.at("autoRecharge").as_object();
   const bool enabled = config.at("enabled").as_bool();
@@ -84,7 +92,10 @@ void BillingDispatch::recharge(const std::string& account) {
   }
   if (!enabled) return;
   const std::int64_t amount = config.at("amountMicros").as_int64();
-  if (view_.available_micros(account) >= config.at("thresholdMicros").as_int64()) return;
+  if (!short_of_funds &&
+      view_.available_micros(account) >= config.at("thresholdMicros").as_int64()) {
+    return;
+  }
   const json::value& decline = billing.at("lastDecline");
   if (decline.is_object() && decline.as_object().at("reason") == "auto_recharge" &&
       clock_.now_ms() - integer(decline.as_object(), "atMs", 0) < kRetryAfterDeclineMs) {
@@ -94,10 +105,15 @@ void BillingDispatch::recharge(const std::string& account) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!recharging_.insert(account).second) return;
   }
-  // One key per ledger position: the same low balance never recharges twice,
-  // even when the events that caused it are seen again after a restart.
-  const std::string key =
-      "auto:" + account + ":" + std::to_string(billing.at("entries").as_int64());
+  // One key per ledger position and last decline: the same low balance never
+  // recharges twice, even when the events that caused it are seen again after
+  // a restart, while a retry after a decline is a new charge (the processor
+  // answers a key it has seen with its first answer).
+  const std::int64_t declined_ms =
+      decline.is_object() ? integer(decline.as_object(), "atMs", 0) : 0;
+  const std::string key = "auto:" + account + ":" +
+                          std::to_string(billing.at("entries").as_int64()) + ":" +
+                          std::to_string(declined_ms);
   payments_.charge(account, amount, key, [this, account, amount](domain::PaymentResult paid) {
     json::object args{
         {"amountMicros", amount}, {"paymentId", paid.payment_id}, {"reason", "auto_recharge"}};

@@ -45,6 +45,12 @@ class BillingDispatch {
   // charge may take the balance below the auto-recharge threshold.
   void on_event(const std::string& type, const std::string& payload);
 
+  // A reservation of `account` was refused for want of funds (any thread):
+  // with auto-recharge on, the account is recharged whatever its threshold,
+  // since a refused charge is what auto-recharge is for; the decline pause
+  // and the one-in-flight rule still hold.
+  void on_shortfall(const std::string& account);
+
   // Runs "billing.extend"; false for any other effect.
   bool run(const domain::Effect& effect);
 
@@ -52,7 +58,9 @@ class BillingDispatch {
   static constexpr std::int64_t kRetryAfterDeclineMs = 60LL * 60 * 1000;
 
  private:
-  void recharge(const std::string& account);
+  // Charges the account's auto-recharge amount when it is on and the
+  // available balance is below the threshold (or, `short_of_funds`, always).
+  void recharge(const std::string& account, bool short_of_funds);
   void extend_call(const boost::json::object& data);
 
   Runtime& runtime_;

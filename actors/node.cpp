@@ -50,6 +50,8 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
     calls_->on_event(type, payload);
     billing_->on_event(type, payload);
   });
+  view_->set_shortfall_listener(
+      [this](const std::string& account) { billing_->on_shortfall(account); });
   const std::size_t deliveries = webhooks_->resume();
   const std::vector<boost::json::object> pending = view_->pending_outbound();
   for (const boost::json::object& queued : pending) dispatch_->submit(queued);

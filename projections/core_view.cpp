@@ -37,6 +37,7 @@ CoreView::CoreView(es::EventStore& store, std::string name)
     std::fprintf(stderr, "agentphone: read model layout changed; rebuilding it from the log\n");
     erase_rows();
   }
+  funds_checkpoint_ = checkpoint_;
 }
 
 void CoreView::erase_rows() {

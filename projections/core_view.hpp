@@ -221,6 +221,11 @@ class CoreView final : public domain::Wallet {
   std::int64_t reserve(const std::string& account, const std::string& hold,
                        std::int64_t want_micros, std::int64_t min_micros) override;
   void release(const std::string& hold, std::uint64_t after_position) override;
+  // Called, on the refused caller's thread and outside every lock, with the
+  // account whose reservation was just refused for want of funds (so that
+  // auto-recharge can act on a 402). Set it before the server takes traffic.
+  using ShortfallListener = std::function<void(const std::string& account)>;
+  void set_shortfall_listener(ShortfallListener listener) { shortfall_ = std::move(listener); }
   // What the account may spend now: its balance less its live reservations.
   std::int64_t available_micros(const std::string& account) const;
 
@@ -331,6 +336,13 @@ class CoreView final : public domain::Wallet {
   // call) reads no row: filled on first use from the Lb/ row, and set by
   // commit_with_funds to what each committed batch wrote. Guarded by funds_mu_.
   mutable std::unordered_map<std::string, std::int64_t> balances_;
+  ShortfallListener shortfall_;  // Set once, before traffic.
+  // Holds released as of a position the projection has not committed yet,
+  // dropped by the commit that covers it; and the last committed position.
+  // Guarded by funds_mu_.
+  std::multimap<std::uint64_t, std::string> pending_releases_;
+  std::uint64_t funds_checkpoint_ = 0;
+  void drop_hold_locked(const std::string& hold);
   // The balances the batch being applied writes (projection thread).
   std::vector<std::pair<std::string, std::int64_t>> batch_balances_;
 };

@@ -201,13 +201,14 @@ es::Status CoreView::commit_with_funds(es::ViewBatch batch, std::uint64_t last) 
     for (auto& [account, balance] : batch_balances_) balances_[std::move(account)] = balance;
   }
   batch_balances_.clear();
-  for (const std::string& hold : ending_holds_) {
-    auto it = holds_.find(hold);
-    if (it == holds_.end()) continue;
-    held_by_account_[it->second.first] -= it->second.second;
-    holds_.erase(it);
-  }
+  for (const std::string& hold : ending_holds_) drop_hold_locked(hold);
   ending_holds_.clear();
+  if (status.ok()) {
+    funds_checkpoint_ = last;
+    const auto due = pending_releases_.upper_bound(last);
+    for (auto it = pending_releases_.begin(); it != due; ++it) drop_hold_locked(it->second);
+    pending_releases_.erase(pending_releases_.begin(), due);
+  }
   return status;
 }
 
@@ -254,10 +255,14 @@ std::int64_t CoreView::balance_locked(const std::string& account) const {
 std::int64_t CoreView::reserve(const std::string& account, const std::string& hold,
                                std::int64_t want_micros, std::int64_t min_micros) {
   assert(want_micros >= min_micros && min_micros >= 0);
-  std::lock_guard<std::mutex> lock(funds_mu_);
+  std::unique_lock<std::mutex> lock(funds_mu_);
   std::int64_t& held = held_by_account_[account];
   const std::int64_t available = balance_locked(account) - held;
-  if (available < min_micros || available <= 0) return 0;
+  if (available < min_micros || available <= 0) {
+    lock.unlock();
+    if (shortfall_) shortfall_(account);
+    return 0;
+  }
   const std::int64_t granted = available < want_micros ? available : want_micros;
   auto [it, inserted] = holds_.try_emplace(hold, account, 0);
   assert(it->second.first == account && "a hold belongs to one account");
@@ -267,17 +272,20 @@ std::int64_t CoreView::reserve(const std::string& account, const std::string& ho
 }
 
 void CoreView::release(const std::string& hold, std::uint64_t after_position) {
-  auto drop = [this, hold] {
-    std::lock_guard<std::mutex> lock(funds_mu_);
-    auto it = holds_.find(hold);
-    if (it == holds_.end()) return;
-    auto total = held_by_account_.find(it->second.first);
-    total->second -= it->second.second;
-    if (total->second == 0) held_by_account_.erase(total);
-    holds_.erase(it);
-  };
-  if (after_position == 0) return drop();
-  when_applied(after_position, drop);
+  std::lock_guard<std::mutex> lock(funds_mu_);
+  // A hold goes in the same step as the balance takes its charge, so that
+  // reserve() and auto-recharge never count one spending twice.
+  if (after_position <= funds_checkpoint_) return drop_hold_locked(hold);
+  pending_releases_.emplace(after_position, hold);
+}
+
+void CoreView::drop_hold_locked(const std::string& hold) {
+  auto it = holds_.find(hold);
+  if (it == holds_.end()) return;
+  auto total = held_by_account_.find(it->second.first);
+  total->second -= it->second.second;
+  if (total->second == 0) held_by_account_.erase(total);
+  holds_.erase(it);
 }
 
 }  // namespace ap::projections

@@ -122,6 +122,27 @@ TEST_F(BillingApi, AnSmsTheBalanceCannotPayForIsRefusedAndWritesNothing) {
   EXPECT_EQ(send_sms(alice_, number, "again").status, 200);
 }
 
+TEST_F(BillingApi, ARefusedChargeTriggersAutoRechargeWhateverTheThreshold) {
+  provision(alice_);  // $2.00 left.
+  // A $0.00 threshold is never crossed by spending: only a refusal recharges.
+  call_json(alice_, "PUT", "/v1/billing/auto-recharge",
+            R"({"enabled":true,"thresholdCents":0,"amountCents":500})");
+  quiesce();
+  EXPECT_EQ(balance(alice_), 2'000'000);
+  // A second number ($3.00) is refused, and the refusal recharges $5.00 once.
+  const HttpResult refused = call(alice_, "POST", "/v1/numbers", R"({"areaCode":"415"})");
+  EXPECT_EQ(refused.status, 402) << refused.body;
+  EXPECT_TRUE(eventually([&] { return balance(alice_) == 7'000'000; }));
+  provision(alice_);
+  quiesce();
+  EXPECT_EQ(balance(alice_), 4'000'000);
+  const json::array ledger =
+      call_json(alice_, "GET", "/v1/billing/ledger?limit=500").at("data").as_array();
+  int recharges = 0;
+  for (const json::value& e : ledger) recharges += e.at("rule") == "auto_recharge" ? 1 : 0;
+  EXPECT_EQ(recharges, 1);
+}
+
 TEST_F(BillingApi, AnAccountAuditsItsOwnLedgerAndStatementOverHttp) {
   const std::string number = provision(alice_);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(send_sms(alice_, number, "hi").status, 200);
