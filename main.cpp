@@ -98,6 +98,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--rate-limit-burst", serve.request_burst, "requests per API key at once")
       ->check(CLI::Range(1.0, 1e9));
   serve_cmd
+      ->add_option("--max-in-flight-per-account", serve.max_in_flight_per_account,
+                   "requests of one account handled at once; more are answered 429 (0 = no limit)")
+      ->check(CLI::Range(0, 1'000'000));
+  serve_cmd
       ->add_option("--max-connections-per-ip", serve.max_connections_per_ip,
                    "open connections from one address (0 = no limit)")
       ->check(CLI::Range(0, 1'000'000));

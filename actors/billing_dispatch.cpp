@@ -105,12 +105,16 @@ void BillingDispatch::recharge(const std::string& account, bool short_of_funds) 
     std::lock_guard<std::mutex> lock(mu_);
     if (!recharging_.insert(account).second) return;
   }
-  // One key per ledger position and last decline: the same low balance never
-  // recharges twice, even when the events that caused it are seen again after
-  // a restart, while a retry after a decline is a new charge (the processor
-  // answers a key it has seen with its first answer).
-  const std::int64_t declined_ms =
-      decline.is_object() ? integer(decline.as_object(), "atMs", 0) : 0;
+  // One key per ledger position and last declined recharge: the same low
+  // balance never recharges twice, even when the events that caused it are
+  // seen again after a restart, while a retry after a declined recharge is a
+  // new charge (the processor answers a key it has seen with its first
+  // answer; a declined key took no money). Other declines (a top-up's) leave
+  // the key alone, so an accepted charge whose credit was lost is answered,
+  // and credited, under its own key.
+  const bool recharge_declined =
+      decline.is_object() && decline.as_object().at("reason") == "auto_recharge";
+  const std::int64_t declined_ms = recharge_declined ? integer(decline.as_object(), "atMs", 0) : 0;
   const std::string key = "auto:" + account + ":" +
                           std::to_string(billing.at("entries").as_int64()) + ":" +
                           std::to_string(declined_ms);

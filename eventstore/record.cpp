@@ -3,7 +3,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cassert>
+#include <cstdio>
+#include <cstdlib>
 
 namespace ap::es {
 
@@ -77,7 +78,10 @@ namespace {
 // algorithm for every record costs more than hashing a small record.
 struct Sha256Context {
   Sha256Context() : md(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx(EVP_MD_CTX_new()) {
-    assert(md != nullptr && ctx != nullptr);
+    if (md == nullptr || ctx == nullptr) {
+      std::fprintf(stderr, "agentphone: OpenSSL has no SHA-256\n");
+      std::abort();
+    }
   }
   ~Sha256Context() {
     EVP_MD_CTX_free(ctx);
@@ -99,9 +103,12 @@ Hash chain_hash(const Hash& previous, std::string_view canonical) {
                   EVP_DigestUpdate(sha.ctx, previous.data(), previous.size()) == 1 &&
                   EVP_DigestUpdate(sha.ctx, canonical.data(), canonical.size()) == 1 &&
                   EVP_DigestFinal_ex(sha.ctx, digest.data(), &length) == 1;
-  // SHA-256 over memory cannot fail short of a broken OpenSSL install.
-  assert(ok && length == digest.size());
-  (void)ok;
+  // SHA-256 over memory cannot fail short of a broken OpenSSL install; a
+  // chain of wrong hashes must never be written, so stop rather than go on.
+  if (!ok || length != digest.size()) {
+    std::fprintf(stderr, "agentphone: SHA-256 failed (broken OpenSSL install?)\n");
+    std::abort();
+  }
   return digest;
 }
 

@@ -171,7 +171,24 @@ void Api::handle(Request request, Reply reply) {
       return counted(std::move(limited));
     }
   }
-  impl_->route(Call{*account, request, parts, query, route_label.get(), counted});
+  if (!impl_->enter(*account, impl_->limits.max_in_flight_per_account)) {
+    *route_label = "rate_limited";
+    Response busy = error_response(
+        429,
+        "This account has " + std::to_string(impl_->limits.max_in_flight_per_account) +
+            " requests being handled; wait for their answers, then retry",
+        "TOO_MANY_IN_FLIGHT", "rate_limit_error");
+    busy.headers.emplace_back("Retry-After", "1");
+    return counted(std::move(busy));
+  }
+  // The request leaves the count when it is answered, or when its reply is
+  // dropped unanswered (the slot's last owner goes), whichever comes first.
+  auto slot = std::make_shared<Impl::InFlightSlot>(*impl_, *account);
+  Reply leaving = [slot, counted](Response response) {
+    slot->release();
+    counted(std::move(response));
+  };
+  impl_->route(Call{*account, request, parts, query, route_label.get(), std::move(leaving)});
 }
 
 void Api::Impl::list_page(const projections::Page& page, bool with_has_more, const Reply& reply) {

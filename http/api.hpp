@@ -24,6 +24,10 @@ struct SignupOptions {
 struct ApiLimits {
   double requests_per_key_per_s = 500;
   double request_burst = 1000;
+  // Requests of one account being handled at once (0 = no limit): what one
+  // account may have queued at its entities, so that a client that never
+  // waits for its answers cannot grow their mailboxes without bound.
+  int max_in_flight_per_account = 512;
 };
 
 class Api {

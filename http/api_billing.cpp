@@ -123,7 +123,18 @@ void Api::Impl::route_billing(const Call& call) {
 // runs at a time per server, and each account may start a few a minute.
 // Returns whether this request may run one now; otherwise it has answered 429.
 bool Api::Impl::begin_audit(const Call& call, std::unique_lock<std::mutex>* running) {
+  // The lock first: a request turned away because another audit runs does
+  // not use up one of the account's audits.
+  *running = std::unique_lock<std::mutex>(audit_mu, std::try_to_lock);
+  if (!running->owns_lock()) {
+    Response busy = error_response(429, "Another audit is running on this server; retry in 1 s",
+                                   "AUDIT_BUSY", "rate_limit_error");
+    busy.headers.emplace_back("Retry-After", "1");
+    call.reply(std::move(busy));
+    return false;
+  }
   if (const std::int64_t retry_ms = audits_per_account.take(call.account, kAuditsPerMinute)) {
+    running->unlock();
     const std::int64_t seconds = std::max<std::int64_t>(1, (retry_ms + 999) / 1000);
     Response limited = error_response(429,
                                       "At most " + std::to_string(kAuditsPerMinute) +
@@ -132,14 +143,6 @@ bool Api::Impl::begin_audit(const Call& call, std::unique_lock<std::mutex>* runn
                                       "RATE_LIMITED", "rate_limit_error");
     limited.headers.emplace_back("Retry-After", std::to_string(seconds));
     call.reply(std::move(limited));
-    return false;
-  }
-  *running = std::unique_lock<std::mutex>(audit_mu, std::try_to_lock);
-  if (!running->owns_lock()) {
-    Response busy = error_response(429, "Another audit is running on this server; retry in 1 s",
-                                   "AUDIT_BUSY", "rate_limit_error");
-    busy.headers.emplace_back("Retry-After", "1");
-    call.reply(std::move(busy));
     return false;
   }
   return true;
@@ -161,7 +164,7 @@ void Api::Impl::audit(const Call& call) {
       projections::audit_account(store, call.account, nullptr);
   json::object chain{{"verified", false}, {"firstBadPosition", nullptr}};
   if (verify == nullptr || *verify == "true") {
-    const projections::VerifyOutcome v = projections::verify_log(store, nullptr);
+    const projections::VerifyOutcome v = projections::verify_log(store, nullptr, /*running=*/true);
     chain = {{"verified", v.ok},
              {"firstBadPosition", v.ok ? json::value(nullptr) : json::value(v.first_bad)}};
   }

@@ -6,6 +6,8 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <cassert>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -108,6 +110,42 @@ struct Api::Impl {
   RateLimiter signups_per_email, signups_per_ip;
   ApiLimits limits;
   TokenBuckets requests_per_key;
+  // Requests being handled per account (ApiLimits::max_in_flight_per_account).
+  std::mutex in_flight_mu;
+  std::unordered_map<std::string, int> in_flight;
+  // Counts one request of `account` in; false (counting nothing) when it
+  // already has `limit` being handled.
+  bool enter(const std::string& account, int limit) {
+    std::lock_guard<std::mutex> lock(in_flight_mu);
+    int& n = in_flight[account];
+    if (limit > 0 && n >= limit) return false;
+    ++n;
+    return true;
+  }
+  void leave(const std::string& account) {
+    std::lock_guard<std::mutex> lock(in_flight_mu);
+    auto it = in_flight.find(account);
+    assert(it != in_flight.end() && it->second > 0 && "leave() pairs with enter()");
+    if (--it->second == 0) in_flight.erase(it);
+  }
+  // One entered request: leaves the count once, on release() or at the end
+  // of its last owner, so that neither a second reply nor a dropped one can
+  // unbalance it.
+  class InFlightSlot {
+   public:
+    InFlightSlot(Impl& impl, std::string account) : impl_(impl), account_(std::move(account)) {}
+    ~InFlightSlot() { release(); }
+    InFlightSlot(const InFlightSlot&) = delete;
+    InFlightSlot& operator=(const InFlightSlot&) = delete;
+    void release() {
+      if (!released_.exchange(true)) impl_.leave(account_);
+    }
+
+   private:
+    Impl& impl_;
+    const std::string account_;
+    std::atomic<bool> released_{false};
+  };
 
   es::EventStore& store;
   actors::Runtime& runtime;

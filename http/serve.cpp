@@ -140,6 +140,7 @@ int run_serve(const ServeConfig& config) {
   ApiLimits limits;
   limits.requests_per_key_per_s = config.requests_per_key_per_s;
   limits.request_burst = config.request_burst;
+  limits.max_in_flight_per_account = config.max_in_flight_per_account;
   Api api(*node, config.sandbox, signup, limits);
   // Operator commands reach the running server with this token, which only
   // the folder's owner can read (admin.json, written once the port is known).

@@ -33,7 +33,8 @@ struct ServeConfig {
   std::int64_t signup_otp_ttl_s = 600;
   double requests_per_key_per_s = 500;  // 0 = no limit.
   double request_burst = 1000;
-  int max_connections_per_ip = 256;  // 0 = no limit.
+  int max_in_flight_per_account = 512;  // 0 = no limit.
+  int max_connections_per_ip = 256;     // 0 = no limit.
   // Mail: SMTP when set ("smtp://host:port"), else files in <data-dir>/outbox.
   std::string smtp_url;
   std::string smtp_from = "no-reply@agentphone.local";

@@ -128,6 +128,9 @@ class Replayer {
  public:
   // `expected_entries` sizes the tables up front: growing them mid-walk
   // moves every entry and rehashes every cause.
+  // Not copyable or movable: the cause set's hasher points at entries_.
+  Replayer(const Replayer&) = delete;
+  Replayer& operator=(const Replayer&) = delete;
   Replayer(std::string account, std::size_t expected_entries) : account_(std::move(account)) {
     entries_.reserve(expected_entries);
     seen_.reserve(expected_entries);
@@ -314,12 +317,15 @@ std::string money(std::int64_t micros) {
 
 }  // namespace
 
-VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress) {
+VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress, bool running) {
   VerifyOutcome out;
   // Keyed by stream id, looked up by the record's view without a copy.
   boost::unordered_flat_map<std::string, std::uint64_t, StringHash, std::equal_to<>> versions;
   es::Hash previous{};
   std::uint64_t expected = 1;
+  // The log as it stands now; a running server's later appends are left for
+  // the next verify.
+  const std::uint64_t bound = store.head_position();
   auto fail = [&out](std::uint64_t position, std::string problem) {
     if (!out.ok) return;
     out.ok = false;
@@ -327,7 +333,7 @@ VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress) 
     out.problem = std::move(problem);
   };
   es::Status s = walk(store, progress, [&](const es::RecordView& e) {
-    if (!out.ok) return;
+    if (!out.ok || e.position > bound) return;
     if (e.position != expected) return fail(expected, "record is missing");
     if (!es::hash_matches(previous, e)) {
       es::Hash stored;
@@ -347,19 +353,21 @@ VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress) 
     ++out.events;
   });
   if (!s.ok()) fail(expected, s.message());
-  if (out.ok && expected - 1 != store.head_position()) fail(expected, "record is missing");
-  // Each stream's head must be the last version the log holds for it.
+  if (out.ok && expected - 1 != bound) fail(expected, "record is missing");
+  // Each stream's head must be the last version the log holds for it; on a
+  // running server it may only be ahead of it.
+  const bool grew = running || store.head_position() != bound;
   for (const auto& [stream, version] : versions) {
     if (!out.ok) break;
     std::uint64_t head = 0;
-    if (!store.stream_version(stream, &head).ok() || head != version) {
-      fail(store.head_position(), "stream " + stream + "'s head says version " +
-                                      std::to_string(head) + ", the log holds " +
-                                      std::to_string(version));
+    if (!store.stream_version(stream, &head).ok() || head < version || (head > version && !grew)) {
+      fail(bound, "stream " + stream + "'s head says version " + std::to_string(head) +
+                      ", the log holds " + std::to_string(version));
     }
   }
   out.streams = versions.size();
-  out.head_hash = store.head_hash();
+  // The hash of the last record verified: it commits to everything before it.
+  out.head_hash = bound == 0 ? "" : es::to_hex(previous);
   return out;
 }
 
@@ -374,14 +382,23 @@ std::vector<AuditEntry> replay_ledger(const es::EventStore& store, const std::st
 
 std::vector<std::string> diff_with_projection(const es::EventStore& store,
                                               const std::string& account,
-                                              const std::vector<AuditEntry>& entries) {
+                                              const std::vector<AuditEntry>& entries,
+                                              std::uint64_t through) {
   std::vector<std::string> out;
   std::uint64_t checkpoint = 0;
   store.load_checkpoint(CoreView::kName, &checkpoint);
+  checkpoint = std::min(checkpoint, through);
   std::vector<boost::json::object> rows;
+  // Rows are in cause order: those after the bound end the scan.
   store.scan_view(CoreView::kName, "Le/" + account + "/", "",
                   [&](std::string_view, std::string_view value) {
-                    rows.push_back(boost::json::parse(value).as_object());
+                    boost::json::object row = boost::json::parse(value).as_object();
+                    const boost::json::value* cause = row.if_contains("causePosition");
+                    if (cause != nullptr && cause->is_int64() &&
+                        static_cast<std::uint64_t>(cause->as_int64()) > checkpoint) {
+                      return false;
+                    }
+                    rows.push_back(std::move(row));
                     return true;
                   });
   std::size_t row = 0;
@@ -441,11 +458,16 @@ int audit_verify(const std::string& data_dir, bool progress) {
 AccountAudit audit_account(const es::EventStore& store, const std::string& account,
                            const Progress& progress) {
   AccountAudit out;
-  const std::vector<AuditEntry> entries = replay_ledger(store, account, progress);
+  // The replay covers at least the log up to here; a running server may
+  // write more meanwhile, which is left for the next audit.
+  const std::uint64_t head = store.head_position();
+  std::vector<AuditEntry> entries = replay_ledger(store, account, progress);
+  std::erase_if(entries, [head](const AuditEntry& e) { return e.position > head; });
   out.entries = entries.size();
   for (const AuditEntry& e : entries) out.sum_micros += e.amount_micros;
-  out.differences = diff_with_projection(store, account, entries);
+  out.differences = diff_with_projection(store, account, entries, head);
   store.load_checkpoint(CoreView::kName, &out.compared_through);
+  out.compared_through = std::min(out.compared_through, head);
   return out;
 }
 

@@ -56,19 +56,26 @@ struct VerifyOutcome {
 // Reports (done, total) now and then during a long walk.
 using Progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
-// Verifies every hash link, position and stream version of the log.
-VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress);
+// Verifies every hash link, position and stream version of the log as it
+// stands when the walk starts. `running`: a server is writing to `store`
+// meanwhile, so a stream's head may be ahead of the walk (appends written
+// and waiting for their sync, or made since).
+VerifyOutcome verify_log(const es::EventStore& store, const Progress& progress,
+                         bool running = false);
 
 // Recomputes the ledger of `account` ("" = every account) from the log, in log order.
 std::vector<AuditEntry> replay_ledger(const es::EventStore& store, const std::string& account,
                                       const Progress& progress);
 
 // The differences between recomputed `entries` and the ledger projection's
-// rows of `account`, as printable lines ("" when they agree). Entries caused
-// after the projection's checkpoint are not compared.
+// rows of `account`, as printable lines ("" when they agree). `entries`
+// cover the log through position `through`; entries and rows caused after
+// it or after the projection's checkpoint are not compared, so that a
+// running server's later writes are not taken for differences.
 std::vector<std::string> diff_with_projection(const es::EventStore& store,
                                               const std::string& account,
-                                              const std::vector<AuditEntry>& entries);
+                                              const std::vector<AuditEntry>& entries,
+                                              std::uint64_t through = UINT64_MAX);
 
 // One account's replay beside its ledger projection.
 struct AccountAudit {
