@@ -13,6 +13,7 @@
 
 #include "actors/admin.hpp"
 #include "http/admin_client.hpp"
+#include "http/mcp.hpp"
 #include "http/serve.hpp"
 #include "http/sim_cli.hpp"
 #include "projections/audit.hpp"
@@ -219,7 +220,15 @@ int main(int argc, char** argv) {
   audit_statement->add_option("--format", audit_format, "csv or json")
       ->check(CLI::IsMember({"csv", "json"}));
 
+  std::string mcp_url = env_or("AGENTPHONE_URL", "http://127.0.0.1:8080");
+  bool mcp_stdio = false;
+  CLI::App* mcp = app.add_subcommand(
+      "mcp", "MCP over stdin/stdout for Claude Code, Cursor and other MCP clients");
+  mcp->add_flag("--stdio", mcp_stdio, "newline-delimited JSON-RPC on stdin/stdout (the default)");
+  mcp->add_option("--url", mcp_url, "the running server (env AGENTPHONE_URL)");
+
   CLI11_PARSE(app, argc, argv);
+  if (mcp->parsed()) return ap::http::run_mcp_stdio(mcp_url, env_or("AGENTPHONE_API_KEY", ""));
   const bool audit_progress = !audit_no_progress && isatty(2) != 0;
   if (audit_verify->parsed()) return ap::projections::audit_verify(audit_dir, audit_progress);
   if (audit_replay->parsed()) {

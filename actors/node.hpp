@@ -79,6 +79,7 @@ class Node final : private EffectPort {
   domain::IdSource& ids() { return ids_; }
   const domain::Clock& clock() const { return ports_.clock; }
   domain::Entropy& entropy() { return ports_.entropy; }
+  domain::Timers& timers() { return ports_.timers; }
   bool deterministic() const { return options_.runtime.deterministic; }
 
   // A simulated crash: the log drops what it had not acknowledged and the

@@ -39,6 +39,13 @@ Response not_found_response(const std::string& what) {
 Api::Api(actors::Node& node, bool sandbox, SignupOptions signup, ApiLimits limits)
     : impl_(std::make_unique<Impl>(node, sandbox, signup)) {
   impl_->limits = limits;
+  // MCP tools run REST routes through this same handler, in process.
+  impl_->mcp = std::make_unique<McpServer>(
+      [this](Request request, Reply reply) { handle(std::move(request), std::move(reply)); },
+      [impl = impl_.get()](const std::string& key) {
+        return impl->view.account_for_key(domain::sha256_hex(key));
+      },
+      node.entropy(), node.timers());
 }
 
 void Api::set_admin_token(std::string token) {
@@ -124,6 +131,15 @@ void Api::handle(Request request, Reply reply) {
   if (parts.size() == 3 && parts[0] == "v0" && parts[1] == "agent") {
     *route_label = path;
     return impl_->route_signup(request, parts[2], counted);
+  }
+  if (path == "/mcp") {
+    *route_label = path;
+    return impl_->mcp->handle(request, counted);
+  }
+  if (path == "/.well-known/mcp/server-card.json") {
+    *route_label = path;
+    if (request.method != "GET") return counted(method_not_allowed_response());
+    return counted(McpServer::server_card());
   }
   if (parts.empty() || parts[0] != "v1") {
     *route_label = "unknown";

@@ -25,6 +25,7 @@
 #include "actors/runtime.hpp"
 #include "http/api.hpp"
 #include "http/errors.hpp"
+#include "http/mcp.hpp"
 #include "http/metrics.hpp"
 #include "http/rate_limit.hpp"
 #include "http/request_parsing.hpp"
@@ -288,6 +289,9 @@ struct Api::Impl {
                json::object message, bool outbound, const Responder& reply);
   void list_page(const projections::Page& page, bool with_has_more, const Reply& reply);
   void route_webhooks(const Call& call);
+  // The MCP server at /mcp (http/mcp.cpp); its tools call back into handle().
+  std::unique_ptr<McpServer> mcp;
+
   // Billing and usage (api_billing.cpp).
   actors::BillingDispatch& billing;
   sim::SimPayments* payments;  // Null in production mode.

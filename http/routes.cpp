@@ -92,6 +92,12 @@ const std::vector<RouteDoc>& route_catalog() {
        "Line items, opening and closing balance and the last event's hash over [from, to) "
        "(?from=, ?to=, ?format=json|csv)",
        true},
+      {"POST", "/mcp", "bearer", "mcp",
+       "MCP over Streamable HTTP: JSON-RPC requests, notifications and batches (docs/mcp.md)",
+       false},
+      {"GET", "/mcp", "bearer", "mcp", "MCP: an idle event stream with keep-alives", false},
+      {"DELETE", "/mcp", "bearer", "mcp", "MCP: end the session named by Mcp-Session-Id", false},
+      {"GET", "/.well-known/mcp/server-card.json", "none", "mcp", "The MCP server card", false},
       {"POST", "/v0/agent/sign-up", "none", "sign-up", "Start an agent's self-sign-up", false},
       {"POST", "/v0/agent/verify", "none", "sign-up",
        "Verify the mailed code: account, number, agent and key", false},

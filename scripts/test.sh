@@ -22,6 +22,6 @@ if [[ "${AP_SANITIZE:-1}" != "0" ]]; then
   cmake --build build-sanitize -j"$(nproc)"
   (cd build-sanitize &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      ctest --output-on-failure --timeout 900 -E '^sdk_compat$')
+      ctest --output-on-failure --timeout 900 -E '^(sdk_compat|mcp_compat)$')
   AP_FUZZ_SECONDS="${AP_FUZZ_SECONDS:-20}" scripts/fuzz.sh
 fi

@@ -3,7 +3,7 @@
 // agents/numbers/messages/conversations/webhooks/calls SDK method we
 // implement round-trips and parses.
 //
-// Run through run.sh, or: AGENTPHONE_BIN=/path/to/agentphone node --test sdk_compat.test.mjs
+// Run through ctest (tests/node_suite.sh), or: AGENTPHONE_BIN=/path/to/agentphone node --test sdk_compat.test.mjs
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";

@@ -1,0 +1,306 @@
+// The official MCP client SDK (@modelcontextprotocol/sdk, pinned in
+// package.json) against our server's Streamable HTTP endpoint /mcp:
+// initialize, tools/list (every tool with a valid input schema), a call of
+// the tools whose effect REST can confirm, bad input, and sessions bound to
+// the key that opened them.
+//
+// Run through ctest (tests/node_suite.sh), or: AGENTPHONE_BIN=/path/to/agentphone node --test mcp_compat.test.mjs
+
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+
+const BIN = process.env.AGENTPHONE_BIN;
+if (!BIN) throw new Error("set AGENTPHONE_BIN to the path of the agentphone binary");
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function createAccount(dataDir, email) {
+  const out = execFileSync(BIN, ["admin", "--data-dir", dataDir, "create-account", "--email", email], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  const key = /api_key=(\S+)/.exec(out)?.[1];
+  assert.match(key ?? "", /^sk_live_/, `admin output: ${out}`);
+  return key;
+}
+
+async function startServer(dataDir, portFile) {
+  const proc = spawn(BIN, ["serve", "--data-dir", dataDir, "--port", "0", "--port-file", portFile], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  proc.stdout.on("data", (d) => (log += d));
+  proc.stderr.on("data", (d) => (log += d));
+  const deadline = Date.now() + 15_000;
+  let port = "";
+  while (Date.now() < deadline) {
+    if (existsSync(portFile)) {
+      port = readFileSync(portFile, "utf8").trim();
+      if (/^\d+$/.test(port) && Number(port) > 0) break;
+    }
+    await sleep(50);
+  }
+  assert.ok(Number(port) > 0, `server did not start; log:\n${log}`);
+  return { proc, base: `http://127.0.0.1:${port}`, log: () => log };
+}
+
+async function connect(base, key) {
+  const client = new Client({ name: "mcp-compat-test", version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${key}` } },
+  });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+// The JSON a tool answered with (its one text content).
+function body(result) {
+  assert.ok(Array.isArray(result.content) && result.content[0]?.type === "text", JSON.stringify(result));
+  return JSON.parse(result.content[0].text);
+}
+
+async function rest(base, key, method, path, payload) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: payload === undefined ? undefined : JSON.stringify(payload),
+  });
+  return { status: r.status, json: await r.json().catch(() => null) };
+}
+
+describe("official MCP client against /mcp", { timeout: 60_000 }, () => {
+  let tmp, srv, alice, bob, session;
+
+  before(async () => {
+    tmp = mkdtempSync(join(tmpdir(), "agentphone-mcp-"));
+    const dataDir = join(tmp, "data");
+    alice = createAccount(dataDir, "alice@example.com");
+    bob = createAccount(dataDir, "bob@example.com");
+    srv = await startServer(dataDir, join(tmp, "port"));
+    session = await connect(srv.base, alice);
+  });
+
+  after(async () => {
+    await session?.client.close().catch(() => {});
+    srv?.proc.kill("SIGKILL");
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("initializes with a session and lists every tool with a valid schema", async () => {
+    assert.match(session.transport.sessionId ?? "", /^[0-9a-f]{32}$/);
+    assert.equal(session.client.getServerVersion()?.name, "agentphone");
+    const { tools } = await session.client.listTools();
+    const names = tools.map((t) => t.name);
+    for (const expected of [
+      "account_overview", "list_numbers", "buy_number", "send_message", "get_messages", "list_calls",
+      "get_call", "make_call", "make_conversation_call", "list_agents", "create_agent", "update_agent",
+      "delete_agent", "get_agent", "attach_number", "detach_number", "list_voices", "list_conversations",
+      "get_conversation", "update_conversation", "get_usage", "get_webhook", "set_webhook",
+      "delete_webhook", "test_webhook", "list_webhook_deliveries",
+    ]) {
+      assert.ok(names.includes(expected), `tools/list lacks ${expected}`);
+    }
+    for (const t of tools) {
+      assert.equal(t.inputSchema.type, "object", t.name);
+      assert.equal(typeof t.inputSchema.properties, "object", t.name);
+      assert.equal(typeof t.annotations?.readOnlyHint, "boolean", t.name);
+      assert.ok(t.title, t.name);
+    }
+    const buy = tools.find((t) => t.name === "buy_number");
+    assert.equal(buy.annotations.openWorldHint, true);
+    assert.equal(buy.inputSchema.properties.confirm.default, false);
+  });
+
+  it("runs an agent's phone life through tools, each effect visible through REST", async () => {
+    const c = session.client;
+    const agent = body(await c.callTool({ name: "create_agent", arguments: { name: "Desk", max_silence_ms: 20000 } }));
+    assert.match(agent.id, /^agt_/);
+    assert.equal(agent.maxSilenceMs, 20000);
+    assert.equal((await rest(srv.base, alice, "GET", `/v1/agents/${agent.id}`)).status, 200);
+
+    const unconfirmed = await c.callTool({ name: "buy_number", arguments: { area_code: "415" } });
+    assert.notEqual(unconfirmed.isError, true);
+    assert.match(unconfirmed.content[0].text, /confirm: true/);
+    assert.equal((await rest(srv.base, alice, "GET", "/v1/numbers")).json.total, 0, "nothing bought");
+    const number = body(
+      await c.callTool({ name: "buy_number", arguments: { area_code: "415", agent_id: agent.id, confirm: true } }),
+    );
+    assert.match(number.phoneNumber, /^\+1415/);
+
+    const sent = body(
+      await c.callTool({
+        name: "send_message",
+        arguments: { number_id: number.id, to_number: "+14155550123", body: "hello from MCP" },
+      }),
+    );
+    assert.ok(sent.id);
+    const conversations = (await rest(srv.base, alice, "GET", "/v1/conversations")).json;
+    assert.equal(conversations.data.length, 1);
+    const conversation = body(
+      await c.callTool({ name: "get_conversation", arguments: { conversation_id: conversations.data[0].id } }),
+    );
+    assert.ok(JSON.stringify(conversation).includes("hello from MCP"));
+    const updated = body(
+      await c.callTool({
+        name: "update_conversation",
+        arguments: { conversation_id: conversations.data[0].id, metadata: { ticket: "T-1" } },
+      }),
+    );
+    assert.deepEqual(updated.metadata, { ticket: "T-1" });
+
+    const hook = body(await c.callTool({ name: "set_webhook", arguments: { url: "https://example.com/hook" } }));
+    assert.equal(hook.url, "https://example.com/hook");
+    assert.equal(hook.secret, "whsec_\u2022\u2022\u2022\u2022\u2022\u2022", "the secret is masked");
+    const revealed = body(await c.callTool({ name: "get_webhook", arguments: { reveal_secret: true } }));
+    assert.match(revealed.secret, /^whsec_[0-9a-zA-Z]+$/);
+    assert.equal((await rest(srv.base, alice, "GET", "/v1/webhooks")).json.url, "https://example.com/hook");
+
+    const overview = body(await c.callTool({ name: "account_overview", arguments: {} }));
+    assert.equal(overview.agents.total, 1);
+    assert.equal(overview.numbers.total, 1);
+    assert.equal(overview.usage.plan.name, "payg");
+    const usage = body(await c.callTool({ name: "get_usage", arguments: { breakdown: "daily", days: 7 } }));
+    assert.equal(usage.data.length, 7);
+
+    const renamed = body(await c.callTool({ name: "update_agent", arguments: { agent_id: agent.id, name: "Front desk" } }));
+    assert.equal(renamed.name, "Front desk");
+    body(await c.callTool({ name: "detach_number", arguments: { agent_id: agent.id, number_id: number.id } }));
+    body(await c.callTool({ name: "delete_agent", arguments: { agent_id: agent.id } }));
+    assert.equal((await rest(srv.base, alice, "GET", `/v1/agents/${agent.id}`)).status, 404);
+  });
+
+  it("answers bad input with isError results or JSON-RPC errors, never a dropped stream", async () => {
+    const c = session.client;
+    const wrongType = await c.callTool({ name: "list_agents", arguments: { limit: "ten" } });
+    assert.equal(wrongType.isError, true);
+    assert.match(wrongType.content[0].text, /limit must be number/);
+    const outOfRange = await c.callTool({ name: "get_usage", arguments: { days: 400 } });
+    assert.equal(outOfRange.isError, true);
+    const missing = await c.callTool({ name: "get_agent", arguments: {} });
+    assert.equal(missing.isError, true);
+    assert.match(missing.content[0].text, /agent_id/);
+    await assert.rejects(c.callTool({ name: "no_such_tool", arguments: {} }), /Unknown tool/);
+    // Another account's id is not found, as over REST.
+    const bobsAgent = (await rest(srv.base, bob, "POST", "/v1/agents", { name: "Bob's" })).json;
+    const foreign = await c.callTool({ name: "get_agent", arguments: { agent_id: bobsAgent.id } });
+    assert.equal(foreign.isError, true);
+    assert.match(foreign.content[0].text, /HTTP 404/);
+    // The session still works.
+    assert.ok((await c.listTools()).tools.length >= 26);
+  });
+
+  it("refuses a missing key and a session used with another key", async () => {
+    const noKey = await fetch(`${srv.base}/mcp`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    assert.equal(noKey.status, 401);
+    assert.match(noKey.headers.get("www-authenticate") ?? "", /^Bearer/);
+    assert.equal((await noKey.json()).error.code, -32000);
+
+    const stolen = await fetch(`${srv.base}/mcp`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${bob}`,
+        "Content-Type": "application/json",
+        Accept: "application/json, text/event-stream",
+        "Mcp-Session-Id": session.transport.sessionId,
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    assert.equal(stolen.status, 403);
+
+    const card = await fetch(`${srv.base}/.well-known/mcp/server-card.json`);
+    assert.equal(card.status, 200);
+    assert.equal((await card.json()).transport.endpoint, "/mcp");
+  });
+
+  it("speaks the transport: batches, notifications, SSE answers and the idle stream", async () => {
+    const post = (payload, accept = "application/json, text/event-stream") =>
+      fetch(`${srv.base}/mcp`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${alice}`, "Content-Type": "application/json", Accept: accept },
+        body: typeof payload === "string" ? payload : JSON.stringify(payload),
+      });
+    const batch = await post([
+      { jsonrpc: "2.0", id: "a", method: "ping" },
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "list_voices", arguments: {} } },
+      { jsonrpc: "2.0", id: 8, method: "resources/list" },
+    ]);
+    assert.equal(batch.status, 200);
+    const answers = await batch.json();
+    assert.deepEqual(answers.map((a) => a.id), ["a", 7, 8]);
+    assert.deepEqual(answers[0].result, {});
+    assert.ok(Array.isArray(JSON.parse(answers[1].result.content[0].text).data ?? JSON.parse(answers[1].result.content[0].text)));
+    assert.equal(answers[2].error.code, -32601);
+
+    assert.equal((await post({ jsonrpc: "2.0", method: "notifications/initialized" })).status, 202);
+    const parse = await post("{not json");
+    assert.equal(parse.status, 400);
+    assert.equal((await parse.json()).error.code, -32700);
+
+    const events = await post({ jsonrpc: "2.0", id: 9, method: "ping" }, "text/event-stream");
+    assert.match(events.headers.get("content-type"), /^text\/event-stream/);
+    const text = await events.text();
+    assert.match(text, /^event: message\ndata: \{.*"id":9.*\}\n\n$/s);
+
+    const controller = new AbortController();
+    const idle = await fetch(`${srv.base}/mcp`, {
+      headers: { Authorization: `Bearer ${alice}`, Accept: "text/event-stream" },
+      signal: controller.signal,
+    });
+    assert.equal(idle.status, 200);
+    const reader = idle.body.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, /^: connected/);
+    controller.abort();
+    assert.equal((await fetch(`${srv.base}/mcp`, { method: "PUT", headers: { Authorization: `Bearer ${alice}` } })).status, 405);
+  });
+
+  it("serves stdio clients through `agentphone mcp --stdio`", async () => {
+    const client = new Client({ name: "mcp-compat-stdio", version: "1.0.0" });
+    const transport = new StdioClientTransport({
+      command: BIN,
+      args: ["mcp", "--stdio", "--url", srv.base],
+      env: { AGENTPHONE_API_KEY: bob },
+    });
+    await client.connect(transport);
+    try {
+      assert.equal(client.getServerVersion()?.name, "agentphone");
+      assert.ok((await client.listTools()).tools.some((t) => t.name === "send_message"));
+      const agents = body(await client.callTool({ name: "list_agents", arguments: {} }));
+      assert.deepEqual(agents.data.map((a) => a.name), ["Bob's"]);
+      const bad = await client.callTool({ name: "get_call", arguments: { call_id: "call_nope" } });
+      assert.equal(bad.isError, true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("ends a session on DELETE", async () => {
+    const other = await connect(srv.base, bob);
+    const id = other.transport.sessionId;
+    await other.transport.terminateSession();
+    const after = await fetch(`${srv.base}/mcp`, {
+      method: "POST",
+      headers: {
+        Authorization: `Bearer ${bob}`,
+        "Content-Type": "application/json",
+        Accept: "application/json, text/event-stream",
+        "Mcp-Session-Id": id,
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    assert.equal(after.status, 404);
+    await other.client.close().catch(() => {});
+  });
+});
