@@ -154,25 +154,30 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     session_key.erase(it);
   }
 
+  // Who a tool's REST requests come from: the MCP request's credentials.
+  struct Caller {
+    std::string authorization, host, peer_address;
+  };
+
   // Runs `calls` one after another through the router; `done` gets their responses.
   void run_calls(std::shared_ptr<std::vector<mcp::RestCall>> calls, std::size_t next,
-                 std::shared_ptr<std::vector<Response>> results, const Request& origin,
-                 std::function<void()> done) {
+                 std::shared_ptr<std::vector<Response>> results,
+                 std::shared_ptr<const Caller> caller, std::function<void()> done) {
     if (next == calls->size()) return done();
     const mcp::RestCall& c = (*calls)[next];
     Request r;
     r.method = c.method;
     r.target = c.target;
     r.body = c.body;
-    r.peer_address = origin.peer_address;
+    r.peer_address = caller->peer_address;
     r.from_loopback = false;  // The sandbox's /sim routes are not tools.
-    r.headers.emplace_back("authorization", origin.header("authorization"));
-    r.headers.emplace_back("host", origin.header("host"));
+    r.headers.emplace_back("authorization", caller->authorization);
+    r.headers.emplace_back("host", caller->host);
     if (!c.body.empty()) r.headers.emplace_back("content-type", "application/json");
-    dispatch(std::move(r), [self = shared_from_this(), calls, next, results, origin,
+    dispatch(std::move(r), [self = shared_from_this(), calls, next, results, caller,
                             done = std::move(done)](Response response) mutable {
       results->push_back(std::move(response));
-      self->run_calls(calls, next + 1, results, origin, std::move(done));
+      self->run_calls(calls, next + 1, results, caller, std::move(done));
     });
   }
 
@@ -209,8 +214,10 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
                        std::string_view(tool->name) == "set_webhook";
     auto calls = std::make_shared<std::vector<mcp::RestCall>>(std::move(plan.calls));
     auto results = std::make_shared<std::vector<Response>>();
+    auto caller = std::make_shared<const Caller>(
+        Caller{origin.header("authorization"), origin.header("host"), origin.peer_address});
     run_calls(
-        calls, 0, results, origin,
+        calls, 0, results, std::move(caller),
         [results, names = std::move(plan.names), mask = masks && !reveal, done = std::move(done)] {
           if (names.empty()) {
             const Response& r = results->front();

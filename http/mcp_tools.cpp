@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <regex>
+#include <unordered_map>
 #include <utility>
 
 namespace ap::http::mcp {
@@ -278,7 +279,8 @@ std::vector<Tool> build_tools() {
            return refuse("Give one of agent_id, number_id or from_number to send from.");
          }
          const std::string to = text(a, "to_number");
-         if (!to.empty() && to[0] == '+' && !std::regex_match(to, std::regex(kE164))) {
+         static const std::regex kE164Regex(kE164);
+         if (!to.empty() && to[0] == '+' && !std::regex_match(to, kE164Regex)) {
            return refuse("to_number must be E.164, e.g. +14155550123.");
          }
          json::object body;
@@ -512,6 +514,15 @@ std::vector<Tool> build_tools() {
 
 // ---- Argument validation.
 
+// The compiled form of a schema's `pattern`: compiling a regex costs more
+// than the rest of a tool call, and the patterns are a handful of constants.
+const std::regex& compiled(const std::string& pattern) {
+  thread_local std::unordered_map<std::string, std::regex> cache;
+  auto it = cache.find(pattern);
+  if (it == cache.end()) it = cache.emplace(pattern, std::regex(pattern)).first;
+  return it->second;
+}
+
 // A bound as people write it: "100", not "1E2".
 std::string bound(const json::value& v) {
   const double d = v.to_number<double>();
@@ -564,7 +575,7 @@ std::string check(const json::object& s, const json::value& v, const std::string
   if (v.is_string()) {
     const std::string text(v.as_string());
     if (const json::value* p = s.if_contains("pattern");
-        p && !std::regex_search(text, std::regex(std::string(p->as_string())))) {
+        p && !std::regex_search(text, compiled(std::string(p->as_string())))) {
       return name + " must match " + std::string(p->as_string());
     }
     if (const json::value* f = s.if_contains("format"); f && f->as_string() == "uri" &&
