@@ -15,6 +15,21 @@ namespace ap::http {
 namespace json = boost::json;
 using domain::FieldError;
 
+// Request's header lookups live with the rest of reading a request's text,
+// away from Beast, so that tools and fuzzers link them without the server.
+const std::string& Request::header(std::string_view lower_name) const {
+  static const std::string kEmpty;
+  const std::string* value = find_header(lower_name);
+  return value != nullptr ? *value : kEmpty;
+}
+
+const std::string* Request::find_header(std::string_view lower_name) const {
+  for (const auto& [name, value] : headers) {
+    if (name == lower_name) return &value;
+  }
+  return nullptr;
+}
+
 namespace {
 
 // Converts a simdjson DOM element into a Boost.JSON value.

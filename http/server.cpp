@@ -35,24 +35,6 @@ namespace bhttp = boost::beast::http;
 namespace asio = boost::asio;
 using tcp = boost::asio::ip::tcp;
 
-namespace {
-
-const std::string kEmpty;
-
-}  // namespace
-
-const std::string& Request::header(std::string_view lower_name) const {
-  const std::string* value = find_header(lower_name);
-  return value != nullptr ? *value : kEmpty;
-}
-
-const std::string* Request::find_header(std::string_view lower_name) const {
-  for (const auto& [name, value] : headers) {
-    if (name == lower_name) return &value;
-  }
-  return nullptr;
-}
-
 struct Server::Impl {
   ServerOptions options;
   Handler handler;
