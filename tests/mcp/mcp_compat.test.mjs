@@ -12,6 +12,8 @@ import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:http";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -264,6 +266,46 @@ describe("official MCP client against /mcp", { timeout: 60_000 }, () => {
     assert.match(first, /^: connected/);
     controller.abort();
     assert.equal((await fetch(`${srv.base}/mcp`, { method: "PUT", headers: { Authorization: `Bearer ${alice}` } })).status, 405);
+  });
+
+  it("set_webhook then test_webhook: a signed test delivery arrives, and the log shows it", async () => {
+    const received = [];
+    const receiver = createServer((req, res) => {
+      const chunks = [];
+      req.on("data", (c) => chunks.push(c));
+      req.on("end", () => {
+        received.push({ headers: req.headers, raw: Buffer.concat(chunks) });
+        res.writeHead(200).end("ok");
+      });
+    });
+    await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+    try {
+      const c = session.client;
+      const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+      const hook = body(await c.callTool({ name: "set_webhook", arguments: { url, reveal_secret: true } }));
+      assert.match(hook.secret, /^whsec_/);
+      const tested = await c.callTool({ name: "test_webhook", arguments: {} });
+      assert.notEqual(tested.isError, true, JSON.stringify(tested));
+      for (let i = 0; i < 100 && received.length === 0; i++) await sleep(50);
+      assert.equal(received.length, 1, "one test delivery");
+      const { headers, raw } = received[0];
+      const mac = createHmac("sha256", hook.secret)
+        .update(`${headers["x-webhook-timestamp"]}.`, "utf8")
+        .update(raw)
+        .digest("hex");
+      const want = Buffer.from(`sha256=${mac}`);
+      const got = Buffer.from(headers["x-webhook-signature"] ?? "");
+      assert.ok(got.length === want.length && timingSafeEqual(got, want), "the signature verifies");
+      const deliveries = body(await c.callTool({ name: "list_webhook_deliveries", arguments: { limit: 5 } }));
+      assert.ok(JSON.stringify(deliveries).includes('"test":true'), JSON.stringify(deliveries));
+      body(await c.callTool({ name: "delete_webhook", arguments: {} }));
+      assert.equal((await rest(srv.base, alice, "GET", "/v1/webhooks")).json, null, "no webhook left");
+    } finally {
+      await new Promise((r) => {
+        receiver.close(() => r());
+        receiver.closeAllConnections();
+      });
+    }
   });
 
   it("serves stdio clients through `agentphone mcp --stdio`", async () => {
