@@ -42,8 +42,8 @@ Api::Api(actors::Node& node, bool sandbox, SignupOptions signup, ApiLimits limit
   // MCP tools run REST routes through this same handler, in process.
   impl_->mcp = std::make_unique<McpServer>(
       [this](Request request, Reply reply) { handle(std::move(request), std::move(reply)); },
-      [impl = impl_.get()](const std::string& key) {
-        return impl->view.account_for_key(domain::sha256_hex(key));
+      [impl = impl_.get()](const std::string& key_sha256) {
+        return impl->view.account_for_key(key_sha256);
       },
       node.entropy(), node.timers());
 }

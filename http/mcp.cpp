@@ -439,9 +439,8 @@ void McpServer::handle(const Request& request, Reply reply) {
   std::optional<std::string> account;
   std::string key_hash;
   if (authorization.size() > 7 && strncasecmp(authorization.c_str(), "Bearer ", 7) == 0) {
-    const std::string key = authorization.substr(7);
-    key_hash = domain::sha256_hex(key);
-    account = impl_->authenticate(key);
+    key_hash = domain::sha256_hex(std::string_view(authorization).substr(7));
+    account = impl_->authenticate(key_hash);
   }
   if (!account) {
     Response denied = rpc_response(

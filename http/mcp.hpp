@@ -29,8 +29,8 @@ class McpServer {
  public:
   // Runs one REST request in process and answers it (any thread, later).
   using Dispatch = std::function<void(Request, Reply)>;
-  // The account of API key `key`, if it is one.
-  using Authenticate = std::function<std::optional<std::string>(const std::string& key)>;
+  // The account of the API key whose SHA-256 (lowercase hex) is `key_sha256`, if any.
+  using Authenticate = std::function<std::optional<std::string>(const std::string& key_sha256)>;
 
   McpServer(Dispatch dispatch, Authenticate authenticate, domain::Entropy& entropy,
             domain::Timers& timers);
