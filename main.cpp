@@ -226,9 +226,16 @@ int main(int argc, char** argv) {
       "mcp", "MCP over stdin/stdout for Claude Code, Cursor and other MCP clients");
   mcp->add_flag("--stdio", mcp_stdio, "newline-delimited JSON-RPC on stdin/stdout (the default)");
   mcp->add_option("--url", mcp_url, "the running server (env AGENTPHONE_URL)");
+  std::string mcp_data_dir;
+  mcp->add_option("--data-dir", mcp_data_dir,
+                  "serve from this data folder instead of a running server (stops with stdin)");
 
   CLI11_PARSE(app, argc, argv);
-  if (mcp->parsed()) return ap::http::run_mcp_stdio(mcp_url, env_or("AGENTPHONE_API_KEY", ""));
+  if (mcp->parsed()) {
+    const std::string key = env_or("AGENTPHONE_API_KEY", "");
+    return mcp_data_dir.empty() ? ap::http::run_mcp_stdio(mcp_url, key)
+                                : ap::http::run_mcp_stdio_local(mcp_data_dir, key);
+  }
   const bool audit_progress = !audit_no_progress && isatty(2) != 0;
   if (audit_verify->parsed()) return ap::projections::audit_verify(audit_dir, audit_progress);
   if (audit_replay->parsed()) {

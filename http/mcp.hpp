@@ -56,5 +56,9 @@ class McpServer {
 // stdin/stdout and the server at `url` (http://host:port) under API key
 // `key`. Returns the process exit code.
 int run_mcp_stdio(const std::string& url, const std::string& key);
+// The same, serving from the data folder `data_dir` itself: this binary's
+// `serve` runs on it (loopback, a free port) until stdin closes. The folder
+// must not be in use by another server.
+int run_mcp_stdio_local(const std::string& data_dir, const std::string& key);
 
 }  // namespace ap::http

@@ -328,6 +328,40 @@ describe("official MCP client against /mcp", { timeout: 60_000 }, () => {
     }
   });
 
+  it("serves from a data folder itself with `agentphone mcp --stdio --data-dir`", async () => {
+    const folder = join(tmp, "own");
+    const key = createAccount(folder, "carol@example.com");
+    const client = new Client({ name: "mcp-compat-local", version: "1.0.0" });
+    const transport = new StdioClientTransport({
+      command: BIN,
+      args: ["mcp", "--stdio", "--data-dir", folder],
+      env: { AGENTPHONE_API_KEY: key },
+      stderr: "ignore",
+    });
+    await client.connect(transport);
+    try {
+      const made = body(await client.callTool({ name: "create_agent", arguments: { name: "Local" } }));
+      const listed = body(await client.callTool({ name: "list_agents", arguments: {} }));
+      assert.deepEqual(listed.data.map((a) => a.id), [made.id]);
+    } finally {
+      await client.close();
+    }
+    // The server stops with the client: the folder is free again.
+    for (let i = 0; i < 100; i++) {
+      try {
+        const out = execFileSync(BIN, ["admin", "--data-dir", folder, "create-account", "--email", "dave@example.com"], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        });
+        assert.match(out, /api_key=/);
+        break;
+      } catch (e) {
+        if (i === 99) throw e;
+        await sleep(100);
+      }
+    }
+  });
+
   it("ends a session on DELETE", async () => {
     const other = await connect(srv.base, bob);
     const id = other.transport.sessionId;
