@@ -21,16 +21,7 @@ bench_fund "$key"
 base="http://127.0.0.1:$port"
 number=$(curl -sf -H "Authorization: Bearer $key" -d '{"areaCode":"415"}' "$base/v1/numbers")
 number_id=$(echo "$number" | sed 's/.*"id":"\([^"]*\)".*/\1/')
-cat >"$tmp/send.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $key"
-request = function()
-  local to = string.format("+1212555%04d", math.random(0, 9999))
-  return wrk.format(nil, "/v1/messages", nil,
-    '{"number_id":"$number_id","to_number":"' .. to .. '","body":"Your order has shipped."}')
-end
-LUA
+send_sms_lua "$key" "$number_id" >"$tmp/send.lua"
 perf record -F 499 --call-graph dwarf,16384 -o "$tmp/perf.data" -p "$server" \
   -- sleep "$((duration - 1))" 2>/dev/null >/dev/null &
 perf_pid=$!

@@ -58,6 +58,21 @@ bench_fund() {
   done
 }
 
+# Prints a wrk script that sends POST /v1/messages with API key $1 from
+# number id $2 to one of 10,000 recipients at random.
+send_sms_lua() {
+  cat <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $1"
+request = function()
+  local to = string.format("+1212555%04d", math.random(0, 9999))
+  return wrk.format(nil, "/v1/messages", nil,
+    '{"number_id":"$2","to_number":"' .. to .. '","body":"Your order has shipped."}')
+end
+LUA
+}
+
 # Starts `agentphone serve` (binary dir $1) on $tmp/data with any further
 # arguments, without the per-key rate limit (a benchmark is one client
 # hammering one key on purpose); sets $server and $port, and lists the pid

@@ -57,16 +57,7 @@ LUA
 }
 mcp_lua '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_agents","arguments":{"limit":20}}}' >"$tmp/list.lua"
 mcp_lua '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"send_message","arguments":{"number_id":"'"$number_id"'","to_number":"TO","body":"Your order has shipped."}}}' >"$tmp/send.lua"
-cat >"$tmp/rest_send.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $key"
-request = function()
-  local to = string.format("+1212555%04d", math.random(0, 9999))
-  return wrk.format(nil, "/v1/messages", nil,
-    '{"number_id":"$number_id","to_number":"' .. to .. '","body":"Your order has shipped."}')
-end
-LUA
+send_sms_lua "$key" "$number_id" >"$tmp/rest_send.lua"
 
 run() { wrk -t2 -c64 -d"${duration}s" --latency "$@" | wrk_figures; }
 read -r rest_list rest_list_p99 < <(run -H "$auth" "$base/v1/agents?limit=20")

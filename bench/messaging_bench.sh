@@ -32,16 +32,7 @@ number=$(curl -sf -H "$auth" -d '{"areaCode":"415"}' "$base/v1/numbers")
 number_id=$(echo "$number" | sed 's/.*"id":"\([^"]*\)".*/\1/')
 phone=$(echo "$number" | sed 's/.*"phoneNumber":"\([^"]*\)".*/\1/')
 
-cat >"$tmp/send.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $key"
-request = function()
-  local to = string.format("+1212555%04d", math.random(0, 9999))
-  return wrk.format(nil, "/v1/messages", nil,
-    '{"number_id":"$number_id","to_number":"' .. to .. '","body":"Your order has shipped."}')
-end
-LUA
+send_sms_lua "$key" "$number_id" >"$tmp/send.lua"
 read -r send_rps send_p99 < <(wrk -t2 -c64 -d"${duration}s" --latency -s "$tmp/send.lua" "$base" |
   wrk_figures)
 
