@@ -3,15 +3,18 @@
 # request naming one of 64 MCP sessions in turn:
 #   tools/call list_agents   beside  GET /v1/agents?limit=20
 #   tools/call send_message  beside  POST /v1/messages (durable)
-# both measured in the same run on the same server. The goal is MCP >= 0.8x
-# REST: a tool runs the REST route in process, so the difference is the
-# JSON-RPC envelope and the tool result around the route's JSON. Usage:
-#   bench/mcp_bench.sh [build-dir]      env: DURATION (s, default 10)
+# both measured in the same run on the same server, alternating REST and MCP
+# for ROUNDS rounds so that the machine's drift falls on both; the median
+# round's ratio is the figure. The goal is MCP >= 0.8x REST: a tool runs the
+# REST route in process, so the difference is the JSON-RPC envelope and the
+# tool result around the route's JSON. Usage:
+#   bench/mcp_bench.sh [build-dir]      env: DURATION (s per run, default 5), ROUNDS (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 build=${1:-build}
-duration=${DURATION:-10}
+duration=${DURATION:-5}
+rounds=${ROUNDS:-3}
 bench_tmp
 
 key=$(bench_account_key "$build" "$tmp/data")
@@ -60,15 +63,30 @@ mcp_lua '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"send_me
 send_sms_lua "$key" "$number_id" >"$tmp/rest_send.lua"
 
 run() { wrk -t2 -c64 -d"${duration}s" --latency "$@" | wrk_figures; }
-read -r rest_list rest_list_p99 < <(run -H "$auth" "$base/v1/agents?limit=20")
-read -r mcp_list mcp_list_p99 < <(run -s "$tmp/list.lua" "$base")
-read -r rest_send rest_send_p99 < <(run -s "$tmp/rest_send.lua" "$base")
-read -r mcp_send mcp_send_p99 < <(run -s "$tmp/send.lua" "$base")
-
 ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
-echo "GET /v1/agents?limit=20           : $rest_list req/s  p99 $rest_list_p99 ms"
-echo "MCP tools/call list_agents        : $mcp_list req/s  p99 $mcp_list_p99 ms" \
-     "= $(ratio "$mcp_list" "$rest_list")x REST"
-echo "POST /v1/messages (durable)       : $rest_send req/s  p99 $rest_send_p99 ms"
-echo "MCP tools/call send_message       : $mcp_send req/s  p99 $mcp_send_p99 ms" \
-     "= $(ratio "$mcp_send" "$rest_send")x REST"
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# $1: label; then the REST wrk arguments, "--", the MCP wrk arguments.
+pair() {
+  local label=$1
+  shift
+  local rest_args=() mcp_args=() into=rest
+  for a in "$@"; do
+    if [ "$a" = "--" ]; then into=mcp; continue; fi
+    if [ "$into" = rest ]; then rest_args+=("$a"); else mcp_args+=("$a"); fi
+  done
+  local ratios=""
+  for round in $(seq 1 "$rounds"); do
+    read -r rest rest_p99 < <(run "${rest_args[@]}")
+    read -r mcp mcp_p99 < <(run "${mcp_args[@]}")
+    echo "  $label round $round: REST $rest req/s (p99 $rest_p99 ms), MCP $mcp req/s" \
+         "(p99 $mcp_p99 ms) = $(ratio "$mcp" "$rest")x"
+    ratios+="$(ratio "$mcp" "$rest") "
+  done
+  echo "$label: MCP / REST = $(echo "$ratios" | median)x (median of $rounds rounds)"
+}
+
+pair "list_agents (GET /v1/agents?limit=20)" -H "$auth" "$base/v1/agents?limit=20" \
+  -- -s "$tmp/list.lua" "$base"
+pair "send_message (POST /v1/messages, durable)" -s "$tmp/rest_send.lua" "$base" \
+  -- -s "$tmp/send.lua" "$base"

@@ -159,10 +159,13 @@ void Api::handle(Request request, Reply reply) {
   // hash compared in constant time; the key itself is never stored.
   const std::string& authorization = request.header("authorization");
   std::optional<std::string> account;
-  if (authorization.size() > 7 && strncasecmp(authorization.c_str(), "Bearer ", 7) == 0) {
-    const std::string key = authorization.substr(7);
-    const std::string hash = domain::sha256_hex(key);
-    account = impl_->view.account_for_key(hash);
+  std::string key_hash;  // Also the rate limiter's key: the key itself is never kept.
+  if (!request.authenticated_account.empty()) {
+    key_hash = request.key_sha256;
+    account = request.authenticated_account;
+  } else if (authorization.size() > 7 && strncasecmp(authorization.c_str(), "Bearer ", 7) == 0) {
+    key_hash = domain::sha256_hex(std::string_view(authorization).substr(7));
+    account = impl_->view.account_for_key(key_hash);
   }
   if (!account) {
     *route_label = "unauthorized";
@@ -176,8 +179,7 @@ void Api::handle(Request request, Reply reply) {
   }
   if (impl_->limits.requests_per_key_per_s > 0) {
     if (const std::int64_t retry_ms = impl_->requests_per_key.take(
-            domain::sha256_hex(authorization.substr(7)), impl_->limits.requests_per_key_per_s,
-            impl_->limits.request_burst)) {
+            key_hash, impl_->limits.requests_per_key_per_s, impl_->limits.request_burst)) {
       *route_label = "rate_limited";
       const std::int64_t seconds = std::max<std::int64_t>(1, (retry_ms + 999) / 1000);
       Response limited = error_response(

@@ -157,6 +157,7 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
   // Who a tool's REST requests come from: the MCP request's credentials.
   struct Caller {
     std::string authorization, host, peer_address;
+    std::string key_sha256, account;  // Authenticated already.
   };
 
   // Runs `calls` one after another through the router; `done` gets their responses.
@@ -171,6 +172,8 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     r.body = c.body;
     r.peer_address = caller->peer_address;
     r.from_loopback = false;  // The sandbox's /sim routes are not tools.
+    r.key_sha256 = caller->key_sha256;
+    r.authenticated_account = caller->account;
     r.headers.emplace_back("authorization", caller->authorization);
     r.headers.emplace_back("host", caller->host);
     if (!c.body.empty()) r.headers.emplace_back("content-type", "application/json");
@@ -215,7 +218,8 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     auto calls = std::make_shared<std::vector<mcp::RestCall>>(std::move(plan.calls));
     auto results = std::make_shared<std::vector<Response>>();
     auto caller = std::make_shared<const Caller>(
-        Caller{origin.header("authorization"), origin.header("host"), origin.peer_address});
+        Caller{origin.header("authorization"), origin.header("host"), origin.peer_address,
+               origin.key_sha256, origin.authenticated_account});
     run_calls(
         calls, 0, results, std::move(caller),
         [results, names = std::move(plan.names), mask = masks && !reveal, done = std::move(done)] {
@@ -470,7 +474,11 @@ void McpServer::handle(const Request& request, Reply reply) {
     return reply(rpc_response(200, rpc_result(nullptr, json::object{})));
   }
   if (request.method == "GET") return impl_->idle_stream(std::move(reply));
-  impl_->post(request, key_hash, std::move(reply));
+  // The tools' REST requests need not look the key up again.
+  Request authenticated = request;
+  authenticated.key_sha256 = key_hash;
+  authenticated.authenticated_account = *account;
+  impl_->post(authenticated, key_hash, std::move(reply));
 }
 
 Response McpServer::server_card() {

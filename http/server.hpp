@@ -21,7 +21,12 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> headers;  // Names lower-cased.
   std::string body;
   bool from_loopback = false;  // The peer's address is 127.0.0.0/8 or ::1.
-  std::string peer_address;    // The peer's IP address, as text.
+  // Set only by in-process callers that authenticated this request's API key
+  // already (the MCP tools): the key's SHA-256 and its account. The server
+  // never sets them from the wire.
+  std::string key_sha256;
+  std::string authenticated_account;
+  std::string peer_address;  // The peer's IP address, as text.
 
   // Returns the value of header `lower_name`, or "" when absent.
   const std::string& header(std::string_view lower_name) const;
