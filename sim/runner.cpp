@@ -1101,42 +1101,38 @@ RunReport Simulation::run() {
       crash_steps_left_ = static_cast<std::int64_t>(
           crash_entropy.uniform(static_cast<std::uint64_t>(knob("crash_steps_max")) + 1));
     }
+    // Runs every arrival of one stream that is due by now; `due` is the
+    // next one's time in units of 1/`per_ms` ms, and only arrivals before
+    // `until` happen (traffic stops at traffic_end, money and numbers at end).
     bool arrived = false;
-    while (traffic && next_inbound_us / 1000 <= now) {
-      inbound_arrival();
-      next_inbound_us += gap_us(inbound_rate);
-      arrived = true;
-    }
-    while (traffic && next_outbound_us / 1000 <= now) {
-      outbound_arrival();
-      next_outbound_us += gap_us(outbound_rate);
-      arrived = true;
-    }
-    while (traffic && next_in_call_us / 1000 <= now) {
-      inbound_call_arrival();
-      next_in_call_us += gap_us(in_call_rate);
-      arrived = true;
-    }
-    while (traffic && next_out_call_us / 1000 <= now) {
-      outbound_call_arrival();
-      next_out_call_us += gap_us(out_call_rate);
-      arrived = true;
-    }
-    while (next_top_up <= now && next_top_up < end) {
-      top_up_arrival();
-      next_top_up += day_gap_ms(top_up_rate);
-      arrived = true;
-    }
-    while (next_buy <= now && next_buy < end) {
-      number_buy_arrival();
-      next_buy += day_gap_ms(buy_rate);
-      arrived = true;
-    }
-    while (next_release <= now && next_release < end) {
-      number_release_arrival();
-      next_release += day_gap_ms(release_rate);
-      arrived = true;
-    }
+    auto drain = [&arrived, now](std::int64_t& due, std::int64_t per_ms, std::int64_t until,
+                                 auto gap, auto arrive) {
+      while (due / per_ms <= now && due < until) {
+        arrive();
+        due += gap();
+        arrived = true;
+      }
+    };
+    const std::int64_t traffic_until = traffic ? never : 0;
+    drain(
+        next_inbound_us, 1000, traffic_until, [&] { return gap_us(inbound_rate); },
+        [&] { inbound_arrival(); });
+    drain(
+        next_outbound_us, 1000, traffic_until, [&] { return gap_us(outbound_rate); },
+        [&] { outbound_arrival(); });
+    drain(
+        next_in_call_us, 1000, traffic_until, [&] { return gap_us(in_call_rate); },
+        [&] { inbound_call_arrival(); });
+    drain(
+        next_out_call_us, 1000, traffic_until, [&] { return gap_us(out_call_rate); },
+        [&] { outbound_call_arrival(); });
+    drain(
+        next_top_up, 1, end, [&] { return day_gap_ms(top_up_rate); }, [&] { top_up_arrival(); });
+    drain(
+        next_buy, 1, end, [&] { return day_gap_ms(buy_rate); }, [&] { number_buy_arrival(); });
+    drain(
+        next_release, 1, end, [&] { return day_gap_ms(release_rate); },
+        [&] { number_release_arrival(); });
     // Callers keep talking into the quiet phase: their calls must end too.
     while (!callers_.empty() && callers_.begin()->first <= now) {
       CallerStep step = std::move(callers_.begin()->second);

@@ -179,51 +179,30 @@ TEST(SimBilling, MoneyRunsOutNumbersGoThroughGraceAndTheLedgerReplays) {
   EXPECT_GT(c.commands.at("top-up declined"), 10u);
 }
 
-// The seed matrix CI runs on both stores: every invariant holds.
-class SeedMatrix : public ::testing::TestWithParam<std::tuple<std::uint64_t, const char*>> {};
+// The seed matrices CI runs on both stores, one per scenario: every
+// invariant holds. A parameter is (scenario file, seed, store).
+class SeedMatrix
+    : public ::testing::TestWithParam<std::tuple<const char*, std::uint64_t, const char*>> {};
 
 TEST_P(SeedMatrix, EveryInvariantHolds) {
-  const auto [seed, store] = GetParam();
-  const RunReport r = run_simulation(smoke(seed, store));
+  const auto [file, seed, store] = GetParam();
+  const RunReport r = run_simulation(scenario(file, seed, store));
   EXPECT_TRUE(r.violations.empty()) << "reproduce: agentphone sim run --scenario sim/scenarios/"
-                                       "smoke.json --seed "
-                                    << seed << " --store " << store << "\n"
+                                    << file << " --seed " << seed << " --store " << store << "\n"
                                     << describe(r);
 }
 
 INSTANTIATE_TEST_SUITE_P(Smoke, SeedMatrix,
-                         ::testing::Combine(::testing::Values(1, 2, 3, 4, 5, 6, 8, 9),
+                         ::testing::Combine(::testing::Values("smoke.json"),
+                                            ::testing::Values(1, 2, 3, 4, 5, 6, 8, 9),
                                             ::testing::Values("memory", "rocksdb")));
-
-class CallSeedMatrix : public ::testing::TestWithParam<std::tuple<std::uint64_t, const char*>> {};
-
-TEST_P(CallSeedMatrix, EveryInvariantHolds) {
-  const auto [seed, store] = GetParam();
-  const RunReport r = run_simulation(scenario("calls.json", seed, store));
-  EXPECT_TRUE(r.violations.empty()) << "reproduce: agentphone sim run --scenario sim/scenarios/"
-                                       "calls.json --seed "
-                                    << seed << " --store " << store << "\n"
-                                    << describe(r);
-}
-
-INSTANTIATE_TEST_SUITE_P(Calls, CallSeedMatrix,
-                         ::testing::Combine(::testing::Values(1, 2, 3),
+INSTANTIATE_TEST_SUITE_P(Calls, SeedMatrix,
+                         ::testing::Combine(::testing::Values("calls.json"),
+                                            ::testing::Values(1, 2, 3),
                                             ::testing::Values("memory", "rocksdb")));
-
-class BillingSeedMatrix : public ::testing::TestWithParam<std::tuple<std::uint64_t, const char*>> {
-};
-
-TEST_P(BillingSeedMatrix, EveryInvariantHolds) {
-  const auto [seed, store] = GetParam();
-  const RunReport r = run_simulation(scenario("billing.json", seed, store));
-  EXPECT_TRUE(r.violations.empty()) << "reproduce: agentphone sim run --scenario sim/scenarios/"
-                                       "billing.json --seed "
-                                    << seed << " --store " << store << "\n"
-                                    << describe(r);
-}
-
-INSTANTIATE_TEST_SUITE_P(Billing, BillingSeedMatrix,
-                         ::testing::Combine(::testing::Values(1, 3, 4, 6),
+INSTANTIATE_TEST_SUITE_P(Billing, SeedMatrix,
+                         ::testing::Combine(::testing::Values("billing.json"),
+                                            ::testing::Values(1, 3, 4, 6),
                                             ::testing::Values("memory", "rocksdb")));
 
 }  // namespace
