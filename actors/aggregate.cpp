@@ -55,6 +55,11 @@ AnyState empty_state(EntityKind kind, const std::string& id) {
       s.id = id;
       return s;
     }
+    case EntityKind::kContacts: {
+      domain::ContactBookState s;
+      s.id = id;
+      return s;
+    }
   }
   return domain::AccountState{};
 }
@@ -71,6 +76,7 @@ std::string stream_name(EntityKind kind, const std::string& id) {
     case EntityKind::kDelivery: return domain::delivery_stream(id);
     case EntityKind::kCall: return "call-" + id;
     case EntityKind::kVerification: return domain::verification_stream(id);
+    case EntityKind::kContacts: return domain::contacts_stream(id);
   }
   return "";
 }
@@ -96,6 +102,8 @@ domain::Decision decide_any(const AnyState& state, const domain::Command& comman
           return domain::decide_call(s, command, context);
         } else if constexpr (std::is_same_v<T, domain::VerificationState>) {
           return domain::decide_verification(s, command, context);
+        } else if constexpr (std::is_same_v<T, domain::ContactBookState>) {
+          return domain::decide_contacts(s, command, context);
         } else {
           return domain::decide_delivery(s, command, context);
         }
@@ -121,6 +129,8 @@ void evolve(AnyState& state, const std::string& type, const json::object& data) 
           domain::evolve_call(s, type, data);
         } else if constexpr (std::is_same_v<T, domain::VerificationState>) {
           domain::evolve_verification(s, type, data);
+        } else if constexpr (std::is_same_v<T, domain::ContactBookState>) {
+          domain::evolve_contacts(s, type, data);
         } else {
           domain::evolve_delivery(s, type, data);
         }
@@ -159,6 +169,8 @@ json::object snapshot_of(const AnyState& state) {
           return domain::call_snapshot(s);
         } else if constexpr (std::is_same_v<T, domain::VerificationState>) {
           return domain::verification_snapshot(s);
+        } else if constexpr (std::is_same_v<T, domain::ContactBookState>) {
+          return domain::contacts_snapshot(s);
         } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
           json::object pending;
           for (const auto& [id, status] : s.pending) pending[id] = status;
@@ -219,6 +231,8 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           domain::restore_call(s, o);
         } else if constexpr (std::is_same_v<T, domain::VerificationState>) {
           domain::restore_verification(s, o);
+        } else if constexpr (std::is_same_v<T, domain::ContactBookState>) {
+          domain::restore_contacts(s, o);
         } else if constexpr (std::is_same_v<T, domain::AgentState>) {
           s.deleted = o.at("deleted").as_bool();
           s.account_id = str("accountId");

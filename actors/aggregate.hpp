@@ -13,6 +13,7 @@
 #include "actors/account.hpp"
 #include "actors/agent.hpp"
 #include "actors/call.hpp"
+#include "actors/contact.hpp"
 #include "actors/conversation.hpp"
 #include "actors/number.hpp"
 #include "actors/verification.hpp"
@@ -29,12 +30,14 @@ enum class EntityKind {
   kWebhook,
   kDelivery,
   kCall,
-  kVerification
+  kVerification,
+  kContacts  // One per account: its contact book (id = the account id).
 };
 
-using AnyState = std::variant<domain::AccountState, domain::AgentState, domain::NumberState,
-                              domain::ConversationState, domain::WebhookState,
-                              domain::DeliveryState, domain::CallState, domain::VerificationState>;
+using AnyState =
+    std::variant<domain::AccountState, domain::AgentState, domain::NumberState,
+                 domain::ConversationState, domain::WebhookState, domain::DeliveryState,
+                 domain::CallState, domain::VerificationState, domain::ContactBookState>;
 
 struct Aggregate {
   EntityKind kind{};

@@ -65,6 +65,7 @@ CallStart start_command(const projections::CoreView& view, domain::IdSource& ids
                     {"phoneNumber", number.phone_number},
                     {"participant", participant},
                     {"agentId", number.agent_id},
+                    {"contact", view.contact_by_phone(number.account, participant)},
                     {"mode", "webhook"},
                     {"webhook", webhook_route(view, number.account, number.agent_id)},
                     {"systemPrompt", nullptr},

@@ -77,7 +77,9 @@ Event inbound_delivery(const ConversationState& state, const Command& command,
     const std::size_t older = limit == 0 ? 0 : std::min(limit - 1, state.recent.size());
     history.assign(state.recent.end() - static_cast<std::ptrdiff_t>(older), state.recent.end());
     if (limit > 0) history.push_back(current);
-    body = agent_message_body(message, state.metadata, history, iso8601(context.now_ms));
+    const json::value* contact = command.args.if_contains("contact");
+    body = agent_message_body(message, contact != nullptr ? *contact : json::value(nullptr),
+                              state.metadata, history, iso8601(context.now_ms));
   }
   return delivery_event(delivery_id_for("agent.message", message_id), command.account_id, target,
                         message.at("agentId"), "agent.message", message.at("channel"),

@@ -88,8 +88,9 @@ std::variant<InboundRoute, DomainError> route_inbound(const projections::CoreVie
   if (!owner) return number_not_found("No active number " + to + " on this carrier");
   std::variant<SenderNumber, DomainError> number = number_of(view, owner->first, owner->second);
   if (auto* error = std::get_if<DomainError>(&number)) return number_not_found(error->message);
-  InboundRoute route{std::get<SenderNumber>(std::move(number)), nullptr};
+  InboundRoute route{std::get<SenderNumber>(std::move(number)), nullptr, nullptr};
   const std::string& account = route.number.account;
+  route.contact = view.contact_by_phone(account, from);
   // The webhook: that of the conversation's agent (the number's agent when
   // the conversation is new) if it has one, else the project's, else none.
   json::value agent = route.number.agent_id;

@@ -52,6 +52,9 @@ struct InboundRoute {
   // conversation's agent's (the number's agent for a new conversation), else
   // the project's — or null when none is configured.
   boost::json::value webhook;
+  // The account's contact with the sender's number ({id, name, email,
+  // phoneNumber}), or null.
+  boost::json::value contact;
 };
 
 // Routes an inbound message to `to` (E.164). A number nobody holds, or one
@@ -62,7 +65,7 @@ std::variant<InboundRoute, domain::DomainError> route_inbound(const projections:
                                                               const std::string& to);
 
 // The "conversation.send" (outbound) or "conversation.receive" command that
-// records `message` ({body, mediaUrls, webhook?}) between `number` and
+// records `message` ({body, mediaUrls, webhook?, contact?}) between `number` and
 // `participant`, with its conversation id and SMS segment count.
 struct MessageCommand {
   std::string conversation_id;

@@ -428,8 +428,8 @@ void restore_delivery(DeliveryState& state, const json::object& o) {
 
 // ---- Payload and signature ---------------------------------------------------
 
-std::string agent_message_body(const json::object& message, const json::value& state,
-                               const std::vector<HistoryItem>& history,
+std::string agent_message_body(const json::object& message, const json::value& contact,
+                               const json::value& state, const std::vector<HistoryItem>& history,
                                const std::string& timestamp) {
   const json::array& media = message.at("mediaUrls").as_array();
   json::array recent;
@@ -445,7 +445,7 @@ std::string agent_message_body(const json::object& message, const json::value& s
                     {"numberId", message.at("numberId")},
                     {"from", message.at("from")},
                     {"to", message.at("to")},
-                    {"contact", nullptr},
+                    {"contact", contact},
                     {"message", message.at("body")},
                     {"mediaUrl", media.empty() ? json::value(nullptr) : media.front()},
                     {"mediaUrls", media},

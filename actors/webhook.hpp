@@ -137,9 +137,10 @@ std::string delivery_id_for(std::string_view event_type, std::string_view subjec
 // ---- Payload and signature ---------------------------------------------------
 
 // The agent.message body for an inbound message (contract C.3). `message` is
-// the message.received event's data; `history` is oldest first.
-std::string agent_message_body(const json::object& message, const json::value& state,
-                               const std::vector<HistoryItem>& history,
+// the message.received event's data; `contact` the sender's contact
+// ({id, name, email, phoneNumber}) or null; `history` is oldest first.
+std::string agent_message_body(const json::object& message, const json::value& contact,
+                               const json::value& state, const std::vector<HistoryItem>& history,
                                const std::string& timestamp);
 
 // "sha256=" + lowercase hex HMAC-SHA256(secret, timestamp + "." + body) (contract C.4).

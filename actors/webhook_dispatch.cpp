@@ -308,7 +308,7 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
                              {"atMs", at}};
   WebhookRequest request;
   request.url = url;
-  request.body = domain::agent_message_body(message, nullptr, {}, domain::iso8601(at));
+  request.body = domain::agent_message_body(message, nullptr, nullptr, {}, domain::iso8601(at));
   request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
   request.headers =
       signed_headers(at, delivery_id, "agent.message", text(webhook, "secret"), request.body);

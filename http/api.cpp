@@ -364,6 +364,7 @@ void Api::Impl::dispatch(const Call& call) {
   if (call.parts.size() >= 2 && call.parts[1] == "calls") return route_calls(call);
   if (call.parts.size() >= 2 && call.parts[1] == "billing") return route_billing(call);
   if (call.parts.size() >= 2 && call.parts[1] == "usage") return route_usage(call);
+  if (call.parts.size() >= 2 && call.parts[1] == "contacts") return route_contacts(call);
   call.unknown_route();
 }
 

@@ -323,6 +323,8 @@ struct Api::Impl {
   void sign_up(const Request& request, const Reply& reply);
   void verify(const Request& request, const Reply& reply);
   void route_agent_webhook(const Call& call, const std::string& agent_id);
+  // The address book (api_contacts.cpp).
+  void route_contacts(const Call& call);
 };
 
 }  // namespace ap::http

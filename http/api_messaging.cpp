@@ -368,8 +368,11 @@ void Api::Impl::sim_inbound_sms(const Request& request, const Reply& reply) {
   if (auto* error = std::get_if<DomainError>(&route)) return reply(domain_error_response(*error));
   actors::InboundRoute& inbound = std::get<actors::InboundRoute>(route);
   deliver(inbound.number, from,
-          {{"body", message}, {"mediaUrls", json::array()}, {"webhook", inbound.webhook}}, false,
-          reply);
+          {{"body", message},
+           {"mediaUrls", json::array()},
+           {"webhook", inbound.webhook},
+           {"contact", inbound.contact}},
+          false, reply);
 }
 
 }  // namespace ap::http

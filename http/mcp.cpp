@@ -226,7 +226,8 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
           if (names.empty()) {
             const Response& r = results->front();
             if (r.status >= 400) return done(text_result(error_text(r), true), std::nullopt);
-            std::string text = r.body;
+            // A 204 (a deleted contact) says nothing; MCP clients expect {success}.
+            std::string text = r.status == 204 ? std::string("{\"success\":true}") : r.body;
             if (mask) {
               boost::system::error_code ec;
               json::value body = json::parse(r.body, ec);

@@ -33,6 +33,12 @@ json::object uri(const char* description) {
   return s;
 }
 
+json::object email(const char* description) {
+  json::object s = str(description);
+  s["format"] = "email";
+  return s;
+}
+
 json::object number(double min, double max, std::optional<double> fallback,
                     const char* description) {
   json::object s{{"type", "number"}, {"minimum", min}, {"description", description}};
@@ -452,6 +458,43 @@ std::vector<Tool> build_tools() {
                     json::serialize(json::object{{"metadata", a.at("metadata")}}));
        }});
   add(reading(
+      {"list_contacts", "List Contacts",
+       "The address book, oldest first; search matches name, email or phone number.",
+       schema(merged({{"search", str("Only contacts whose name, email or number has this")}},
+                     paging(100, 50))),
+       false, false, false, false, +[](const json::object& a) {
+         return one("GET", target("/v1/contacts", {{"limit", integer(a, "limit", 50)},
+                                                   {"offset", integer(a, "offset", 0)},
+                                                   {"search", text(a, "search")}}));
+       }}));
+  add({"manage_contact", "Manage Contact",
+       "Create a contact (phone_number and name), or update or delete one (contact_id).",
+       schema({{"action", one_of({"create", "update", "delete"}, "What to do")},
+               {"contact_id", str("The contact (update, delete)")},
+               {"phone_number", pattern(kE164, "Phone number in E.164, e.g. +14155551234")},
+               {"name", str("The contact's name")},
+               {"email", email("The contact's email address")},
+               {"notes", str("Free-form notes")}},
+              {"action"}),
+       false, true, false, false, +[](const json::object& a) {
+         const std::string action = text(a, "action");
+         json::object body;
+         for (const char* key : {"phone_number", "name", "email", "notes"}) {
+           if (a.contains(key)) body[camel(key)] = a.at(key);
+         }
+         if (action == "create") {
+           if (!has(a, "phone_number") || !has(a, "name")) {
+             return refuse("create needs phone_number and name");
+           }
+           return one("POST", "/v1/contacts", json::serialize(body));
+         }
+         if (!has(a, "contact_id")) return refuse(action + " needs contact_id");
+         const std::string path = "/v1/contacts/" + encode(text(a, "contact_id"));
+         if (action == "delete") return one("DELETE", path);
+         if (body.empty()) return refuse("update needs a field to change");
+         return one("PATCH", path, json::serialize(body));
+       }});
+  add(reading(
       {"get_usage", "Get Usage", "Usage: a summary, or daily or monthly points.",
        schema({{"breakdown", json::object{{"type", "string"},
                                           {"enum", json::array{"summary", "daily", "monthly"}},
@@ -582,6 +625,10 @@ std::string check(const json::object& s, const json::value& v, const std::string
                                                         text.rfind("https://", 0) != 0 &&
                                                         text.rfind("http://", 0) != 0) {
       return name + " must be an http(s) URL";
+    }
+    if (const json::value* f = s.if_contains("format");
+        f && f->as_string() == "email" && text.find('@') == std::string::npos) {
+      return name + " must be an email address";
     }
   }
   if (v.is_array()) {

@@ -171,7 +171,10 @@ class Session : public std::enable_shared_from_this<Session> {
     auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(response.status), version_ == 0 ? 11 : version_);
     message->set(bhttp::field::server, "agentphone");
-    message->set(bhttp::field::content_type, response.content_type);
+    // A 204 has no body, so it names no content type.
+    if (!response.content_type.empty()) {
+      message->set(bhttp::field::content_type, response.content_type);
+    }
     for (auto& [name, value] : response.headers) message->set(name, value);
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive_ && !server_->stopping.load());

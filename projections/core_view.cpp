@@ -213,7 +213,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
       type.rfind("number.", 0) != 0 && type.rfind("conversation.", 0) != 0 &&
       type.rfind("message.", 0) != 0 && type.rfind("idempotency.", 0) != 0 &&
       type.rfind("webhook.", 0) != 0 && type.rfind("call.", 0) != 0 &&
-      type.rfind("email.", 0) != 0) {
+      type.rfind("email.", 0) != 0 && type.rfind("contact.", 0) != 0) {
     return;
   }
   const json::object data = json::parse(event.payload).as_object();
@@ -319,6 +319,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     apply_status(data, batch);
   } else if (type.rfind("call.", 0) == 0) {
     apply_call(type, data, event.position, batch);
+  } else if (type.rfind("contact.", 0) == 0) {
+    apply_contact(type, data, batch);
   } else if (type == "email.claimed") {
     batch.put("e/" + domain::sha256_hex(text(data, "email")), account);
   } else if (type == "idempotency.claimed") {

@@ -59,6 +59,10 @@
 //   Un/<account>/<number id>  -> {m, c}: the number's messages and calls
 //   Ut/<account>              -> {m, c}: all-time messages and calls
 //   An/<account>/<agent id>   -> the agent's name (kept after it is deleted)
+//   K/<account>/<contact id>  -> ContactResponse JSON (contract B.8)
+//   Kp/<account>/<e164>       -> {id, name, email, phoneNumber}: the contact with
+//                                that phone number, as webhook payloads carry it
+//   Kc/<account>              -> number of contacts (decimal)
 //   i/<key hash>              -> {fingerprint, atMs, status?, body?}: an
 //                                Idempotency-Key's claim and, once answered, its response
 //   version                   -> kRowsVersion, as decimal text
@@ -208,6 +212,20 @@ class CoreView final : public domain::Wallet {
   // (call id, account) of every call live in the read model.
   std::vector<std::pair<std::string, std::string>> live_calls() const;
 
+  // ---- Contacts (projections/contact_view.cpp) ----
+
+  // ContactResponse JSON, or nullopt if unknown or not this account's.
+  std::optional<std::string> contact(const std::string& account,
+                                     const std::string& contact_id) const;
+  // The account's contact with phone number `e164` as webhook payloads carry
+  // it ({id, name, email, phoneNumber}), or null when there is none.
+  json::value contact_by_phone(const std::string& account, const std::string& e164) const;
+  // Oldest first. A non-empty `search` keeps the contacts whose name, email
+  // or phone number contains it, ignoring case (phone punctuation too), and
+  // `total` counts those.
+  Page contacts(const std::string& account, const std::string& search, std::uint64_t offset,
+                std::uint64_t limit) const;
+
   // ---- Billing (projections/ledger_view.cpp) ----
 
   // The account's Lb/ row (zero balance when it has none).
@@ -288,6 +306,7 @@ class CoreView final : public domain::Wallet {
   // call.* events (projections/call_view.cpp).
   void apply_call(const std::string& type, const json::object& data, std::uint64_t position,
                   es::ViewBatch& batch) const;
+  void apply_contact(const std::string& type, const json::object& data, es::ViewBatch& batch) const;
   void put_call_summary(const std::string& call_id, const json::object& summary,
                         es::ViewBatch& batch) const;
   static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);

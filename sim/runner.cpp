@@ -453,9 +453,12 @@ void Simulation::inbound_arrival() {
   const std::string entity = entity_url_.count(agent_entity) > 0     ? agent_entity
                              : entity_url_.count(project_entity) > 0 ? project_entity
                                                                      : "";
-  actors::MessageCommand recorded = actors::message_command(
-      inbound.number, from,
-      {{"body", random_body()}, {"mediaUrls", json::array()}, {"webhook", inbound.webhook}}, false);
+  actors::MessageCommand recorded = actors::message_command(inbound.number, from,
+                                                            {{"body", random_body()},
+                                                             {"mediaUrls", json::array()},
+                                                             {"webhook", inbound.webhook},
+                                                             {"contact", inbound.contact}},
+                                                            false);
   submit(EntityKind::kConversation, recorded.conversation_id, std::move(recorded.command),
          "inbound", [this, entity](const CommandResult& result) {
            for (const domain::Event& event : result.events) {

@@ -1,16 +1,20 @@
 // Fuzzes the deciders with request bodies as a client may send them: the
-// body of POST/PATCH /v1/agents, the webhook settings of POST /v1/webhooks
-// and the metadata of PATCH /v1/conversations/{id}. Every body is either
+// body of POST/PATCH /v1/agents, the webhook settings of POST /v1/webhooks,
+// the metadata of PATCH /v1/conversations/{id} and POST/PATCH /v1/contacts.
+// Every body is either
 // accepted or refused with a DomainError; a throw would reach the caller as
 // a 503 ENTITY_FAULT, so here it is a crash.
 #include <boost/json/parse.hpp>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string_view>
 
 #include "actors/agent.hpp"
+#include "actors/contact.hpp"
 #include "actors/conversation.hpp"
 #include "actors/secrets.hpp"
 #include "actors/webhook.hpp"
@@ -97,5 +101,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         conversation, {"conversation.update", "acct_1", {{"metadata", body.begin()->value()}}},
         context);
   }
+
+  // A contact created from the body, and one created plainly, each updated
+  // with the body: the book keeps one contact per number.
+  ContactBookState book;
+  book.id = "acct_1";
+  apply(book, decide_contacts(book, {"contact.create", "acct_1", body}, context), evolve_contacts);
+  apply(
+      book,
+      decide_contacts(
+          book, {"contact.create", "acct_1", {{"phoneNumber", "+14155550100"}, {"name", "plain"}}},
+          context),
+      evolve_contacts);
+  for (const auto& [id, contact] : std::map(book.contacts)) {
+    json::object update = body;
+    update["contactId"] = id;
+    apply(book, decide_contacts(book, {"contact.update", "acct_1", update}, context),
+          evolve_contacts);
+  }
+  if (book.by_phone.size() != book.contacts.size()) std::abort();
   return 0;
 }

@@ -104,11 +104,12 @@ describe("official MCP client against /mcp", { timeout: 60_000 }, () => {
       "account_overview", "list_numbers", "buy_number", "send_message", "get_messages", "list_calls",
       "get_call", "make_call", "make_conversation_call", "list_agents", "create_agent", "update_agent",
       "delete_agent", "get_agent", "attach_number", "detach_number", "list_voices", "list_conversations",
-      "get_conversation", "update_conversation", "get_usage", "get_webhook", "set_webhook",
-      "delete_webhook", "test_webhook", "list_webhook_deliveries",
+      "get_conversation", "update_conversation", "list_contacts", "manage_contact", "get_usage",
+      "get_webhook", "set_webhook", "delete_webhook", "test_webhook", "list_webhook_deliveries",
     ]) {
       assert.ok(names.includes(expected), `tools/list lacks ${expected}`);
     }
+    assert.equal(tools.length, 28);
     for (const t of tools) {
       assert.equal(t.inputSchema.type, "object", t.name);
       assert.equal(typeof t.inputSchema.properties, "object", t.name);
@@ -118,6 +119,44 @@ describe("official MCP client against /mcp", { timeout: 60_000 }, () => {
     const buy = tools.find((t) => t.name === "buy_number");
     assert.equal(buy.annotations.openWorldHint, true);
     assert.equal(buy.inputSchema.properties.confirm.default, false);
+    const manage = tools.find((t) => t.name === "manage_contact");
+    assert.equal(manage.annotations.destructiveHint, true);
+    assert.deepEqual(manage.inputSchema.properties.action.enum, ["create", "update", "delete"]);
+    assert.equal(tools.find((t) => t.name === "list_contacts").inputSchema.properties.limit.default, 50);
+  });
+
+  it("keeps the address book through manage_contact and list_contacts", async () => {
+    const c = session.client;
+    const ada = body(
+      await c.callTool({
+        name: "manage_contact",
+        arguments: { action: "create", phone_number: "+14155552671", name: "Ada", email: "ada@example.com" },
+      }),
+    );
+    assert.match(ada.id, /^contact_/);
+    assert.equal((await rest(srv.base, alice, "GET", `/v1/contacts/${ada.id}`)).json.name, "Ada");
+    const dup = await c.callTool({
+      name: "manage_contact",
+      arguments: { action: "create", phone_number: "+14155552671", name: "Eve" },
+    });
+    assert.equal(dup.isError, true);
+    assert.match(dup.content[0].text, /HTTP 409/);
+    const noName = await c.callTool({ name: "manage_contact", arguments: { action: "create", phone_number: "+14155550000" } });
+    assert.equal(noName.isError, true);
+    assert.match(noName.content[0].text, /name/);
+    const badPhone = await c.callTool({ name: "manage_contact", arguments: { action: "create", phone_number: "415", name: "X" } });
+    assert.equal(badPhone.isError, true);
+    const renamed = body(
+      await c.callTool({ name: "manage_contact", arguments: { action: "update", contact_id: ada.id, notes: "analyst" } }),
+    );
+    assert.equal(renamed.notes, "analyst");
+    const found = body(await c.callTool({ name: "list_contacts", arguments: { search: "ADA" } }));
+    assert.equal(found.total, 1);
+    assert.equal(found.data[0].id, ada.id);
+    const deleted = body(await c.callTool({ name: "manage_contact", arguments: { action: "delete", contact_id: ada.id } }));
+    assert.deepEqual(deleted, { success: true });
+    assert.equal((await rest(srv.base, alice, "GET", `/v1/contacts/${ada.id}`)).status, 404);
+    assert.equal(body(await c.callTool({ name: "list_contacts", arguments: {} })).total, 0);
   });
 
   it("runs an agent's phone life through tools, each effect visible through REST", async () => {

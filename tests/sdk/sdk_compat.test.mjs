@@ -2332,4 +2332,34 @@ describe("official agentphone SDK: calls", { timeout: 55_000 }, () => {
     assert.ok(Array.isArray(byAgent.data));
     await expectSdkError(client.usage.getUsageByAgent({ period: "decade" }), 422, AgentPhone.UnprocessableEntityError);
   });
+  it("contacts.*: create, get, list with search, update, delete, capabilities, and the 409s", async () => {
+    const created = await client.contacts.createContact({
+      phoneNumber: "(650) 555-0142",
+      name: "SDK Contact",
+      email: "sdk@example.com",
+    });
+    assert.match(created.id, /^contact_/);
+    assert.equal(created.phoneNumber, "+16505550142");
+    assert.equal(created.email, "sdk@example.com");
+    assert.equal(created.notes ?? null, null);
+    assert.equal((await client.contacts.getContact({ contact_id: created.id })).name, "SDK Contact");
+    await expectSdkError(
+      client.contacts.createContact({ phoneNumber: "+16505550142", name: "Twin" }),
+      409,
+    );
+    const listed = await client.contacts.listContacts({ limit: 10 });
+    assert.ok(listed.data.some((c) => c.id === created.id));
+    assert.equal(typeof listed.total, "number");
+    assert.equal(typeof listed.hasMore, "boolean");
+    const updated = await client.contacts.updateContact({ contact_id: created.id, notes: "from the SDK" });
+    assert.equal(updated.notes, "from the SDK");
+    assert.equal(updated.name, "SDK Contact");
+    const caps = await client.contacts.getContactCapabilities({ phone_number: "+16505550142" });
+    assert.deepEqual(caps.capabilities, { imessage: false, sms: true });
+    // Account B sees none of it.
+    await expectSdkError(clientB.contacts.getContact({ contact_id: created.id }), 404);
+    await client.contacts.deleteContact({ contact_id: created.id });
+    await expectSdkError(client.contacts.getContact({ contact_id: created.id }), 404);
+    await expectSdkError(client.contacts.createContact({ phoneNumber: "nope", name: "X" }), 422, AgentPhone.UnprocessableEntityError);
+  });
 });
