@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <set>
+#include <thread>
 
 #include "tests/api_fixture.hpp"
 #include "tests/webhook_receiver.hpp"
@@ -136,6 +138,53 @@ TEST_F(ContactApiTest, ListsPageOldestFirstAndSearch) {
   ASSERT_EQ(by_phone.at("total"), 1);
   EXPECT_EQ(by_phone.at("data").at(0).at("id"), ids[4].c_str());
   EXPECT_EQ(call_json(alice_, "GET", "/v1/contacts?search=nobody").at("total"), 0);
+}
+
+TEST_F(ContactApiTest, OffsetPagingUnderConcurrentCreatesSeesEachContactOnce) {
+  std::set<std::string> before;
+  for (int i = 0; i < 10; ++i) {
+    before.emplace(
+        create(alice_, "+1650555" + std::to_string(1000 + i), "Before").at("id").as_string());
+  }
+  // Four writers add 40 contacts each while a reader pages by offset: a
+  // book's ids grow in the order its one entity creates them, so a new
+  // contact lands after every page already read.
+  std::atomic<bool> writing{true};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([this, w] {
+      for (int i = 0; i < 40; ++i) {
+        HttpResult r = call(alice_, "POST", "/v1/contacts",
+                            "{\"phoneNumber\":\"+1650556" + std::to_string(1000 + w * 100 + i) +
+                                "\",\"name\":\"During\"}");
+        EXPECT_EQ(r.status, 201) << r.body;
+      }
+    });
+  }
+  std::thread finished([&] {
+    for (std::thread& t : writers) t.join();
+    writing = false;
+  });
+  std::vector<std::string> seen;
+  bool more = true;
+  // Bounded: each round reads a page, and the book stops growing.
+  for (int round = 0; round < 5000 && more; ++round) {
+    const bool still_writing = writing.load();
+    const json::object page =
+        call_json(alice_, "GET", "/v1/contacts?limit=7&offset=" + std::to_string(seen.size()))
+            .as_object();
+    for (const json::value& c : page.at("data").as_array()) {
+      seen.emplace_back(c.at("id").as_string());
+    }
+    more = page.at("hasMore").as_bool() || still_writing;
+    if (!page.at("hasMore").as_bool()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  finished.join();
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size()) << "a repeat";
+  EXPECT_EQ(seen.size(), 170u);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  for (const std::string& id : before)
+    EXPECT_NE(std::find(seen.begin(), seen.end(), id), seen.end());
 }
 
 TEST_F(ContactApiTest, CapabilitiesAreSmsForUsAndCanadaAndNeverIMessage) {
