@@ -37,7 +37,11 @@ for _ in $(seq 1 64); do
 done
 session_list=$(printf '"%s",' "${sessions[@]}")
 
-# $1: the tool call's JSON-RPC body.
+# $1: the tool call's JSON-RPC body. The requests of a body without a
+# varying recipient (TO) are formatted once per session at start, and the
+# per-session headers always are, so that wrk's own CPU per request — on a
+# 2-core machine it runs beside the server — is close to that of the REST
+# side it is compared with (a fixed request, or send_sms_lua's one format).
 mcp_lua() {
   cat <<LUA
 wrk.method = "POST"
@@ -45,16 +49,22 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
 wrk.headers["Authorization"] = "Bearer $key"
 local sessions = { ${session_list%,} }
+local template = '$1'
+local varies = string.find(template, "TO", 1, true) ~= nil
+local headers, fixed = {}, {}
+for i, session in ipairs(sessions) do
+  local h = {}
+  for k, v in pairs(wrk.headers) do h[k] = v end
+  h["Mcp-Session-Id"] = session
+  headers[i] = h
+  if not varies then fixed[i] = wrk.format(nil, "/mcp", h, template) end
+end
 local n = 0
 request = function()
-  n = n + 1
+  n = n % #sessions + 1
+  if not varies then return fixed[n] end
   local to = string.format("+1212555%04d", math.random(0, 9999))
-  local body = string.gsub('$1', "TO", to)
-  -- wrk.format takes the headers it is given instead of wrk.headers.
-  local headers = {}
-  for k, v in pairs(wrk.headers) do headers[k] = v end
-  headers["Mcp-Session-Id"] = sessions[n % #sessions + 1]
-  return wrk.format(nil, "/mcp", headers, body)
+  return wrk.format(nil, "/mcp", headers[n], (string.gsub(template, "TO", to)))
 end
 LUA
 }
@@ -62,7 +72,19 @@ mcp_lua '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_ag
 mcp_lua '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"send_message","arguments":{"number_id":"'"$number_id"'","to_number":"TO","body":"Your order has shipped."}}}' >"$tmp/send.lua"
 send_sms_lua "$key" "$number_id" >"$tmp/rest_send.lua"
 
-run() { wrk -t2 -c64 -d"${duration}s" --latency "$@" | wrk_figures; }
+# The server's CPU time so far, in clock ticks (user + system).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server/stat"; }
+# Prints "<requests/s> <p99 ms> <server CPU µs per request>". The CPU cost is
+# the steadier figure on a shared machine: a neighbour that slows both sides
+# moves throughput far more than it moves the work each request takes.
+run() {
+  local before after figures
+  before=$(cpu_ticks)
+  figures=$(wrk -t2 -c64 -d"${duration}s" --latency "$@" | wrk_figures)
+  after=$(cpu_ticks)
+  echo "$figures $(awk -v f="$figures" -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" \
+    -v d="$duration" 'BEGIN { split(f, x, " "); printf "%.1f", t * 1e6 / hz / (x[1] * d) }')"
+}
 ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -75,15 +97,17 @@ pair() {
     if [ "$a" = "--" ]; then into=mcp; continue; fi
     if [ "$into" = rest ]; then rest_args+=("$a"); else mcp_args+=("$a"); fi
   done
-  local ratios=""
+  local ratios="" cost_ratios=""
   for round in $(seq 1 "$rounds"); do
-    read -r rest rest_p99 < <(run "${rest_args[@]}")
-    read -r mcp mcp_p99 < <(run "${mcp_args[@]}")
-    echo "  $label round $round: REST $rest req/s (p99 $rest_p99 ms), MCP $mcp req/s" \
-         "(p99 $mcp_p99 ms) = $(ratio "$mcp" "$rest")x"
+    read -r rest rest_p99 rest_cpu < <(run "${rest_args[@]}")
+    read -r mcp mcp_p99 mcp_cpu < <(run "${mcp_args[@]}")
+    echo "  $label round $round: REST $rest req/s (p99 $rest_p99 ms, $rest_cpu us CPU/req)," \
+         "MCP $mcp req/s (p99 $mcp_p99 ms, $mcp_cpu us CPU/req) = $(ratio "$mcp" "$rest")x"
     ratios+="$(ratio "$mcp" "$rest") "
+    cost_ratios+="$(ratio "$rest_cpu" "$mcp_cpu") "
   done
-  echo "$label: MCP / REST = $(echo "$ratios" | median)x (median of $rounds rounds)"
+  echo "$label: MCP / REST = $(echo "$ratios" | median)x throughput," \
+       "$(echo "$cost_ratios" | median)x by server CPU per request (medians of $rounds rounds)"
 }
 
 pair "list_agents (GET /v1/agents?limit=20)" -H "$auth" "$base/v1/agents?limit=20" \

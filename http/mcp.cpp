@@ -40,9 +40,8 @@ Response rpc_response(int status, const json::object& body) {
   return r;
 }
 
-json::object text_result(std::string text, bool is_error) {
-  json::object out{
-      {"content", json::array{json::object{{"type", "text"}, {"text", std::move(text)}}}}};
+json::object text_result(std::string_view text, bool is_error) {
+  json::object out{{"content", json::array{json::object{{"type", "text"}, {"text", text}}}}};
   if (is_error) out["isError"] = true;
   return out;
 }
@@ -97,6 +96,11 @@ void mask_secret(json::value& v) {
       mask_secret(value);
     }
   }
+}
+
+const json::object& empty_object() {
+  static const json::object kEmpty;
+  return kEmpty;
 }
 
 bool accepts_only_events(const Request& request) {
@@ -196,13 +200,11 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
       return done({}, json::object{{"code", -32602},
                                    {"message", "Unknown tool: " + std::string(name->as_string())}});
     }
-    json::object args;
-    if (const json::value* a = params.if_contains("arguments"); a != nullptr && !a->is_null()) {
-      if (!a->is_object()) {
-        return done({}, json::object{{"code", -32602}, {"message", "arguments must be an object"}});
-      }
-      args = a->as_object();
+    const json::value* a = params.if_contains("arguments");
+    if (a != nullptr && !a->is_null() && !a->is_object()) {
+      return done({}, json::object{{"code", -32602}, {"message", "arguments must be an object"}});
     }
+    const json::object& args = a != nullptr && a->is_object() ? a->as_object() : empty_object();
     if (std::string problem = mcp::validate_arguments(tool->input_schema, args); !problem.empty()) {
       return done(
           text_result("Invalid arguments for " + std::string(tool->name) + ": " + problem, true),
@@ -227,16 +229,17 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
             const Response& r = results->front();
             if (r.status >= 400) return done(text_result(error_text(r), true), std::nullopt);
             // A 204 (a deleted contact) says nothing; MCP clients expect {success}.
-            std::string text = r.status == 204 ? std::string("{\"success\":true}") : r.body;
+            if (r.status == 204)
+              return done(text_result("{\"success\":true}", false), std::nullopt);
             if (mask) {
               boost::system::error_code ec;
               json::value body = json::parse(r.body, ec);
               if (!ec) {
                 mask_secret(body);
-                text = json::serialize(body);
+                return done(text_result(json::serialize(body), false), std::nullopt);
               }
             }
-            return done(text_result(std::move(text), false), std::nullopt);
+            return done(text_result(r.body, false), std::nullopt);
           }
           // Several reads (account_overview): one object, a part that
           // failed naming its error.
@@ -265,7 +268,7 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     if (p != nullptr && !p->is_object() && !p->is_null()) {
       return done(rpc_error(id, -32602, "params must be an object"));
     }
-    const json::object params = p != nullptr && p->is_object() ? p->as_object() : json::object{};
+    const json::object& params = p != nullptr && p->is_object() ? p->as_object() : empty_object();
     if (method == "initialize") {
       std::string version = kProtocolVersions[0];
       if (const json::value* asked = params.if_contains("protocolVersion");
@@ -313,7 +316,9 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
       return reply(rpc_response(400, rpc_error(nullptr, -32700, "Parse error: " + ec.message())));
     }
     const bool batch = body.is_array();
-    std::vector<json::value> messages;
+    // The messages are read in place: every use of one below is done before
+    // post() returns (request() copies what its answer needs).
+    std::vector<const json::value*> messages;
     if (batch) {
       const json::array& list = body.as_array();
       if (list.empty() || list.size() > kMaxBatch) {
@@ -321,9 +326,9 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
                                                  "Invalid Request: a batch holds 1 to " +
                                                      std::to_string(kMaxBatch) + " messages")));
       }
-      messages.assign(list.begin(), list.end());
+      for (const json::value& m : list) messages.push_back(&m);
     } else {
-      messages.push_back(std::move(body));
+      messages.push_back(&body);
     }
     // Requests get answers in their order; notifications and responses none.
     struct Pending {
@@ -333,9 +338,9 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
       std::string session_opened;
     };
     auto pending = std::make_shared<Pending>();
-    std::vector<std::pair<std::size_t, json::object>> requests;
-    for (const json::value& m : messages) {
-      const json::object* o = m.if_object();
+    std::vector<std::pair<std::size_t, const json::object*>> requests;
+    for (const json::value* m : messages) {
+      const json::object* o = m->if_object();
       const bool valid = o != nullptr && o->contains("jsonrpc") && o->at("jsonrpc") == "2.0" &&
                          (!o->contains("method") || o->at("method").is_string());
       if (!valid) {
@@ -352,7 +357,7 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
             rpc_error(nullptr, -32600, "Invalid Request: id must be a string or an integer"));
         continue;
       }
-      requests.emplace_back(pending->answers.size(), *o);
+      requests.emplace_back(pending->answers.size(), o);
       pending->answers.emplace_back();
     }
     if (pending->answers.empty()) {
@@ -392,7 +397,7 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     if (requests.empty()) return finish();
     for (auto& [slot, message] : requests) {
       std::string* opened = &pending->session_opened;
-      request(message, origin, key_hash, opened,
+      request(*message, origin, key_hash, opened,
               [pending, slot = slot, finish](json::object answer) {
                 bool last = false;
                 {
