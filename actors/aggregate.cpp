@@ -3,9 +3,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <cassert>
-
 #include "actors/billing.hpp"
+#include "actors/invariant.hpp"
 
 namespace ap::actors {
 
@@ -315,7 +314,7 @@ es::Status load_aggregate(const es::EventStore& store, EntityKind kind, const st
     // check sends the command round again if the log is already past it.
     if (tail.empty()) break;
     for (const es::RecordedEvent& event : tail) {
-      assert(event.version == aggregate.version + 1 && "stream versions are dense");
+      AP_ASSERT(event.version == aggregate.version + 1, "stream versions are dense");
       evolve(aggregate.state, event.type, json::parse(event.payload).as_object());
       aggregate.version = event.version;
     }

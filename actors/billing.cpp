@@ -1,7 +1,7 @@
 #include "actors/billing.hpp"
+#include "actors/invariant.hpp"
 
 #include <array>
-#include <cassert>
 #include <cstdio>
 
 namespace ap::domain {
@@ -45,7 +45,7 @@ const RateCard* rate_card(std::string_view version) {
 }
 
 std::int64_t voice_per_minute_micros(const RateCard& card, std::string_view mode) {
-  assert(mode == "webhook" || mode == "hosted");
+  AP_ASSERT(mode == "webhook" || mode == "hosted", "a voice mode is webhook or hosted");
   return mode == "hosted" ? card.voice_hosted_per_minute_micros
                           : card.voice_webhook_per_minute_micros;
 }
@@ -68,7 +68,8 @@ std::int64_t voice_seconds_affordable(const RateCard& card, std::string_view mod
   if (micros < card.voice_minimum_micros) return 0;
   // The largest s with ceil(s x rate / 60) <= micros is floor(micros x 60 / rate).
   const std::int64_t seconds = micros * 60 / voice_per_minute_micros(card, mode);
-  assert(voice_charge_micros(card, mode, seconds * 1000) <= micros);
+  AP_ASSERT(voice_charge_micros(card, mode, seconds * 1000) <= micros,
+            "the affordable seconds cost no more than the budget");
   return seconds;
 }
 

@@ -2,10 +2,10 @@
 
 #include <boost/json/parse.hpp>
 
-#include <cassert>
 #include <memory>
 
 #include "actors/billing.hpp"
+#include "actors/invariant.hpp"
 
 namespace ap::actors {
 
@@ -36,7 +36,8 @@ BillingDispatch::BillingDispatch(Runtime& runtime, es::EventStore& store,
 void BillingDispatch::top_up(const std::string& account, std::int64_t amount_micros,
                              const std::string& idempotency_key,
                              std::optional<IdempotencyClaim> claim, TopUpDone done) {
-  assert(amount_micros > 0 && !idempotency_key.empty());
+  AP_ASSERT(amount_micros > 0 && !idempotency_key.empty(),
+            "a charge is positive and names its idempotency key");
   auto shared_done = std::make_shared<TopUpDone>(std::move(done));
   auto shared_claim = std::make_shared<std::optional<IdempotencyClaim>>(std::move(claim));
   payments_.charge(

@@ -2,12 +2,12 @@
 
 #include <boost/json/parse.hpp>
 
-#include <cassert>
 #include <map>
 #include <mutex>
 #include <vector>
 
 #include "actors/call.hpp"
+#include "actors/invariant.hpp"
 #include "actors/webhook.hpp"
 #include "actors/webhook_dispatch.hpp"
 
@@ -312,7 +312,7 @@ void CallDispatch::on_event(const std::string& type, const std::string& payload)
 
 void CallDispatch::when_turn_answered(const std::string& call_id, int turn, std::int64_t timeout_ms,
                                       TurnFn done) {
-  assert(turn >= 0);
+  AP_ASSERT(turn >= 0, "turn numbers start at 0 (the greeting)");
   Impl::Waiter w;
   w.turn = turn;
   w.turn_done = std::move(done);

@@ -1,8 +1,8 @@
 #include "actors/contact.hpp"
 
-#include <cassert>
 #include <cctype>
 
+#include "actors/invariant.hpp"
 #include "actors/sms.hpp"
 
 namespace ap::domain {
@@ -105,7 +105,7 @@ std::string contact_id_arg(const Command& command) {
 Decision decide_contacts(const ContactBookState& state, const Command& command,
                          const Context& context) {
   // The book's id is its account's: no other account reaches it.
-  assert(state.id == command.account_id && "a contact book is addressed by its own account");
+  AP_ASSERT(state.id == command.account_id, "a contact book is addressed by its own account");
   if (command.type == "contact.create") {
     std::vector<FieldError> errors;
     json::object fields = contact_fields(command.args, true, errors);
@@ -203,7 +203,7 @@ void evolve_contacts(ContactBookState& state, const std::string& type, const jso
     contact.updated_at_ms = data.at("atMs").as_int64();
   } else if (type == "contact.deleted") {
     auto found = state.contacts.find(contact_id);
-    assert(found != state.contacts.end() && "a deleted contact existed");
+    AP_ASSERT(found != state.contacts.end(), "a deleted contact existed");
     state.by_phone.erase(found->second.phone_number);
     state.contacts.erase(found);
   }

@@ -1,10 +1,10 @@
 #include "actors/entity_host.hpp"
 
-#include <cassert>
 #include <exception>
 #include <stdexcept>
 
 #include "actors/billing.hpp"
+#include "actors/invariant.hpp"
 
 namespace ap::actors {
 
@@ -70,7 +70,7 @@ void EntityHost::on_command(PendingCommand command) {
 }
 
 void EntityHost::finish(CommandResult result) {
-  assert(!queue_.empty());
+  AP_ASSERT(!queue_.empty(), "a command is being finished");
   PendingCommand command = std::move(queue_.front());
   queue_.pop_front();
   busy_ = false;
@@ -154,7 +154,8 @@ void EntityHost::reserve_funds(domain::Context& context) {
 }
 
 void EntityHost::run_effects() {
-  assert(effects_.empty() || env_.effects != nullptr);
+  AP_ASSERT(effects_.empty() || env_.effects != nullptr,
+            "a host that runs effects has an effect port");
   for (const domain::Effect& effect : effects_) {
     // The events are durable whatever happens here; a port that throws is
     // counted, and recovery at the next start hands the work over again.
@@ -212,7 +213,7 @@ void EntityHost::process_next() {
 }
 
 void EntityHost::on_appended(const es::Status& status, const es::AppendResult& appended) {
-  assert(busy_ && !queue_.empty());
+  AP_ASSERT(busy_ && !queue_.empty(), "an append completes for the command in progress");
   if (status.code() == es::Code::kWrongExpectedVersion &&
       queue_.front().conflicts < kMaxConflictRetries) {
     // Another writer (e.g. a number releasing itself on the account stream,
@@ -244,7 +245,8 @@ void EntityHost::on_appended(const es::Status& status, const es::AppendResult& a
     result.error = domain::make_error(domain::ErrorKind::kUnavailable, "LOG_UNAVAILABLE",
                                       "The event log refused the write: " + status.message());
   } else {
-    assert(appended.last_position >= appended.first_position && appended.first_position > 0);
+    AP_ASSERT(appended.last_position >= appended.first_position && appended.first_position > 0,
+              "an append covers positions first..last, from 1");
     // The events are durable whatever happens next; if folding them in
     // fails, the state is rebuilt from the log before the next command.
     try {

@@ -2,9 +2,8 @@
 
 #include <boost/json/parse.hpp>
 
-#include <cassert>
-
 #include "actors/conversation.hpp"
+#include "actors/invariant.hpp"
 #include "actors/sms.hpp"
 #include "actors/webhook.hpp"
 
@@ -27,7 +26,8 @@ std::variant<SenderNumber, DomainError> number_of(const projections::CoreView& v
   std::optional<std::string> raw = view.number(account, number_id);
   if (!raw) return number_not_found();
   const json::object number = json::parse(*raw).as_object();
-  assert(number.contains("status") && number.contains("phoneNumber"));
+  AP_ASSERT(number.contains("status") && number.contains("phoneNumber"),
+            "a number row has its status and phone number");
   if (number.at("status") != "active") {
     return domain::make_error(ErrorKind::kBadRequest, "NUMBER_RELEASED",
                               "Phone number " + number_id + " has been released");

@@ -1,8 +1,8 @@
 #include "actors/node.hpp"
+#include "actors/invariant.hpp"
 
 #include <boost/json/object.hpp>
 
-#include <cassert>
 #include <cstdio>
 #include <stdexcept>
 
@@ -13,7 +13,7 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
       options_(std::move(options)),
       store_(std::move(store)),
       ids_(ports.clock, ports.entropy) {
-  assert(store_ != nullptr);
+  AP_ASSERT(store_ != nullptr, "a node has an event store");
   // A number whose phone stream exists was claimed once and never returns.
   // One whose stream cannot be read counts as claimed: the carrier offers
   // another rather than risk handing out a number twice.
@@ -113,7 +113,7 @@ void Node::run(const domain::Effect& effect) {
   }
   if (calls_->run(effect)) return;
   // A decider asked for an effect this node has no port for: a bug.
-  assert(false && "unknown effect");
+  AP_ASSERT(false, "unknown effect");
   throw std::logic_error("unknown effect " + effect.type);
 }
 
@@ -122,8 +122,8 @@ void Node::after(const boost::json::object& timer) {
   // instead (a live call is reconciled, a number's renewal armed again).
   const boost::json::object& command = timer.at("command").as_object();
   const EntityKind kind = timer.at("entity") == "number" ? EntityKind::kNumber : EntityKind::kCall;
-  assert((kind == EntityKind::kNumber || timer.at("entity") == "call") &&
-         "only calls and numbers set timers");
+  AP_ASSERT((kind == EntityKind::kNumber || timer.at("entity") == "call"),
+            "only calls and numbers set timers");
   domain::Command cmd{std::string(command.at("type").as_string()),
                       std::string(command.at("accountId").as_string()),
                       command.at("args").as_object()};
@@ -140,7 +140,8 @@ void Node::catch_up() {
   if (deterministic()) {
     while (view_->checkpoint() < store_->head_position() && store_->pump() > 0) {
     }
-    assert(view_->checkpoint() == store_->head_position());
+    AP_ASSERT(view_->checkpoint() == store_->head_position(),
+              "the read model caught up with the log before traffic");
     return;
   }
   while (!view_->wait_until(store_->head_position(), 1000)) {
@@ -156,7 +157,7 @@ void Node::abandon() {
 }
 
 std::size_t Node::run_until_quiet() {
-  assert(deterministic());
+  AP_ASSERT(deterministic(), "only a deterministic node steps its runtime");
   std::size_t steps = 0;
   for (;;) {
     std::size_t ran = runtime_ ? runtime_->run_ready() : 0;

@@ -1,6 +1,6 @@
 #include "actors/ports.hpp"
+#include "actors/invariant.hpp"
 
-#include <cassert>
 #include <limits>
 
 namespace ap::domain {
@@ -12,7 +12,7 @@ std::uint64_t Entropy::next_u64() {
 }
 
 std::uint64_t Entropy::uniform(std::uint64_t bound) {
-  assert(bound >= 1);
+  AP_ASSERT(bound >= 1, "uniform() draws from a non-empty range");
   // Values at or above the largest multiple of `bound` would favour the
   // small residues; draw again instead (at most half the draws are refused).
   const std::uint64_t limit =

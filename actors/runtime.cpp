@@ -1,11 +1,11 @@
 // The only translation unit that includes CAF.
 #include "actors/runtime.hpp"
+#include "actors/invariant.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include <atomic>
-#include <cassert>
 #include <unordered_map>
 
 namespace ap::actors {
@@ -184,7 +184,7 @@ Runtime::Runtime(es::EventStore& store, domain::IdSource& ids, domain::Entropy& 
   if (options.deterministic) {
     impl_->coordinator =
         dynamic_cast<caf::scheduler::test_coordinator*>(&impl_->system->scheduler());
-    assert(impl_->coordinator != nullptr);
+    AP_ASSERT(impl_->coordinator != nullptr, "the deterministic runtime has its test coordinator");
   }
   impl_->registry = impl_->system->spawn(registry_actor, impl_.get());
 }
@@ -206,7 +206,7 @@ void Runtime::send(EntityKind kind, const std::string& id, domain::Command comma
 }
 
 std::size_t Runtime::run_ready() {
-  assert(impl_->coordinator != nullptr);
+  AP_ASSERT(impl_->coordinator != nullptr, "the deterministic runtime has its test coordinator");
   std::size_t ran = 0;
   while (impl_->coordinator->try_run_once()) ++ran;
   return ran;
@@ -217,7 +217,7 @@ void Runtime::abandon() {
 }
 
 bool Runtime::run_one() {
-  assert(impl_->coordinator != nullptr);
+  AP_ASSERT(impl_->coordinator != nullptr, "the deterministic runtime has its test coordinator");
   return impl_->coordinator->try_run_once();
 }
 

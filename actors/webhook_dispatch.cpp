@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 
+#include "actors/invariant.hpp"
 #include "actors/secrets.hpp"
 
 namespace ap::actors {
@@ -87,9 +88,18 @@ struct WebhookDispatch::Impl {
   // (at start and live) is not sent twice.
   std::map<std::string, int> scheduled;
   int first_attempts_seen = 0;  // For the planted bug only.
+  // Jobs accepted by schedule() and not yet finished (sent and recorded, or
+  // abandoned); at most options.max_held. From the first job left in the
+  // read model for want of room until take_up() has scheduled every pending
+  // delivery, `backlog` is set and new jobs wait in the read model too, so
+  // none overtakes an earlier one of its conversation.
+  std::size_t held = 0;
+  bool backlog = false;
+  bool take_up_queued = false;
   // Readable from any thread (for /metrics).
   std::atomic<std::uint64_t> attempts{0}, attempts_ok{0};
-  std::atomic<std::int64_t> in_flight_total{0}, waiting_total{0};
+  std::atomic<std::int64_t> in_flight_total{0}, waiting_total{0}, held_total{0};
+  std::atomic<std::uint64_t> spilled_total{0};
 
   Impl(Runtime& r, projections::CoreView& v, domain::WebhookTransport& c, const domain::Clock& k,
        domain::Entropy& e, WebhookDispatchOptions o)
@@ -97,19 +107,72 @@ struct WebhookDispatch::Impl {
 
   // ---- Scheduling (client thread) ----
 
-  void schedule(Job job, std::int64_t at_ms) {
-    int& highest = scheduled[job.delivery_id];
-    if (highest >= job.attempt) return;
-    highest = job.attempt;
-    if (job.attempt == 1 && ++first_attempts_seen == options.bug_drop_nth_first_attempt) return;
+  // Holds `job` until `at_ms`, or leaves it in the read model when
+  // max_held jobs are held already or others wait there (unless take_up()
+  // is scheduling those, `from_backlog`). Returns false in that case.
+  bool schedule(Job job, std::int64_t at_ms, bool from_backlog = false) {
+    auto seen = scheduled.find(job.delivery_id);
+    if (seen != scheduled.end() && seen->second >= job.attempt) return true;
+    if (held >= options.max_held || (backlog && !from_backlog)) {
+      if (!from_backlog) ++spilled_total;
+      backlog = true;
+      return false;
+    }
+    scheduled[job.delivery_id] = job.attempt;
+    ++held;
+    ++held_total;
+    return hold(std::move(job), at_ms);
+  }
+
+  bool hold(Job job, std::int64_t at_ms) {
+    if (job.attempt == 1 && ++first_attempts_seen == options.bug_drop_nth_first_attempt) {
+      release();
+      return true;
+    }
     if (job.attempt == 1 && !job.conversation.empty()) {
       std::deque<Job>& queue = first_attempts[job.conversation];
       queue.push_back(std::move(job));
       if (queue.size() == 1) start(queue.front());
-      return;
+      return true;
     }
     const std::int64_t delay_ms = std::max<std::int64_t>(0, at_ms - clock.now_ms());
     client.defer_after(delay_ms, [this, job = std::move(job)] { start(job); });
+    return true;
+  }
+
+  // One held job is done with. Once half the room is free again, the
+  // deliveries left in the read model are taken up, deferred so that a
+  // finishing job never recurses into starting others.
+  void release() {
+    AP_ASSERT(held > 0, "release() pairs with an accepted schedule()");
+    --held;
+    --held_total;
+    if (backlog && !take_up_queued && held <= options.max_held / 2) {
+      take_up_queued = true;
+      client.defer([this] {
+        take_up_queued = false;
+        take_up(view.pending_deliveries());
+      });
+    }
+  }
+
+  // Schedules the pending deliveries of the read model (`pending`) that are
+  // not held, in log order (so first attempts keep their conversation's
+  // order), until the room is full again.
+  void take_up(std::vector<json::object> pending) {
+    auto position = [](const json::object& p) {
+      const json::value* at = p.if_contains("position");
+      return at != nullptr ? at->to_number<std::uint64_t>() : 0;
+    };
+    std::stable_sort(
+        pending.begin(), pending.end(),
+        [&](const json::object& a, const json::object& b) { return position(a) < position(b); });
+    for (const json::object& p : pending) {
+      if (!schedule(job_of(p, next_attempt(p)), p.at("nextAttemptAtMs").as_int64(), true)) {
+        return;  // Full again: the rest wait for the next round.
+      }
+    }
+    backlog = false;
   }
 
   // Makes attempt `job.attempt` against the webhook as configured now.
@@ -125,7 +188,8 @@ struct WebhookDispatch::Impl {
     if (!refusal.empty()) {
       runtime.send(EntityKind::kDelivery, job.delivery_id,
                    {"delivery.abandon", job.account, {{"reason", refusal}}}, [](CommandResult) {});
-      return finished(job);
+      finished(job);
+      return release();
     }
     const std::string key = url.scheme + "://" + url.host + ":" + url.port;
     Endpoint& endpoint = endpoints[key];
@@ -163,6 +227,7 @@ struct WebhookDispatch::Impl {
         --waiting_total;
         start(next);
       }
+      release();
     });
   }
 
@@ -252,27 +317,18 @@ void WebhookDispatch::on_event(const std::string& type, const std::string& paylo
 }
 
 WebhookDispatch::Stats WebhookDispatch::stats() const {
-  return Stats{impl_->attempts.load(), impl_->attempts_ok.load(), impl_->in_flight_total.load(),
-               impl_->waiting_total.load()};
+  return Stats{impl_->attempts.load(),        impl_->attempts_ok.load(),
+               impl_->in_flight_total.load(), impl_->waiting_total.load(),
+               impl_->held_total.load(),      impl_->spilled_total.load()};
 }
 
 std::size_t WebhookDispatch::resume() {
   std::vector<json::object> pending = impl_->view.pending_deliveries();
-  // First attempts keep their conversation's order: by log position.
-  auto position = [](const json::object& p) {
-    const json::value* at = p.if_contains("position");
-    return at != nullptr ? at->to_number<std::uint64_t>() : 0;
-  };
-  std::stable_sort(
-      pending.begin(), pending.end(),
-      [&](const json::object& a, const json::object& b) { return position(a) < position(b); });
-  for (const json::object& p : pending) {
-    const std::int64_t at_ms = p.at("nextAttemptAtMs").as_int64();
-    impl_->client.defer([impl = impl_.get(), job = Impl::job_of(p, Impl::next_attempt(p)), at_ms] {
-      impl->schedule(job, at_ms);
-    });
-  }
-  return pending.size();
+  const std::size_t count = pending.size();
+  impl_->client.defer([impl = impl_.get(), pending = std::move(pending)]() mutable {
+    impl->take_up(std::move(pending));
+  });
+  return count;
 }
 
 void WebhookDispatch::send_test(const std::string& account, const std::string& entity,

@@ -8,6 +8,9 @@
 // model until it is final, and resume() schedules every pending one at start,
 // so a restart, even after kill -9, loses none.
 //
+// At most WebhookDispatchOptions::max_held deliveries are held in memory;
+// the rest wait in the read model and are taken up as the held ones finish.
+//
 // First attempts of one conversation go out in event order, one at a time;
 // each endpoint has its own limit of requests in flight, so a slow or dead
 // endpoint delays only its own deliveries.
@@ -48,6 +51,13 @@ struct WebhookDispatchOptions {
   bool production = true;
   std::int64_t retry_base_ms = 1000;  // First retry after ~this; ×4 per attempt.
   int max_in_flight_per_endpoint = 8;
+  // Deliveries held in memory at once: waiting for a free slot of their
+  // endpoint, queued behind an earlier one of their conversation, or waiting
+  // for their retry time. Past it a delivery stays only in the read model's
+  // pending rows (it is durable there), and is taken up again once the held
+  // ones drop to half, so a flood of inbound messages cannot grow the
+  // engine's memory without bound.
+  std::size_t max_held = 10'000;
   // A planted bug, for the simulator's own test only (`sim run --plant-bug
   // drop-delivery`): the Nth first attempt is silently never made. 0 = off.
   int bug_drop_nth_first_attempt = 0;
@@ -83,6 +93,8 @@ class WebhookDispatch {
     std::uint64_t attempts_ok = 0;  // Of them, answered 2xx.
     std::int64_t in_flight = 0;     // Requests on the wire now.
     std::int64_t waiting = 0;       // Waiting for a free slot of their endpoint.
+    std::int64_t held = 0;          // Held in memory (at most max_held).
+    std::uint64_t spilled = 0;      // Left in the read model for want of room, then taken up.
   };
   Stats stats() const;
 

@@ -7,7 +7,6 @@
 #include <boost/json.hpp>
 
 #include <atomic>
-#include <cassert>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -21,6 +20,7 @@
 #include "actors/billing_dispatch.hpp"
 #include "actors/calling.hpp"
 #include "actors/domain.hpp"
+#include "actors/invariant.hpp"
 #include "actors/messaging.hpp"
 #include "actors/runtime.hpp"
 #include "http/api.hpp"
@@ -126,7 +126,7 @@ struct Api::Impl {
   void leave(const std::string& account) {
     std::lock_guard<std::mutex> lock(in_flight_mu);
     auto it = in_flight.find(account);
-    assert(it != in_flight.end() && it->second > 0 && "leave() pairs with enter()");
+    AP_ASSERT(it != in_flight.end() && it->second > 0, "leave() pairs with enter()");
     if (--it->second == 0) in_flight.erase(it);
   }
   // One entered request: leaves the count once, on release() or at the end

@@ -4,9 +4,9 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <cassert>
 
 #include "actors/conversation.hpp"
+#include "actors/invariant.hpp"
 #include "actors/sms.hpp"
 #include "actors/webhook.hpp"
 #include "http/api_internal.hpp"
@@ -139,29 +139,30 @@ void Api::Impl::deliver(const actors::SenderNumber& number, const std::string& p
                         json::object message, bool outbound, const Responder& reply) {
   actors::MessageCommand recorded =
       actors::message_command(number, participant, std::move(message), outbound);
-  command(EntityKind::kConversation, recorded.conversation_id, std::move(recorded.command), reply,
-          [outbound](const CommandResult& result) {
-            // The message's event; an inbound one is followed by its delivery's.
-            auto message_event = std::find_if(
-                result.events.begin(), result.events.end(),
-                [](const domain::Event& e) { return e.type.rfind("message.", 0) == 0; });
-            assert(message_event != result.events.end());
-            const json::object& sent = message_event->data;
-            if (!outbound) {
-              return json_response(json::object{{"conversationId", sent.at("conversationId")},
-                                                {"messageId", sent.at("messageId")},
-                                                {"status", sent.at("status")}});
-            }
-            return json_response(json::object{{"id", sent.at("messageId")},
-                                              {"status", sent.at("status")},
-                                              {"channel", sent.at("channel")},
-                                              {"from_number", sent.at("from")},
-                                              {"to_number", sent.at("to")},
-                                              {"conversation_id", sent.at("conversationId")},
-                                              {"media_urls", sent.at("mediaUrls")},
-                                              {"reply_to_message_id", nullptr},
-                                              {"reply_parent_unresolved", nullptr}});
-          });
+  command(
+      EntityKind::kConversation, recorded.conversation_id, std::move(recorded.command), reply,
+      [outbound](const CommandResult& result) {
+        // The message's event; an inbound one is followed by its delivery's.
+        auto message_event =
+            std::find_if(result.events.begin(), result.events.end(),
+                         [](const domain::Event& e) { return e.type.rfind("message.", 0) == 0; });
+        AP_ASSERT(message_event != result.events.end(), "a recorded message has its message event");
+        const json::object& sent = message_event->data;
+        if (!outbound) {
+          return json_response(json::object{{"conversationId", sent.at("conversationId")},
+                                            {"messageId", sent.at("messageId")},
+                                            {"status", sent.at("status")}});
+        }
+        return json_response(json::object{{"id", sent.at("messageId")},
+                                          {"status", sent.at("status")},
+                                          {"channel", sent.at("channel")},
+                                          {"from_number", sent.at("from")},
+                                          {"to_number", sent.at("to")},
+                                          {"conversation_id", sent.at("conversationId")},
+                                          {"media_urls", sent.at("mediaUrls")},
+                                          {"reply_to_message_id", nullptr},
+                                          {"reply_parent_unresolved", nullptr}});
+      });
 }
 
 // POST /v1/messages

@@ -22,6 +22,7 @@
 #include <cassert>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -158,12 +159,24 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_never();
     server_->in_flight.fetch_add(1);
     auto self = shared_from_this();
-    server_->handler(std::move(request), [self](Response response) {
+    // Answered once: by the handler, or here when the handler throws (a
+    // broken invariant, a bug) before answering, so that one bad request
+    // costs its own answer and not every client's server.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    Reply reply = [self, answered](Response response) {
+      if (answered->exchange(true)) return;
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->server_->in_flight.fetch_sub(1);
         self->write(std::move(response));
       });
-    });
+    };
+    try {
+      server_->handler(std::move(request), reply);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "agentphone: a request failed: %s\n", e.what());
+      reply(error_response(500, std::string("Internal error: ") + e.what(), "INTERNAL_ERROR",
+                           "api_error"));
+    }
   }
 
   void write(Response response) {

@@ -1,11 +1,11 @@
 // The call rows of CoreView (see core_view.hpp for their layout).
 #include <boost/json/parse.hpp>
 
-#include <cassert>
 #include <cstdio>
 
 #include "actors/call.hpp"
 #include "actors/domain.hpp"
+#include "actors/invariant.hpp"
 #include "actors/sms.hpp"
 #include "projections/core_view.hpp"
 #include "projections/fields.hpp"
@@ -37,7 +37,7 @@ json::value joined(const json::array& lines) {
 void CoreView::put_call_summary(const std::string& call_id, const json::object& summary,
                                 es::ViewBatch& batch) const {
   std::optional<std::string> where = raw_row(batch, "Cx/" + call_id);
-  assert(where && "a call's summary is written after call.started");
+  AP_ASSERT(where, "a call's summary is written after call.started");
   const std::string account = where->substr(0, where->find(' '));
   batch.put("Ck/" + account + "/" + call_id, domain::to_json(summary));
 }

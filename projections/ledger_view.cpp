@@ -10,11 +10,11 @@
 // names both. Corrections are new entries, never edits.
 #include <boost/json/parse.hpp>
 
-#include <cassert>
 #include <cstdio>
 
 #include "actors/billing.hpp"
 #include "actors/domain.hpp"
+#include "actors/invariant.hpp"
 #include "projections/core_view.hpp"
 #include "projections/fields.hpp"
 
@@ -135,7 +135,6 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
     const std::string call = text(data, "callId");
     ending_holds_.push_back(domain::call_hold_id(call));
     std::optional<json::object> summary = row(batch, "Ck/" + account + "/" + call);
-    assert(summary && "a call ends after it starts");
     if (!summary) return;
     std::string mode = text(data, "mode");
     if (mode.empty()) mode = text(*summary, "voiceMode");
@@ -254,7 +253,8 @@ std::int64_t CoreView::balance_locked(const std::string& account) const {
 
 std::int64_t CoreView::reserve(const std::string& account, const std::string& hold,
                                std::int64_t want_micros, std::int64_t min_micros) {
-  assert(want_micros >= min_micros && min_micros >= 0);
+  AP_ASSERT(want_micros >= min_micros && min_micros >= 0,
+            "a reservation wants at least its minimum, which is not negative");
   std::unique_lock<std::mutex> lock(funds_mu_);
   std::int64_t& held = held_by_account_[account];
   const std::int64_t available = balance_locked(account) - held;
@@ -265,7 +265,7 @@ std::int64_t CoreView::reserve(const std::string& account, const std::string& ho
   }
   const std::int64_t granted = available < want_micros ? available : want_micros;
   auto [it, inserted] = holds_.try_emplace(hold, account, 0);
-  assert(it->second.first == account && "a hold belongs to one account");
+  AP_ASSERT(it->second.first == account, "a hold belongs to one account");
   it->second.second += granted;
   held += granted;
   return granted;

@@ -1,8 +1,8 @@
 #include "sim/endpoints.hpp"
 
 #include <algorithm>
-#include <cassert>
 
+#include "actors/invariant.hpp"
 #include "actors/webhook.hpp"
 
 namespace ap::sim {
@@ -19,7 +19,7 @@ void SimEndpoints::add(const std::string& url, const std::string& secret,
 void SimEndpoints::set_outages(const std::string& url,
                                std::vector<std::pair<std::int64_t, std::int64_t>> windows) {
   auto it = endpoints_.find(url);
-  assert(it != endpoints_.end());
+  AP_ASSERT(it != endpoints_.end(), "requests go only to endpoints the scenario made");
   it->second.behaviour.outages = std::move(windows);
 }
 

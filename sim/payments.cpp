@@ -1,7 +1,6 @@
 #include "sim/payments.hpp"
 
-#include <cassert>
-
+#include "actors/invariant.hpp"
 #include "actors/secrets.hpp"
 
 namespace ap::sim {
@@ -9,7 +8,8 @@ namespace ap::sim {
 void SimPayments::charge(const std::string& account, std::int64_t amount_micros,
                          const std::string& idempotency_key,
                          std::function<void(domain::PaymentResult)> done) {
-  assert(amount_micros > 0 && !idempotency_key.empty());
+  AP_ASSERT(amount_micros > 0 && !idempotency_key.empty(),
+            "a charge is positive and names its idempotency key");
   domain::PaymentResult result;
   {
     std::lock_guard<std::mutex> lock(mu_);

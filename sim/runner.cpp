@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +16,7 @@
 
 #include "actors/billing.hpp"
 #include "actors/calling.hpp"
+#include "actors/invariant.hpp"
 #include "actors/messaging.hpp"
 #include "actors/node.hpp"
 #include "actors/secrets.hpp"
@@ -286,7 +286,8 @@ void Simulation::run_quiet() {
 
 void Simulation::setup_accounts() {
   const std::int64_t count = knob("accounts");
-  assert(count <= static_cast<std::int64_t>(std::size(kAreaCodes)) * kPerAreaCode);
+  AP_ASSERT(count <= static_cast<std::int64_t>(std::size(kAreaCodes)) * kPerAreaCode,
+            "the scenario asks for no more numbers than the area codes hold");
   for (std::int64_t i = 0; i < count; ++i) {
     Account account;
     account.id = node_->ids().new_id("acct_");
@@ -353,7 +354,7 @@ void Simulation::setup_accounts() {
                {"contextLimit", nullptr},
                {"timeout", knob("webhook_timeout_s")}}},
              "setup", [this, url, behaviour](const CommandResult& result) {
-               assert(!result.events.empty());
+               AP_ASSERT(!result.events.empty(), "an accepted setup command recorded events");
                const json::object& config = result.events.front().data.at("config").as_object();
                endpoints_.add(url, text(config, "secret"), behaviour);
              });

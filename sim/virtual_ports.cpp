@@ -1,7 +1,7 @@
 #include "sim/virtual_ports.hpp"
+#include "actors/invariant.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 
 namespace ap::sim {
@@ -64,7 +64,7 @@ void VirtualTimers::after(std::int64_t delay_ms, std::function<void()> fn) {
 }
 
 std::int64_t VirtualTimers::next_due_ms() const {
-  assert(!queue_.empty());
+  AP_ASSERT(!queue_.empty(), "a step runs a queued timer");
   return queue_.begin()->first.first;
 }
 

@@ -339,6 +339,25 @@ TEST(EntityHost, AFaultFailsTheCommandIsCountedAndTheEntityRecovers) {
   EXPECT_EQ(f.host->handled(), 3u);
 }
 
+// A broken invariant (AP_ASSERT, on in every build) inside a decider is a
+// fault of that command, named in its answer; the entity goes on.
+TEST(EntityHost, ABrokenInvariantIsAnEntityFaultThatSaysWhatWasExpected) {
+  HostFixture f(actors::EntityKind::kContacts, "acct_1");
+  actors::CommandResult foreign =
+      f.run({"contact.create", "acct_2", {{"phoneNumber", "+14155552671"}, {"name", "Mallory"}}});
+  EXPECT_FALSE(foreign.ok);
+  EXPECT_EQ(foreign.error.code, "ENTITY_FAULT");
+  EXPECT_NE(foreign.error.message.find(
+                "invariant failed: a contact book is addressed by its own account"),
+            std::string::npos)
+      << foreign.error.message;
+  EXPECT_EQ(f.env->faults.load(), 1u);
+  EXPECT_EQ(f.log.store->head_position(), 0u) << "nothing was written";
+  actors::CommandResult own =
+      f.run({"contact.create", "acct_1", {{"phoneNumber", "+14155552671"}, {"name", "Ada"}}});
+  EXPECT_TRUE(own.ok) << own.error.message;
+}
+
 // A read of the log that fails is an error, never "no such entity": an
 // entity that decided on an empty state would write a second version 1.
 TEST(EntityHost, AFailedReadIsLogUnavailableAndWritesNothing) {

@@ -6,6 +6,8 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "tests/api_fixture.hpp"
@@ -377,6 +379,67 @@ TEST(WebhookProduction, PrivateAddressesAreRefusedBeforeAndAfterDns) {
       << test.body;
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_TRUE(receiver.received().empty());
+}
+
+// A flood of deliveries to a slow endpoint with room for only four in memory:
+// the rest wait in the read model, and every one still arrives, once, and
+// each conversation's in order.
+class BoundedWebhookTest : public WebhookTest {
+ protected:
+  std::vector<std::string> server_flags() const override {
+    return {"--webhook-retry-base-ms", "50", "--webhook-max-held", "4",
+            "--webhook-max-in-flight", "1"};
+  }
+};
+
+// The value of gauge `name` in /metrics text, or -1.
+double gauge(const std::string& metrics, const std::string& name) {
+  const std::size_t at = metrics.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(metrics.substr(at + name.size() + 2));
+}
+
+TEST_F(BoundedWebhookTest, AFloodWaitsInTheReadModelAndEveryDeliveryArrivesOnce) {
+  WebhookReceiver receiver([](int) {
+    ReceiverAnswer slow;
+    slow.delay_ms = 5;
+    return slow;
+  });
+  set_webhook("/v1/webhooks", receiver.url());
+  constexpr int kSenders = 10, kEach = 4;
+  for (int i = 0; i < kEach; ++i) {
+    for (int s = 0; s < kSenders; ++s) {
+      inbound("m" + std::to_string(i), "+1415555" + std::to_string(3100 + s));
+    }
+  }
+  double most_held = 0;
+  std::string metrics;
+  for (int i = 0; i < 500 && receiver.received().size() < kSenders * kEach; ++i) {
+    HttpClient client(server_->port());
+    metrics = client.request("GET", "/metrics").body;
+    most_held = std::max(most_held, gauge(metrics, "agentphone_webhook_deliveries_held"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::vector<ReceivedRequest> got = receiver.wait_for(kSenders * kEach);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  got = receiver.received();
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kSenders * kEach));
+  std::set<std::string> ids;
+  std::map<std::string, std::vector<std::string>> by_sender;
+  for (const ReceivedRequest& r : got) {
+    ids.insert(r.headers.at("x-webhook-id"));
+    const json::object body = body_of(r);
+    by_sender[std::string(body.at("data").at("from").as_string())].emplace_back(
+        body.at("data").at("message").as_string());
+  }
+  EXPECT_EQ(ids.size(), got.size()) << "a delivery arrived twice";
+  for (const auto& [sender, messages] : by_sender) {
+    EXPECT_EQ(messages, (std::vector<std::string>{"m0", "m1", "m2", "m3"})) << sender;
+  }
+  EXPECT_LE(most_held, 4);
+  HttpClient client(server_->port());
+  metrics = client.request("GET", "/metrics").body;
+  EXPECT_GT(gauge(metrics, "agentphone_webhook_deliveries_spilled_total"), 0) << metrics;
+  EXPECT_EQ(gauge(metrics, "agentphone_webhook_deliveries_held"), 0);
 }
 
 }  // namespace
