@@ -262,7 +262,9 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
   // One JSON-RPC request; `done` gets its response object.
   void request(const json::object& message, const Request& origin, const std::string& key_hash,
                std::string* session_opened, std::function<void(json::object)> done) {
-    const json::value id = message.at("id");
+    // Copied into the default storage: the message lives in post()'s arena,
+    // and the answer may be sent after post() has returned.
+    const json::value id(message.at("id"), json::storage_ptr());
     const std::string method(message.at("method").as_string());
     const json::value* p = message.if_contains("params");
     if (p != nullptr && !p->is_object() && !p->is_null()) {
@@ -311,7 +313,12 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
 
   void post(const Request& origin, const std::string& key_hash, Reply reply) {
     boost::system::error_code ec;
-    json::value body = json::parse(origin.body, ec);
+    // The messages are parsed into an arena on the stack (one allocation for
+    // small requests instead of one per node); nothing taken from them
+    // outlives post() except copies into the default storage.
+    unsigned char arena[4096];
+    json::monotonic_resource parsed(arena, sizeof arena);
+    json::value body = json::parse(origin.body, ec, &parsed);
     if (ec) {
       return reply(rpc_response(400, rpc_error(nullptr, -32700, "Parse error: " + ec.message())));
     }
