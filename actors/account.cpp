@@ -185,15 +185,15 @@ Decision decide_account(const AccountState& state, const Command& command, const
 void evolve_account(AccountState& state, const std::string& type, const json::object& data) {
   if (type == "account.created") {
     state.exists = true;
-    state.email = std::string(data.at("email").as_string());
+    state.email = std::string(field(data, "email").as_string());
   } else if (type == "account.api_key_created") {
     ApiKeyState key;
-    key.prefix = std::string(data.at("prefix").as_string());
-    key.sha256 = std::string(data.at("sha256").as_string());
-    key.created_at_ms = data.at("createdAtMs").as_int64();
-    state.keys[std::string(data.at("keyId").as_string())] = key;
+    key.prefix = std::string(field(data, "prefix").as_string());
+    key.sha256 = std::string(field(data, "sha256").as_string());
+    key.created_at_ms = field(data, "createdAtMs").as_int64();
+    state.keys[std::string(field(data, "keyId").as_string())] = key;
   } else if (type == "account.api_key_revoked") {
-    state.keys[std::string(data.at("keyId").as_string())].revoked = true;
+    state.keys[std::string(field(data, "keyId").as_string())].revoked = true;
   } else if (type == "account.number_charged") {
     ++state.active_numbers;
   } else if (type == "account.number_released") {

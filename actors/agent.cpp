@@ -414,12 +414,12 @@ Decision decide_agent(const AgentState& state, const Command& command, const Con
 void evolve_agent(AgentState& state, const std::string& type, const json::object& data) {
   if (type == "agent.created") {
     state.exists = true;
-    state.account_id = std::string(data.at("accountId").as_string());
-    state.config = data.at("config").as_object();
+    state.account_id = std::string(field(data, "accountId").as_string());
+    state.config = field(data, "config").as_object();
     if (const json::value* at = data.if_contains("createdAtMs"))
       state.created_at_ms = at->as_int64();
   } else if (type == "agent.updated") {
-    for (const auto& [key, value] : data.at("changes").as_object()) state.config[key] = value;
+    for (const auto& [key, value] : field(data, "changes").as_object()) state.config[key] = value;
   } else if (type == "agent.deleted") {
     state.deleted = true;
   }

@@ -207,15 +207,15 @@ json::object snapshot_of(const AnyState& state) {
 }
 
 void restore_snapshot(AnyState& state, const json::object& o) {
-  auto str = [&](const char* k) { return std::string(o.at(k).as_string()); };
+  auto str = [&](const char* k) { return std::string(domain::field(o, k).as_string()); };
   std::visit(
       [&](auto& s) {
         using T = std::decay_t<decltype(s)>;
-        s.exists = o.at("exists").as_bool();
+        s.exists = domain::field(o, "exists").as_bool();
         if constexpr (std::is_same_v<T, domain::AccountState>) {
           s.email = str("email");
-          s.active_numbers = static_cast<int>(o.at("activeNumbers").as_int64());
-          for (const auto& [id, k] : o.at("keys").as_object()) {
+          s.active_numbers = static_cast<int>(domain::field(o, "activeNumbers").as_int64());
+          for (const auto& [id, k] : domain::field(o, "keys").as_object()) {
             const json::object& key = k.as_object();
             s.keys[std::string(id)] =
                 domain::ApiKeyState{std::string(key.at("prefix").as_string()),
@@ -233,19 +233,19 @@ void restore_snapshot(AnyState& state, const json::object& o) {
         } else if constexpr (std::is_same_v<T, domain::ContactBookState>) {
           domain::restore_contacts(s, o);
         } else if constexpr (std::is_same_v<T, domain::AgentState>) {
-          s.deleted = o.at("deleted").as_bool();
+          s.deleted = domain::field(o, "deleted").as_bool();
           s.account_id = str("accountId");
-          s.created_at_ms = o.at("createdAtMs").as_int64();
-          s.config = o.at("config").as_object();
+          s.created_at_ms = domain::field(o, "createdAtMs").as_int64();
+          s.config = domain::field(o, "config").as_object();
         } else if constexpr (std::is_same_v<T, domain::ConversationState>) {
           s.account_id = str("accountId");
           s.number_id = str("numberId");
           s.phone_number = str("phoneNumber");
           s.participant = str("participant");
-          s.agent_id = o.at("agentId");
-          s.metadata = o.at("metadata");
-          s.message_count = o.at("messageCount").as_int64();
-          s.created_at_ms = o.at("createdAtMs").as_int64();
+          s.agent_id = domain::field(o, "agentId");
+          s.metadata = domain::field(o, "metadata");
+          s.message_count = domain::field(o, "messageCount").as_int64();
+          s.created_at_ms = domain::field(o, "createdAtMs").as_int64();
           if (const json::value* last = o.if_contains("lastMessageAtMs")) {
             s.last_message_at_ms = last->as_int64();
           }
@@ -267,7 +267,7 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           s.country = str("country");
           s.status = str("status");
           s.agent_id = str("agentId");
-          s.created_at_ms = o.at("createdAtMs").as_int64();
+          s.created_at_ms = domain::field(o, "createdAtMs").as_int64();
           // Snapshots written before renewals existed count from provisioning.
           const json::value* paid = o.if_contains("paidUntilMs");
           s.paid_until_ms = paid != nullptr

@@ -602,43 +602,43 @@ void evolve_call(CallState& state, const std::string& type, const json::object& 
     state.account_id = text_of(data, "accountId");
     state.setup = data;
     state.status = text_of(data, "status");
-    const std::int64_t at = data.at("startedAtMs").as_int64();
+    const std::int64_t at = field(data, "startedAtMs").as_int64();
     state.last_activity_ms = at;
     if (state.status == "in-progress") state.answered_at_ms = at;
     const json::value* budget = data.if_contains("budgetMs");
     state.budget_ms = budget != nullptr && budget->is_int64() ? budget->as_int64() : -1;
     state.held_micros = int_of(data, "heldMicros", 0);
   } else if (type == "call.budget_extended") {
-    state.budget_ms = data.at("budgetMs").as_int64();
-    state.held_micros = data.at("heldMicros").as_int64();
+    state.budget_ms = field(data, "budgetMs").as_int64();
+    state.held_micros = field(data, "heldMicros").as_int64();
   } else if (type == "call.answered") {
     state.status = "in-progress";
-    state.answered_at_ms = data.at("atMs").as_int64();
+    state.answered_at_ms = field(data, "atMs").as_int64();
     state.last_activity_ms = state.answered_at_ms;
   } else if (type == "call.caller_spoke") {
-    const int turn = static_cast<int>(data.at("turn").as_int64());
-    const std::int64_t at = data.at("atMs").as_int64();
+    const int turn = static_cast<int>(field(data, "turn").as_int64());
+    const std::int64_t at = field(data, "atMs").as_int64();
     state.turns = turn;
     state.open_turns.insert(turn);
     state.last_activity_ms = at;
     state.lines.push_back(CallLine{turn, text_of(data, "messageId"), "user", text_of(data, "text"),
                                    false, false, at});
   } else if (type == "call.turn_answered") {
-    const int turn = static_cast<int>(data.at("turn").as_int64());
-    const std::int64_t at = data.at("atMs").as_int64();
-    const bool interrupted = data.at("interrupted").as_bool();
+    const int turn = static_cast<int>(field(data, "turn").as_int64());
+    const std::int64_t at = field(data, "atMs").as_int64();
+    const bool interrupted = field(data, "interrupted").as_bool();
     state.open_turns.erase(turn);
     if (!interrupted) state.last_activity_ms = at;
-    for (const json::value& line : data.at("lines").as_array()) {
+    for (const json::value& line : field(data, "lines").as_array()) {
       const json::object& l = line.as_object();
       state.lines.push_back(CallLine{turn, text_of(l, "messageId"), "agent", text_of(l, "text"),
                                      l.at("interim").as_bool(), interrupted, at});
     }
   } else if (type == "call.turn_progress") {
-    const int turn = static_cast<int>(data.at("turn").as_int64());
-    const std::int64_t at = data.at("atMs").as_int64();
+    const int turn = static_cast<int>(field(data, "turn").as_int64());
+    const std::int64_t at = field(data, "atMs").as_int64();
     state.last_activity_ms = at;
-    for (const json::value& line : data.at("lines").as_array()) {
+    for (const json::value& line : field(data, "lines").as_array()) {
       const json::object& l = line.as_object();
       state.lines.push_back(
           CallLine{turn, text_of(l, "messageId"), "agent", text_of(l, "text"), true, false, at});
@@ -671,19 +671,19 @@ json::object call_snapshot(const CallState& state) {
 }
 
 void restore_call(CallState& state, const json::object& o) {
-  state.exists = o.at("exists").as_bool();
-  state.account_id = std::string(o.at("accountId").as_string());
-  state.setup = o.at("setup").as_object();
-  state.status = std::string(o.at("status").as_string());
-  state.answered_at_ms = o.at("answeredAtMs").as_int64();
-  state.last_activity_ms = o.at("lastActivityMs").as_int64();
+  state.exists = field(o, "exists").as_bool();
+  state.account_id = std::string(field(o, "accountId").as_string());
+  state.setup = field(o, "setup").as_object();
+  state.status = std::string(field(o, "status").as_string());
+  state.answered_at_ms = field(o, "answeredAtMs").as_int64();
+  state.last_activity_ms = field(o, "lastActivityMs").as_int64();
   state.budget_ms = int_of(o, "budgetMs", -1);
   state.held_micros = int_of(o, "heldMicros", 0);
-  state.turns = static_cast<int>(o.at("turns").as_int64());
-  for (const json::value& turn : o.at("openTurns").as_array()) {
+  state.turns = static_cast<int>(field(o, "turns").as_int64());
+  for (const json::value& turn : field(o, "openTurns").as_array()) {
     state.open_turns.insert(static_cast<int>(turn.as_int64()));
   }
-  for (const json::value& line : o.at("lines").as_array()) {
+  for (const json::value& line : field(o, "lines").as_array()) {
     const json::array& l = line.as_array();
     state.lines.push_back(
         CallLine{static_cast<int>(l.at(0).as_int64()), std::string(l.at(6).as_string()),

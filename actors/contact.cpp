@@ -175,21 +175,21 @@ Decision decide_contacts(const ContactBookState& state, const Command& command,
 }
 
 void evolve_contacts(ContactBookState& state, const std::string& type, const json::object& data) {
-  const std::string contact_id(data.at("contactId").as_string());
+  const std::string contact_id(field(data, "contactId").as_string());
   state.exists = true;
   if (type == "contact.created") {
     Contact contact;
-    contact.phone_number = std::string(data.at("phoneNumber").as_string());
-    contact.name = std::string(data.at("name").as_string());
-    contact.email = data.at("email");
-    contact.notes = data.at("notes");
-    contact.created_at_ms = data.at("atMs").as_int64();
+    contact.phone_number = std::string(field(data, "phoneNumber").as_string());
+    contact.name = std::string(field(data, "name").as_string());
+    contact.email = field(data, "email");
+    contact.notes = field(data, "notes");
+    contact.created_at_ms = field(data, "atMs").as_int64();
     contact.updated_at_ms = contact.created_at_ms;
     state.by_phone[contact.phone_number] = contact_id;
     state.contacts[contact_id] = std::move(contact);
   } else if (type == "contact.updated") {
     Contact& contact = state.contacts.at(contact_id);
-    const json::object& changes = data.at("changes").as_object();
+    const json::object& changes = field(data, "changes").as_object();
     if (const json::value* phone = changes.if_contains("phoneNumber")) {
       state.by_phone.erase(contact.phone_number);
       contact.phone_number = std::string(phone->as_string());
@@ -200,7 +200,7 @@ void evolve_contacts(ContactBookState& state, const std::string& type, const jso
     }
     if (const json::value* email = changes.if_contains("email")) contact.email = *email;
     if (const json::value* notes = changes.if_contains("notes")) contact.notes = *notes;
-    contact.updated_at_ms = data.at("atMs").as_int64();
+    contact.updated_at_ms = field(data, "atMs").as_int64();
   } else if (type == "contact.deleted") {
     auto found = state.contacts.find(contact_id);
     AP_ASSERT(found != state.contacts.end(), "a deleted contact existed");
@@ -221,8 +221,8 @@ json::object contacts_snapshot(const ContactBookState& state) {
 }
 
 void restore_contacts(ContactBookState& state, const json::object& snapshot) {
-  state.exists = snapshot.at("exists").as_bool();
-  for (const json::value& row : snapshot.at("contacts").as_array()) {
+  state.exists = field(snapshot, "exists").as_bool();
+  for (const json::value& row : field(snapshot, "contacts").as_array()) {
     const json::array& r = row.as_array();
     Contact contact;
     contact.phone_number = std::string(r.at(1).as_string());

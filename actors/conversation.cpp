@@ -186,38 +186,39 @@ void start(ConversationState& state, const json::object& data, std::int64_t crea
 void evolve_conversation(ConversationState& state, const std::string& type,
                          const json::object& data) {
   if (type == "conversation.started") {
-    start(state, data, data.at("createdAtMs").as_int64());
+    start(state, data, field(data, "createdAtMs").as_int64());
   } else if (type == "message.queued" || type == "message.received") {
     ++state.message_count;
-    state.last_message_at_ms = data.at("atMs").as_int64();
-    state.recent.push_back(HistoryItem{
-        std::string(data.at("messageId").as_string()), std::string(data.at("body").as_string()),
-        std::string(data.at("direction").as_string()), std::string(data.at("channel").as_string()),
-        iso8601(data.at("atMs").as_int64())});
+    state.last_message_at_ms = field(data, "atMs").as_int64();
+    state.recent.push_back(HistoryItem{std::string(field(data, "messageId").as_string()),
+                                       std::string(field(data, "body").as_string()),
+                                       std::string(field(data, "direction").as_string()),
+                                       std::string(field(data, "channel").as_string()),
+                                       iso8601(field(data, "atMs").as_int64())});
     if (state.recent.size() > kMaxRecentMessages) state.recent.pop_front();
     if (type == "message.queued") {
-      state.pending[std::string(data.at("messageId").as_string())] = "queued";
+      state.pending[std::string(field(data, "messageId").as_string())] = "queued";
     }
   } else if (type == "message.voice") {
     // A call's line: the call writes it, and the first one of a new pair of
     // parties starts the conversation.
-    if (!state.exists) start(state, data, data.at("atMs").as_int64());
+    if (!state.exists) start(state, data, field(data, "atMs").as_int64());
     ++state.message_count;
-    state.last_message_at_ms = std::max(state.last_message_at_ms, data.at("atMs").as_int64());
-    state.recent.push_back(HistoryItem{std::string(data.at("messageId").as_string()),
-                                       std::string(data.at("body").as_string()),
-                                       std::string(data.at("direction").as_string()), "voice",
-                                       iso8601(data.at("atMs").as_int64())});
+    state.last_message_at_ms = std::max(state.last_message_at_ms, field(data, "atMs").as_int64());
+    state.recent.push_back(HistoryItem{std::string(field(data, "messageId").as_string()),
+                                       std::string(field(data, "body").as_string()),
+                                       std::string(field(data, "direction").as_string()), "voice",
+                                       iso8601(field(data, "atMs").as_int64())});
     if (state.recent.size() > kMaxRecentMessages) state.recent.pop_front();
   } else if (type == "message.status_updated") {
-    const std::string id(data.at("messageId").as_string());
-    if (data.at("status") == "sent") {
+    const std::string id(field(data, "messageId").as_string());
+    if (field(data, "status") == "sent") {
       state.pending[id] = "sent";
     } else {
       state.pending.erase(id);
     }
   } else if (type == "conversation.metadata_updated") {
-    state.metadata = data.at("metadata");
+    state.metadata = field(data, "metadata");
   }
 }
 

@@ -1,5 +1,7 @@
 #include "actors/domain.hpp"
 
+#include "actors/invariant.hpp"
+
 #include <boost/json/serialize.hpp>
 
 #include <cctype>
@@ -46,6 +48,16 @@ std::string number_stream(std::string_view number_id) {
 }
 std::string phone_stream(std::string_view e164) {
   return "phone-" + std::string(e164);
+}
+
+const json::value& field(const json::object& o, std::string_view key) {
+  const json::value* value = o.if_contains(key);
+  if (value == nullptr) {
+    const std::string expected =
+        "a stored event or snapshot has its \"" + std::string(key) + "\" field";
+    invariant_failed(expected.c_str(), __FILE__, __LINE__);
+  }
+  return *value;
 }
 
 std::string iso8601(std::int64_t ms) {

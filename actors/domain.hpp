@@ -121,6 +121,12 @@ std::string phone_stream(std::string_view e164);
 // Formats milliseconds since the epoch as ISO-8601 UTC with milliseconds.
 std::string iso8601(std::int64_t ms);
 
+// The field `key` of `o`, which the code relies on being there: an event's
+// payload as its type defines it, or a snapshot the code itself wrote. Its
+// absence is a broken invariant (InvariantViolation, actors/invariant.hpp)
+// that names the field, where json::object::at() would only say "out of range".
+const json::value& field(const json::object& o, std::string_view key);
+
 // Compact JSON text of `value`. Unlike boost::json::serialize, doubles are
 // written in plain decimal as Python clients do (1.0, 0.8, 66.67), never
 // in exponent form such as 1E0; everything else is the same.

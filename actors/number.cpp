@@ -128,24 +128,24 @@ Decision decide_number(const NumberState& state, const Command& command, const C
 void evolve_number(NumberState& state, const std::string& type, const json::object& data) {
   if (type == "number.provisioned") {
     state.exists = true;
-    state.account_id = std::string(data.at("accountId").as_string());
-    state.phone_number = std::string(data.at("phoneNumber").as_string());
-    state.country = std::string(data.at("country").as_string());
+    state.account_id = std::string(field(data, "accountId").as_string());
+    state.phone_number = std::string(field(data, "phoneNumber").as_string());
+    state.country = std::string(field(data, "country").as_string());
     state.status = "active";
-    const json::value& agent = data.at("agentId");
+    const json::value& agent = field(data, "agentId");
     state.agent_id = agent.is_string() ? std::string(agent.as_string()) : "";
-    state.created_at_ms = data.at("createdAtMs").as_int64();
+    state.created_at_ms = field(data, "createdAtMs").as_int64();
     // Logs written before billing renewals count from provisioning.
     const json::value* paid = data.if_contains("paidUntilMs");
     state.paid_until_ms =
         paid != nullptr ? paid->as_int64() : state.created_at_ms + rate_card_at(0).number_period_ms;
   } else if (type == "number.renewed") {
-    state.paid_until_ms = data.at("paidUntilMs").as_int64();
+    state.paid_until_ms = field(data, "paidUntilMs").as_int64();
     state.grace_until_ms = 0;
   } else if (type == "number.renewal_failed") {
-    state.grace_until_ms = data.at("graceUntilMs").as_int64();
+    state.grace_until_ms = field(data, "graceUntilMs").as_int64();
   } else if (type == "number.agent_attached") {
-    state.agent_id = std::string(data.at("agentId").as_string());
+    state.agent_id = std::string(field(data, "agentId").as_string());
   } else if (type == "number.agent_detached") {
     state.agent_id.clear();
   } else if (type == "number.released") {

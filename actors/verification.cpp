@@ -183,11 +183,11 @@ void evolve_verification(VerificationState& state, const std::string& type,
     state.agent_name = text_of(data, "agentName");
     state.salt = text_of(data, "salt");
     state.otp_sha256 = text_of(data, "otpSha256");
-    state.expires_at_ms = data.at("expiresAtMs").as_int64();
+    state.expires_at_ms = field(data, "expiresAtMs").as_int64();
     state.status = "pending";
   } else if (type == "verification.attempt_failed") {
-    state.tries = static_cast<int>(data.at("tries").as_int64());
-    if (data.at("locked").as_bool()) state.status = "locked";
+    state.tries = static_cast<int>(field(data, "tries").as_int64());
+    if (field(data, "locked").as_bool()) state.status = "locked";
   } else if (type == "verification.completed") {
     state.status = "verified";
     state.result = data;
@@ -203,15 +203,15 @@ json::object verification_snapshot(const VerificationState& state) {
 }
 
 void restore_verification(VerificationState& state, const json::object& o) {
-  state.exists = o.at("exists").as_bool();
+  state.exists = field(o, "exists").as_bool();
   state.email = text_of(o, "email");
   state.agent_name = text_of(o, "agentName");
   state.salt = text_of(o, "salt");
   state.otp_sha256 = text_of(o, "otpSha256");
-  state.expires_at_ms = o.at("expiresAtMs").as_int64();
-  state.tries = static_cast<int>(o.at("tries").as_int64());
+  state.expires_at_ms = field(o, "expiresAtMs").as_int64();
+  state.tries = static_cast<int>(field(o, "tries").as_int64());
   state.status = text_of(o, "status");
-  state.result = o.at("result").as_object();
+  state.result = field(o, "result").as_object();
 }
 
 }  // namespace ap::domain

@@ -218,9 +218,9 @@ Decision decide_webhook(const WebhookState& state, const Command& command, const
 void evolve_webhook(WebhookState& state, const std::string& type, const json::object& data) {
   if (type == "webhook.configured") {
     state.exists = true;
-    state.account_id = std::string(data.at("accountId").as_string());
-    state.webhook_id = std::string(data.at("webhookId").as_string());
-    state.config = data.at("config").as_object();
+    state.account_id = std::string(field(data, "accountId").as_string());
+    state.webhook_id = std::string(field(data, "webhookId").as_string());
+    state.config = field(data, "config").as_object();
   } else if (type == "webhook.deleted") {
     state.exists = false;
     state.config = {};
@@ -235,10 +235,10 @@ json::object webhook_snapshot(const WebhookState& state) {
 }
 
 void restore_webhook(WebhookState& state, const json::object& o) {
-  state.exists = o.at("exists").as_bool();
-  state.account_id = std::string(o.at("accountId").as_string());
-  state.webhook_id = std::string(o.at("webhookId").as_string());
-  state.config = o.at("config").as_object();
+  state.exists = field(o, "exists").as_bool();
+  state.account_id = std::string(field(o, "accountId").as_string());
+  state.webhook_id = std::string(field(o, "webhookId").as_string());
+  state.config = field(o, "config").as_object();
 }
 
 // ---- Delivery aggregate ----------------------------------------------------
@@ -404,11 +404,11 @@ Decision decide_delivery(const DeliveryState& state, const Command& command,
 void evolve_delivery(DeliveryState& state, const std::string& type, const json::object& data) {
   if (type == "webhook.delivery_created" || type == "webhook.delivery_skipped") {
     state.exists = true;
-    state.account_id = std::string(data.at("accountId").as_string());
+    state.account_id = std::string(field(data, "accountId").as_string());
     state.status = type == "webhook.delivery_created" ? "pending" : "skipped";
   } else if (type == "webhook.delivery_attempted") {
-    state.attempts = static_cast<int>(data.at("attempt").as_int64());
-    state.status = std::string(data.at("status").as_string());
+    state.attempts = static_cast<int>(field(data, "attempt").as_int64());
+    state.status = std::string(field(data, "status").as_string());
   }
 }
 
@@ -420,10 +420,10 @@ json::object delivery_snapshot(const DeliveryState& state) {
 }
 
 void restore_delivery(DeliveryState& state, const json::object& o) {
-  state.exists = o.at("exists").as_bool();
-  state.account_id = std::string(o.at("accountId").as_string());
-  state.status = std::string(o.at("status").as_string());
-  state.attempts = static_cast<int>(o.at("attempts").as_int64());
+  state.exists = field(o, "exists").as_bool();
+  state.account_id = std::string(field(o, "accountId").as_string());
+  state.status = std::string(field(o, "status").as_string());
+  state.attempts = static_cast<int>(field(o, "attempts").as_int64());
 }
 
 // ---- Payload and signature ---------------------------------------------------

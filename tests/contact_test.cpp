@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "actors/contact.hpp"
+#include "actors/invariant.hpp"
 #include "tests/sequential_ids.hpp"
 
 namespace ap::domain {
@@ -175,6 +176,18 @@ TEST_F(ContactBook, SnapshotRestoresTheSameBook) {
   ASSERT_EQ(restored.contacts.size(), 2u);
   EXPECT_EQ(contact_to_wire(ada, restored.contacts.at(ada)),
             contact_to_wire(ada, state.contacts.at(ada)));
+}
+
+// Rebuilding state from an event that lacks a field its type promises is a
+// broken invariant that names the field (the host answers ENTITY_FAULT).
+TEST_F(ContactBook, AnEventMissingAFieldNamesIt) {
+  try {
+    evolve_contacts(state, "contact.created", {{"contactId", "contact_1"}, {"name", "Ada"}});
+    FAIL() << "no invariant was checked";
+  } catch (const InvariantViolation& e) {
+    EXPECT_NE(std::string(e.what()).find("\"phoneNumber\" field"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(state.contacts.empty());
 }
 
 }  // namespace
