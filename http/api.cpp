@@ -136,7 +136,7 @@ void Api::handle(Request request, Reply reply) {
   }
   if (path == "/mcp") {
     *route_label = path;
-    return impl_->mcp->handle(request, counted);
+    return impl_->mcp->handle(std::move(request), counted);
   }
   if (path == "/.well-known/mcp/server-card.json") {
     *route_label = path;

@@ -52,9 +52,6 @@ void Api::Impl::route_contacts(const Call& call) {
     *call.route_label = "/v1/contacts";
     if (method == "GET") {
       std::vector<FieldError> errors;
-      std::int64_t offset = 0, limit = 0;
-      query_int(call.query, "limit", 50, 1, 100, &limit, errors);
-      query_int(call.query, "offset", 0, 0, 1'000'000'000, &offset, errors);
       const std::string* search = call.query.get("search");
       if (search != nullptr && domain::code_points(*search) > kMaxSearchChars) {
         errors.push_back(
@@ -62,7 +59,8 @@ void Api::Impl::route_contacts(const Call& call) {
              "String should have at most " + std::to_string(kMaxSearchChars) + " characters",
              "string_too_long"});
       }
-      if (!errors.empty()) return reply(validation_response(errors, "query"));
+      std::int64_t offset = 0, limit = 0;
+      if (!call.paging(&offset, &limit, 50, std::move(errors))) return;
       std::string needle = search != nullptr ? *search : std::string();
       return after_own_writes(account, [this, account, needle, offset, limit, reply] {
         list_page(view.contacts(account, needle, offset, limit), true, reply);

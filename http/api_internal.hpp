@@ -88,9 +88,11 @@ struct Call {
     *route_label = "unknown";
     reply(not_found_response("Not Found"));
   }
-  bool paging(std::int64_t* offset, std::int64_t* limit) const {
-    std::vector<FieldError> errors;
-    query_int(query, "limit", 20, 1, 100, limit, errors);
+  // Reads `limit` (1–100, default `default_limit`) and `offset`; answers
+  // 422 with these and any `errors` already found in the query.
+  bool paging(std::int64_t* offset, std::int64_t* limit, std::int64_t default_limit = 20,
+              std::vector<FieldError> errors = {}) const {
+    query_int(query, "limit", default_limit, 1, 100, limit, errors);
     query_int(query, "offset", 0, 0, 1'000'000'000, offset, errors);
     if (!errors.empty()) reply(validation_response(errors, "query"));
     return errors.empty();

@@ -215,53 +215,51 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     if (!plan.notice.empty()) return done(text_result(plan.notice, false), std::nullopt);
     const bool reveal = args.contains("reveal_secret") && args.at("reveal_secret").is_bool() &&
                         args.at("reveal_secret").as_bool();
-    const bool masks = std::string_view(tool->name) == "get_webhook" ||
-                       std::string_view(tool->name) == "set_webhook";
     auto calls = std::make_shared<std::vector<mcp::RestCall>>(std::move(plan.calls));
     auto results = std::make_shared<std::vector<Response>>();
     auto caller = std::make_shared<const Caller>(
         Caller{origin.header("authorization"), origin.header("host"), origin.peer_address,
                origin.key_sha256, origin.authenticated_account});
-    run_calls(
-        calls, 0, results, std::move(caller),
-        [results, names = std::move(plan.names), mask = masks && !reveal, done = std::move(done)] {
-          if (names.empty()) {
-            const Response& r = results->front();
-            if (r.status >= 400) return done(text_result(error_text(r), true), std::nullopt);
-            // A 204 (a deleted contact) says nothing; MCP clients expect {success}.
-            if (r.status == 204)
-              return done(text_result("{\"success\":true}", false), std::nullopt);
-            if (mask) {
-              boost::system::error_code ec;
-              json::value body = json::parse(r.body, ec);
-              if (!ec) {
-                mask_secret(body);
-                return done(text_result(json::serialize(body), false), std::nullopt);
-              }
-            }
-            return done(text_result(r.body, false), std::nullopt);
-          }
-          // Several reads (account_overview): one object, a part that
-          // failed naming its error.
-          json::object combined;
-          for (std::size_t i = 0; i < names.size(); ++i) {
-            const Response& r = (*results)[i];
-            boost::system::error_code ec;
-            json::value body = json::parse(r.body, ec);
-            if (r.status >= 400 || ec) {
-              combined[names[i]] = json::object{{"error", error_text(r)}};
-            } else {
-              mask_secret(body);
-              combined[names[i]] = std::move(body);
-            }
-          }
-          done(text_result(json::serialize(combined), false), std::nullopt);
-        });
+    run_calls(calls, 0, results, std::move(caller),
+              [results, names = std::move(plan.names), mask = tool->masks_secret && !reveal,
+               done = std::move(done)] {
+                if (names.empty()) {
+                  const Response& r = results->front();
+                  if (r.status >= 400) return done(text_result(error_text(r), true), std::nullopt);
+                  // A 204 (a deleted contact) says nothing; MCP clients expect {success}.
+                  if (r.status == 204)
+                    return done(text_result("{\"success\":true}", false), std::nullopt);
+                  if (mask) {
+                    boost::system::error_code ec;
+                    json::value body = json::parse(r.body, ec);
+                    if (!ec) {
+                      mask_secret(body);
+                      return done(text_result(json::serialize(body), false), std::nullopt);
+                    }
+                  }
+                  return done(text_result(r.body, false), std::nullopt);
+                }
+                // Several reads (account_overview): one object, a part that
+                // failed naming its error.
+                json::object combined;
+                for (std::size_t i = 0; i < names.size(); ++i) {
+                  const Response& r = (*results)[i];
+                  boost::system::error_code ec;
+                  json::value body = json::parse(r.body, ec);
+                  if (r.status >= 400 || ec) {
+                    combined[names[i]] = json::object{{"error", error_text(r)}};
+                  } else {
+                    mask_secret(body);
+                    combined[names[i]] = std::move(body);
+                  }
+                }
+                done(text_result(json::serialize(combined), false), std::nullopt);
+              });
   }
 
   // One JSON-RPC request; `done` gets its response object.
-  void request(const json::object& message, const Request& origin, const std::string& key_hash,
-               std::string* session_opened, std::function<void(json::object)> done) {
+  void request(const json::object& message, const Request& origin, std::string* session_opened,
+               std::function<void(json::object)> done) {
     // Copied into the default storage: the message lives in post()'s arena,
     // and the answer may be sent after post() has returned.
     const json::value id(message.at("id"), json::storage_ptr());
@@ -279,7 +277,7 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
           if (asked->as_string() == known) version = known;
         }
       }
-      *session_opened = open_session(key_hash);
+      *session_opened = open_session(origin.key_sha256);
       return done(rpc_result(
           id, json::object{
                   {"protocolVersion", version},
@@ -293,9 +291,13 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     }
     if (method == "ping") return done(rpc_result(id, json::object{}));
     if (method == "tools/list") {
-      json::array list;
-      for (const mcp::Tool& tool : mcp::tools()) list.push_back(mcp::describe(tool));
-      return done(rpc_result(id, json::object{{"tools", std::move(list)}}));
+      // The list never changes: described once.
+      static const json::array kList = [] {
+        json::array list;
+        for (const mcp::Tool& tool : mcp::tools()) list.push_back(mcp::describe(tool));
+        return list;
+      }();
+      return done(rpc_result(id, json::object{{"tools", kList}}));
     }
     if (method == "tools/call") {
       return call_tool(
@@ -311,7 +313,8 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     done(rpc_error(id, -32601, "Method not found: " + method));
   }
 
-  void post(const Request& origin, const std::string& key_hash, Reply reply) {
+  // `origin` is authenticated: key_sha256 and authenticated_account are set.
+  void post(const Request& origin, Reply reply) {
     boost::system::error_code ec;
     // The messages are parsed into an arena on the stack (one allocation for
     // small requests instead of one per node); nothing taken from them
@@ -404,16 +407,15 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     if (requests.empty()) return finish();
     for (auto& [slot, message] : requests) {
       std::string* opened = &pending->session_opened;
-      request(*message, origin, key_hash, opened,
-              [pending, slot = slot, finish](json::object answer) {
-                bool last = false;
-                {
-                  std::lock_guard<std::mutex> lock(pending->mu);
-                  pending->answers[slot] = std::move(answer);
-                  last = --pending->left == 0;
-                }
-                if (last) finish();
-              });
+      request(*message, origin, opened, [pending, slot = slot, finish](json::object answer) {
+        bool last = false;
+        {
+          std::lock_guard<std::mutex> lock(pending->mu);
+          pending->answers[slot] = std::move(answer);
+          last = --pending->left == 0;
+        }
+        if (last) finish();
+      });
     }
   }
 
@@ -446,7 +448,7 @@ McpServer::McpServer(Dispatch dispatch, Authenticate authenticate, domain::Entro
 
 McpServer::~McpServer() = default;
 
-void McpServer::handle(const Request& request, Reply reply) {
+void McpServer::handle(Request request, Reply reply) {
   if (request.method != "POST" && request.method != "GET" && request.method != "DELETE") {
     Response r = rpc_response(405, rpc_error(nullptr, -32000, "Method not allowed"));
     r.headers.emplace_back("Allow", "GET, POST, DELETE");
@@ -488,10 +490,9 @@ void McpServer::handle(const Request& request, Reply reply) {
   }
   if (request.method == "GET") return impl_->idle_stream(std::move(reply));
   // The tools' REST requests need not look the key up again.
-  Request authenticated = request;
-  authenticated.key_sha256 = key_hash;
-  authenticated.authenticated_account = *account;
-  impl_->post(authenticated, key_hash, std::move(reply));
+  request.key_sha256 = std::move(key_hash);
+  request.authenticated_account = std::move(*account);
+  impl_->post(request, std::move(reply));
 }
 
 Response McpServer::server_card() {

@@ -39,7 +39,7 @@ class McpServer {
   McpServer& operator=(const McpServer&) = delete;
 
   // Answers a request whose path is /mcp.
-  void handle(const Request& request, Reply reply);
+  void handle(Request request, Reply reply);
 
   // GET /.well-known/mcp/server-card.json (no authentication).
   static Response server_card();

@@ -71,6 +71,15 @@ json::object schema(json::object properties, std::initializer_list<const char*> 
 
 constexpr const char* kE164 = "^\\+[1-9]\\d{1,14}$";
 
+// The compiled form of a schema's `pattern`: compiling a regex costs more
+// than the rest of a tool call, and the patterns are a handful of constants.
+const std::regex& compiled(const std::string& pattern) {
+  thread_local std::unordered_map<std::string, std::regex> cache;
+  auto it = cache.find(pattern);
+  if (it == cache.end()) it = cache.emplace(pattern, std::regex(pattern)).first;
+  return it->second;
+}
+
 json::object paging(double max_limit, double default_limit) {
   return {{"limit", number(1, max_limit, default_limit, "How many to return")},
           {"offset", number(0, 0, 0, "How many to skip")}};
@@ -195,7 +204,7 @@ std::string camel(const std::string& snake) {
 // The agent body of create_agent / update_agent: the given fields, camelCased.
 json::object agent_body(const json::object& args) {
   json::object body;
-  const json::object fields = agent_fields();
+  static const json::object fields = agent_fields();
   for (const auto& [k, v] : args) {
     if (k == "name" || fields.contains(k)) body[camel(std::string(k))] = v;
   }
@@ -225,6 +234,11 @@ std::vector<Tool> build_tools() {
   auto reading = [](Tool tool) {
     tool.read_only = true;
     tool.idempotent = true;
+    return tool;
+  };
+  // Tools whose result holds a webhook secret.
+  auto masking = [](Tool tool) {
+    tool.masks_secret = true;
     return tool;
   };
 
@@ -285,8 +299,7 @@ std::vector<Tool> build_tools() {
            return refuse("Give one of agent_id, number_id or from_number to send from.");
          }
          const std::string to = text(a, "to_number");
-         static const std::regex kE164Regex(kE164);
-         if (!to.empty() && to[0] == '+' && !std::regex_match(to, kE164Regex)) {
+         if (!to.empty() && to[0] == '+' && !std::regex_match(to, compiled(kE164))) {
            return refuse("to_number must be E.164, e.g. +14155550123.");
          }
          json::object body;
@@ -512,14 +525,15 @@ std::vector<Tool> build_tools() {
          }
          return one("GET", "/v1/usage");
        }}));
-  add(reading({"get_webhook", "Get Webhook",
-               "The webhook: an agent's, or the project's. The secret is masked unless "
-               "reveal_secret is true.",
-               schema({{"agent_id", str("This agent's webhook")},
-                       {"reveal_secret", boolean(false, "Show the signing secret")}}),
-               false, false, false, false,
-               +[](const json::object& a) { return one("GET", webhook_path(a)); }}));
-  add({"set_webhook", "Set Webhook",
+  add(masking(reading({"get_webhook", "Get Webhook",
+                       "The webhook: an agent's, or the project's. The secret is masked unless "
+                       "reveal_secret is true.",
+                       schema({{"agent_id", str("This agent's webhook")},
+                               {"reveal_secret", boolean(false, "Show the signing secret")}}),
+                       false, false, false, false,
+                       +[](const json::object& a) { return one("GET", webhook_path(a)); }})));
+  add(masking(
+      {"set_webhook", "Set Webhook",
        "Send this account's (or one agent's) events to a URL. The secret is masked unless "
        "reveal_secret is true.",
        schema({{"url", uri("HTTPS URL that receives the events")},
@@ -533,7 +547,7 @@ std::vector<Tool> build_tools() {
          if (has(a, "context_limit")) body["contextLimit"] = a.at("context_limit");
          if (has(a, "timeout")) body["timeout"] = a.at("timeout");
          return one("POST", webhook_path(a), json::serialize(body));
-       }});
+       }}));
   add({"delete_webhook", "Delete Webhook", "Stop sending events (an agent's, or the project's).",
        schema({{"agent_id", str("This agent's webhook")}}), false, true, true, false,
        +[](const json::object& a) { return one("DELETE", webhook_path(a)); }});
@@ -556,15 +570,6 @@ std::vector<Tool> build_tools() {
 }
 
 // ---- Argument validation.
-
-// The compiled form of a schema's `pattern`: compiling a regex costs more
-// than the rest of a tool call, and the patterns are a handful of constants.
-const std::regex& compiled(const std::string& pattern) {
-  thread_local std::unordered_map<std::string, std::regex> cache;
-  auto it = cache.find(pattern);
-  if (it == cache.end()) it = cache.emplace(pattern, std::regex(pattern)).first;
-  return it->second;
-}
 
 // A bound as people write it: "100", not "1E2".
 std::string bound(const json::value& v) {

@@ -35,6 +35,8 @@ struct Tool {
   bool idempotent = false;
   bool open_world = false;
   ToolPlan (*plan)(const boost::json::object& args);
+  // The result holds a webhook secret, shown masked unless reveal_secret is true.
+  bool masks_secret = false;
 };
 
 // Every tool, in the order tools/list gives them.
