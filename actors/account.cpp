@@ -25,8 +25,7 @@ Event key_created(const AccountState& state, const Command& command, const Conte
 }
 
 std::int64_t int_arg(const Command& command, const char* name) {
-  const json::value* value = command.args.if_contains(name);
-  return value != nullptr && value->is_int64() ? value->as_int64() : -1;
+  return int_of(command.args, name, -1);
 }
 
 // "account.credit": money in, from a payment the processor accepted (or an
@@ -121,7 +120,7 @@ Decision decide_account(const AccountState& state, const Command& command, const
     }
     const json::object& offer = context.port_answer;
     const std::string number_id = context.ids->new_id("num_");
-    const std::string phone(offer.at("phoneNumber").as_string());
+    const std::string phone(field(offer, "phoneNumber").as_string());
     const json::value* agent = command.args.if_contains("agentId");
     json::value agent_id = agent != nullptr ? *agent : json::value(nullptr);
     Outcome out;
@@ -138,7 +137,7 @@ Decision decide_account(const AccountState& state, const Command& command, const
                         {{"numberId", number_id},
                          {"accountId", state.id},
                          {"phoneNumber", phone},
-                         {"country", command.args.at("country")},
+                         {"country", field(command.args, "country")},
                          {"agentId", agent_id},
                          {"createdAtMs", context.now_ms},
                          {"paidUntilMs", context.now_ms + card.number_period_ms}},
@@ -164,8 +163,7 @@ Decision decide_account(const AccountState& state, const Command& command, const
                                      {"atMs", context.now_ms}}}};
   }
   if (command.type == "account.set_auto_recharge") {
-    const bool enabled = command.args.contains("enabled") && command.args.at("enabled").is_bool() &&
-                         command.args.at("enabled").as_bool();
+    const bool enabled = bool_of(command.args, "enabled", false);
     const std::int64_t threshold = int_arg(command, "thresholdMicros");
     const std::int64_t amount = int_arg(command, "amountMicros");
     if (enabled && (threshold < 0 || threshold > kMaxCreditMicros || amount < kMinCreditMicros ||

@@ -289,27 +289,27 @@ json::object validate_fields(const json::object& body, std::vector<FieldError>& 
 
 bool voice_exists(std::string_view id) {
   for (const json::value& voice : voice_catalogue()) {
-    if (voice.as_object().at("voice_id").as_string() == id) return true;
+    if (field(voice.as_object(), "voice_id").as_string() == id) return true;
   }
   return false;
 }
 
 // Rules that involve several fields, checked on the merged configuration.
 void check_merged(const json::object& merged, std::vector<FieldError>& errors) {
-  const bool hosted = merged.at("voiceMode").as_string() == "hosted";
-  const json::value& prompt = merged.at("systemPrompt");
+  const bool hosted = field(merged, "voiceMode").as_string() == "hosted";
+  const json::value& prompt = field(merged, "systemPrompt");
   if (hosted && (!prompt.is_string() || prompt.as_string().empty())) {
     errors.push_back(
         {"systemPrompt", "systemPrompt is required when voiceMode is 'hosted'", "missing"});
   }
-  const json::value& tools = merged.at("customTools");
+  const json::value& tools = field(merged, "customTools");
   if (!hosted && tools.is_array() && !tools.as_array().empty()) {
     errors.push_back({"customTools", "customTools are only available when voiceMode is 'hosted'",
                       "value_error"});
   }
-  if (!voice_exists(merged.at("voice").as_string())) {
+  if (!voice_exists(field(merged, "voice").as_string())) {
     errors.push_back({"voice",
-                      "Unknown voice '" + std::string(merged.at("voice").as_string()) +
+                      "Unknown voice '" + std::string(field(merged, "voice").as_string()) +
                           "'; GET /v1/agents/voices lists the available voices",
                       "value_error"});
   }
@@ -384,7 +384,8 @@ Decision decide_agent(const AgentState& state, const Command& command, const Con
     // Only fields whose value actually changes are recorded.
     json::object effective;
     for (auto& [key, value] : changes) {
-      if (state.config.at(key) != value) effective[key] = value;
+      const json::value* now = state.config.if_contains(key);
+      if (now == nullptr || *now != value) effective[key] = value;
     }
     std::vector<Event> events;
     if (effective.empty()) return events;
@@ -397,7 +398,7 @@ Decision decide_agent(const AgentState& state, const Command& command, const Con
       events.push_back(Event{"agent.voice_mode_changed",
                              {{"agentId", state.id},
                               {"accountId", state.account_id},
-                              {"from", state.config.at("voiceMode")},
+                              {"from", field(state.config, "voiceMode")},
                               {"to", *mode}}});
     }
     return events;
@@ -406,7 +407,7 @@ Decision decide_agent(const AgentState& state, const Command& command, const Con
     return std::vector<Event>{Event{"agent.deleted",
                                     {{"agentId", state.id},
                                      {"accountId", state.account_id},
-                                     {"name", state.config.at("name")}}}};
+                                     {"name", field(state.config, "name")}}}};
   }
   return unknown_command(command.type);
 }

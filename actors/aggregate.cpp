@@ -218,9 +218,10 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           for (const auto& [id, k] : domain::field(o, "keys").as_object()) {
             const json::object& key = k.as_object();
             s.keys[std::string(id)] =
-                domain::ApiKeyState{std::string(key.at("prefix").as_string()),
-                                    std::string(key.at("sha256").as_string()),
-                                    key.at("createdAtMs").as_int64(), key.at("revoked").as_bool()};
+                domain::ApiKeyState{std::string(domain::field(key, "prefix").as_string()),
+                                    std::string(domain::field(key, "sha256").as_string()),
+                                    domain::field(key, "createdAtMs").as_int64(),
+                                    domain::field(key, "revoked").as_bool()};
           }
         } else if constexpr (std::is_same_v<T, domain::WebhookState>) {
           domain::restore_webhook(s, o);
@@ -251,8 +252,10 @@ void restore_snapshot(AnyState& state, const json::object& o) {
           }
           if (const json::value* recent = o.if_contains("recent")) {
             for (const json::value& m : recent->as_array()) {
-              auto field = [&](std::size_t i) { return std::string(m.at(i).as_string()); };
-              s.recent.push_back({field(0), field(1), field(2), field(3), field(4)});
+              auto text = [&](std::size_t i) {
+                return std::string(domain::element(m, i).as_string());
+              };
+              s.recent.push_back({text(0), text(1), text(2), text(3), text(4)});
             }
           }
           // Snapshots written before carrier reports existed have no "pending".

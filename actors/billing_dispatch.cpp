@@ -85,20 +85,20 @@ void BillingDispatch::on_shortfall(const std::string& account) {
 
 void BillingDispatch::recharge(const std::string& account, bool short_of_funds) {
   const json::object billing = view_.billing(account);
-  const json::object& config = billing.at("autoRecharge").as_object();
-  const bool enabled = config.at("enabled").as_bool();
+  const json::object& config = domain::field(billing, "autoRecharge").as_object();
+  const bool enabled = domain::field(config, "enabled").as_bool();
   {
     std::lock_guard<std::mutex> lock(mu_);
     enabled_.try_emplace(account, enabled);
   }
   if (!enabled) return;
-  const std::int64_t amount = config.at("amountMicros").as_int64();
+  const std::int64_t amount = domain::field(config, "amountMicros").as_int64();
   if (!short_of_funds &&
-      view_.available_micros(account) >= config.at("thresholdMicros").as_int64()) {
+      view_.available_micros(account) >= domain::field(config, "thresholdMicros").as_int64()) {
     return;
   }
-  const json::value& decline = billing.at("lastDecline");
-  if (decline.is_object() && decline.as_object().at("reason") == "auto_recharge" &&
+  const json::value& decline = domain::field(billing, "lastDecline");
+  if (decline.is_object() && domain::field(decline.as_object(), "reason") == "auto_recharge" &&
       clock_.now_ms() - integer(decline.as_object(), "atMs", 0) < kRetryAfterDeclineMs) {
     return;
   }
@@ -114,10 +114,10 @@ void BillingDispatch::recharge(const std::string& account, bool short_of_funds) 
   // the key alone, so an accepted charge whose credit was lost is answered,
   // and credited, under its own key.
   const bool recharge_declined =
-      decline.is_object() && decline.as_object().at("reason") == "auto_recharge";
+      decline.is_object() && domain::field(decline.as_object(), "reason") == "auto_recharge";
   const std::int64_t declined_ms = recharge_declined ? integer(decline.as_object(), "atMs", 0) : 0;
   const std::string key = "auto:" + account + ":" +
-                          std::to_string(billing.at("entries").as_int64()) + ":" +
+                          std::to_string(domain::field(billing, "entries").as_int64()) + ":" +
                           std::to_string(declined_ms);
   payments_.charge(account, amount, key, [this, account, amount](domain::PaymentResult paid) {
     json::object args{
@@ -147,10 +147,11 @@ bool BillingDispatch::run(const domain::Effect& effect) {
 }
 
 void BillingDispatch::extend_call(const json::object& data) {
-  const std::string call(data.at("callId").as_string());
-  const std::string account(data.at("accountId").as_string());
-  const std::string mode(data.at("mode").as_string());
-  const domain::RateCard& card = domain::rate_card_at(data.at("startedAtMs").as_int64());
+  const std::string call(domain::field(data, "callId").as_string());
+  const std::string account(domain::field(data, "accountId").as_string());
+  const std::string mode(domain::field(data, "mode").as_string());
+  const domain::RateCard& card =
+      domain::rate_card_at(domain::field(data, "startedAtMs").as_int64());
   // At least one more second, so that every extension lengthens the call.
   const std::int64_t per_minute = domain::voice_per_minute_micros(card, mode);
   const std::int64_t one_second = (per_minute + 59) / 60;

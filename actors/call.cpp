@@ -13,16 +13,6 @@ namespace ap::domain {
 
 namespace {
 
-std::string text_of(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::int64_t int_of(const json::object& o, const char* key, std::int64_t fallback) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_int64() ? v->as_int64() : fallback;
-}
-
 DomainError not_live(const CallState& state) {
   return make_error(ErrorKind::kConflict, "CALL_NOT_LIVE",
                     "Call " + state.id + " is not live (status " + state.status + ")");
@@ -50,10 +40,10 @@ Event voice_message(const CallState& state, const std::string& message_id, const
                {{"messageId", message_id},
                 {"conversationId", conversation},
                 {"accountId", state.account_id},
-                {"numberId", s.at("numberId")},
+                {"numberId", field(s, "numberId")},
                 {"phoneNumber", ours},
                 {"participant", other},
-                {"agentId", s.at("agentId")},
+                {"agentId", field(s, "agentId")},
                 {"callId", state.id},
                 {"from", from_caller ? other : ours},
                 {"to", from_caller ? ours : other},
@@ -80,24 +70,24 @@ std::string call_ended_body(const CallState& state, const json::object& ended) {
   const std::string ours = text_of(s, "phoneNumber");
   const std::string other = text_of(s, "participant");
   json::object data{{"callId", state.id},
-                    {"numberId", s.at("numberId")},
+                    {"numberId", field(s, "numberId")},
                     {"from", inbound ? other : ours},
                     {"to", inbound ? ours : other},
-                    {"contact", s.contains("contact") ? s.at("contact") : json::value(nullptr)},
-                    {"direction", s.at("direction")},
-                    {"status", ended.at("status")},
-                    {"startedAt", iso8601(s.at("startedAtMs").as_int64())},
-                    {"endedAt", iso8601(ended.at("endedAtMs").as_int64())},
-                    {"durationSeconds", ended.at("durationSeconds")},
-                    {"disconnectionReason", ended.at("reason")},
+                    {"contact", field_or(s, "contact", nullptr)},
+                    {"direction", field(s, "direction")},
+                    {"status", field(ended, "status")},
+                    {"startedAt", iso8601(field(s, "startedAtMs").as_int64())},
+                    {"endedAt", iso8601(field(ended, "endedAtMs").as_int64())},
+                    {"durationSeconds", field(ended, "durationSeconds")},
+                    {"disconnectionReason", field(ended, "reason")},
                     {"transcript", std::move(transcript)},
                     {"summary", nullptr},
                     {"userSentiment", nullptr},
                     {"callSuccessful", nullptr}};
   return to_json(json::object{{"event", "agent.call_ended"},
                               {"channel", "voice"},
-                              {"timestamp", iso8601(ended.at("endedAtMs").as_int64())},
-                              {"agentId", s.at("agentId")},
+                              {"timestamp", iso8601(field(ended, "endedAtMs").as_int64())},
+                              {"agentId", field(s, "agentId")},
                               {"data", std::move(data)}});
 }
 
@@ -115,12 +105,12 @@ std::vector<Event> end_events(const CallState& state, const std::string& status,
       {"endedAtMs", now_ms},
       {"durationMs", talked_ms},
       {"durationSeconds", (talked_ms + 999) / 1000},
-      {"mode", state.setup.at("mode")},
+      {"mode", field(state.setup, "mode")},
       {"budgetMs", state.budget_ms >= 0 ? json::value(state.budget_ms) : json::value(nullptr)}};
   const std::string delivery_id = delivery_id_for("agent.call_ended", state.id);
-  Event delivery = delivery_event(delivery_id, state.account_id, state.setup.at("webhook"),
-                                  state.setup.at("agentId"), "agent.call_ended", "voice", nullptr,
-                                  nullptr, call_ended_body(state, ended), now_ms);
+  Event delivery = delivery_event(delivery_id, state.account_id, field(state.setup, "webhook"),
+                                  field(state.setup, "agentId"), "agent.call_ended", "voice",
+                                  nullptr, nullptr, call_ended_body(state, ended), now_ms);
   delivery.data["callId"] = state.id;
   return {Event{"call.ended", std::move(ended)}, std::move(delivery)};
 }
@@ -182,22 +172,21 @@ std::variant<json::object, DomainError> started_data(const CallState& state, con
       {"numberId", text_of(a, "numberId")},
       {"phoneNumber", text_of(a, "phoneNumber")},
       {"participant", text_of(a, "participant")},
-      {"agentId", a.contains("agentId") ? a.at("agentId") : json::value(nullptr)},
-      {"contact", a.contains("contact") ? a.at("contact") : json::value(nullptr)},
+      {"agentId", field_or(a, "agentId", nullptr)},
+      {"contact", field_or(a, "contact", nullptr)},
       {"mode", mode},
       {"webhook", webhook != nullptr && webhook->is_object() ? *webhook : json::value(nullptr)},
       {"systemPrompt", filled("systemPrompt")},
       {"greeting", filled("greeting")},
-      {"voice", a.contains("voice") ? a.at("voice") : json::value(nullptr)},
+      {"voice", field_or(a, "voice", nullptr)},
       {"modelTier", text_of(a, "modelTier").empty() ? "balanced" : text_of(a, "modelTier")},
       {"maxSilenceMs", int_of(a, "maxSilenceMs", kDefaultMaxSilenceMs)},
       {"maxDurationMs", int_of(a, "maxDurationMs", kDefaultMaxCallDurationMs)},
       {"ringTimeoutMs", int_of(a, "ringTimeoutMs", kDefaultRingTimeoutMs)},
       {"conversationId", conversation_id_for(text_of(a, "numberId"), text_of(a, "participant"))},
-      {"conversationState",
-       a.contains("conversationState") ? a.at("conversationState") : json::value(nullptr)},
-      {"history", a.contains("history") && a.at("history").is_array() ? a.at("history")
-                                                                      : json::value(json::array())},
+      {"conversationState", field_or(a, "conversationState", nullptr)},
+      {"history", field_or(a, "history", nullptr).is_array() ? field(a, "history")
+                                                             : json::value(json::array())},
       {"status", direction == "inbound" ? "in-progress" : "ringing"},
       {"startedAtMs", context.now_ms},
       {"heldMicros", context.funds_micros ? json::value(*context.funds_micros) : json::value(0)},
@@ -230,10 +219,10 @@ Decision decide_start(const CallState& state, const Command& command, const Cont
     out.effects.push_back(Effect{"carrier.dial",
                                  {{"callId", state.id},
                                   {"accountId", command.account_id},
-                                  {"from", setup.at("phoneNumber")},
-                                  {"to", setup.at("participant")}}});
+                                  {"from", field(setup, "phoneNumber")},
+                                  {"to", field(setup, "participant")}}});
     out.effects.push_back(
-        timer(next, command.account_id, setup.at("ringTimeoutMs").as_int64(), "ring"));
+        timer(next, command.account_id, field(setup, "ringTimeoutMs").as_int64(), "ring"));
     return out;
   }
   if (unfunded) {
@@ -243,7 +232,7 @@ Decision decide_start(const CallState& state, const Command& command, const Cont
     }
     return out;
   }
-  if (text_of(setup, "mode") == "webhook" && setup.at("webhook").is_null()) {
+  if (text_of(setup, "mode") == "webhook" && field(setup, "webhook").is_null()) {
     // Answered, then ended: nobody can say anything for the agent.
     for (Event& e : end_events(next, "failed", reason::kWebhookUnavailable, context.now_ms)) {
       out.events.push_back(std::move(e));
@@ -325,9 +314,9 @@ Decision decide_say(const CallState& state, const Command& command, const Contex
         {{"callId", state.id},
          {"accountId", state.account_id},
          {"turn", turn},
-         {"entity", s.at("webhook").at("entity")},
-         {"webhookId", s.at("webhook").at("webhookId")},
-         {"agentId", s.at("agentId")},
+         {"entity", field(field(s, "webhook"), "entity")},
+         {"webhookId", field(field(s, "webhook"), "webhookId")},
+         {"agentId", field(s, "agentId")},
          {"deliveryId", delivery_id_for("agent.message", state.id + "#" + std::to_string(turn))},
          {"body", voice_turn_body(state, utterance, confidence, context.now_ms)}}});
   } else {
@@ -337,15 +326,14 @@ Decision decide_say(const CallState& state, const Command& command, const Contex
         transcript.push_back(json::object{{"role", line.role}, {"content", line.text}});
       }
     }
-    out.effects.push_back(Effect{
-        "voice.hosted",
-        {{"callId", state.id},
-         {"accountId", state.account_id},
-         {"turn", turn},
-         {"systemPrompt", s.at("systemPrompt")},
-         {"modelTier", s.contains("modelTier") ? s.at("modelTier") : json::value("balanced")},
-         {"utterance", *text},
-         {"transcript", std::move(transcript)}}});
+    out.effects.push_back(Effect{"voice.hosted",
+                                 {{"callId", state.id},
+                                  {"accountId", state.account_id},
+                                  {"turn", turn},
+                                  {"systemPrompt", field(s, "systemPrompt")},
+                                  {"modelTier", field_or(s, "modelTier", "balanced")},
+                                  {"utterance", *text},
+                                  {"transcript", std::move(transcript)}}});
   }
   out.effects.push_back(
       timer(state, state.account_id, int_of(s, "maxSilenceMs", kDefaultMaxSilenceMs), "silence"));
@@ -404,21 +392,20 @@ Decision decide_answer(const CallState& state, const Command& command, const Con
     }
   }
   Outcome out;
-  out.events.push_back(
-      Event{"call.turn_answered",
-            {{"callId", state.id},
-             {"accountId", state.account_id},
-             {"turn", turn},
-             {"lines", std::move(lines)},
-             {"digits", a.contains("digits") ? a.at("digits") : json::value(nullptr)},
-             {"error", a.contains("error") ? a.at("error") : json::value(nullptr)},
-             {"interrupted", interrupted},
-             {"statusAfter", ends != nullptr ? "completed" : "in-progress"},
-             {"atMs", context.now_ms}}});
+  out.events.push_back(Event{"call.turn_answered",
+                             {{"callId", state.id},
+                              {"accountId", state.account_id},
+                              {"turn", turn},
+                              {"lines", std::move(lines)},
+                              {"digits", field_or(a, "digits", nullptr)},
+                              {"error", field_or(a, "error", nullptr)},
+                              {"interrupted", interrupted},
+                              {"statusAfter", ends != nullptr ? "completed" : "in-progress"},
+                              {"atMs", context.now_ms}}});
   if (!interrupted) {
-    for (const json::value& line : out.events.front().data.at("lines").as_array()) {
-      out.events.push_back(voice_message(state, std::string(line.at("messageId").as_string()),
-                                         std::string(line.at("text").as_string()), false,
+    for (const json::value& line : field(out.events.front().data, "lines").as_array()) {
+      out.events.push_back(voice_message(state, std::string(field(line, "messageId").as_string()),
+                                         std::string(field(line, "text").as_string()), false,
                                          context.now_ms));
     }
   }
@@ -450,8 +437,8 @@ Decision decide_speak(const CallState& state, const Command& command, const Cont
   if (lines.empty()) return std::vector<Event>{};
   Outcome out;
   for (const json::value& line : lines) {
-    out.events.push_back(voice_message(state, std::string(line.at("messageId").as_string()),
-                                       std::string(line.at("text").as_string()), false,
+    out.events.push_back(voice_message(state, std::string(field(line, "messageId").as_string()),
+                                       std::string(field(line, "text").as_string()), false,
                                        context.now_ms));
   }
   out.events.insert(out.events.begin(), Event{"call.turn_progress",
@@ -472,7 +459,7 @@ Decision decide_timeout(const CallState& state, const Command& command, const Co
   const std::int64_t now = context.now_ms;
   if (kind == "ring") {
     if (state.status != "ringing") return std::vector<Event>{};
-    if (now - s.at("startedAtMs").as_int64() < s.at("ringTimeoutMs").as_int64()) {
+    if (now - field(s, "startedAtMs").as_int64() < field(s, "ringTimeoutMs").as_int64()) {
       return std::vector<Event>{};
     }
     return end_events(state, "no-answer", reason::kNoAnswer, now);
@@ -504,8 +491,8 @@ Decision decide_timeout(const CallState& state, const Command& command, const Co
     out.effects.push_back(Effect{"billing.extend",
                                  {{"callId", state.id},
                                   {"accountId", state.account_id},
-                                  {"mode", s.at("mode")},
-                                  {"startedAtMs", s.at("startedAtMs")},
+                                  {"mode", field(s, "mode")},
+                                  {"startedAtMs", field(s, "startedAtMs")},
                                   {"heldMicros", state.held_micros},
                                   {"budgetMs", state.budget_ms}}});
     return out;
@@ -523,7 +510,7 @@ Decision decide_extend_budget(const CallState& state, const Command& command,
     return end_events(state, "completed", reason::kInsufficientBalance, context.now_ms);
   }
   const std::int64_t held = state.held_micros + granted;
-  const RateCard& card = rate_card_at(state.setup.at("startedAtMs").as_int64());
+  const RateCard& card = rate_card_at(field(state.setup, "startedAtMs").as_int64());
   const std::int64_t budget_ms =
       voice_seconds_affordable(card, text_of(state.setup, "mode"), held) * 1000;
   Outcome out;
@@ -632,7 +619,7 @@ void evolve_call(CallState& state, const std::string& type, const json::object& 
     for (const json::value& line : field(data, "lines").as_array()) {
       const json::object& l = line.as_object();
       state.lines.push_back(CallLine{turn, text_of(l, "messageId"), "agent", text_of(l, "text"),
-                                     l.at("interim").as_bool(), interrupted, at});
+                                     field(l, "interim").as_bool(), interrupted, at});
     }
   } else if (type == "call.turn_progress") {
     const int turn = static_cast<int>(field(data, "turn").as_int64());
@@ -686,9 +673,9 @@ void restore_call(CallState& state, const json::object& o) {
   for (const json::value& line : field(o, "lines").as_array()) {
     const json::array& l = line.as_array();
     state.lines.push_back(
-        CallLine{static_cast<int>(l.at(0).as_int64()), std::string(l.at(6).as_string()),
-                 std::string(l.at(1).as_string()), std::string(l.at(2).as_string()),
-                 l.at(3).as_bool(), l.at(4).as_bool(), l.at(5).as_int64()});
+        CallLine{static_cast<int>(element(l, 0).as_int64()), std::string(element(l, 6).as_string()),
+                 std::string(element(l, 1).as_string()), std::string(element(l, 2).as_string()),
+                 element(l, 3).as_bool(), element(l, 4).as_bool(), element(l, 5).as_int64()});
   }
 }
 
@@ -702,8 +689,9 @@ std::string voice_turn_body(const CallState& state, const CallLine& utterance, d
   // before this call (from call.started), then this call's lines, newest
   // last, at most contextLimit in all.
   const std::int64_t limit = std::clamp<std::int64_t>(
-      s.at("webhook").is_object() ? int_of(s.at("webhook").as_object(), "contextLimit", 10) : 10, 0,
-      kMaxContextLimit);
+      field(s, "webhook").is_object() ? int_of(field(s, "webhook").as_object(), "contextLimit", 10)
+                                      : 10,
+      0, kMaxContextLimit);
   json::array all;
   if (const json::value* before = s.if_contains("history");
       before != nullptr && before->is_array()) {
@@ -726,22 +714,20 @@ std::string voice_turn_body(const CallState& state, const CallLine& utterance, d
   const std::size_t first = all.size() - std::min<std::size_t>(all.size(), limit);
   json::array history(all.begin() + static_cast<std::ptrdiff_t>(first), all.end());
   json::object data{{"callId", state.id},
-                    {"numberId", s.at("numberId")},
+                    {"numberId", field(s, "numberId")},
                     {"from", inbound ? other : ours},
                     {"to", inbound ? ours : other},
                     {"status", "in-progress"},
                     {"transcript", utterance.text},
                     {"confidence", confidence},
-                    {"direction", s.at("direction")}};
-  return to_json(
-      json::object{{"event", "agent.message"},
-                   {"channel", "voice"},
-                   {"timestamp", iso8601(now_ms)},
-                   {"agentId", s.at("agentId")},
-                   {"data", std::move(data)},
-                   {"conversationState", s.contains("conversationState") ? s.at("conversationState")
-                                                                         : json::value(nullptr)},
-                   {"recentHistory", std::move(history)}});
+                    {"direction", field(s, "direction")}};
+  return to_json(json::object{{"event", "agent.message"},
+                              {"channel", "voice"},
+                              {"timestamp", iso8601(now_ms)},
+                              {"agentId", field(s, "agentId")},
+                              {"data", std::move(data)},
+                              {"conversationState", field_or(s, "conversationState", nullptr)},
+                              {"recentHistory", std::move(history)}});
 }
 
 namespace {

@@ -106,7 +106,7 @@ struct CallDispatch::Impl {
   void webhook_turn(const json::object& e) {
     const std::string account = text(e, "accountId");
     const std::string call_id = text(e, "callId");
-    const int turn = static_cast<int>(e.at("turn").as_int64());
+    const int turn = static_cast<int>(domain::field(e, "turn").as_int64());
     std::optional<std::string> config = view.webhook(account, text(e, "entity"));
     if (!config) return silent(account, call_id, turn, "The webhook was removed during the call");
     const json::object webhook = json::parse(*config).as_object();
@@ -117,12 +117,12 @@ struct CallDispatch::Impl {
     }
     const std::int64_t sent_ms = clock.now_ms();
     request.body = text(e, "body");
-    request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
+    request.timeout_ms = domain::field(webhook, "timeout").as_int64() * 1000;
     request.headers = signed_headers(sent_ms, text(e, "deliveryId"), "agent.message",
                                      text(webhook, "secret"), request.body);
-    json::object record{{"entity", e.at("entity")},
-                        {"webhookId", e.at("webhookId")},
-                        {"agentId", e.at("agentId")},
+    json::object record{{"entity", domain::field(e, "entity")},
+                        {"webhookId", domain::field(e, "webhookId")},
+                        {"agentId", domain::field(e, "agentId")},
                         {"messageId", nullptr},
                         {"body", request.body},
                         {"createdAtMs", sent_ms},
@@ -149,7 +149,7 @@ struct CallDispatch::Impl {
             json::array lines;
             bool hangup = false;
             json::value action = nullptr, digits = nullptr;
-            json::value why = report.at("error");
+            json::value why = domain::field(report, "error");
             if (why.is_null()) {
               std::string refusal = domain::parse_turn_answer(result.content_type, result.body,
                                                               &lines, &hangup, &action, &digits);
@@ -174,8 +174,8 @@ struct CallDispatch::Impl {
   void hosted_turn(const json::object& e) {
     const std::string account = text(e, "accountId");
     const std::string call_id = text(e, "callId");
-    const int turn = static_cast<int>(e.at("turn").as_int64());
-    domain::LlmRequest request{text(e, "systemPrompt"), e.at("transcript").as_array(),
+    const int turn = static_cast<int>(domain::field(e, "turn").as_int64());
+    domain::LlmRequest request{text(e, "systemPrompt"), domain::field(e, "transcript").as_array(),
                                text(e, "utterance"), text(e, "modelTier")};
     auto early = [this, account, call_id, turn](std::string sentence) {
       runtime.send(EntityKind::kCall, call_id,
@@ -217,13 +217,13 @@ struct CallDispatch::Impl {
     if (w.turn == kAnswer) return status && *status != "ringing";
     if (w.turn == kEnd) return false;
     std::optional<json::object> row = view.call_turn(call_id, w.turn);
-    return row && row->at("answered").as_bool();
+    return row && domain::field(*row, "answered").as_bool();
   }
 
   void fire(const std::string& call_id, Waiter& w) {
     if (w.turn < 0) return w.end_done();  // kEnd or kAnswer.
     std::optional<json::object> row = view.call_turn(call_id, w.turn);
-    if (row && !row->at("answered").as_bool()) row.reset();
+    if (row && !domain::field(*row, "answered").as_bool()) row.reset();
     w.turn_done(std::move(row));
   }
 
@@ -288,8 +288,9 @@ void CallDispatch::on_event(const std::string& type, const std::string& payload)
   const json::object data = json::parse(payload).as_object();
   const std::string call_id = text(data, "callId");
   const bool ended = type == "call.ended";
-  const int turn =
-      type == "call.turn_answered" ? static_cast<int>(data.at("turn").as_int64()) : Impl::kAnswer;
+  const int turn = type == "call.turn_answered"
+                       ? static_cast<int>(domain::field(data, "turn").as_int64())
+                       : Impl::kAnswer;
   std::vector<Impl::Waiter> due;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);

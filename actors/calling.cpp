@@ -13,17 +13,13 @@ namespace json = boost::json;
 using domain::DomainError;
 using domain::ErrorKind;
 using domain::FieldError;
+using domain::text_of;
 
 namespace {
 
 constexpr std::size_t kMaxPromptChars = 20'000;
 constexpr std::size_t kMaxGreetingChars = 4'000;
 constexpr std::size_t kMaxVariables = 100;
-
-std::string text_of(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 // Puts the conversation's metadata and its newest messages (as many as the
 // webhook's contextLimit) into args, so that voice turns see what was said
@@ -33,10 +29,10 @@ void add_conversation_context(const projections::CoreView& view, const SenderNum
   const std::string conversation = domain::conversation_id_for(number.number_id, participant);
   std::optional<std::string> summary = view.conversation(number.account, conversation);
   if (!summary) return;
-  args["conversationState"] = json::parse(*summary).at("metadata");
-  const json::value& webhook = args.at("webhook");
+  args["conversationState"] = domain::field(json::parse(*summary), "metadata");
+  const json::value& webhook = domain::field(args, "webhook");
   const std::int64_t limit =
-      webhook.is_object() ? webhook.at("contextLimit").to_number<std::int64_t>() : 0;
+      webhook.is_object() ? domain::field(webhook, "contextLimit").to_number<std::int64_t>() : 0;
   if (limit <= 0) return;
   const projections::Page page =
       view.messages("m/" + conversation + "/", 0, 0, static_cast<std::uint64_t>(limit));
@@ -44,11 +40,11 @@ void add_conversation_context(const projections::CoreView& view, const SenderNum
   // The page is newest first; history is oldest first.
   for (auto it = page.items.rbegin(); it != page.items.rend(); ++it) {
     const json::object message = json::parse(*it).as_object();
-    history.push_back(json::object{{"messageId", message.at("id")},
-                                   {"content", message.at("body")},
-                                   {"direction", message.at("direction")},
-                                   {"channel", message.at("channel")},
-                                   {"at", message.at("receivedAt")}});
+    history.push_back(json::object{{"messageId", domain::field(message, "id")},
+                                   {"content", domain::field(message, "body")},
+                                   {"direction", domain::field(message, "direction")},
+                                   {"channel", domain::field(message, "channel")},
+                                   {"at", domain::field(message, "receivedAt")}});
   }
   args["history"] = std::move(history);
 }
@@ -197,18 +193,18 @@ std::variant<CallStart, DomainError> outbound_call(const projections::CoreView& 
   json::object& args = start.command.args;
   // The call's own greeting and voice win over the agent's; a system prompt
   // makes this one call hosted.
-  if (extra.contains("initialGreeting")) args["greeting"] = extra.at("initialGreeting");
-  if (extra.contains("voice")) args["voice"] = extra.at("voice");
+  if (extra.contains("initialGreeting")) args["greeting"] = domain::field(extra, "initialGreeting");
+  if (extra.contains("voice")) args["voice"] = domain::field(extra, "voice");
   if (const json::value* tier = body.if_contains("modelTier");
       tier != nullptr && tier->is_string()) {
     args["modelTier"] = *tier;
   }
   if (extra.contains("systemPrompt")) {
-    args["systemPrompt"] = extra.at("systemPrompt");
+    args["systemPrompt"] = domain::field(extra, "systemPrompt");
     args["mode"] = "hosted";
   }
   args["variables"] = std::move(variables);
-  if (args.at("mode") == "webhook" && args.at("webhook").is_null()) {
+  if (domain::field(args, "mode") == "webhook" && domain::field(args, "webhook").is_null()) {
     return domain::make_error(ErrorKind::kBadRequest, "WEBHOOK_NOT_CONFIGURED",
                               "Agent " + agent +
                                   " is in webhook mode but neither it nor the project has a "

@@ -10,7 +10,7 @@ CarrierDispatch::CarrierDispatch(Runtime& runtime, domain::CarrierPort& carrier)
     : runtime_(runtime), carrier_(carrier) {}
 
 void CarrierDispatch::submit(const json::object& queued) {
-  auto text = [&](const char* key) { return std::string(queued.at(key).as_string()); };
+  auto text = [&](const char* key) { return std::string(domain::field(queued, key).as_string()); };
   domain::OutboundSms sms;
   sms.message_id = text("messageId");
   sms.conversation_id = text("conversationId");
@@ -18,10 +18,10 @@ void CarrierDispatch::submit(const json::object& queued) {
   sms.from = text("from");
   sms.to = text("to");
   sms.body = text("body");
-  for (const json::value& url : queued.at("mediaUrls").as_array()) {
+  for (const json::value& url : domain::field(queued, "mediaUrls").as_array()) {
     sms.media_urls.emplace_back(url.as_string());
   }
-  sms.segments = queued.at("segments").to_number<std::int64_t>();
+  sms.segments = domain::field(queued, "segments").to_number<std::int64_t>();
   carrier_.send_sms(sms, [this](const domain::CarrierReport& report) { on_report(report); });
 }
 

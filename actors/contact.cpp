@@ -110,7 +110,7 @@ Decision decide_contacts(const ContactBookState& state, const Command& command,
     std::vector<FieldError> errors;
     json::object fields = contact_fields(command.args, true, errors);
     if (!errors.empty()) return validation_error(std::move(errors));
-    const std::string phone(fields.at("phoneNumber").as_string());
+    const std::string phone(field(fields, "phoneNumber").as_string());
     if (auto held = state.by_phone.find(phone); held != state.by_phone.end()) {
       return phone_taken(phone, held->second);
     }
@@ -125,7 +125,7 @@ Decision decide_contacts(const ContactBookState& state, const Command& command,
                                     {{"contactId", context.ids->new_id("contact_")},
                                      {"accountId", state.id},
                                      {"phoneNumber", phone},
-                                     {"name", fields.at("name")},
+                                     {"name", field(fields, "name")},
                                      {"email", email != nullptr ? *email : json::value(nullptr)},
                                      {"notes", notes != nullptr ? *notes : json::value(nullptr)},
                                      {"atMs", context.now_ms}}}};
@@ -163,7 +163,7 @@ Decision decide_contacts(const ContactBookState& state, const Command& command,
   // Only fields whose value actually changes are recorded.
   json::object changes;
   for (const auto& [key, value] : fields) {
-    if (current.at(key) != value) changes[key] = value;
+    if (field(current, key) != value) changes[key] = value;
   }
   if (changes.empty()) return std::vector<Event>{};
   return std::vector<Event>{Event{"contact.updated",
@@ -188,7 +188,9 @@ void evolve_contacts(ContactBookState& state, const std::string& type, const jso
     state.by_phone[contact.phone_number] = contact_id;
     state.contacts[contact_id] = std::move(contact);
   } else if (type == "contact.updated") {
-    Contact& contact = state.contacts.at(contact_id);
+    auto found = state.contacts.find(contact_id);
+    AP_ASSERT(found != state.contacts.end(), "an updated contact existed");
+    Contact& contact = found->second;
     const json::object& changes = field(data, "changes").as_object();
     if (const json::value* phone = changes.if_contains("phoneNumber")) {
       state.by_phone.erase(contact.phone_number);
@@ -225,13 +227,13 @@ void restore_contacts(ContactBookState& state, const json::object& snapshot) {
   for (const json::value& row : field(snapshot, "contacts").as_array()) {
     const json::array& r = row.as_array();
     Contact contact;
-    contact.phone_number = std::string(r.at(1).as_string());
-    contact.name = std::string(r.at(2).as_string());
-    contact.email = r.at(3);
-    contact.notes = r.at(4);
-    contact.created_at_ms = r.at(5).as_int64();
-    contact.updated_at_ms = r.at(6).as_int64();
-    const std::string id(r.at(0).as_string());
+    contact.phone_number = std::string(element(r, 1).as_string());
+    contact.name = std::string(element(r, 2).as_string());
+    contact.email = element(r, 3);
+    contact.notes = element(r, 4);
+    contact.created_at_ms = element(r, 5).as_int64();
+    contact.updated_at_ms = element(r, 6).as_int64();
+    const std::string id(element(r, 0).as_string());
     state.by_phone[contact.phone_number] = id;
     state.contacts[id] = std::move(contact);
   }

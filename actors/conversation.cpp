@@ -66,14 +66,14 @@ Event inbound_delivery(const ConversationState& state, const Command& command,
                        const json::object& message, const Context& context) {
   const json::value* webhook = command.args.if_contains("webhook");
   const json::value target = webhook != nullptr ? *webhook : json::value(nullptr);
-  const std::string message_id(message.at("messageId").as_string());
+  const std::string message_id(field(message, "messageId").as_string());
   std::string body;
   if (!target.is_null()) {
-    const auto limit = static_cast<std::size_t>(target.at("contextLimit").as_int64());
+    const auto limit = static_cast<std::size_t>(field(target, "contextLimit").as_int64());
     std::vector<HistoryItem> history;
-    const HistoryItem current{message_id, std::string(message.at("body").as_string()), "inbound",
-                              std::string(message.at("channel").as_string()),
-                              iso8601(message.at("atMs").as_int64())};
+    const HistoryItem current{message_id, std::string(field(message, "body").as_string()),
+                              "inbound", std::string(field(message, "channel").as_string()),
+                              iso8601(field(message, "atMs").as_int64())};
     const std::size_t older = limit == 0 ? 0 : std::min(limit - 1, state.recent.size());
     history.assign(state.recent.end() - static_cast<std::ptrdiff_t>(older), state.recent.end());
     if (limit > 0) history.push_back(current);
@@ -82,9 +82,9 @@ Event inbound_delivery(const ConversationState& state, const Command& command,
                               state.metadata, history, iso8601(context.now_ms));
   }
   return delivery_event(delivery_id_for("agent.message", message_id), command.account_id, target,
-                        message.at("agentId"), "agent.message", message.at("channel"),
-                        message.at("messageId"), message.at("conversationId"), std::move(body),
-                        context.now_ms);
+                        field(message, "agentId"), "agent.message", field(message, "channel"),
+                        field(message, "messageId"), field(message, "conversationId"),
+                        std::move(body), context.now_ms);
 }
 
 }  // namespace
@@ -96,7 +96,7 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
   }
   if (command.type == "conversation.update") {
     if (!state.exists) return not_found("Conversation not found");
-    const json::value& metadata = command.args.at("metadata");
+    const json::value& metadata = field(command.args, "metadata");
     if (!metadata.is_null() && !metadata.is_object()) {
       return validation_error({{"metadata", "Input should be a valid dictionary", "dict_type"}});
     }
@@ -128,32 +128,32 @@ Decision decide_conversation(const ConversationState& state, const Command& comm
     events.push_back(Event{"conversation.started",
                            {{"conversationId", state.id},
                             {"accountId", command.account_id},
-                            {"numberId", a.at("numberId")},
-                            {"phoneNumber", a.at("phoneNumber")},
-                            {"participant", a.at("participant")},
-                            {"agentId", a.at("agentId")},
+                            {"numberId", field(a, "numberId")},
+                            {"phoneNumber", field(a, "phoneNumber")},
+                            {"participant", field(a, "participant")},
+                            {"agentId", field(a, "agentId")},
                             {"createdAtMs", context.now_ms}}});
   }
   // Message times strictly increase within a conversation (a message in the
   // same millisecond as the previous one is stamped a millisecond later), so
   // that the `before`/`after` time cursors never skip a message.
   const std::int64_t at_ms = std::max(context.now_ms, state.last_message_at_ms + 1);
-  const json::value& ours = a.at("phoneNumber");
-  const json::value& theirs = a.at("participant");
-  const json::array& media = a.at("mediaUrls").as_array();
+  const json::value& ours = field(a, "phoneNumber");
+  const json::value& theirs = field(a, "participant");
+  const json::array& media = field(a, "mediaUrls").as_array();
   events.push_back(Event{outbound ? "message.queued" : "message.received",
                          {{"messageId", context.ids->new_id("msg_")},
                           {"conversationId", state.id},
                           {"accountId", command.account_id},
-                          {"numberId", a.at("numberId")},
-                          {"agentId", state.exists ? state.agent_id : a.at("agentId")},
+                          {"numberId", field(a, "numberId")},
+                          {"agentId", state.exists ? state.agent_id : field(a, "agentId")},
                           {"direction", outbound ? "outbound" : "inbound"},
                           {"from", outbound ? ours : theirs},
                           {"to", outbound ? theirs : ours},
-                          {"body", a.at("body")},
+                          {"body", field(a, "body")},
                           {"mediaUrls", media},
                           {"channel", media.empty() ? "sms" : "mms"},
-                          {"segments", a.at("segments")},
+                          {"segments", field(a, "segments")},
                           {"status", outbound ? "queued" : "received"},
                           {"atMs", at_ms}}});
   if (!outbound) {
@@ -173,11 +173,11 @@ namespace {
 // message.voice of a call that starts one.
 void start(ConversationState& state, const json::object& data, std::int64_t created_ms) {
   state.exists = true;
-  state.account_id = std::string(data.at("accountId").as_string());
-  state.number_id = std::string(data.at("numberId").as_string());
-  state.phone_number = std::string(data.at("phoneNumber").as_string());
-  state.participant = std::string(data.at("participant").as_string());
-  state.agent_id = data.at("agentId");
+  state.account_id = std::string(field(data, "accountId").as_string());
+  state.number_id = std::string(field(data, "numberId").as_string());
+  state.phone_number = std::string(field(data, "phoneNumber").as_string());
+  state.participant = std::string(field(data, "participant").as_string());
+  state.agent_id = field(data, "agentId");
   state.created_at_ms = created_ms;
 }
 

@@ -50,14 +50,56 @@ std::string phone_stream(std::string_view e164) {
   return "phone-" + std::string(e164);
 }
 
-const json::value& field(const json::object& o, std::string_view key) {
+namespace {
+
+[[noreturn]] void missing(const std::string& expected, const std::source_location& where) {
+  invariant_failed(expected.c_str(), where.file_name(), static_cast<int>(where.line()));
+}
+
+}  // namespace
+
+const json::value& field(const json::object& o, std::string_view key, std::source_location where) {
   const json::value* value = o.if_contains(key);
-  if (value == nullptr) {
-    const std::string expected =
-        "a stored event or snapshot has its \"" + std::string(key) + "\" field";
-    invariant_failed(expected.c_str(), __FILE__, __LINE__);
-  }
+  if (value == nullptr) missing("the object has its \"" + std::string(key) + "\" field", where);
   return *value;
+}
+
+json::value& field(json::object& o, std::string_view key, std::source_location where) {
+  return const_cast<json::value&>(field(static_cast<const json::object&>(o), key, where));
+}
+
+const json::value& field(const json::value& v, std::string_view key, std::source_location where) {
+  if (!v.is_object()) {
+    missing("an object that has its \"" + std::string(key) + "\" field", where);
+  }
+  return field(v.get_object(), key, where);
+}
+
+json::value field_or(const json::object& o, std::string_view key, json::value fallback) {
+  const json::value* value = o.if_contains(key);
+  return value != nullptr ? *value : fallback;
+}
+
+std::string text_of(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+std::int64_t int_of(const json::object& o, std::string_view key, std::int64_t fallback) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_int64() ? v->get_int64() : fallback;
+}
+
+bool bool_of(const json::object& o, std::string_view key, bool fallback) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_bool() ? v->get_bool() : fallback;
+}
+
+const json::value& element(const json::value& v, std::size_t index, std::source_location where) {
+  if (!v.is_array() || index >= v.get_array().size()) {
+    missing("an array with an element " + std::to_string(index), where);
+  }
+  return v.get_array()[index];
 }
 
 std::string iso8601(std::int64_t ms) {

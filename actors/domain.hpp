@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <source_location>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -122,10 +123,30 @@ std::string phone_stream(std::string_view e164);
 std::string iso8601(std::int64_t ms);
 
 // The field `key` of `o`, which the code relies on being there: an event's
-// payload as its type defines it, or a snapshot the code itself wrote. Its
-// absence is a broken invariant (InvariantViolation, actors/invariant.hpp)
-// that names the field, where json::object::at() would only say "out of range".
-const json::value& field(const json::object& o, std::string_view key);
+// payload as its type defines it, a snapshot or read-model row the code itself
+// wrote, or a command body already validated. Its absence is a broken
+// invariant (InvariantViolation, actors/invariant.hpp) that names the field
+// and the caller's line, where json::object::at() would only say "out of range".
+const json::value& field(const json::object& o, std::string_view key,
+                         std::source_location where = std::source_location::current());
+json::value& field(json::object& o, std::string_view key,
+                   std::source_location where = std::source_location::current());
+// As above for a value that the code relies on being an object.
+const json::value& field(const json::value& v, std::string_view key,
+                         std::source_location where = std::source_location::current());
+// The field `key` of `o`, or `fallback` when `o` has none: for fields that
+// are optional by definition (added to an event type later, or left out).
+json::value field_or(const json::object& o, std::string_view key, json::value fallback);
+// Optional fields of a command's arguments or a stored object: the string,
+// integer or boolean field `key` of `o`, or the fallback when it is absent or
+// of another type ("" for text).
+std::string text_of(const json::object& o, std::string_view key);
+std::int64_t int_of(const json::object& o, std::string_view key, std::int64_t fallback);
+bool bool_of(const json::object& o, std::string_view key, bool fallback);
+// The element `index` of the array `v`, which the code relies on being there
+// (a row in a fixed layout the code itself wrote).
+const json::value& element(const json::value& v, std::size_t index,
+                           std::source_location where = std::source_location::current());
 
 // Compact JSON text of `value`. Unlike boost::json::serialize, doubles are
 // written in plain decimal as Python clients do (1.0, 0.8, 66.67), never

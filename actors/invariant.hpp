@@ -11,7 +11,6 @@
 
 #include <stdexcept>
 #include <string>
-#include "actors/invariant.hpp"
 
 namespace ap {
 

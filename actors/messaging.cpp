@@ -28,12 +28,13 @@ std::variant<SenderNumber, DomainError> number_of(const projections::CoreView& v
   const json::object number = json::parse(*raw).as_object();
   AP_ASSERT(number.contains("status") && number.contains("phoneNumber"),
             "a number row has its status and phone number");
-  if (number.at("status") != "active") {
+  if (domain::field(number, "status") != "active") {
     return domain::make_error(ErrorKind::kBadRequest, "NUMBER_RELEASED",
                               "Phone number " + number_id + " has been released");
   }
-  return SenderNumber{account, number_id, std::string(number.at("phoneNumber").as_string()),
-                      number.at("agentId")};
+  return SenderNumber{account, number_id,
+                      std::string(domain::field(number, "phoneNumber").as_string()),
+                      domain::field(number, "agentId")};
 }
 
 }  // namespace
@@ -53,8 +54,8 @@ json::value webhook_route(const projections::CoreView& view, const std::string& 
   if (!webhook) return nullptr;
   const json::object config = json::parse(*webhook).as_object();
   return json::object{{"entity", entity},
-                      {"webhookId", config.at("id")},
-                      {"contextLimit", config.at("contextLimit")}};
+                      {"webhookId", domain::field(config, "id")},
+                      {"contextLimit", domain::field(config, "contextLimit")}};
 }
 
 std::variant<SenderNumber, DomainError> resolve_sender(const projections::CoreView& view,
@@ -72,13 +73,13 @@ std::variant<SenderNumber, DomainError> resolve_sender(const projections::CoreVi
   std::optional<std::string> agent = view.agent(account, agent_id);
   if (!agent) return domain::not_found("Agent not found");
   const json::value parsed = json::parse(*agent);
-  const json::array& numbers = parsed.at("numbers").as_array();
+  const json::array& numbers = domain::field(parsed, "numbers").as_array();
   if (numbers.empty()) {
     return domain::make_error(
         ErrorKind::kBadRequest, "AGENT_HAS_NO_NUMBER",
         "Agent " + agent_id + " has no phone number; attach one or pass number_id");
   }
-  return number_of(view, account, std::string(numbers.front().at("id").as_string()));
+  return number_of(view, account, std::string(domain::field(numbers.front(), "id").as_string()));
 }
 
 std::variant<InboundRoute, DomainError> route_inbound(const projections::CoreView& view,
@@ -96,7 +97,7 @@ std::variant<InboundRoute, DomainError> route_inbound(const projections::CoreVie
   json::value agent = route.number.agent_id;
   const std::string conversation = domain::conversation_id_for(route.number.number_id, from);
   if (std::optional<std::string> summary = view.conversation(account, conversation)) {
-    agent = json::parse(*summary).at("agentId");
+    agent = domain::field(json::parse(*summary), "agentId");
   }
   route.webhook = webhook_route(view, account, agent);
   return route;
@@ -106,7 +107,8 @@ MessageCommand message_command(const SenderNumber& number, const std::string& pa
                                json::object message, bool outbound) {
   MessageCommand out;
   out.conversation_id = domain::conversation_id_for(number.number_id, participant);
-  const std::size_t segments = domain::count_segments(message.at("body").as_string()).segments;
+  const std::size_t segments =
+      domain::count_segments(domain::field(message, "body").as_string()).segments;
   message["numberId"] = number.number_id;
   message["phoneNumber"] = number.phone_number;
   message["participant"] = participant;

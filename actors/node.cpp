@@ -102,7 +102,9 @@ void Node::run(const domain::Effect& effect) {
   if (billing_->run(effect)) return;
   if (effect.type == "mail.send") {
     if (ports_.mail == nullptr) throw std::logic_error("this node has no mail port");
-    const auto text = [&](const char* key) { return std::string(effect.data.at(key).as_string()); };
+    const auto text = [&](const char* key) {
+      return std::string(domain::field(effect.data, key).as_string());
+    };
     return ports_.mail->send({text("to"), text("subject"), text("text"), text("reference")},
                              [reference = text("reference")](const std::string& error) {
                                if (!error.empty()) {
@@ -120,16 +122,17 @@ void Node::run(const domain::Effect& effect) {
 void Node::after(const boost::json::object& timer) {
   // Timers are not durable: what they guard is restored at the next start
   // instead (a live call is reconciled, a number's renewal armed again).
-  const boost::json::object& command = timer.at("command").as_object();
-  const EntityKind kind = timer.at("entity") == "number" ? EntityKind::kNumber : EntityKind::kCall;
-  AP_ASSERT((kind == EntityKind::kNumber || timer.at("entity") == "call"),
+  const boost::json::object& command = domain::field(timer, "command").as_object();
+  const EntityKind kind =
+      domain::field(timer, "entity") == "number" ? EntityKind::kNumber : EntityKind::kCall;
+  AP_ASSERT((kind == EntityKind::kNumber || domain::field(timer, "entity") == "call"),
             "only calls and numbers set timers");
-  domain::Command cmd{std::string(command.at("type").as_string()),
-                      std::string(command.at("accountId").as_string()),
-                      command.at("args").as_object()};
+  domain::Command cmd{std::string(domain::field(command, "type").as_string()),
+                      std::string(domain::field(command, "accountId").as_string()),
+                      domain::field(command, "args").as_object()};
   ports_.timers.after(
-      timer.at("delayMs").as_int64(),
-      [this, kind, id = std::string(timer.at("id").as_string()), cmd = std::move(cmd)] {
+      domain::field(timer, "delayMs").as_int64(),
+      [this, kind, id = std::string(domain::field(timer, "id").as_string()), cmd = std::move(cmd)] {
         runtime_->send(kind, id, cmd, [](CommandResult) {});
       });
 }

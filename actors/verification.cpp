@@ -12,11 +12,6 @@ namespace ap::domain {
 
 namespace {
 
-std::string text_of(const json::object& o, const char* key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 // Appends `decided` (a decision that must have succeeded) to `out`, each
 // own-stream event moved to `stream` (the first one creating it when `create`).
 void take(Decision decided, const std::string& stream, bool create, std::vector<Event>& out,
@@ -53,8 +48,7 @@ Decision decide_start(const VerificationState& state, const Command& command,
   std::snprintf(code, sizeof code, "%06llu",
                 static_cast<unsigned long long>(context.entropy->uniform(1'000'000)));
   const std::string salt = random_hex(*context.entropy, 16);
-  const std::int64_t ttl_ms =
-      a.contains("ttlMs") && a.at("ttlMs").is_int64() ? a.at("ttlMs").as_int64() : kDefaultOtpTtlMs;
+  const std::int64_t ttl_ms = int_of(a, "ttlMs", kDefaultOtpTtlMs);
   Outcome out;
   out.events.push_back(Event{"verification.started",
                              {{"verificationId", state.id},
@@ -111,8 +105,8 @@ Decision decide_verify(const VerificationState& state, const Command& command,
                       {"account.create",
                        account_id,
                        {{"email", state.email},
-                        {"keyPrefix", a.at("keyPrefix")},
-                        {"keySha256", a.at("keySha256")}}},
+                        {"keyPrefix", field(a, "keyPrefix")},
+                        {"keySha256", field(a, "keySha256")}}},
                       context),
        account_stream(account_id), true, events);
   for (const Event& e : events) {
@@ -155,7 +149,7 @@ Decision decide_verify(const VerificationState& state, const Command& command,
                           {"agentId", agent_id},
                           {"numberId", number_id},
                           {"phoneNumber", phone},
-                          {"source", a.contains("source") ? a.at("source") : json::value(nullptr)},
+                          {"source", field_or(a, "source", nullptr)},
                           {"atMs", context.now_ms}}});
   Outcome out(std::move(events));
   out.effects = std::move(effects);

@@ -197,11 +197,11 @@ Decision decide_webhook(const WebhookState& state, const Command& command, const
   }
   if (!errors.empty()) return validation_error(std::move(errors));
   const json::value webhook_id =
-      state.webhook_id.empty() ? a.at("webhookId") : json::value(state.webhook_id);
+      state.webhook_id.empty() ? field(a, "webhookId") : json::value(state.webhook_id);
   const json::value created_at =
-      state.exists ? state.config.at("createdAt") : json::value(iso8601(context.now_ms));
+      state.exists ? field(state.config, "createdAt") : json::value(iso8601(context.now_ms));
   json::object config{{"id", webhook_id},
-                      {"url", a.at("url")},
+                      {"url", field(a, "url")},
                       {"secret", "whsec_" + random_hex(*context.entropy, 24)},
                       {"status", "active"},
                       {"contextLimit", context_limit},
@@ -210,7 +210,7 @@ Decision decide_webhook(const WebhookState& state, const Command& command, const
   return std::vector<Event>{Event{"webhook.configured",
                                   {{"accountId", command.account_id},
                                    {"entity", state.id},
-                                   {"agentId", a.at("agentId")},
+                                   {"agentId", field(a, "agentId")},
                                    {"webhookId", webhook_id},
                                    {"config", std::move(config)}}}};
 }
@@ -279,8 +279,8 @@ Event delivery_event(const std::string& delivery_id, const std::string& account,
     data["reason"] = "No webhook is configured for this agent or project";
     return Event{"webhook.delivery_skipped", std::move(data), delivery_stream(delivery_id), true};
   }
-  data["entity"] = webhook.at("entity");
-  data["webhookId"] = webhook.at("webhookId");
+  data["entity"] = field(webhook, "entity");
+  data["webhookId"] = field(webhook, "webhookId");
   data["body"] = std::move(body);
   return Event{"webhook.delivery_created", std::move(data), delivery_stream(delivery_id), true};
 }
@@ -325,15 +325,15 @@ Decision record_sent_delivery(const DeliveryState& state, const Command& command
   };
   json::object created{{"deliveryId", id},
                        {"accountId", command.account_id},
-                       {"entity", a.at("entity")},
-                       {"webhookId", a.at("webhookId")},
-                       {"agentId", a.at("agentId")},
+                       {"entity", field(a, "entity")},
+                       {"webhookId", field(a, "webhookId")},
+                       {"agentId", field(a, "agentId")},
                        {"eventType", arg("eventType", "agent.message")},
                        {"channel", arg("channel", "sms")},
-                       {"messageId", a.at("messageId")},
+                       {"messageId", field(a, "messageId")},
                        {"conversationId", nullptr},
-                       {"createdAtMs", a.at("createdAtMs")},
-                       {"body", a.at("body")},
+                       {"createdAtMs", field(a, "createdAtMs")},
+                       {"body", field(a, "body")},
                        {"test", test},
                        {"sent", true}};
   if (const json::value* call = a.if_contains("callId")) created["callId"] = *call;
@@ -341,12 +341,12 @@ Decision record_sent_delivery(const DeliveryState& state, const Command& command
       {"deliveryId", id},
       {"accountId", command.account_id},
       {"attempt", 1},
-      {"httpStatus", a.at("httpStatus")},
-      {"error", a.at("error")},
-      {"responseBody", stored_response_body(a.at("responseBody"))},
-      {"durationMs", a.at("durationMs")},
-      {"atMs", a.at("createdAtMs")},
-      {"status", delivered(a.at("httpStatus"), a.at("error")) ? "delivered" : "failed"},
+      {"httpStatus", field(a, "httpStatus")},
+      {"error", field(a, "error")},
+      {"responseBody", stored_response_body(field(a, "responseBody"))},
+      {"durationMs", field(a, "durationMs")},
+      {"atMs", field(a, "createdAtMs")},
+      {"status", delivered(field(a, "httpStatus"), field(a, "error")) ? "delivered" : "failed"},
       {"nextRetryAtMs", nullptr}};
   return std::vector<Event>{Event{"webhook.delivery_created", std::move(created)},
                             Event{"webhook.delivery_attempted", std::move(attempted)}};
@@ -370,7 +370,7 @@ Decision decide_delivery(const DeliveryState& state, const Command& command,
   if (command.type == "delivery.abandon") {
     data["attempt"] = state.attempts;
     data["httpStatus"] = nullptr;
-    data["error"] = a.at("reason");
+    data["error"] = field(a, "reason");
     data["responseBody"] = nullptr;
     data["durationMs"] = 0;
     data["atMs"] = context.now_ms;
@@ -378,23 +378,23 @@ Decision decide_delivery(const DeliveryState& state, const Command& command,
     data["nextRetryAtMs"] = nullptr;
     return std::vector<Event>{Event{"webhook.delivery_attempted", std::move(data)}};
   }
-  const int attempt = static_cast<int>(a.at("attempt").as_int64());
+  const int attempt = static_cast<int>(field(a, "attempt").as_int64());
   if (attempt != state.attempts + 1) return std::vector<Event>{};  // Stale or repeated.
-  const json::value& http_status = a.at("httpStatus");
-  const bool ok = delivered(http_status, a.at("error"));
+  const json::value& http_status = field(a, "httpStatus");
+  const bool ok = delivered(http_status, field(a, "error"));
   json::value next = nullptr;
   std::string status = ok ? "delivered" : "failed";
   if (!ok && attempt < kMaxDeliveryAttempts) {
-    const json::value& retry_after = a.at("retryAfterMs");
-    next = context.now_ms + retry_delay_ms(state.id, attempt, a.at("retryBaseMs").as_int64(),
+    const json::value& retry_after = field(a, "retryAfterMs");
+    next = context.now_ms + retry_delay_ms(state.id, attempt, field(a, "retryBaseMs").as_int64(),
                                            retry_after.is_int64() ? retry_after.as_int64() : 0);
     status = "pending";
   }
   data["attempt"] = attempt;
   data["httpStatus"] = http_status;
-  data["error"] = a.at("error");
-  data["responseBody"] = stored_response_body(a.at("responseBody"));
-  data["durationMs"] = a.at("durationMs");
+  data["error"] = field(a, "error");
+  data["responseBody"] = stored_response_body(field(a, "responseBody"));
+  data["durationMs"] = field(a, "durationMs");
   data["atMs"] = context.now_ms;
   data["status"] = status;
   data["nextRetryAtMs"] = next;
@@ -431,7 +431,7 @@ void restore_delivery(DeliveryState& state, const json::object& o) {
 std::string agent_message_body(const json::object& message, const json::value& contact,
                                const json::value& state, const std::vector<HistoryItem>& history,
                                const std::string& timestamp) {
-  const json::array& media = message.at("mediaUrls").as_array();
+  const json::array& media = field(message, "mediaUrls").as_array();
   json::array recent;
   for (const HistoryItem& item : history) {
     recent.push_back(json::object{{"messageId", item.message_id},
@@ -440,21 +440,21 @@ std::string agent_message_body(const json::object& message, const json::value& c
                                   {"channel", item.channel},
                                   {"at", item.at}});
   }
-  json::object data{{"messageId", message.at("messageId")},
-                    {"conversationId", message.at("conversationId")},
-                    {"numberId", message.at("numberId")},
-                    {"from", message.at("from")},
-                    {"to", message.at("to")},
+  json::object data{{"messageId", field(message, "messageId")},
+                    {"conversationId", field(message, "conversationId")},
+                    {"numberId", field(message, "numberId")},
+                    {"from", field(message, "from")},
+                    {"to", field(message, "to")},
                     {"contact", contact},
-                    {"message", message.at("body")},
+                    {"message", field(message, "body")},
                     {"mediaUrl", media.empty() ? json::value(nullptr) : media.front()},
                     {"mediaUrls", media},
-                    {"direction", message.at("direction")},
-                    {"receivedAt", iso8601(message.at("atMs").as_int64())}};
+                    {"direction", field(message, "direction")},
+                    {"receivedAt", iso8601(field(message, "atMs").as_int64())}};
   return to_json(json::object{{"event", "agent.message"},
-                              {"channel", message.at("channel")},
+                              {"channel", field(message, "channel")},
                               {"timestamp", timestamp},
-                              {"agentId", message.at("agentId")},
+                              {"agentId", field(message, "agentId")},
                               {"data", std::move(data)},
                               {"conversationState", state},
                               {"recentHistory", std::move(recent)}});

@@ -168,7 +168,8 @@ struct WebhookDispatch::Impl {
         pending.begin(), pending.end(),
         [&](const json::object& a, const json::object& b) { return position(a) < position(b); });
     for (const json::object& p : pending) {
-      if (!schedule(job_of(p, next_attempt(p)), p.at("nextAttemptAtMs").as_int64(), true)) {
+      if (!schedule(job_of(p, next_attempt(p)), domain::field(p, "nextAttemptAtMs").as_int64(),
+                    true)) {
         return;  // Full again: the rest wait for the next round.
       }
     }
@@ -204,7 +205,7 @@ struct WebhookDispatch::Impl {
     WebhookRequest request;
     request.url = url;
     request.body = job.body;
-    request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
+    request.timeout_ms = domain::field(webhook, "timeout").as_int64() * 1000;
     request.headers = signed_headers(clock.now_ms(), job.delivery_id, job.event_type,
                                      text(webhook, "secret"), job.body);
     send(key, job, std::move(request));
@@ -280,7 +281,7 @@ struct WebhookDispatch::Impl {
   }
 
   static int next_attempt(const json::object& pending) {
-    return static_cast<int>(pending.at("attempts").as_int64()) + 1;
+    return static_cast<int>(domain::field(pending, "attempts").as_int64()) + 1;
   }
 };
 
@@ -309,7 +310,7 @@ void WebhookDispatch::on_event(const std::string& type, const std::string& paylo
     }
     std::optional<json::object> pending = impl_->view.pending_delivery(id);
     if (!pending) return;
-    const std::int64_t at_ms = data.at("nextRetryAtMs").as_int64();
+    const std::int64_t at_ms = domain::field(data, "nextRetryAtMs").as_int64();
     impl_->client.defer([impl = impl_.get(),
                          job = Impl::job_of(*pending, Impl::next_attempt(*pending)),
                          at_ms] { impl->schedule(job, at_ms); });
@@ -365,23 +366,26 @@ void WebhookDispatch::send_test(const std::string& account, const std::string& e
   WebhookRequest request;
   request.url = url;
   request.body = domain::agent_message_body(message, nullptr, nullptr, {}, domain::iso8601(at));
-  request.timeout_ms = webhook.at("timeout").as_int64() * 1000;
+  request.timeout_ms = domain::field(webhook, "timeout").as_int64() * 1000;
   request.headers =
       signed_headers(at, delivery_id, "agent.message", text(webhook, "secret"), request.body);
-  json::object record{
-      {"deliveryId", delivery_id}, {"entity", entity},        {"webhookId", webhook.at("id")},
-      {"agentId", agent_id},       {"messageId", message_id}, {"body", request.body},
-      {"createdAtMs", at}};
+  json::object record{{"deliveryId", delivery_id},
+                      {"entity", entity},
+                      {"webhookId", domain::field(webhook, "id")},
+                      {"agentId", agent_id},
+                      {"messageId", message_id},
+                      {"body", request.body},
+                      {"createdAtMs", at}};
   impl_->client.send(std::move(request),
                      [done, record = std::move(record)](WebhookResult result) mutable {
                        for (auto& [key, value] : attempt_report(result))
                          record[key] = std::move(value);
                        // Built before `record` is moved into the call: arguments are
                        // initialised in no fixed order.
-                       json::object outcome{{"success", record.at("error").is_null()},
-                                            {"statusCode", record.at("httpStatus")},
+                       json::object outcome{{"success", domain::field(record, "error").is_null()},
+                                            {"statusCode", domain::field(record, "httpStatus")},
                                             {"responseMs", result.duration_ms},
-                                            {"error", record.at("error")}};
+                                            {"error", domain::field(record, "error")}};
                        done(std::move(outcome), std::move(record));
                      });
 }

@@ -317,7 +317,8 @@ void Api::Impl::idempotent(const Call& call, const std::string& key) {
     // A finished first request's answer is in the view before it was sent
     // (record_idempotent_response), so a retry always finds it here.
     if (std::optional<json::object> used = view.idempotency(idem->key_hash)) {
-      if (used->at("fingerprint").as_string() != idem->fingerprint) return call.reply(reused());
+      if (domain::field(*used, "fingerprint").as_string() != idem->fingerprint)
+        return call.reply(reused());
       const json::value* status = used->if_contains("status");
       if (status == nullptr) {
         return call.reply(error_response(
@@ -328,7 +329,7 @@ void Api::Impl::idempotent(const Call& call, const std::string& key) {
       }
       Response replay;
       replay.status = static_cast<int>(status->as_int64());
-      replay.body = std::string(used->at("body").as_string());
+      replay.body = std::string(domain::field(*used, "body").as_string());
       replay.headers.emplace_back("Idempotent-Replayed", "true");
       return call.reply(std::move(replay));
     }
@@ -417,13 +418,13 @@ void Api::Impl::route_agents(const Call& call) {
                      });
     }
     if (method != "DELETE") return call.method_not_allowed();
-    return command(
-        EntityKind::kAgent, agent_id, {"agent.delete", account, {}}, reply,
-        [agent_id](const CommandResult& result) {
-          return json_response(json::object{{"success", true},
-                                            {"id", agent_id},
-                                            {"name", result.events.front().data.at("name")}});
-        });
+    return command(EntityKind::kAgent, agent_id, {"agent.delete", account, {}}, reply,
+                   [agent_id](const CommandResult& result) {
+                     return json_response(
+                         json::object{{"success", true},
+                                      {"id", agent_id},
+                                      {"name", domain::field(result.events.front().data, "name")}});
+                   });
   }
   if (p.size() >= 4 && p[3] == "webhook") return route_agent_webhook(call, agent_id);
   if (p.size() == 4 && p[3] == "conversations") {
@@ -475,12 +476,12 @@ void Api::Impl::route_agents(const Call& call) {
               std::optional<std::string> raw = view.number(account, number_id);
               if (!raw) return number_or_404(std::nullopt);
               const json::object number = json::parse(*raw).as_object();
-              return json_response(
-                  json::object{{"agentId", agent_id},
-                               {"number", json::object{{"id", number.at("id")},
-                                                       {"phoneNumber", number.at("phoneNumber")},
-                                                       {"status", number.at("status")},
-                                                       {"type", "sms"}}}});
+              return json_response(json::object{
+                  {"agentId", agent_id},
+                  {"number", json::object{{"id", domain::field(number, "id")},
+                                          {"phoneNumber", domain::field(number, "phoneNumber")},
+                                          {"status", domain::field(number, "status")},
+                                          {"type", "sms"}}}});
             });
   });
 }
@@ -517,7 +518,7 @@ void Api::Impl::route_numbers(const Call& call) {
                 std::string number_id;
                 for (const domain::Event& e : result.events) {
                   if (e.type == "number.provisioned") {
-                    number_id = std::string(e.data.at("numberId").as_string());
+                    number_id = std::string(domain::field(e.data, "numberId").as_string());
                   }
                 }
                 return number_or_404(view.number(account, number_id));
@@ -553,11 +554,11 @@ void Api::Impl::route_numbers(const Call& call) {
   if (method != "DELETE") return call.method_not_allowed();
   command(EntityKind::kNumber, number_id, {"number.release", account, {}}, reply,
           [number_id](const CommandResult& result) {
-            return json_response(
-                json::object{{"success", true},
-                             {"id", number_id},
-                             {"phoneNumber", result.events.front().data.at("phoneNumber")},
-                             {"status", "released"}});
+            return json_response(json::object{
+                {"success", true},
+                {"id", number_id},
+                {"phoneNumber", domain::field(result.events.front().data, "phoneNumber")},
+                {"status", "released"}});
           });
 }
 

@@ -25,9 +25,9 @@ std::int64_t cents_of(std::int64_t micros) {
 }
 
 json::object auto_recharge_json(const json::object& config) {
-  return {{"enabled", config.at("enabled")},
-          {"thresholdCents", cents_of(config.at("thresholdMicros").as_int64())},
-          {"amountCents", cents_of(config.at("amountMicros").as_int64())}};
+  return {{"enabled", domain::field(config, "enabled")},
+          {"thresholdCents", cents_of(domain::field(config, "thresholdMicros").as_int64())},
+          {"amountCents", cents_of(domain::field(config, "amountMicros").as_int64())}};
 }
 
 json::object rates_json(const domain::RateCard& card) {
@@ -52,7 +52,7 @@ bool plausible_zone(const std::string& tz) {
 
 json::object Api::Impl::balance(const std::string& account) {
   const json::object billing = view.billing(account);
-  const std::int64_t balance = billing.at("balanceMicros").as_int64();
+  const std::int64_t balance = domain::field(billing, "balanceMicros").as_int64();
   const std::int64_t available = view.available_micros(account);
   return {{"accountId", account},
           {"currency", "USD"},
@@ -61,11 +61,11 @@ json::object Api::Impl::balance(const std::string& account) {
           {"balance", domain::format_dollars(balance)},
           {"availableMicros", available},
           {"heldMicros", balance - available},
-          {"creditedMicros", billing.at("creditedMicros")},
-          {"debitedMicros", billing.at("debitedMicros")},
-          {"entries", billing.at("entries")},
-          {"autoRecharge", auto_recharge_json(billing.at("autoRecharge").as_object())},
-          {"lastDecline", billing.at("lastDecline")},
+          {"creditedMicros", domain::field(billing, "creditedMicros")},
+          {"debitedMicros", domain::field(billing, "debitedMicros")},
+          {"entries", domain::field(billing, "entries")},
+          {"autoRecharge", auto_recharge_json(domain::field(billing, "autoRecharge").as_object())},
+          {"lastDecline", domain::field(billing, "lastDecline")},
           {"rates", rates_json(domain::rate_card_at(clock.now_ms()))}};
 }
 
@@ -273,7 +273,8 @@ void Api::Impl::auto_recharge(const Call& call) {
   const std::string account = call.account;
   const Responder& reply = call.reply;
   auto config = [this, account] {
-    return json_response(auto_recharge_json(view.billing(account).at("autoRecharge").as_object()));
+    return json_response(
+        auto_recharge_json(domain::field(view.billing(account), "autoRecharge").as_object()));
   };
   if (method == "GET") return after_own_writes(account, [reply, config] { reply(config()); });
   if (method != "PUT" && method != "POST") return call.method_not_allowed();

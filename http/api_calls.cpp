@@ -29,8 +29,9 @@ json::object wire_turn(json::object turn) {
 json::array said_of(const std::optional<json::object>& turn) {
   json::array said;
   if (!turn) return said;
-  for (const json::value& line : turn->at("said").as_array()) {
-    said.push_back(json::object{{"text", line.at("text")}, {"interim", line.at("interim")}});
+  for (const json::value& line : domain::field(*turn, "said").as_array()) {
+    said.push_back(json::object{{"text", domain::field(line, "text")},
+                                {"interim", domain::field(line, "interim")}});
   }
   return said;
 }
@@ -41,7 +42,7 @@ Response call_not_found() {
 
 // The caller turn a transcript row belongs to, from its id "<call>_t<turn>".
 int turn_of(const json::object& row) {
-  const std::string id(row.at("id").as_string());
+  const std::string id(domain::field(row, "id").as_string());
   return std::stoi(id.substr(id.rfind("_t") + 2));
 }
 
@@ -69,7 +70,7 @@ struct TranscriptStream : std::enable_shared_from_this<TranscriptStream> {
     for (json::object& turn : api.view.call_turns(call_id)) {
       const int n = turn_of(turn);
       highest = std::max(highest, n);
-      if (!turn.at("answered").as_bool()) {
+      if (!domain::field(turn, "answered").as_bool()) {
         if (waiting_for < 0) waiting_for = n;
         continue;
       }
@@ -307,15 +308,15 @@ void Api::Impl::sim_calls(const Request& request, const std::vector<std::string>
     if (method != "GET") return method_not_allowed();
     json::array lines;
     for (const json::object& turn : view.call_turns(call_id)) {
-      if (!turn.at("transcript").as_string().empty()) {
-        lines.push_back(
-            json::object{{"role", "caller"}, {"text", turn.at("transcript")}, {"interim", false}});
+      if (!domain::field(turn, "transcript").as_string().empty()) {
+        lines.push_back(json::object{
+            {"role", "caller"}, {"text", domain::field(turn, "transcript")}, {"interim", false}});
       }
-      for (const json::value& said : turn.at("said").as_array()) {
+      for (const json::value& said : domain::field(turn, "said").as_array()) {
         lines.push_back(json::object{{"role", "agent"},
-                                     {"text", said.at("text")},
-                                     {"interim", said.at("interim")},
-                                     {"interrupted", turn.at("interrupted")}});
+                                     {"text", domain::field(said, "text")},
+                                     {"interim", domain::field(said, "interim")},
+                                     {"interrupted", domain::field(turn, "interrupted")}});
       }
     }
     return reply(json_response(json::object{{"callId", call_id},
@@ -342,16 +343,17 @@ void Api::Impl::sim_calls(const Request& request, const std::vector<std::string>
       EntityKind::kCall, call_id, {"call.say", *account, std::move(body)},
       [this, call_id, reply](CommandResult result) {
         if (!result.ok) return reply(domain_error_response(result.error));
-        const int turn = static_cast<int>(result.events.front().data.at("turn").as_int64());
+        const int turn =
+            static_cast<int>(domain::field(result.events.front().data, "turn").as_int64());
         view.when_applied(result.last_position, [this, call_id, turn, reply] {
           calls.when_turn_answered(
               call_id, turn, kTurnWaitMs, [this, call_id, reply](std::optional<json::object> row) {
                 const std::string status = view.call_status(call_id).value_or("");
-                reply(json_response(
-                    json::object{{"said", said_of(row)},
-                                 {"interrupted", row ? row->at("interrupted") : json::value(false)},
-                                 {"hangup", status != "in-progress"},
-                                 {"status", status}}));
+                reply(json_response(json::object{
+                    {"said", said_of(row)},
+                    {"interrupted", row ? domain::field(*row, "interrupted") : json::value(false)},
+                    {"hangup", status != "in-progress"},
+                    {"status", status}}));
               });
         });
       });

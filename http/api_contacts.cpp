@@ -69,11 +69,12 @@ void Api::Impl::route_contacts(const Call& call) {
     if (method != "POST") return call.method_not_allowed();
     json::object body;
     if (!call.body_object(&body)) return;
-    return command(EntityKind::kContacts, account, {"contact.create", account, std::move(body)},
-                   reply, [this, account](const CommandResult& result) {
-                     const std::string id(result.events.front().data.at("contactId").as_string());
-                     return contact_or_404(view.contact(account, id), 201);
-                   });
+    return command(
+        EntityKind::kContacts, account, {"contact.create", account, std::move(body)}, reply,
+        [this, account](const CommandResult& result) {
+          const std::string id(domain::field(result.events.front().data, "contactId").as_string());
+          return contact_or_404(view.contact(account, id), 201);
+        });
   }
 
   if (p[2] == "capabilities") {

@@ -149,19 +149,21 @@ void Api::Impl::deliver(const actors::SenderNumber& number, const std::string& p
         AP_ASSERT(message_event != result.events.end(), "a recorded message has its message event");
         const json::object& sent = message_event->data;
         if (!outbound) {
-          return json_response(json::object{{"conversationId", sent.at("conversationId")},
-                                            {"messageId", sent.at("messageId")},
-                                            {"status", sent.at("status")}});
+          return json_response(
+              json::object{{"conversationId", domain::field(sent, "conversationId")},
+                           {"messageId", domain::field(sent, "messageId")},
+                           {"status", domain::field(sent, "status")}});
         }
-        return json_response(json::object{{"id", sent.at("messageId")},
-                                          {"status", sent.at("status")},
-                                          {"channel", sent.at("channel")},
-                                          {"from_number", sent.at("from")},
-                                          {"to_number", sent.at("to")},
-                                          {"conversation_id", sent.at("conversationId")},
-                                          {"media_urls", sent.at("mediaUrls")},
-                                          {"reply_to_message_id", nullptr},
-                                          {"reply_parent_unresolved", nullptr}});
+        return json_response(
+            json::object{{"id", domain::field(sent, "messageId")},
+                         {"status", domain::field(sent, "status")},
+                         {"channel", domain::field(sent, "channel")},
+                         {"from_number", domain::field(sent, "from")},
+                         {"to_number", domain::field(sent, "to")},
+                         {"conversation_id", domain::field(sent, "conversationId")},
+                         {"media_urls", domain::field(sent, "mediaUrls")},
+                         {"reply_to_message_id", nullptr},
+                         {"reply_parent_unresolved", nullptr}});
       });
 }
 

@@ -131,7 +131,7 @@ void Api::Impl::sign_up(const Request& request, const Reply& reply) {
                [id, email, reply](CommandResult result) {
                  if (!result.ok) return reply(domain_error_response(result.error));
                  const std::int64_t expires =
-                     result.events.front().data.at("expiresAtMs").as_int64();
+                     domain::field(result.events.front().data, "expiresAtMs").as_int64();
                  reply(json_response(json::object{
                      {"verification_id", id},
                      {"human_email", email},
@@ -189,8 +189,8 @@ void Api::Impl::verify(const Request& request, const Reply& reply) {
         }
         const domain::Event& last = result.events.back();
         if (last.type == "verification.attempt_failed") {
-          const std::int64_t tries = last.data.at("tries").as_int64();
-          if (last.data.at("locked").as_bool()) {
+          const std::int64_t tries = domain::field(last.data, "tries").as_int64();
+          if (domain::field(last.data, "locked").as_bool()) {
             return reply(error_response(
                 400, "Wrong code, and too many of them: this verification is locked; sign up again",
                 "VERIFICATION_LOCKED", "invalid_request_error"));
@@ -200,13 +200,13 @@ void Api::Impl::verify(const Request& request, const Reply& reply) {
               "INVALID_OTP", "invalid_request_error"));
         }
         const json::object done = last.data;
-        const std::string account(done.at("accountId").as_string());
+        const std::string account(domain::field(done, "accountId").as_string());
         note_write(account, result.last_position);
         view.when_applied(result.last_position, [done, key, reply] {
-          reply(json_response(json::object{{"account_id", done.at("accountId")},
-                                           {"agent_id", done.at("agentId")},
-                                           {"number_id", done.at("numberId")},
-                                           {"phone_number", done.at("phoneNumber")},
+          reply(json_response(json::object{{"account_id", domain::field(done, "accountId")},
+                                           {"agent_id", domain::field(done, "agentId")},
+                                           {"number_id", domain::field(done, "numberId")},
+                                           {"phone_number", domain::field(done, "phoneNumber")},
                                            {"api_key", key}}));
         });
       });

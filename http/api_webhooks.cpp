@@ -70,13 +70,11 @@ static void webhook_config(Api::Impl& api, const Call& call, const std::string& 
       !why.empty()) {
     return reply(validation_response({{"url", why, "url_parsing"}}, "body"));
   }
-  json::object args{
-      {"webhookId", api.ids.new_id("wh_")},
-      {"agentId", agent_id},
-      {"url", *url},
-      {"contextLimit",
-       body.contains("contextLimit") ? body.at("contextLimit") : json::value(nullptr)},
-      {"timeout", body.contains("timeout") ? body.at("timeout") : json::value(nullptr)}};
+  json::object args{{"webhookId", api.ids.new_id("wh_")},
+                    {"agentId", agent_id},
+                    {"url", *url},
+                    {"contextLimit", domain::field_or(body, "contextLimit", nullptr)},
+                    {"timeout", domain::field_or(body, "timeout", nullptr)}};
   api.command(EntityKind::kWebhook, entity, {"webhook.set", account, std::move(args)}, reply,
               [&api, account, entity](const CommandResult&) {
                 return webhook_or_null(api.view.webhook(account, entity));
@@ -96,7 +94,7 @@ static void webhook_test(Api::Impl& api, const Call& call, const std::string& en
     api.webhooks.send_test(account, entity, agent_id,
                            [&api, account, reply](json::object outcome, json::object record) {
                              if (record.empty()) return reply(json_response(outcome));
-                             const std::string id(record.at("deliveryId").as_string());
+                             const std::string id(domain::field(record, "deliveryId").as_string());
                              api.command(EntityKind::kDelivery, id,
                                          {"delivery.record_test", account, std::move(record)},
                                          reply,
@@ -123,7 +121,7 @@ void Api::Impl::route_webhooks(const Call& call) {
     if (const std::string* given = call.query.get("agentId")) {
       agent = *given;
     } else if (projections::Page first = view.agents(account, 0, 1); !first.items.empty()) {
-      agent = json::parse(first.items.front()).at("id");
+      agent = domain::field(json::parse(first.items.front()), "id");
     }
     if (agent.is_string() && !view.agent(account, std::string(agent.as_string()))) {
       return reply(agent_or_404(std::nullopt));
@@ -171,17 +169,19 @@ void Api::Impl::route_webhooks(const Call& call) {
     std::map<std::string, std::map<std::string, std::int64_t>> by_type;
     std::map<std::string, std::map<std::string, std::int64_t>> by_hour;  // ISO hour -> counts.
     view.each_delivery(account, since_ms, [&](const json::object& d) {
-      const std::string status(d.at("status").as_string());
+      const std::string status(domain::field(d, "status").as_string());
       const std::string bucket = status == "delivered" ? "success"
                                  : status == "failed"  ? "failed"
                                                        : "pending";
       ++total;
       (bucket == "success" ? success : bucket == "failed" ? failed : pending)++;
+      const json::value& event_type = domain::field(d, "eventType");
       const std::string type =
-          d.at("eventType").is_string() ? std::string(d.at("eventType").as_string()) : "unknown";
+          event_type.is_string() ? std::string(event_type.get_string()) : "unknown";
       ++by_type[type][bucket];
       ++by_type[type]["total"];
-      const std::string hour = std::string(d.at("createdAt").as_string()).substr(0, 13) + ":00:00Z";
+      const std::string hour =
+          std::string(domain::field(d, "createdAt").as_string()).substr(0, 13) + ":00:00Z";
       ++by_hour[hour][bucket];
       ++by_hour[hour]["total"];
     });

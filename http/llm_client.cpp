@@ -94,9 +94,9 @@ void OpenAiLlm::complete(const domain::LlmRequest& request, std::function<void(s
     messages.push_back(json::object{{"role", "system"}, {"content", request.system_prompt}});
   }
   for (const json::value& line : request.transcript) {
-    const bool agent = line.at("role") == "agent";
-    messages.push_back(
-        json::object{{"role", agent ? "assistant" : "user"}, {"content", line.at("content")}});
+    const bool agent = domain::field(line, "role") == "agent";
+    messages.push_back(json::object{{"role", agent ? "assistant" : "user"},
+                                    {"content", domain::field(line, "content")}});
   }
   messages.push_back(json::object{{"role", "user"}, {"content", request.utterance}});
   auto tier = options_.tier_models.find(request.model_tier);

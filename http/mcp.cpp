@@ -213,8 +213,9 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     mcp::ToolPlan plan = tool->plan(args);
     if (!plan.refusal.empty()) return done(text_result(plan.refusal, true), std::nullopt);
     if (!plan.notice.empty()) return done(text_result(plan.notice, false), std::nullopt);
-    const bool reveal = args.contains("reveal_secret") && args.at("reveal_secret").is_bool() &&
-                        args.at("reveal_secret").as_bool();
+    const json::value* reveal_secret = args.if_contains("reveal_secret");
+    const bool reveal =
+        reveal_secret != nullptr && reveal_secret->is_bool() && reveal_secret->get_bool();
     auto calls = std::make_shared<std::vector<mcp::RestCall>>(std::move(plan.calls));
     auto results = std::make_shared<std::vector<Response>>();
     auto caller = std::make_shared<const Caller>(
@@ -262,8 +263,8 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
                std::function<void(json::object)> done) {
     // Copied into the default storage: the message lives in post()'s arena,
     // and the answer may be sent after post() has returned.
-    const json::value id(message.at("id"), json::storage_ptr());
-    const std::string method(message.at("method").as_string());
+    const json::value id(domain::field(message, "id"), json::storage_ptr());
+    const std::string method(domain::field(message, "method").as_string());
     const json::value* p = message.if_contains("params");
     if (p != nullptr && !p->is_object() && !p->is_null()) {
       return done(rpc_error(id, -32602, "params must be an object"));
@@ -351,17 +352,20 @@ struct McpServer::Impl : std::enable_shared_from_this<McpServer::Impl> {
     std::vector<std::pair<std::size_t, const json::object*>> requests;
     for (const json::value* m : messages) {
       const json::object* o = m->if_object();
-      const bool valid = o != nullptr && o->contains("jsonrpc") && o->at("jsonrpc") == "2.0" &&
-                         (!o->contains("method") || o->at("method").is_string());
+      const json::value* version = o != nullptr ? o->if_contains("jsonrpc") : nullptr;
+      const json::value* method = o != nullptr ? o->if_contains("method") : nullptr;
+      const json::value* given_id = o != nullptr ? o->if_contains("id") : nullptr;
+      const bool valid =
+          version != nullptr && *version == "2.0" && (method == nullptr || method->is_string());
       if (!valid) {
-        pending->answers.push_back(
-            rpc_error(o != nullptr && o->contains("id") ? o->at("id") : json::value(nullptr),
-                      -32600, "Invalid Request: a JSON-RPC 2.0 object is expected"));
+        pending->answers.push_back(rpc_error(given_id != nullptr ? *given_id : json::value(nullptr),
+                                             -32600,
+                                             "Invalid Request: a JSON-RPC 2.0 object is expected"));
         continue;
       }
-      const bool has_id = o->contains("id") && !o->at("id").is_null();
-      if (!o->contains("method") || !has_id) continue;  // A notification or a response.
-      const json::value& id = o->at("id");
+      // A notification or a response.
+      if (method == nullptr || given_id == nullptr || given_id->is_null()) continue;
+      const json::value& id = *given_id;
       if (!id.is_string() && !id.is_int64() && !id.is_uint64()) {
         pending->answers.push_back(
             rpc_error(nullptr, -32600, "Invalid Request: id must be a string or an integer"));

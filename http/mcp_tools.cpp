@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "actors/domain.hpp"
+
 namespace ap::http::mcp {
 
 namespace json = boost::json;
@@ -118,6 +120,12 @@ json::object agent_fields() {
 std::string text(const json::object& args, const char* key) {
   const json::value* v = args.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+// A boolean argument, or `fallback` when it is absent or not a boolean.
+bool flag(const json::object& args, const char* key, bool fallback) {
+  const json::value* v = args.if_contains(key);
+  return v != nullptr && v->is_bool() ? v->get_bool() : fallback;
 }
 
 bool has(const json::object& args, const char* key) {
@@ -265,7 +273,7 @@ std::vector<Tool> build_tools() {
                {"agent_id", str("Agent to attach the number to")},
                {"confirm", boolean(false, "Set true to buy; false only explains the cost")}}),
        false, true, false, true, +[](const json::object& a) {
-         if (!(a.contains("confirm") && a.at("confirm").is_bool() && a.at("confirm").as_bool())) {
+         if (!flag(a, "confirm", false)) {
            ToolPlan plan;
            plan.notice =
                "Nothing was bought. A number costs $3.00 now and every 30 days after; call "
@@ -305,7 +313,7 @@ std::vector<Tool> build_tools() {
          json::object body;
          for (const char* k : {"to_number", "body", "agent_id", "number_id", "from_number",
                                "media_url", "media_urls", "reply_to_message_id", "send_style"}) {
-           if (has(a, k)) body[k] = a.at(k);
+           if (has(a, k)) body[k] = *a.if_contains(k);
          }
          return one("POST", "/v1/messages", json::serialize(body));
        }});
@@ -350,18 +358,18 @@ std::vector<Tool> build_tools() {
                                                 {"direction", text(a, "direction")},
                                                 {"search", text(a, "search")}}));
        }}));
-  add(reading(
-      {"get_call", "Get Call", "A call with its transcript; wait: true waits for the call to end.",
-       schema({{"call_id", str("The call")},
-               {"wait", boolean(false, "Wait until the call ends")},
-               {"timeout", number(10, 300, 120, "Longest wait, in seconds")}},
-              {"call_id"}),
-       false, false, false, false, +[](const json::object& a) {
-         const bool wait = a.contains("wait") && a.at("wait").is_bool() && a.at("wait").as_bool();
-         return one("GET", target("/v1/calls/" + encode(text(a, "call_id")),
-                                  {{"wait", wait ? "true" : ""},
-                                   {"timeout", wait ? integer(a, "timeout", 120) : ""}}));
-       }}));
+  add(reading({"get_call", "Get Call",
+               "A call with its transcript; wait: true waits for the call to end.",
+               schema({{"call_id", str("The call")},
+                       {"wait", boolean(false, "Wait until the call ends")},
+                       {"timeout", number(10, 300, 120, "Longest wait, in seconds")}},
+                      {"call_id"}),
+               false, false, false, false, +[](const json::object& a) {
+                 const bool wait = flag(a, "wait", false);
+                 return one("GET", target("/v1/calls/" + encode(text(a, "call_id")),
+                                          {{"wait", wait ? "true" : ""},
+                                           {"timeout", wait ? integer(a, "timeout", 120) : ""}}));
+               }}));
   add({"make_call", "Make Call", "Place an outbound call answered by the agent's webhook.",
        schema({{"agent_id", str("The agent making the call")},
                {"to_number", pattern(kE164, "Who to call, E.164")},
@@ -389,8 +397,7 @@ std::vector<Tool> build_tools() {
                {"voice", str("Voice id")}},
               {"agent_id", "to_number", "topic"}),
        false, false, false, true, +[](const json::object& a) {
-         const bool wait =
-             !(a.contains("wait") && a.at("wait").is_bool() && !a.at("wait").as_bool());
+         const bool wait = flag(a, "wait", true);
          json::object body{{"agentId", text(a, "agent_id")},
                            {"toNumber", text(a, "to_number")},
                            {"systemPrompt", std::string(kConversationPrompt) + text(a, "topic")},
@@ -468,7 +475,7 @@ std::vector<Tool> build_tools() {
               {"conversation_id", "metadata"}),
        false, false, true, false, +[](const json::object& a) {
          return one("PATCH", "/v1/conversations/" + encode(text(a, "conversation_id")),
-                    json::serialize(json::object{{"metadata", a.at("metadata")}}));
+                    json::serialize(json::object{{"metadata", domain::field(a, "metadata")}}));
        }});
   add(reading(
       {"list_contacts", "List Contacts",
@@ -493,7 +500,7 @@ std::vector<Tool> build_tools() {
          const std::string action = text(a, "action");
          json::object body;
          for (const char* key : {"phone_number", "name", "email", "notes"}) {
-           if (a.contains(key)) body[camel(key)] = a.at(key);
+           if (const json::value* value = a.if_contains(key)) body[camel(key)] = *value;
          }
          if (action == "create") {
            if (!has(a, "phone_number") || !has(a, "name")) {
@@ -544,8 +551,8 @@ std::vector<Tool> build_tools() {
               {"url"}),
        false, false, true, false, +[](const json::object& a) {
          json::object body{{"url", text(a, "url")}};
-         if (has(a, "context_limit")) body["contextLimit"] = a.at("context_limit");
-         if (has(a, "timeout")) body["timeout"] = a.at("timeout");
+         if (has(a, "context_limit")) body["contextLimit"] = domain::field(a, "context_limit");
+         if (has(a, "timeout")) body["timeout"] = domain::field(a, "timeout");
          return one("POST", webhook_path(a), json::serialize(body));
        }}));
   add({"delete_webhook", "Delete Webhook", "Stop sending events (an agent's, or the project's).",
@@ -671,7 +678,7 @@ std::string validate_arguments(const json::object& schema_object, const json::ob
       }
     }
   }
-  const json::object& properties = schema_object.at("properties").as_object();
+  const json::object& properties = domain::field(schema_object, "properties").as_object();
   for (const auto& [name, value] : args) {
     const json::value* s = properties.if_contains(name);
     if (s == nullptr) continue;  // Unknown arguments are ignored, as the official server does.

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <optional>
 
+#include "actors/domain.hpp"
 #include "http/client.hpp"
 
 namespace ap::http {
@@ -66,7 +67,7 @@ int sim_show_outbox(const std::string& server, std::int64_t limit, bool raw) {
     return 0;
   }
   const json::object answer = json::parse(response.body).as_object();
-  const json::array& messages = answer.at("data").as_array();
+  const json::array& messages = domain::field(answer, "data").as_array();
   if (messages.empty()) std::printf("(no outbound messages yet)\n");
   // Newest first, as the server lists them.
   for (const json::value& item : messages) {
@@ -85,9 +86,9 @@ namespace {
 // Prints what the agent said: one line each, interim ones marked.
 void print_said(const json::value& said, std::FILE* out) {
   for (const json::value& line : said.as_array()) {
-    const bool interim = line.at("interim").as_bool();
+    const bool interim = domain::field(line, "interim").as_bool();
     std::fprintf(out, "agent%s: %s\n", interim ? " (interim)" : "",
-                 std::string(line.at("text").as_string()).c_str());
+                 std::string(domain::field(line, "text").as_string()).c_str());
   }
 }
 
@@ -102,7 +103,7 @@ int sim_call(const std::string& server, const std::string& from, const std::stri
   const std::string id = text(call, "callId");
   std::fprintf(out, "call %s: %s (type a line; /hangup to end)\n", id.c_str(),
                text(call, "status").c_str());
-  print_said(call.at("said"), out);
+  print_said(domain::field(call, "said"), out);
   if (text(call, "status") != "in-progress") return 0;
   char buffer[4096];
   // Bounded by the input: each round reads one line.
@@ -117,8 +118,8 @@ int sim_call(const std::string& server, const std::string& from, const std::stri
                      json::serialize(json::object{{"text", line}}), 130'000);
     if (std::optional<int> code = failed(answer)) return *code;
     const json::object turn = json::parse(answer.body).as_object();
-    print_said(turn.at("said"), out);
-    if (turn.at("said").as_array().empty()) std::fprintf(out, "agent: (silence)\n");
+    print_said(domain::field(turn, "said"), out);
+    if (domain::field(turn, "said").as_array().empty()) std::fprintf(out, "agent: (silence)\n");
     if (text(turn, "status") != "in-progress") {
       std::fprintf(out, "call %s ended: %s\n", id.c_str(), text(turn, "status").c_str());
       return 0;
@@ -160,12 +161,12 @@ int sim_set_fault(const std::string& server, const std::string& to, const std::s
                   json::serialize(json::object{{"to", to}, {"mode", mode}, {"delayMs", delay_ms}}));
   if (std::optional<int> code = failed(response)) return *code;
   const json::value answer = json::parse(response.body);
-  const json::array& faults = answer.at("data").as_array();
+  const json::array& faults = domain::field(answer, "data").as_array();
   if (faults.empty()) std::printf("no faults set\n");
   for (const json::value& f : faults) {
     std::printf("%s: %s, +%lld ms\n", text(f.as_object(), "to").c_str(),
                 text(f.as_object(), "mode").c_str(),
-                static_cast<long long>(f.at("delayMs").as_int64()));
+                static_cast<long long>(domain::field(f, "delayMs").as_int64()));
   }
   return 0;
 }

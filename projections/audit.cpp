@@ -433,7 +433,8 @@ std::vector<std::string> diff_with_projection(const es::EventStore& store,
   }
   for (; row < rows.size(); ++row) {
     out.push_back("ledger entry " + std::to_string(row + 1) + " (" +
-                  std::string(rows[row].at("causeKey").as_string()) + ") has no cause in the log");
+                  std::string(domain::field(rows[row], "causeKey").as_string()) +
+                  ") has no cause in the log");
   }
   return out;
 }

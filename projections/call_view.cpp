@@ -27,7 +27,7 @@ json::value joined(const json::array& lines) {
   std::string out;
   for (const json::value& line : lines) {
     if (!out.empty()) out.push_back(' ');
-    out.append(line.at("text").as_string());
+    out.append(domain::field(line, "text").as_string());
   }
   return out.empty() ? json::value(nullptr) : json::value(out);
 }
@@ -47,20 +47,20 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
   const std::string call_id = text(data, "callId");
   const std::string account = text(data, "accountId");
   if (type == "call.started") {
-    const std::int64_t started_ms = data.at("startedAtMs").as_int64();
+    const std::int64_t started_ms = domain::field(data, "startedAtMs").as_int64();
     const std::string order = newest_first_key(started_ms, static_cast<std::int64_t>(position));
     const bool inbound = text(data, "direction") == "inbound";
     const std::string ours = text(data, "phoneNumber");
     const std::string other = text(data, "participant");
     const std::string number = text(data, "numberId");
     json::object summary{{"id", call_id},
-                         {"agentId", data.at("agentId")},
+                         {"agentId", domain::field(data, "agentId")},
                          {"phoneNumberId", number},
                          {"phoneNumber", ours},
                          {"fromNumber", inbound ? other : ours},
                          {"toNumber", inbound ? ours : other},
-                         {"direction", data.at("direction")},
-                         {"status", data.at("status")},
+                         {"direction", domain::field(data, "direction")},
+                         {"status", domain::field(data, "status")},
                          {"startedAt", domain::iso8601(started_ms)},
                          {"endedAt", nullptr},
                          {"durationSeconds", nullptr},
@@ -68,14 +68,14 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
                          {"lastTranscriptSnippet", nullptr},
                          {"recordingUrl", nullptr},
                          {"recordingAvailable", false},
-                         {"voiceMode", data.at("mode")}};
+                         {"voiceMode", domain::field(data, "mode")}};
     batch.put("Cx/" + call_id, account + " " + order);
     batch.put("Ck/" + account + "/" + call_id, domain::to_json(summary));
     batch.put("Co/" + account + "/" + order + "/" + call_id, account);
     batch.put("Coc/" + account, std::to_string(counter(batch, "Coc/" + account) + 1));
     batch.put("Cn/" + number + "/" + order + "/" + call_id, account);
     batch.put("Cnc/" + number, std::to_string(counter(batch, "Cnc/" + number) + 1));
-    if (data.at("agentId").is_string()) {
+    if (domain::field(data, "agentId").is_string()) {
       const std::string agent = text(data, "agentId");
       batch.put("Ca/" + agent + "/" + order + "/" + call_id, account);
       batch.put("Cac/" + agent, std::to_string(counter(batch, "Cac/" + agent) + 1));
@@ -89,19 +89,19 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
     (*summary)["status"] = "in-progress";
   } else if (type == "call.caller_spoke") {
     const std::string said = text(data, "text");
-    batch.put(turn_key(call_id, data.at("turn").as_int64()),
-              domain::to_json(
-                  json::object{{"id", call_id + "_t" + std::to_string(data.at("turn").as_int64())},
-                               {"transcript", said},
-                               {"response", nullptr},
-                               {"confidence", data.at("confidence")},
-                               {"createdAt", domain::iso8601(data.at("atMs").as_int64())},
-                               {"interrupted", false},
-                               {"answered", false},
-                               {"said", json::array()}}));
+    batch.put(turn_key(call_id, domain::field(data, "turn").as_int64()),
+              domain::to_json(json::object{
+                  {"id", call_id + "_t" + std::to_string(domain::field(data, "turn").as_int64())},
+                  {"transcript", said},
+                  {"response", nullptr},
+                  {"confidence", domain::field(data, "confidence")},
+                  {"createdAt", domain::iso8601(domain::field(data, "atMs").as_int64())},
+                  {"interrupted", false},
+                  {"answered", false},
+                  {"said", json::array()}}));
     (*summary)["lastTranscriptSnippet"] = std::string(domain::utf8_prefix(said, kSnippetChars));
   } else if (type == "call.turn_answered") {
-    const std::int64_t turn = data.at("turn").as_int64();
+    const std::int64_t turn = domain::field(data, "turn").as_int64();
     const std::string key = turn_key(call_id, turn);
     std::optional<json::object> item = row(batch, key);
     if (!item) {
@@ -109,32 +109,32 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
       item = json::object{{"id", call_id + "_t" + std::to_string(turn)},
                           {"transcript", ""},
                           {"confidence", 1.0},
-                          {"createdAt", domain::iso8601(data.at("atMs").as_int64())}};
+                          {"createdAt", domain::iso8601(domain::field(data, "atMs").as_int64())}};
     }
     // Lines spoken while the answer was still arriving come first.
     json::array said;
     if (const json::value* before = item->if_contains("said")) said = before->as_array();
-    for (const json::value& line : data.at("lines").as_array()) said.push_back(line);
+    for (const json::value& line : domain::field(data, "lines").as_array()) said.push_back(line);
     (*item)["response"] = joined(said);
-    (*item)["interrupted"] = data.at("interrupted");
+    (*item)["interrupted"] = domain::field(data, "interrupted");
     (*item)["answered"] = true;
     (*item)["said"] = std::move(said);
     batch.put(key, domain::to_json(*item));
   } else if (type == "call.turn_progress") {
-    const std::string key = turn_key(call_id, data.at("turn").as_int64());
+    const std::string key = turn_key(call_id, domain::field(data, "turn").as_int64());
     std::optional<json::object> item = row(batch, key);
     if (!item) return;
-    json::array said = item->at("said").as_array();
-    for (const json::value& line : data.at("lines").as_array()) said.push_back(line);
+    json::array said = domain::field(*item, "said").as_array();
+    for (const json::value& line : domain::field(data, "lines").as_array()) said.push_back(line);
     (*item)["response"] = joined(said);
     (*item)["said"] = std::move(said);
     batch.put(key, domain::to_json(*item));
     return;
   } else if (type == "call.ended") {
-    (*summary)["status"] = data.at("status");
-    (*summary)["endedAt"] = domain::iso8601(data.at("endedAtMs").as_int64());
-    (*summary)["durationSeconds"] = data.at("durationSeconds");
-    (*summary)["disconnectionReason"] = data.at("reason");
+    (*summary)["status"] = domain::field(data, "status");
+    (*summary)["endedAt"] = domain::iso8601(domain::field(data, "endedAtMs").as_int64());
+    (*summary)["durationSeconds"] = domain::field(data, "durationSeconds");
+    (*summary)["disconnectionReason"] = domain::field(data, "reason");
     batch.erase("Cv/" + call_id);
   } else {
     return;

@@ -24,10 +24,10 @@ std::string phone_key(const std::string& account, const std::string& e164) {
 
 // The Contact of webhook payloads (contract C.2): {id, name, email, phoneNumber}.
 std::string payload_contact(const json::object& contact) {
-  return domain::to_json(json::object{{"id", contact.at("id")},
-                                      {"name", contact.at("name")},
-                                      {"email", contact.at("email")},
-                                      {"phoneNumber", contact.at("phoneNumber")}});
+  return domain::to_json(json::object{{"id", domain::field(contact, "id")},
+                                      {"name", domain::field(contact, "name")},
+                                      {"email", domain::field(contact, "email")},
+                                      {"phoneNumber", domain::field(contact, "phoneNumber")}});
 }
 
 std::string lowercase(std::string_view text) {
@@ -50,10 +50,11 @@ std::string digits_of(std::string_view text) {
 // punctuation only, a run of its phone number's digits, so that "(415) 555"
 // finds +14155551234.
 bool matches(const json::object& contact, const std::string& needle) {
-  const std::string phone(contact.at("phoneNumber").as_string());
+  const std::string phone(domain::field(contact, "phoneNumber").as_string());
   if (phone.find(needle) != std::string::npos) return true;
-  if (lowercase(contact.at("name").as_string()).find(needle) != std::string::npos) return true;
-  const json::value& email = contact.at("email");
+  if (lowercase(domain::field(contact, "name").as_string()).find(needle) != std::string::npos)
+    return true;
+  const json::value& email = domain::field(contact, "email");
   if (email.is_string() && lowercase(email.as_string()).find(needle) != std::string::npos) {
     return true;
   }
@@ -76,9 +77,9 @@ void CoreView::apply_contact(const std::string& type, const json::object& data,
     domain::Contact contact;
     contact.phone_number = text(data, "phoneNumber");
     contact.name = text(data, "name");
-    contact.email = data.at("email");
-    contact.notes = data.at("notes");
-    contact.created_at_ms = data.at("atMs").as_int64();
+    contact.email = domain::field(data, "email");
+    contact.notes = domain::field(data, "notes");
+    contact.created_at_ms = domain::field(data, "atMs").as_int64();
     contact.updated_at_ms = contact.created_at_ms;
     const json::object wire = domain::contact_to_wire(contact_id, contact);
     batch.put(key, domain::to_json(wire));
@@ -90,7 +91,7 @@ void CoreView::apply_contact(const std::string& type, const json::object& data,
   // contact.updated and contact.deleted follow contact.created; a log that
   // says otherwise is left as it is rather than stop the read model.
   if (!contact) return;
-  const std::string phone(contact->at("phoneNumber").as_string());
+  const std::string phone(domain::field(*contact, "phoneNumber").as_string());
   if (type == "contact.deleted") {
     batch.erase(key);
     batch.erase(phone_key(account, phone));
@@ -98,10 +99,11 @@ void CoreView::apply_contact(const std::string& type, const json::object& data,
     return;
   }
   AP_ASSERT(type == "contact.updated", "contact events are created, updated or deleted");
-  for (const auto& [field, value] : data.at("changes").as_object()) (*contact)[field] = value;
-  (*contact)["updatedAt"] = domain::iso8601(data.at("atMs").as_int64());
+  for (const auto& [field, value] : domain::field(data, "changes").as_object())
+    (*contact)[field] = value;
+  (*contact)["updatedAt"] = domain::iso8601(domain::field(data, "atMs").as_int64());
   batch.put(key, domain::to_json(*contact));
-  const std::string now_phone(contact->at("phoneNumber").as_string());
+  const std::string now_phone(domain::field(*contact, "phoneNumber").as_string());
   if (now_phone != phone) batch.erase(phone_key(account, phone));
   batch.put(phone_key(account, now_phone), payload_contact(*contact));
 }

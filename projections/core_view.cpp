@@ -185,10 +185,10 @@ void CoreView::start_conversation(const std::string& account, const json::object
   const std::string id = text(data, "conversationId");
   const std::string created = domain::iso8601(created_ms);
   json::object summary{{"id", id},
-                       {"agentId", data.at("agentId")},
-                       {"phoneNumberId", data.at("numberId")},
-                       {"phoneNumber", data.at("phoneNumber")},
-                       {"participant", data.at("participant")},
+                       {"agentId", domain::field(data, "agentId")},
+                       {"phoneNumberId", domain::field(data, "numberId")},
+                       {"phoneNumber", domain::field(data, "phoneNumber")},
+                       {"participant", domain::field(data, "participant")},
                        {"lastMessageAt", created},
                        {"lastMessagePreview", ""},
                        {"messageCount", 0},
@@ -201,7 +201,7 @@ void CoreView::start_conversation(const std::string& account, const json::object
                        {"metadata", nullptr}};
   batch.put("c/" + account + "/" + id, domain::to_json(summary));
   batch.put("cc/" + account, std::to_string(counter(batch, "cc/" + account) + 1));
-  if (data.at("agentId").is_string()) {
+  if (domain::field(data, "agentId").is_string()) {
     const std::string agent = text(data, "agentId");
     batch.put("cac/" + agent, std::to_string(counter(batch, "cac/" + agent) + 1));
   }
@@ -228,8 +228,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   } else if (type == "agent.created") {
     json::object agent;
     agent["id"] = text(data, "agentId");
-    for (const auto& [key, value] : data.at("config").as_object()) agent[key] = value;
-    agent["createdAt"] = domain::iso8601(data.at("createdAtMs").as_int64());
+    for (const auto& [key, value] : domain::field(data, "config").as_object()) agent[key] = value;
+    agent["createdAt"] = domain::iso8601(domain::field(data, "createdAtMs").as_int64());
     agent["numbers"] = json::array();
     batch.put(agent_key(account, text(data, "agentId")), domain::to_json(agent));
     batch.put("gc/" + account, std::to_string(counter(batch, "gc/" + account) + 1));
@@ -237,16 +237,17 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     const std::string key = agent_key(account, text(data, "agentId"));
     std::optional<json::object> agent = row(batch, key);
     if (!agent) return;
-    for (const auto& [field, value] : data.at("changes").as_object()) (*agent)[field] = value;
+    for (const auto& [field, value] : domain::field(data, "changes").as_object())
+      (*agent)[field] = value;
     batch.put(key, domain::to_json(*agent));
   } else if (type == "agent.deleted") {
     const std::string key = agent_key(account, text(data, "agentId"));
     std::optional<json::object> agent = row(batch, key);
     if (!agent) return;
     // Numbers stay with the account, no longer attached to anyone.
-    for (const json::value& attached : agent->at("numbers").as_array()) {
+    for (const json::value& attached : domain::field(*agent, "numbers").as_array()) {
       const std::string number_key =
-          "n/" + account + "/" + std::string(attached.at("id").as_string());
+          "n/" + account + "/" + std::string(domain::field(attached, "id").as_string());
       if (std::optional<json::object> number = row(batch, number_key)) {
         (*number)["agentId"] = nullptr;
         batch.put(number_key, domain::to_json(*number));
@@ -258,17 +259,18 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     batch.erase("wh/" + account + "/agent-" + text(data, "agentId"));
   } else if (type == "number.provisioned") {
     const std::string number_id = text(data, "numberId");
-    json::object number{{"id", number_id},
-                        {"phoneNumber", text(data, "phoneNumber")},
-                        {"country", text(data, "country")},
-                        {"status", "active"},
-                        {"type", "sms"},
-                        {"agentId", data.at("agentId")},
-                        {"createdAt", domain::iso8601(data.at("createdAtMs").as_int64())}};
+    json::object number{
+        {"id", number_id},
+        {"phoneNumber", text(data, "phoneNumber")},
+        {"country", text(data, "country")},
+        {"status", "active"},
+        {"type", "sms"},
+        {"agentId", domain::field(data, "agentId")},
+        {"createdAt", domain::iso8601(domain::field(data, "createdAtMs").as_int64())}};
     batch.put("n/" + account + "/" + number_id, domain::to_json(number));
     batch.put("nc/" + account, std::to_string(counter(batch, "nc/" + account) + 1));
     batch.put("p/" + text(data, "phoneNumber"), account + " " + number_id);
-    if (data.at("agentId").is_string()) {
+    if (domain::field(data, "agentId").is_string()) {
       attach_to_agent(account, text(data, "agentId"), number, batch);
     }
   } else if (type == "number.agent_attached" || type == "number.agent_detached" ||
@@ -288,17 +290,17 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     }
     if (type == "number.released") {
       (*number)["status"] = "released";
-      batch.erase("p/" + std::string(number->at("phoneNumber").as_string()));
+      batch.erase("p/" + std::string(domain::field(*number, "phoneNumber").as_string()));
       batch.put("nc/" + account, std::to_string(counter(batch, "nc/" + account) - 1));
     }
     batch.put(key, domain::to_json(*number));
   } else if (type == "conversation.started") {
-    start_conversation(account, data, data.at("createdAtMs").as_int64(), batch);
+    start_conversation(account, data, domain::field(data, "createdAtMs").as_int64(), batch);
   } else if (type == "conversation.metadata_updated") {
     const std::string conversation = text(data, "conversationId");
     std::optional<json::object> summary = row(batch, "c/" + account + "/" + conversation);
     if (!summary) return;
-    (*summary)["metadata"] = data.at("metadata");
+    (*summary)["metadata"] = domain::field(data, "metadata");
     const std::optional<std::string> order = raw_row(batch, "ct/" + conversation);
     put_summary(account, conversation, order.value_or(""), *summary, batch);
   } else if (type == "message.queued" || type == "message.received") {
@@ -306,11 +308,12 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   } else if (type == "message.voice") {
     // A call's first line starts its conversation when the parties never texted.
     if (!raw_row(batch, "c/" + account + "/" + text(data, "conversationId"))) {
-      start_conversation(account, data, data.at("atMs").as_int64(), batch);
+      start_conversation(account, data, domain::field(data, "atMs").as_int64(), batch);
     }
     apply_message(account, data, event.position, batch);
   } else if (type == "webhook.configured") {
-    batch.put("wh/" + account + "/" + text(data, "entity"), domain::to_json(data.at("config")));
+    batch.put("wh/" + account + "/" + text(data, "entity"),
+              domain::to_json(domain::field(data, "config")));
   } else if (type == "webhook.deleted") {
     batch.erase("wh/" + account + "/" + text(data, "entity"));
   } else if (type.rfind("webhook.delivery_", 0) == 0) {
@@ -325,14 +328,14 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     batch.put("e/" + domain::sha256_hex(text(data, "email")), account);
   } else if (type == "idempotency.claimed") {
     batch.put("i/" + text(data, "keyHash"),
-              domain::to_json(json::object{{"fingerprint", data.at("fingerprint")},
-                                           {"atMs", data.at("atMs")}}));
+              domain::to_json(json::object{{"fingerprint", domain::field(data, "fingerprint")},
+                                           {"atMs", domain::field(data, "atMs")}}));
   } else if (type == "idempotency.completed") {
     const std::string key = "i/" + text(data, "keyHash");
     std::optional<json::object> claim = row(batch, key);
     if (!claim) return;
-    (*claim)["status"] = data.at("status");
-    (*claim)["body"] = data.at("body");
+    (*claim)["status"] = domain::field(data, "status");
+    (*claim)["body"] = domain::field(data, "body");
     batch.put(key, domain::to_json(*claim));
   }
 }
@@ -343,15 +346,15 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   const std::string id = text(data, "deliveryId");
   if (type == "webhook.delivery_skipped") return;
   if (type == "webhook.delivery_created") {
-    const std::int64_t created_ms = data.at("createdAtMs").as_int64();
+    const std::int64_t created_ms = domain::field(data, "createdAtMs").as_int64();
     const std::string order = newest_first_key(created_ms, static_cast<std::int64_t>(position));
     const std::string entity = text(data, "entity");
     const std::string agent = entity.rfind("agent-", 0) == 0 ? entity.substr(6) : "-";
     const bool test = domain::is_test_delivery(data);
     json::object delivery{{"id", id},
-                          {"messageId", data.at("messageId")},
-                          {"eventType", data.at("eventType")},
-                          {"channel", data.at("channel")},
+                          {"messageId", domain::field(data, "messageId")},
+                          {"eventType", domain::field(data, "eventType")},
+                          {"channel", domain::field(data, "channel")},
                           {"status", "pending"},
                           {"httpStatus", nullptr},
                           {"errorMessage", nullptr},
@@ -361,7 +364,7 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
                           {"nextRetryAt", nullptr},
                           {"createdAt", domain::iso8601(created_ms)},
                           // The official MCP server's names for the same facts (contract G).
-                          {"event", data.at("eventType")},
+                          {"event", domain::field(data, "eventType")},
                           {"statusCode", nullptr},
                           {"success", false},
                           {"deliveredAt", nullptr},
@@ -373,16 +376,16 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
     batch.put("dc/" + account, std::to_string(counter(batch, "dc/" + account) + 1));
     // Sent already; its outcome is in the same append.
     if (domain::was_sent_when_recorded(data)) return;
-    batch.put("dp/" + id,
-              domain::to_json(json::object{{"deliveryId", id},
-                                           {"accountId", account},
-                                           {"entity", entity},
-                                           {"conversationId", data.at("conversationId")},
-                                           {"eventType", data.at("eventType")},
-                                           {"body", data.at("body")},
-                                           {"attempts", 0},
-                                           {"nextAttemptAtMs", created_ms},
-                                           {"position", position}}));
+    batch.put("dp/" + id, domain::to_json(json::object{
+                              {"deliveryId", id},
+                              {"accountId", account},
+                              {"entity", entity},
+                              {"conversationId", domain::field(data, "conversationId")},
+                              {"eventType", domain::field(data, "eventType")},
+                              {"body", domain::field(data, "body")},
+                              {"attempts", 0},
+                              {"nextAttemptAtMs", created_ms},
+                              {"position", position}}));
     return;
   }
   // webhook.delivery_attempted
@@ -394,24 +397,25 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   if (!delivery) return;
   const std::string status = text(data, "status");
   (*delivery)["status"] = status;
-  (*delivery)["httpStatus"] = data.at("httpStatus");
-  (*delivery)["errorMessage"] = data.at("error");
-  (*delivery)["responseBody"] = data.at("responseBody");
-  (*delivery)["attemptCount"] = data.at("attempt");
-  (*delivery)["lastAttemptAt"] = domain::iso8601(data.at("atMs").as_int64());
-  (*delivery)["statusCode"] = data.at("httpStatus");
+  (*delivery)["httpStatus"] = domain::field(data, "httpStatus");
+  (*delivery)["errorMessage"] = domain::field(data, "error");
+  (*delivery)["responseBody"] = domain::field(data, "responseBody");
+  (*delivery)["attemptCount"] = domain::field(data, "attempt");
+  (*delivery)["lastAttemptAt"] = domain::iso8601(domain::field(data, "atMs").as_int64());
+  (*delivery)["statusCode"] = domain::field(data, "httpStatus");
   (*delivery)["success"] = status == "delivered";
   (*delivery)["deliveredAt"] =
-      status == "delivered" ? delivery->at("lastAttemptAt") : json::value(nullptr);
-  (*delivery)["responseMs"] =
-      data.at("httpStatus").is_null() ? json::value(nullptr) : data.at("durationMs");
-  const json::value& next = data.at("nextRetryAtMs");
+      status == "delivered" ? domain::field(*delivery, "lastAttemptAt") : json::value(nullptr);
+  (*delivery)["responseMs"] = domain::field(data, "httpStatus").is_null()
+                                  ? json::value(nullptr)
+                                  : domain::field(data, "durationMs");
+  const json::value& next = domain::field(data, "nextRetryAtMs");
   (*delivery)["nextRetryAt"] =
       next.is_int64() ? json::value(domain::iso8601(next.as_int64())) : json::value(nullptr);
   batch.put(key, domain::to_json(*delivery));
   if (status == "pending") {
     if (std::optional<json::object> pending = row(batch, "dp/" + id)) {
-      (*pending)["attempts"] = data.at("attempt");
+      (*pending)["attempts"] = domain::field(data, "attempt");
       (*pending)["nextAttemptAtMs"] = next;
       batch.put("dp/" + id, domain::to_json(*pending));
     }
@@ -429,7 +433,7 @@ void CoreView::put_summary(const std::string& account, const std::string& conver
   batch.put("c/" + account + "/" + conversation, text);
   if (order.empty()) return;  // Not listed until its first message.
   batch.put("cl/" + account + "/" + order + "/" + conversation, text);
-  const json::value& agent = summary.at("agentId");
+  const json::value& agent = domain::field(summary, "agentId");
   if (agent.is_string()) {
     batch.put("ca/" + std::string(agent.as_string()) + "/" + order + "/" + conversation, text);
   }
@@ -448,12 +452,12 @@ void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) cons
                                  "nm/" + number + "/" + order + "/" + message_id}) {
     std::optional<json::object> message = row(batch, key);
     if (!message) continue;
-    (*message)["status"] = data.at("status");
-    (*message)["errorCode"] = data.at("errorCode");
-    (*message)["errorMessage"] = data.at("errorMessage");
+    (*message)["status"] = domain::field(data, "status");
+    (*message)["errorCode"] = domain::field(data, "errorCode");
+    (*message)["errorMessage"] = domain::field(data, "errorMessage");
     batch.put(key, domain::to_json(*message));
   }
-  if (data.at("status") != "sent") batch.erase("op/" + message_id);
+  if (domain::field(data, "status") != "sent") batch.erase("op/" + message_id);
 }
 
 void CoreView::apply_message(const std::string& account, const json::object& data,
@@ -470,17 +474,18 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   // message per millisecond lists its messages slightly ahead of the clock.
   const std::string number_id = text(data, "numberId");
   const std::string number_clock = "nt/" + number_id;
-  const std::int64_t at_ms = std::max(data.at("atMs").as_int64(), counter(batch, number_clock) + 1);
+  const std::int64_t at_ms =
+      std::max(domain::field(data, "atMs").as_int64(), counter(batch, number_clock) + 1);
   batch.put(number_clock, std::to_string(at_ms));
-  const std::int64_t seq = summary->at("messageCount").as_int64() + 1;
+  const std::int64_t seq = domain::field(*summary, "messageCount").as_int64() + 1;
   const std::string at = domain::iso8601(at_ms);
   const std::string body = text(data, "body");
-  const json::array& media = data.at("mediaUrls").as_array();
+  const json::array& media = domain::field(data, "mediaUrls").as_array();
 
   // Newest-first order indexes: the conversation moves to the front of its
   // account's (and agent's) list. The index rows carry the summary itself,
   // so that a page of conversations is one scan.
-  const json::value& agent = summary->at("agentId");
+  const json::value& agent = domain::field(*summary, "agentId");
   if (std::optional<std::string> previous = raw_row(batch, "ct/" + conversation)) {
     batch.erase("cl/" + account + "/" + *previous + "/" + conversation);
     if (agent.is_string())
@@ -501,40 +506,40 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   const std::string message_id = text(data, "messageId");
   json::object message{{"id", message_id},
                        {"body", body},
-                       {"fromNumber", data.at("from")},
-                       {"toNumber", data.at("to")},
-                       {"direction", data.at("direction")},
-                       {"senderIdentifier", data.at("from")},
-                       {"channel", data.at("channel")},
+                       {"fromNumber", domain::field(data, "from")},
+                       {"toNumber", domain::field(data, "to")},
+                       {"direction", domain::field(data, "direction")},
+                       {"senderIdentifier", domain::field(data, "from")},
+                       {"channel", domain::field(data, "channel")},
                        {"mediaUrl", media.empty() ? json::value(nullptr) : media.front()},
                        {"mediaUrls", media},
                        {"receivedAt", at},
                        {"reactions", json::array()},
                        {"replyTo", nullptr},
-                       {"status", data.at("status")},
+                       {"status", domain::field(data, "status")},
                        {"errorCode", nullptr},
                        {"errorMessage", nullptr},
-                       {"segments", data.at("segments")}};
+                       {"segments", domain::field(data, "segments")}};
   batch.put("m/" + conversation + "/" + order + "/" + message_id, domain::to_json(message));
   batch.put("mi/" + message_id, account + " " + conversation + " " + order + " " + number_id);
   // A call's lines thread into the conversation only: they never went
   // through the carrier's SMS path, and the number's list is its texts.
-  if (data.at("channel") == "voice") return;
-  if (data.at("direction") == "outbound") {
+  if (domain::field(data, "channel") == "voice") return;
+  if (domain::field(data, "direction") == "outbound") {
     batch.put("op/" + message_id, domain::to_json(data));
     batch.put("ob/" + order + "/" + message_id, "");
   }
   // Number messages (MessageResponse): the spec's `from_` and the clients' `from`.
   json::object number_message{{"id", message_id},
-                              {"from_", data.at("from")},
-                              {"from", data.at("from")},
-                              {"to", data.at("to")},
+                              {"from_", domain::field(data, "from")},
+                              {"from", domain::field(data, "from")},
+                              {"to", domain::field(data, "to")},
                               {"body", body},
-                              {"direction", data.at("direction")},
-                              {"channel", data.at("channel")},
+                              {"direction", domain::field(data, "direction")},
+                              {"channel", domain::field(data, "channel")},
                               {"receivedAt", at},
                               {"conversationId", conversation},
-                              {"status", data.at("status")},
+                              {"status", domain::field(data, "status")},
                               {"errorCode", nullptr},
                               {"errorMessage", nullptr}};
   batch.put("nm/" + number_id + "/" + order + "/" + message_id, domain::to_json(number_message));
@@ -555,10 +560,12 @@ void CoreView::attach_to_agent(const std::string& account, const std::string& ag
   const std::string key = agent_key(account, agent_id);
   std::optional<json::object> agent = row(batch, key);
   if (!agent) return;
-  agent->at("numbers").as_array().push_back(json::object{{"id", number.at("id")},
-                                                         {"phoneNumber", number.at("phoneNumber")},
-                                                         {"status", number.at("status")},
-                                                         {"type", "sms"}});
+  domain::field(*agent, "numbers")
+      .as_array()
+      .push_back(json::object{{"id", domain::field(number, "id")},
+                              {"phoneNumber", domain::field(number, "phoneNumber")},
+                              {"status", domain::field(number, "status")},
+                              {"type", "sms"}});
   batch.put(key, domain::to_json(*agent));
 }
 
@@ -567,9 +574,9 @@ void CoreView::detach_from_agent(const std::string& account, const std::string& 
   const std::string key = agent_key(account, agent_id);
   std::optional<json::object> agent = row(batch, key);
   if (!agent) return;  // The agent was deleted; its rows are gone already.
-  json::array& numbers = agent->at("numbers").as_array();
+  json::array& numbers = domain::field(*agent, "numbers").as_array();
   for (auto it = numbers.begin(); it != numbers.end(); ++it) {
-    if (it->at("id").as_string() == number_id) {
+    if (domain::field(*it, "id").as_string() == number_id) {
       numbers.erase(it);
       break;
     }
@@ -639,7 +646,7 @@ Page CoreView::numbers(const std::string& account, std::uint64_t offset,
                        std::uint64_t limit) const {
   return offset_page("n/" + account + "/", "nc/" + account, offset, limit,
                      [](std::string_view, std::string_view value) -> std::optional<std::string> {
-                       if (json::parse(value).at("status").as_string() != "active") {
+                       if (domain::field(json::parse(value), "status").as_string() != "active") {
                          return std::nullopt;
                        }
                        return std::string(value);

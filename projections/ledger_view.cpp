@@ -63,14 +63,14 @@ void CoreView::post_entry(const std::string& account, const std::string& cause_k
   const std::string seen = "Lk/" + account + "/" + cause_key;
   if (raw_row(batch, seen)) return;  // Charged once, ever.
   json::object billing = row(batch, "Lb/" + account).value_or(empty_billing());
-  const std::int64_t seq = billing.at("entries").as_int64() + 1;
-  const std::int64_t balance = billing.at("balanceMicros").as_int64() + amount_micros;
+  const std::int64_t seq = domain::field(billing, "entries").as_int64() + 1;
+  const std::int64_t balance = domain::field(billing, "balanceMicros").as_int64() + amount_micros;
   billing["entries"] = seq;
   billing["balanceMicros"] = balance;
   if (amount_micros >= 0) {
-    billing["creditedMicros"] = billing.at("creditedMicros").as_int64() + amount_micros;
+    billing["creditedMicros"] = domain::field(billing, "creditedMicros").as_int64() + amount_micros;
   } else {
-    billing["debitedMicros"] = billing.at("debitedMicros").as_int64() - amount_micros;
+    billing["debitedMicros"] = domain::field(billing, "debitedMicros").as_int64() - amount_micros;
   }
   entry["seq"] = seq;
   entry["accountId"] = account;
@@ -112,7 +112,7 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
                 {"rateVersion", card.version},
                 {"quantity", 1},
                 {"unit", "number-period"},
-                {"numberId", data.at("numberId")},
+                {"numberId", domain::field(data, "numberId")},
                 {"periodStartMs", period_start},
                 {"description", std::string(first ? "Number " : "Renewal of ") +
                                     text(data, "phoneNumber") + " for 30 days"}},
@@ -126,9 +126,9 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
                 {"rateVersion", card.version},
                 {"quantity", 1},
                 {"unit", "message"},
-                {"messageId", data.at("messageId")},
-                {"numberId", data.at("numberId")},
-                {"segments", data.contains("segments") ? data.at("segments") : json::value(1)},
+                {"messageId", domain::field(data, "messageId")},
+                {"numberId", domain::field(data, "numberId")},
+                {"segments", domain::field_or(data, "segments", 1)},
                 {"description", "SMS to " + text(data, "to")}},
                event, batch);
   } else if (type == "call.ended") {
@@ -155,7 +155,7 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
                 {"quantity", domain::billable_seconds(billed_ms)},
                 {"unit", "second"},
                 {"callId", call},
-                {"numberId", summary->at("phoneNumberId")},
+                {"numberId", domain::field(*summary, "phoneNumberId")},
                 {"mode", mode},
                 {"durationMs", duration_ms},
                 {"billedMs", billed_ms},
@@ -170,7 +170,7 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
                 {"rateVersion", nullptr},
                 {"quantity", 1},
                 {"unit", "payment"},
-                {"paymentId", data.at("paymentId")},
+                {"paymentId", domain::field(data, "paymentId")},
                 {"description", reason == "top_up"          ? "Top-up"
                                 : reason == "auto_recharge" ? "Auto-recharge"
                                                             : "Adjustment: " + text(data, "note")}},
@@ -178,14 +178,15 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
   } else if (type == "account.auto_recharge_configured" || type == "account.payment_declined") {
     json::object billing = row(batch, "Lb/" + account).value_or(empty_billing());
     if (type == "account.auto_recharge_configured") {
-      billing["autoRecharge"] = json::object{{"enabled", data.at("enabled")},
-                                             {"thresholdMicros", data.at("thresholdMicros")},
-                                             {"amountMicros", data.at("amountMicros")}};
+      billing["autoRecharge"] =
+          json::object{{"enabled", domain::field(data, "enabled")},
+                       {"thresholdMicros", domain::field(data, "thresholdMicros")},
+                       {"amountMicros", domain::field(data, "amountMicros")}};
     } else {
-      billing["lastDecline"] = json::object{{"atMs", data.at("atMs")},
-                                            {"reason", data.at("reason")},
-                                            {"code", data.at("code")},
-                                            {"message", data.at("message")}};
+      billing["lastDecline"] = json::object{{"atMs", domain::field(data, "atMs")},
+                                            {"reason", domain::field(data, "reason")},
+                                            {"code", domain::field(data, "code")},
+                                            {"message", domain::field(data, "message")}};
     }
     batch.put("Lb/" + account, domain::to_json(billing));
   }
@@ -246,7 +247,8 @@ std::int64_t CoreView::available_micros(const std::string& account) const {
 std::int64_t CoreView::balance_locked(const std::string& account) const {
   auto it = balances_.find(account);
   if (it == balances_.end()) {
-    it = balances_.emplace(account, billing(account).at("balanceMicros").as_int64()).first;
+    it = balances_.emplace(account, domain::field(billing(account), "balanceMicros").as_int64())
+             .first;
   }
   return it->second;
 }

@@ -76,8 +76,9 @@ void CoreView::apply_usage(const es::RecordedEvent& event, const json::object& d
   if (type == "message.queued" || type == "message.received") {
     const std::int64_t at_ms = integer(data, "atMs", event.time_ms);
     in_time(at_ms, "m", 1);
-    bump_row("Ua/" + account + "/" + agent_of(data.at("agentId")) + "/" + hour_key(at_ms), "m", 1,
-             batch);
+    bump_row(
+        "Ua/" + account + "/" + agent_of(domain::field(data, "agentId")) + "/" + hour_key(at_ms),
+        "m", 1, batch);
     bump_row("Un/" + account + "/" + text(data, "numberId"), "m", 1, batch);
     bump_row("Ut/" + account, "m", 1, batch);
   } else if (type == "call.started") {
@@ -91,8 +92,8 @@ void CoreView::apply_usage(const es::RecordedEvent& event, const json::object& d
     if (text(data, "status") != "completed") return;
     std::optional<json::object> summary = row(batch, "Ck/" + account + "/" + text(data, "callId"));
     if (!summary) return;
-    const std::string key =
-        "Ua/" + account + "/" + agent_of(summary->at("agentId")) + "/" + hour_key(at_ms);
+    const std::string key = "Ua/" + account + "/" + agent_of(domain::field(*summary, "agentId")) +
+                            "/" + hour_key(at_ms);
     bump_row(key, "c", 1, batch);
     bump_row(key, "s", seconds, batch);
   } else if (type == "webhook.delivery_created") {
@@ -100,9 +101,9 @@ void CoreView::apply_usage(const es::RecordedEvent& event, const json::object& d
     in_time(integer(data, "createdAtMs", event.time_ms), "w", 1);
   } else if (type == "agent.created") {
     batch.put("An/" + account + "/" + text(data, "agentId"),
-              text(data.at("config").as_object(), "name"));
+              text(domain::field(data, "config").as_object(), "name"));
   } else if (type == "agent.updated") {
-    const json::object& changes = data.at("changes").as_object();
+    const json::object& changes = domain::field(data, "changes").as_object();
     if (changes.contains("name")) {
       batch.put("An/" + account + "/" + text(data, "agentId"), text(changes, "name"));
     }
@@ -223,13 +224,13 @@ json::array CoreView::usage_by_number(const std::string& account) const {
     const json::object number = json::parse(value).as_object();
     const std::string id = text(number, "id");
     const json::object counts = row("Un/" + account + "/" + id).value_or(json::object{});
-    const json::value& agent = number.at("agentId");
+    const json::value& agent = domain::field(number, "agentId");
     std::optional<std::string> name;
     if (agent.is_string()) name = raw_row("An/" + account + "/" + std::string(agent.as_string()));
     items.push_back(json::object{{"numberId", id},
-                                 {"phoneNumber", number.at("phoneNumber")},
-                                 {"country", number.at("country")},
-                                 {"status", number.at("status")},
+                                 {"phoneNumber", domain::field(number, "phoneNumber")},
+                                 {"country", domain::field(number, "country")},
+                                 {"status", domain::field(number, "status")},
                                  {"agentId", agent},
                                  {"agentName", name ? json::value(*name) : json::value(nullptr)},
                                  {"messages", integer(counts, "m", 0)},

@@ -126,13 +126,13 @@ void print_report(const RunReport& report, const RunOptions& options, std::FILE*
                static_cast<unsigned long long>(options.seed), options.store.c_str());
   std::fprintf(out, "options (ranges resolved by the seed):\n");
   for (const Knob& knob : knobs()) {
-    const Range& range = options.scenario.knobs.at(knob.name);
-    std::fprintf(
-        out, "  %-26s = %lld%s\n", knob.name, static_cast<long long>(report.options.at(knob.name)),
-        range.lo == range.hi
-            ? ""
-            : ("   (from [" + std::to_string(range.lo) + ", " + std::to_string(range.hi) + "])")
-                  .c_str());
+    const Range& range = knob_range(options.scenario, knob.name);
+    std::fprintf(out, "  %-26s = %lld%s\n", knob.name,
+                 static_cast<long long>(knob_value(report.options, knob.name)),
+                 range.lo == range.hi ? ""
+                                      : ("   (from [" + std::to_string(range.lo) + ", " +
+                                         std::to_string(range.hi) + "])")
+                                            .c_str());
   }
   std::fprintf(out, "commands:\n");
   for (const auto& [k, v] : report.commands) {

@@ -89,7 +89,7 @@ class Simulation {
   RunReport run();
 
  private:
-  std::int64_t knob(const char* name) const { return report_.options.at(name); }
+  std::int64_t knob(const char* name) const { return knob_value(report_.options, name); }
 
   // ---- The node and its crashes ----
   void open_node();
@@ -355,7 +355,8 @@ void Simulation::setup_accounts() {
                {"timeout", knob("webhook_timeout_s")}}},
              "setup", [this, url, behaviour](const CommandResult& result) {
                AP_ASSERT(!result.events.empty(), "an accepted setup command recorded events");
-               const json::object& config = result.events.front().data.at("config").as_object();
+               const json::object& config =
+                   domain::field(result.events.front().data, "config").as_object();
                endpoints_.add(url, text(config, "secret"), behaviour);
              });
     };
@@ -558,7 +559,7 @@ void Simulation::start_call(actors::CallStart start, const Account& account) {
       1 + static_cast<int>(arrivals_.uniform(static_cast<std::uint64_t>(knob("call_turns_max"))));
   step.hangs_up = arrivals_.uniform(100) < static_cast<std::uint64_t>(knob("caller_hangup_pct"));
   step.hosted = account.hosted;
-  const bool outbound = start.command.args.at("direction") == "outbound";
+  const bool outbound = domain::field(start.command.args, "direction") == "outbound";
   submit(EntityKind::kCall, start.call_id, std::move(start.command),
          outbound ? "call out" : "call in",
          [this, step](const CommandResult&) { plan_next_line(step); });
@@ -808,10 +809,10 @@ void Simulation::check_calls() {
         ++report_.faults["calls ended: " + text(data, "reason")];
       } else if (type == "call.caller_spoke") {
         call.said.push_back(text(data, "text"));
-        call.spoke_at[data.at("turn").as_int64()] = event.time_ms;
+        call.spoke_at[domain::field(data, "turn").as_int64()] = event.time_ms;
       } else if (type == "call.turn_answered") {
-        auto spoke = call.spoke_at.find(data.at("turn").as_int64());
-        if (spoke != call.spoke_at.end() && !data.at("interrupted").as_bool()) {
+        auto spoke = call.spoke_at.find(domain::field(data, "turn").as_int64());
+        if (spoke != call.spoke_at.end() && !domain::field(data, "interrupted").as_bool()) {
           report_.voice_turn_ms.push_back(event.time_ms - spoke->second);
         }
       }
@@ -875,7 +876,8 @@ void Simulation::check_ledger() {
       violation("ledger of " + account + ": " + difference);
       return;
     }
-    const std::int64_t projected = node_->view().billing(account).at("balanceMicros").as_int64();
+    const std::int64_t projected =
+        domain::field(node_->view().billing(account), "balanceMicros").as_int64();
     if (projected != balance) {
       violation("ledger of " + account + ": the projection's balance " + std::to_string(projected) +
                 " is not the sum of its entries " + std::to_string(balance));
@@ -916,14 +918,15 @@ void Simulation::check_renewals() {
         const std::int64_t at = e.time_ms;
         if (e.type == "number.provisioned") {
           life.active = true;
-          life.paid_until_ms = data.at("paidUntilMs").as_int64();
+          life.paid_until_ms = domain::field(data, "paidUntilMs").as_int64();
           if (std::abs(life.paid_until_ms - (at + card.number_period_ms)) > kSlackMs) {
             fail(e.position, id, "its first period does not last the rate card's 30 days");
           }
         } else if (e.type == "number.renewed") {
           ++renewals;
-          if (data.at("periodStartMs").as_int64() != life.paid_until_ms ||
-              data.at("paidUntilMs").as_int64() != life.paid_until_ms + card.number_period_ms) {
+          if (domain::field(data, "periodStartMs").as_int64() != life.paid_until_ms ||
+              domain::field(data, "paidUntilMs").as_int64() !=
+                  life.paid_until_ms + card.number_period_ms) {
             fail(e.position, id, "a renewal does not continue the paid period");
           }
           if (at < life.paid_until_ms) fail(e.position, id, "renewed before its period ended");
@@ -942,7 +945,7 @@ void Simulation::check_renewals() {
           if (at < life.paid_until_ms || at > life.paid_until_ms + kSlackMs) {
             fail(e.position, id, "its renewal failed at another time than its period's end");
           }
-          life.grace_until_ms = data.at("graceUntilMs").as_int64();
+          life.grace_until_ms = domain::field(data, "graceUntilMs").as_int64();
           if (life.grace_until_ms != life.paid_until_ms + card.number_grace_ms) {
             fail(e.position, id, "its grace period does not last the rate card's 30 days");
           }

@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 
 #include "actors/domain.hpp"
+#include "actors/invariant.hpp"
 
 namespace ap::sim {
 
@@ -114,10 +115,22 @@ std::string parse_scenario(const std::string& text, Scenario* out) {
   return "";
 }
 
+const Range& knob_range(const Scenario& scenario, const std::string& name) {
+  const auto found = scenario.knobs.find(name);
+  AP_ASSERT(found != scenario.knobs.end(), "a parsed scenario has a range for every knob");
+  return found->second;
+}
+
+std::int64_t knob_value(const Resolved& resolved, const std::string& name) {
+  const auto found = resolved.find(name);
+  AP_ASSERT(found != resolved.end(), "a resolved scenario has a value for every knob");
+  return found->second;
+}
+
 Resolved resolve(const Scenario& scenario, domain::Entropy& entropy) {
   Resolved out;
   for (const Knob& knob : knobs()) {
-    const Range& range = scenario.knobs.at(knob.name);
+    const Range& range = knob_range(scenario, knob.name);
     const std::uint64_t span = static_cast<std::uint64_t>(range.hi - range.lo) + 1;
     out[knob.name] = range.lo + static_cast<std::int64_t>(entropy.uniform(span));
   }

@@ -48,4 +48,10 @@ std::string parse_scenario(const std::string& text, Scenario* out);
 using Resolved = std::map<std::string, std::int64_t>;
 Resolved resolve(const Scenario& scenario, domain::Entropy& entropy);
 
+// The range of the knob `name` in `scenario`, and its resolved value. Every
+// knob of knobs() has both (parse_scenario fills in defaults, resolve() picks
+// each), so a missing one is a broken invariant.
+const Range& knob_range(const Scenario& scenario, const std::string& name);
+std::int64_t knob_value(const Resolved& resolved, const std::string& name);
+
 }  // namespace ap::sim

@@ -186,6 +186,8 @@ TEST_F(ContactBook, AnEventMissingAFieldNamesIt) {
     FAIL() << "no invariant was checked";
   } catch (const InvariantViolation& e) {
     EXPECT_NE(std::string(e.what()).find("\"phoneNumber\" field"), std::string::npos) << e.what();
+    // The message points at the decider's line that relied on the field.
+    EXPECT_NE(std::string(e.what()).find("actors/contact.cpp:"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(state.contacts.empty());
 }
