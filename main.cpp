@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
       ->add_option("--webhook-max-held", serve.webhook_max_held,
                    "webhook deliveries held in memory at once; the rest wait in the read model")
       ->check(CLI::Range(1, 1'000'000));
+  serve_cmd
+      ->add_option("--entity-max-queued", serve.entity_max_queued,
+                   "commands one entity may hold waiting; more are refused with 503 ENTITY_BUSY")
+      ->check(CLI::Range(1, 1'000'000));
   serve_cmd->add_option("--webhook-resolve", serve.webhook_resolve,
                         "host=address to use instead of DNS for a webhook host (repeatable)");
   serve_cmd->add_option("--llm-url", serve.llm_url,

@@ -65,6 +65,17 @@ EntityHost::EntityHost(HostEnv& env, EntityKind kind, std::string id, AppendFn a
 
 void EntityHost::on_command(PendingCommand command) {
   last_active_ms_ = env_.clock.now_ms();
+  if (queue_.size() >= env_.max_queued) {
+    ++env_.refused_busy;
+    ++handled_;
+    CommandResult refused;
+    refused.error =
+        domain::make_error(domain::ErrorKind::kUnavailable, "ENTITY_BUSY",
+                           std::to_string(queue_.size()) + " commands are already waiting for " +
+                               aggregate_.stream + "; retry shortly");
+    answer(command.done, std::move(refused));
+    return;
+  }
   queue_.push_back(std::move(command));
   process_next();
 }
@@ -84,9 +95,13 @@ void EntityHost::finish(CommandResult result) {
       env_.wallet->release(command.hold, result.last_position);
     }
   }
+  answer(command.done, std::move(result));
+}
+
+void EntityHost::answer(const ResultFn& done, CommandResult result) {
   // A callback that throws is its caller's bug; the entity stays alive.
   try {
-    command.done(std::move(result));
+    done(std::move(result));
   } catch (const std::exception&) {
     ++env_.faults;
   }

@@ -8,6 +8,10 @@
 // commands and append completions one at a time, on the entity's own thread
 // of control; the host never blocks and never starts a thread.
 //
+// An entity holds at most HostEnv::max_queued commands; more are refused
+// undecided with ENTITY_BUSY (503), so one flooded entity cannot take the
+// node's memory.
+//
 // A decider that throws, or an aggregate that cannot be rebuilt, fails the
 // command with ENTITY_FAULT (503), counts the fault, and makes the host
 // reload the entity from the log before its next command.
@@ -78,6 +82,12 @@ struct HostEnv {
   domain::Wallet* wallet = nullptr;      // Null: no command's funds are checked.
   std::atomic<std::uint64_t> holds{0};   // Reservations made; names the next one.
   std::atomic<std::uint64_t> faults{0};  // Commands failed by an entity fault.
+  // Commands one entity may hold waiting; past it a command is refused at
+  // once with ENTITY_BUSY (503). Callers are bounded long before it (HTTP by
+  // its in-flight limit per account, the engines by their own bounds), so
+  // reaching it means something floods one entity.
+  std::size_t max_queued = 10'000;
+  std::atomic<std::uint64_t> refused_busy{0};  // Commands refused by max_queued.
   // The node is gone (a simulated crash): commands are refused undecided.
   std::atomic<bool> abandoned{false};
 };
@@ -109,6 +119,8 @@ class EntityHost {
  private:
   void process_next();
   void finish(CommandResult result);
+  // Hands `result` to `done`, counting a callback that throws as a fault.
+  void answer(const ResultFn& done, CommandResult result);
   // Reserves what the front command spends, once, and puts it in `context`.
   void reserve_funds(domain::Context& context);
   // Loads, asks the ports and decides the front command. Returns what was

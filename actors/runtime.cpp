@@ -51,7 +51,9 @@ struct Runtime::Impl {
 
   Impl(es::EventStore& s, domain::IdSource& i, domain::Entropy& n, domain::CarrierPort& c,
        const domain::Clock& k, domain::Timers& t, EffectPort* e, RuntimeOptions o)
-      : env{s, i, n, c, k, o.snapshot_every, e, o.wallet}, timers(t), options(o) {}
+      : env{s, i, n, c, k, o.snapshot_every, e, o.wallet}, timers(t), options(o) {
+    env.max_queued = o.max_queued_per_entity;
+  }
 };
 
 namespace {
@@ -227,6 +229,10 @@ std::int64_t Runtime::live_actors() const {
 
 std::uint64_t Runtime::entity_faults() const {
   return impl_->env.faults.load();
+}
+
+std::uint64_t Runtime::entity_commands_refused() const {
+  return impl_->env.refused_busy.load();
 }
 
 }  // namespace ap::actors

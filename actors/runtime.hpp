@@ -32,7 +32,8 @@ struct RuntimeOptions {
   // passivate after this (at most idle_timeout_ms), so ended calls do not
   // pile up in memory.
   std::int64_t call_idle_timeout_ms = 10'000;
-  std::uint64_t snapshot_every = 50;  // Save a snapshot every N events of a stream.
+  std::uint64_t snapshot_every = 50;           // Save a snapshot every N events of a stream.
+  std::size_t max_queued_per_entity = 10'000;  // HostEnv::max_queued.
   // Reserves what commands spend (the node's ledger); null = funds unchecked.
   domain::Wallet* wallet = nullptr;
 };
@@ -68,6 +69,8 @@ class Runtime {
   std::int64_t live_actors() const;
   // Commands failed by an entity fault since start.
   std::uint64_t entity_faults() const;
+  // Commands refused because their entity held max_queued_per_entity already.
+  std::uint64_t entity_commands_refused() const;
 
   struct Impl;
 

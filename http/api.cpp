@@ -25,7 +25,10 @@ Response domain_error_response(const DomainError& error) {
     default: break;
   }
   if (error.code.rfind("VALIDATION_ERROR", 0) == 0) type = "validation_error";
-  return error_response(status, error.message, error.code, type);
+  Response response = error_response(status, error.message, error.code, type);
+  // Every 503 here is momentary: a busy entity, the log or a port refusing.
+  if (status == 503) response.headers.emplace_back("Retry-After", "1");
+  return response;
 }
 
 Response method_not_allowed_response() {
@@ -103,6 +106,9 @@ void Api::handle(Request request, Reply reply) {
         {"agentphone_log_head_position", static_cast<double>(impl_->store.head_position())},
         {"agentphone_projection_checkpoint", static_cast<double>(impl_->view.checkpoint())},
         {"agentphone_live_actors", static_cast<double>(impl_->runtime.live_actors())},
+        {"agentphone_entity_faults_total", static_cast<double>(impl_->runtime.entity_faults())},
+        {"agentphone_entity_commands_refused_total",
+         static_cast<double>(impl_->runtime.entity_commands_refused())},
         {"agentphone_webhook_attempts_total", static_cast<double>(webhooks.attempts)},
         {"agentphone_webhook_attempts_ok_total", static_cast<double>(webhooks.attempts_ok)},
         {"agentphone_webhook_requests_in_flight", static_cast<double>(webhooks.in_flight)},

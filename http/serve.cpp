@@ -117,6 +117,7 @@ int run_serve(const ServeConfig& config) {
   node_options.carrier.send_delay_ms = config.sim_send_delay_ms;
   node_options.carrier.deliver_delay_ms = config.sim_deliver_delay_ms;
   node_options.runtime.idle_timeout_ms = config.idle_timeout_ms;
+  node_options.runtime.max_queued_per_entity = static_cast<std::size_t>(config.entity_max_queued);
   node_options.webhooks.production = !config.sandbox;
   node_options.webhooks.retry_base_ms = config.webhook_retry_base_ms;
   node_options.webhooks.max_in_flight_per_endpoint = config.webhook_max_in_flight;

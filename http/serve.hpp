@@ -21,6 +21,7 @@ struct ServeConfig {
   std::int64_t webhook_retry_base_ms = 1000;  // First webhook retry after ~this; x4 each time.
   int webhook_max_in_flight = 8;              // Requests in flight per webhook endpoint.
   int webhook_max_held = 10'000;              // Deliveries held in memory (WebhookDispatchOptions).
+  int entity_max_queued = 10'000;             // Commands waiting per entity (HostEnv::max_queued).
   // "host=address" pairs used instead of DNS for webhook hosts (like curl --resolve).
   std::vector<std::string> webhook_resolve;
   // Hosted voice mode on an OpenAI-compatible endpoint; empty = the built-in responder.

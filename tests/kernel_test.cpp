@@ -406,6 +406,48 @@ TEST(EntityHost, AnAbandonedNodeRefusesCommandsUndecided) {
   EXPECT_EQ(f.log.store->head_position(), 0u);
 }
 
+// One entity holds a bounded number of commands: the ones past the bound are
+// answered at once with ENTITY_BUSY and write nothing; the held ones are all
+// decided, and the entity takes commands again once its queue drains.
+TEST(EntityHost, CommandsPastTheQueueBoundAreRefusedBusyAndWriteNothing) {
+  HostFixture f;
+  f.env->max_queued = 3;
+  ASSERT_TRUE(f.run({"account.create",
+                     "acct_1",
+                     {{"email", "a@example.com"}, {"keyPrefix", "sk"}, {"keySha256", "x"}}})
+                  .ok);
+  const std::uint64_t head = f.log.store->head_position();
+  std::vector<actors::CommandResult> answers(6);
+  std::vector<bool> answered(6, false);
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    f.host->on_command(
+        {{"account.create_key",
+          "acct_1",
+          {{"keyPrefix", "sk" + std::to_string(i)}, {"keySha256", "k" + std::to_string(i)}}},
+         [&answers, &answered, i](actors::CommandResult r) {
+           answers[i] = std::move(r);
+           answered[i] = true;
+         }});
+  }
+  // The refusals come before the log has done anything.
+  for (std::size_t i = 3; i < answers.size(); ++i) {
+    ASSERT_TRUE(answered[i]) << i;
+    EXPECT_FALSE(answers[i].ok);
+    EXPECT_EQ(answers[i].error.kind, domain::ErrorKind::kUnavailable);
+    EXPECT_EQ(answers[i].error.code, "ENTITY_BUSY");
+    EXPECT_NE(answers[i].error.message.find("account-acct_1"), std::string::npos);
+  }
+  while (f.log.store->pump() > 0) {
+  }
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_TRUE(answered[i] && answers[i].ok) << i;
+  EXPECT_EQ(f.env->refused_busy.load(), 3u);
+  EXPECT_EQ(f.host->handled(), 7u);  // Refusals are answers too: passivation waits for none.
+  EXPECT_TRUE(f.host->idle());
+  EXPECT_EQ(f.log.store->head_position(), head + 3);  // Only the three held keys.
+  EXPECT_TRUE(
+      f.run({"account.create_key", "acct_1", {{"keyPrefix", "sk9"}, {"keySha256", "k9"}}}).ok);
+}
+
 TEST(EntityHost, ALostVersionRaceIsDecidedAgainAgainstFreshState) {
   HostFixture f;
   ASSERT_TRUE(f.run({"account.create",
