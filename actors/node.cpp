@@ -45,11 +45,12 @@ Node::Node(std::unique_ptr<es::EventStore> store, NodePorts ports, NodeOptions o
   // once "message.queued" is durable; those still pending from before this
   // start are handed over again (the carrier ignores one it already holds).
   // Webhook deliveries are sent from applied events, and resumed here.
-  view_->set_listener([this](const std::string& type, const std::string& payload) {
-    webhooks_->on_event(type, payload);
-    calls_->on_event(type, payload);
-    billing_->on_event(type, payload);
-  });
+  view_->set_listener(
+      [this](const std::string& type, const std::string& payload, std::uint64_t position) {
+        webhooks_->on_event(type, payload, position);
+        calls_->on_event(type, payload);
+        billing_->on_event(type, payload);
+      });
   view_->set_shortfall_listener(
       [this](const std::string& account) { billing_->on_shortfall(account); });
   const std::size_t deliveries = webhooks_->resume();

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <deque>
 #include <map>
+#include <optional>
 
 #include "actors/invariant.hpp"
 #include "actors/secrets.hpp"
@@ -84,21 +85,38 @@ struct WebhookDispatch::Impl {
   std::map<std::string, Endpoint> endpoints;  // By scheme://host:port.
   // First attempts per conversation, in event order; the front is in flight.
   std::map<std::string, std::deque<Job>> first_attempts;
-  // The highest attempt scheduled per delivery, so that a delivery seen twice
-  // (at start and live) is not sent twice.
-  std::map<std::string, int> scheduled;
   int first_attempts_seen = 0;  // For the planted bug only.
-  // Jobs accepted by schedule() and not yet finished (sent and recorded, or
-  // abandoned); at most options.max_held. From the first job left in the
-  // read model for want of room until take_up() has scheduled every pending
-  // delivery, `backlog` is set and new jobs wait in the read model too, so
-  // none overtakes an earlier one of its conversation.
-  std::size_t held = 0;
-  bool backlog = false;
+
+  // Jobs held: accepted and not yet finished (sent and recorded, or
+  // abandoned); at most options.max_held. Only jobs that can go now are
+  // held: a delivery waiting for its retry time waits in the read model's
+  // dr/ rows, so deliveries to a dead endpoint take no room from others.
+  // Written on the client's thread only; atomic for /metrics.
+  std::atomic<std::int64_t> held{0};
+
+  // First attempts are accepted in log order; `cursor` is the log position
+  // of the newest accepted, and every one before it was accepted. From the
+  // first one left in the read model for want of room until take_up_first()
+  // has caught up, `backlog` is set and new ones wait there too, so none
+  // overtakes an earlier one of its conversation.
+  // Set until resume() has taken up what waited from before this start.
+  std::uint64_t cursor = 0;
+  bool backlog = true;
+
+  // Retries taken up from the read model and not yet recorded there (the
+  // attempt number of each), so that a second look at the due rows before
+  // the record lands does not send one twice. At most max_held plus the
+  // records on their way.
+  std::map<std::string, int> retrying;
+  // The earliest time a wake-up will take up due retries (INT64_MAX: none
+  // armed), and whether a due retry found no room and waits for release().
+  std::int64_t wake_at_ms = INT64_MAX;
+  bool retries_behind = false;
   bool take_up_queued = false;
+
   // Readable from any thread (for /metrics).
   std::atomic<std::uint64_t> attempts{0}, attempts_ok{0};
-  std::atomic<std::int64_t> in_flight_total{0}, waiting_total{0}, held_total{0};
+  std::atomic<std::int64_t> in_flight_total{0}, waiting_total{0};
   std::atomic<std::uint64_t> spilled_total{0};
 
   Impl(Runtime& r, projections::CoreView& v, domain::WebhookTransport& c, const domain::Clock& k,
@@ -107,73 +125,113 @@ struct WebhookDispatch::Impl {
 
   // ---- Scheduling (client thread) ----
 
-  // Holds `job` until `at_ms`, or leaves it in the read model when
-  // max_held jobs are held already or others wait there (unless take_up()
-  // is scheduling those, `from_backlog`). Returns false in that case.
-  bool schedule(Job job, std::int64_t at_ms, bool from_backlog = false) {
-    auto seen = scheduled.find(job.delivery_id);
-    if (seen != scheduled.end() && seen->second >= job.attempt) return true;
-    if (held >= options.max_held || (backlog && !from_backlog)) {
-      if (!from_backlog) ++spilled_total;
+  bool full() const { return static_cast<std::size_t>(held.load()) >= options.max_held; }
+
+  // A first attempt created at log `position`, seen live: sent now, or left
+  // in the read model when there is no room or others wait there.
+  void on_created(Job job, std::uint64_t position) {
+    if (position <= cursor) return;  // Taken up from the read model already.
+    if (full() || backlog) {
+      ++spilled_total;
       backlog = true;
-      return false;
+      return;
     }
-    scheduled[job.delivery_id] = job.attempt;
-    ++held;
-    ++held_total;
-    return hold(std::move(job), at_ms);
+    cursor = position;
+    hold(std::move(job));
   }
 
-  bool hold(Job job, std::int64_t at_ms) {
+  // Accepts `job` and starts it, behind an earlier first attempt of its
+  // conversation if there is one.
+  void hold(Job job) {
+    ++held;
     if (job.attempt == 1 && ++first_attempts_seen == options.bug_drop_nth_first_attempt) {
-      release();
-      return true;
+      return release();
     }
     if (job.attempt == 1 && !job.conversation.empty()) {
       std::deque<Job>& queue = first_attempts[job.conversation];
       queue.push_back(std::move(job));
       if (queue.size() == 1) start(queue.front());
-      return true;
+      return;
     }
-    const std::int64_t delay_ms = std::max<std::int64_t>(0, at_ms - clock.now_ms());
-    client.defer_after(delay_ms, [this, job = std::move(job)] { start(job); });
-    return true;
+    start(job);
   }
 
-  // One held job is done with. Once half the room is free again, the
-  // deliveries left in the read model are taken up, deferred so that a
-  // finishing job never recurses into starting others.
+  // One held job is done with. Once half the room is free again, what waits
+  // in the read model is taken up, deferred so that a finishing job never
+  // recurses into starting others.
   void release() {
-    AP_ASSERT(held > 0, "release() pairs with an accepted schedule()");
+    AP_ASSERT(held.load() > 0, "release() pairs with hold()");
     --held;
-    --held_total;
-    if (backlog && !take_up_queued && held <= options.max_held / 2) {
+    if ((backlog || retries_behind) && !take_up_queued &&
+        static_cast<std::size_t>(held.load()) <= options.max_held / 2) {
       take_up_queued = true;
       client.defer([this] {
         take_up_queued = false;
-        take_up(view.pending_deliveries());
+        take_up_retries();
+        take_up_first();
       });
     }
   }
 
-  // Schedules the pending deliveries of the read model (`pending`) that are
-  // not held, in log order (so first attempts keep their conversation's
-  // order), until the room is full again.
-  void take_up(std::vector<json::object> pending) {
-    auto position = [](const json::object& p) {
-      const json::value* at = p.if_contains("position");
-      return at != nullptr ? at->to_number<std::uint64_t>() : 0;
-    };
-    std::stable_sort(
-        pending.begin(), pending.end(),
-        [&](const json::object& a, const json::object& b) { return position(a) < position(b); });
-    for (const json::object& p : pending) {
-      if (!schedule(job_of(p, next_attempt(p)), domain::field(p, "nextAttemptAtMs").as_int64(),
-                    true)) {
-        return;  // Full again: the rest wait for the next round.
+  // Accepts the first attempts waiting in the read model after `cursor`, in
+  // log order, until the room is full; clears `backlog` once none is left.
+  void take_up_first() {
+    // Bounded: each round accepts every row it reads, or stops.
+    while (!full()) {
+      const std::size_t room = options.max_held - static_cast<std::size_t>(held.load());
+      const std::vector<json::object> rows = view.first_attempts_after(cursor, room);
+      for (const json::object& row : rows) {
+        cursor = domain::field(row, "position").to_number<std::uint64_t>();
+        hold(job_of(row, 1));
+      }
+      if (rows.size() < room) {
+        backlog = false;
+        return;
       }
     }
-    backlog = false;
+  }
+
+  // Accepts the retries that are due, earliest first, until the room is
+  // full, and arms a wake-up for the next one.
+  void take_up_retries() {
+    const std::int64_t now_ms = clock.now_ms();
+    retries_behind = false;
+    const std::size_t room =
+        options.max_held - std::min<std::size_t>(options.max_held, held.load());
+    // Rows already being retried are read again and skipped: ask for them too.
+    for (const json::object& row : view.retries_due(now_ms, room + retrying.size())) {
+      const std::string id = text(row, "deliveryId");
+      const int attempt = next_attempt(row);
+      auto seen = retrying.find(id);
+      if (seen != retrying.end() && seen->second >= attempt) continue;
+      if (full()) {
+        retries_behind = true;
+        return;
+      }
+      retrying[id] = attempt;
+      hold(job_of(row, attempt));
+    }
+    if (std::optional<std::int64_t> next = view.next_retry_due_after(now_ms)) arm_wake(*next);
+  }
+
+  // Makes sure due retries are taken up at `due_ms`.
+  void arm_wake(std::int64_t due_ms) {
+    if (due_ms >= wake_at_ms) return;
+    wake_at_ms = due_ms;
+    // A wake-up superseded by an earlier one finds wake_at_ms changed and
+    // does nothing.
+    client.defer_after(std::max<std::int64_t>(0, due_ms - clock.now_ms()), [this, due_ms] {
+      if (wake_at_ms != due_ms) return;
+      wake_at_ms = INT64_MAX;
+      take_up_retries();
+    });
+  }
+
+  // An attempt of delivery `id` is recorded: it is final, or waits in the
+  // read model for its retry at `retry_at_ms` (nullopt when final).
+  void on_attempted(const std::string& id, std::optional<std::int64_t> retry_at_ms) {
+    retrying.erase(id);
+    if (retry_at_ms) arm_wake(*retry_at_ms);
   }
 
   // Makes attempt `job.attempt` against the webhook as configured now.
@@ -292,42 +350,40 @@ WebhookDispatch::WebhookDispatch(Runtime& runtime, projections::CoreView& view,
 
 WebhookDispatch::~WebhookDispatch() = default;
 
-void WebhookDispatch::on_event(const std::string& type, const std::string& payload) {
+void WebhookDispatch::on_event(const std::string& type, const std::string& payload,
+                               std::uint64_t position) {
   if (type == "webhook.delivery_created") {
     const json::object data = json::parse(payload).as_object();
     if (domain::was_sent_when_recorded(data)) return;
-    impl_->client.defer([impl = impl_.get(), job = Impl::job_of(data, 1)]() mutable {
-      impl->schedule(std::move(job), 0);
+    impl_->client.defer([impl = impl_.get(), job = Impl::job_of(data, 1), position]() mutable {
+      impl->on_created(std::move(job), position);
     });
     return;
   }
   if (type == "webhook.delivery_attempted") {
     const json::object data = json::parse(payload).as_object();
-    const std::string id = text(data, "deliveryId");
-    if (text(data, "status") != "pending") {
-      impl_->client.defer([impl = impl_.get(), id] { impl->scheduled.erase(id); });
-      return;
+    std::optional<std::int64_t> retry_at_ms;
+    if (text(data, "status") == "pending") {
+      retry_at_ms = domain::field(data, "nextRetryAtMs").as_int64();
     }
-    std::optional<json::object> pending = impl_->view.pending_delivery(id);
-    if (!pending) return;
-    const std::int64_t at_ms = domain::field(data, "nextRetryAtMs").as_int64();
-    impl_->client.defer([impl = impl_.get(),
-                         job = Impl::job_of(*pending, Impl::next_attempt(*pending)),
-                         at_ms] { impl->schedule(job, at_ms); });
+    impl_->client.defer([impl = impl_.get(), id = text(data, "deliveryId"), retry_at_ms] {
+      impl->on_attempted(id, retry_at_ms);
+    });
   }
 }
 
 WebhookDispatch::Stats WebhookDispatch::stats() const {
-  return Stats{impl_->attempts.load(),        impl_->attempts_ok.load(),
-               impl_->in_flight_total.load(), impl_->waiting_total.load(),
-               impl_->held_total.load(),      impl_->spilled_total.load()};
+  return Stats{
+      impl_->attempts.load(),      impl_->attempts_ok.load(), impl_->in_flight_total.load(),
+      impl_->waiting_total.load(), impl_->held.load(),        impl_->spilled_total.load()};
 }
 
 std::size_t WebhookDispatch::resume() {
-  std::vector<json::object> pending = impl_->view.pending_deliveries();
-  const std::size_t count = pending.size();
-  impl_->client.defer([impl = impl_.get(), pending = std::move(pending)]() mutable {
-    impl->take_up(std::move(pending));
+  const std::size_t count = impl_->view.pending_deliveries().size();
+  impl_->client.defer([impl = impl_.get()] {
+    impl->backlog = true;
+    impl->take_up_retries();
+    impl->take_up_first();
   });
   return count;
 }

@@ -8,8 +8,11 @@
 // model until it is final, and resume() schedules every pending one at start,
 // so a restart, even after kill -9, loses none.
 //
-// At most WebhookDispatchOptions::max_held deliveries are held in memory;
-// the rest wait in the read model and are taken up as the held ones finish.
+// At most WebhookDispatchOptions::max_held deliveries are held in memory,
+// and only ones that can go now; the rest wait in the read model: first
+// attempts in log order, taken up as the held ones finish, and retries by
+// the time they fall due, taken up then, so a dead endpoint's retries take
+// no room from anyone else's deliveries.
 //
 // First attempts of one conversation go out in event order, one at a time;
 // each endpoint has its own limit of requests in flight, so a slow or dead
@@ -51,12 +54,12 @@ struct WebhookDispatchOptions {
   bool production = true;
   std::int64_t retry_base_ms = 1000;  // First retry after ~this; ×4 per attempt.
   int max_in_flight_per_endpoint = 8;
-  // Deliveries held in memory at once: waiting for a free slot of their
-  // endpoint, queued behind an earlier one of their conversation, or waiting
-  // for their retry time. Past it a delivery stays only in the read model's
-  // pending rows (it is durable there), and is taken up again once the held
-  // ones drop to half, so a flood of inbound messages cannot grow the
-  // engine's memory without bound.
+  // Deliveries held in memory at once: in flight, waiting for a free slot of
+  // their endpoint, or queued behind an earlier one of their conversation.
+  // Past it a delivery stays only in the read model's pending rows (it is
+  // durable there), and is taken up again once the held ones drop to half,
+  // so a flood of inbound messages cannot grow the engine's memory without
+  // bound. A delivery waiting for its retry time is never held.
   std::size_t max_held = 10'000;
   // A planted bug, for the simulator's own test only (`sim run --plant-bug
   // drop-delivery`): the Nth first attempt is silently never made. 0 = off.
@@ -70,8 +73,8 @@ class WebhookDispatch {
                   domain::Entropy& entropy, WebhookDispatchOptions options);
   ~WebhookDispatch();
 
-  // Feeds an event the projection has just applied (any thread).
-  void on_event(const std::string& type, const std::string& payload);
+  // Feeds an event the projection has just applied, at log `position` (any thread).
+  void on_event(const std::string& type, const std::string& payload, std::uint64_t position);
 
   // Schedules every pending delivery. Call once at start, before traffic.
   // Returns how many there were.

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "actors/domain.hpp"
+#include "actors/invariant.hpp"
 #include "actors/secrets.hpp"
 #include "actors/sms.hpp"
 #include "actors/webhook.hpp"
@@ -135,7 +136,8 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   }
   cv_.notify_all();
   if (listener) {
-    for (const es::RecordedEvent& event : events) listener(event.type, event.payload);
+    for (const es::RecordedEvent& event : events)
+      listener(event.type, event.payload, event.position);
   }
   for (auto& fn : ready) fn();
 }
@@ -371,28 +373,32 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
                           {"responseMs", nullptr},
                           {"test", test}};
     batch.put("d/" + account + "/" + order + "/" + id, domain::to_json(delivery));
-    batch.put("dx/" + id, account + " " + order + " " + agent);
+    const bool sent = domain::was_sent_when_recorded(data);
+    const std::string pending_key = sent ? "-" : "dp/" + hex16(position);
+    batch.put("dx/" + id, account + " " + order + " " + agent + " " + pending_key);
     if (agent != "-") batch.put("da/" + agent + "/" + order + "/" + id, "");
     batch.put("dc/" + account, std::to_string(counter(batch, "dc/" + account) + 1));
     // Sent already; its outcome is in the same append.
-    if (domain::was_sent_when_recorded(data)) return;
-    batch.put("dp/" + id, domain::to_json(json::object{
-                              {"deliveryId", id},
-                              {"accountId", account},
-                              {"entity", entity},
-                              {"conversationId", domain::field(data, "conversationId")},
-                              {"eventType", domain::field(data, "eventType")},
-                              {"body", domain::field(data, "body")},
-                              {"attempts", 0},
-                              {"nextAttemptAtMs", created_ms},
-                              {"position", position}}));
+    if (sent) return;
+    batch.put(pending_key, domain::to_json(json::object{
+                               {"deliveryId", id},
+                               {"accountId", account},
+                               {"entity", entity},
+                               {"conversationId", domain::field(data, "conversationId")},
+                               {"eventType", domain::field(data, "eventType")},
+                               {"body", domain::field(data, "body")},
+                               {"attempts", 0},
+                               {"nextAttemptAtMs", created_ms},
+                               {"position", position}}));
     return;
   }
   // webhook.delivery_attempted
   std::optional<std::string> where = raw_row(batch, "dx/" + id);
   if (!where) return;
-  const std::size_t a = where->find(' '), b = where->find(' ', a + 1);
+  const std::size_t a = where->find(' '), b = where->find(' ', a + 1), c = where->find(' ', b + 1);
+  AP_ASSERT(c != std::string::npos, "a dx/ row has four fields");
   const std::string key = "d/" + account + "/" + where->substr(a + 1, b - a - 1) + "/" + id;
+  const std::string pending_key = where->substr(c + 1);
   std::optional<json::object> delivery = row(batch, key);
   if (!delivery) return;
   const std::string status = text(data, "status");
@@ -413,15 +419,22 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   (*delivery)["nextRetryAt"] =
       next.is_int64() ? json::value(domain::iso8601(next.as_int64())) : json::value(nullptr);
   batch.put(key, domain::to_json(*delivery));
-  if (status == "pending") {
-    if (std::optional<json::object> pending = row(batch, "dp/" + id)) {
-      (*pending)["attempts"] = domain::field(data, "attempt");
-      (*pending)["nextAttemptAtMs"] = next;
-      batch.put("dp/" + id, domain::to_json(*pending));
-    }
-    return;
+  // The pending row moves to the retry it waits for, or goes once final.
+  std::optional<json::object> pending;
+  if (pending_key != "-") {
+    pending = row(batch, pending_key);
+    batch.erase(pending_key);
   }
-  batch.erase("dp/" + id);
+  std::string now_pending = "-";
+  if (status == "pending" && pending) {
+    (*pending)["attempts"] = domain::field(data, "attempt");
+    (*pending)["nextAttemptAtMs"] = next;
+    now_pending = "dr/" + hex16(static_cast<std::uint64_t>(next.as_int64())) + "/" +
+                  hex16(domain::field(*pending, "position").to_number<std::uint64_t>());
+    batch.put(now_pending, domain::to_json(*pending));
+  }
+  batch.put("dx/" + id, where->substr(0, c + 1) + now_pending);
+  if (status == "pending") return;
   const std::string tally = (status == "delivered" ? "dS/" : "dF/") + account;
   batch.put(tally, std::to_string(counter(batch, tally) + 1));
 }
@@ -543,6 +556,12 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
                               {"errorCode", nullptr},
                               {"errorMessage", nullptr}};
   batch.put("nm/" + number_id + "/" + order + "/" + message_id, domain::to_json(number_message));
+}
+
+std::string CoreView::hex16(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
 }
 
 std::string CoreView::newest_first_key(std::int64_t at_ms, std::int64_t seq) {
@@ -748,16 +767,44 @@ std::optional<std::string> CoreView::webhook(const std::string& account,
 }
 
 std::vector<json::object> CoreView::pending_deliveries() const {
-  std::vector<json::object> pending;
-  store_.scan_view(name_, "dp/", "", [&](std::string_view, std::string_view value) {
-    pending.push_back(json::parse(value).as_object());
-    return true;
-  });
+  std::vector<json::object> pending = first_attempts_after(0, SIZE_MAX);
+  for (json::object& retry : retries_due(INT64_MAX, SIZE_MAX)) pending.push_back(std::move(retry));
   return pending;
 }
 
-std::optional<json::object> CoreView::pending_delivery(const std::string& delivery_id) const {
-  return row("dp/" + delivery_id);
+std::vector<json::object> CoreView::first_attempts_after(std::uint64_t after,
+                                                         std::size_t limit) const {
+  std::vector<json::object> rows;
+  if (limit == 0 || after == UINT64_MAX) return rows;
+  store_.scan_view(name_, "dp/", "dp/" + hex16(after + 1),
+                   [&](std::string_view, std::string_view value) {
+                     rows.push_back(json::parse(value).as_object());
+                     return rows.size() < limit;
+                   });
+  return rows;
+}
+
+std::vector<json::object> CoreView::retries_due(std::int64_t until_ms, std::size_t limit) const {
+  std::vector<json::object> rows;
+  if (limit == 0) return rows;
+  // Keys sort by due time: stop at the first one due after until_ms.
+  const std::string until = hex16(static_cast<std::uint64_t>(until_ms));
+  store_.scan_view(name_, "dr/", "", [&](std::string_view key, std::string_view value) {
+    if (key.substr(3, 16) > until) return false;
+    rows.push_back(json::parse(value).as_object());
+    return rows.size() < limit;
+  });
+  return rows;
+}
+
+std::optional<std::int64_t> CoreView::next_retry_due_after(std::int64_t after_ms) const {
+  std::optional<std::int64_t> due;
+  const std::string start = "dr/" + hex16(static_cast<std::uint64_t>(after_ms) + 1);
+  store_.scan_view(name_, "dr/", start, [&](std::string_view, std::string_view value) {
+    due = domain::field(json::parse(value).as_object(), "nextAttemptAtMs").as_int64();
+    return false;
+  });
+  return due;
 }
 
 Page CoreView::deliveries(const std::string& account, const std::string& agent_id,

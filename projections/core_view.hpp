@@ -30,11 +30,15 @@
 //   d/<account>/<order>/<delivery id> -> WebhookDeliveryResponse JSON, plus the
 //                                official MCP server's event, statusCode, success,
 //                                deliveredAt, responseMs, and test (a test send)
-//   dx/<delivery id>          -> "<account> <order> <agent id or ->"
+//   dx/<delivery id>          -> "<account> <order> <agent id or -> <pending key or ->"
 //   da/<agent>/<order>/<delivery id> -> "" : deliveries to that agent's webhook
-//   dp/<delivery id>          -> {deliveryId, accountId, entity, conversationId,
+//   dp/<position>             -> {deliveryId, accountId, entity, conversationId,
 //                                eventType, body, attempts, nextAttemptAtMs, position}:
-//                                not final yet (position: of its creation in the log)
+//                                a delivery whose first attempt is still to be made,
+//                                in log order (position: of its creation in the log)
+//   dr/<due ms>/<position>    -> the same row for a delivery waiting for a retry, in
+//                                the order they fall due
+//                                (<position>, <due ms>: 16 hex digits)
 //   dc/<account>, dS/<account>, dF/<account> -> deliveries, delivered, failed
 //   Ck/<account>/<call id>    -> CallSummary JSON (contract B.5, plus direction,
 //                                disconnectionReason, voiceMode, recording fields)
@@ -116,8 +120,10 @@ class CoreView final : public domain::Wallet {
   void start();
 
   // Called on the projection thread after each event's rows are committed
-  // with the event's type and JSON payload. Set it before the server takes traffic.
-  using Listener = std::function<void(const std::string& type, const std::string& payload)>;
+  // with the event's type, JSON payload and log position. Set it before the
+  // server takes traffic.
+  using Listener = std::function<void(const std::string& type, const std::string& payload,
+                                      std::uint64_t position)>;
   void set_listener(Listener listener);
 
   // Position of the last event applied.
@@ -175,9 +181,16 @@ class CoreView final : public domain::Wallet {
   Page outbound(std::uint64_t limit) const;
   // WebhookResponse JSON of webhook entity `entity` of `account`, or nullopt.
   std::optional<std::string> webhook(const std::string& account, const std::string& entity) const;
-  // Deliveries not yet delivered or failed (the dp/ rows), and one of them.
+  // Deliveries not yet delivered or failed (the dp/ and dr/ rows).
   std::vector<json::object> pending_deliveries() const;
-  std::optional<json::object> pending_delivery(const std::string& delivery_id) const;
+  // At most `limit` deliveries whose first attempt is still to be made,
+  // created after log position `after`, in log order.
+  std::vector<json::object> first_attempts_after(std::uint64_t after, std::size_t limit) const;
+  // At most `limit` deliveries waiting for a retry due at or before `until_ms`,
+  // earliest first.
+  std::vector<json::object> retries_due(std::int64_t until_ms, std::size_t limit) const;
+  // When the earliest retry due after `after_ms` falls due, or nullopt.
+  std::optional<std::int64_t> next_retry_due_after(std::int64_t after_ms) const;
   // The account's deliveries, newest first, created at or after `since_ms`
   // (0 = all); only those to `agent_id`'s webhook when it is set.
   Page deliveries(const std::string& account, const std::string& agent_id, std::int64_t since_ms,
@@ -267,7 +280,7 @@ class CoreView final : public domain::Wallet {
   static constexpr const char* kName = "core";  // The server's projection.
   // The layout of the rows below. A data folder whose rows have another
   // layout has its read model rebuilt from the log at start.
-  static constexpr int kRowsVersion = 5;
+  static constexpr int kRowsVersion = 6;
   static constexpr const char* kVersionKey = "version";
 
  private:
@@ -310,6 +323,8 @@ class CoreView final : public domain::Wallet {
   void put_call_summary(const std::string& call_id, const json::object& summary,
                         es::ViewBatch& batch) const;
   static std::string newest_first_key(std::int64_t at_ms, std::int64_t seq);
+  // `value` as 16 lower-case hex digits, so that keys sort in numeric order.
+  static std::string hex16(std::uint64_t value);
   // Ledger entries and usage counters of one event (ledger_view.cpp, usage_view.cpp).
   void apply_ledger(const es::RecordedEvent& event, const json::object& data, es::ViewBatch& batch);
   void apply_usage(const es::RecordedEvent& event, const json::object& data,

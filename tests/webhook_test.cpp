@@ -442,5 +442,61 @@ TEST_F(BoundedWebhookTest, AFloodWaitsInTheReadModelAndEveryDeliveryArrivesOnce)
   EXPECT_EQ(gauge(metrics, "agentphone_webhook_deliveries_held"), 0);
 }
 
+// One account's endpoint fails every attempt; its deliveries wait for retries
+// far in the future. They must not take the room of another account's
+// deliveries: those arrive at once, though the engine holds only 4.
+class RetryRoomTest : public WebhookTest {
+ protected:
+  std::vector<std::string> server_flags() const override {
+    return {"--webhook-retry-base-ms", "60000", "--webhook-max-held", "4"};
+  }
+};
+
+TEST_F(RetryRoomTest, ADeadEndpointsRetriesTakeNoRoomFromAnotherAccount) {
+  WebhookReceiver dead([](int) { return ReceiverAnswer{500}; });
+  WebhookReceiver alive([](int) { return ReceiverAnswer{200}; });
+  set_webhook("/v1/webhooks", dead.url());
+  constexpr int kFailing = 12, kOther = 8;
+  for (int i = 0; i < kFailing; ++i)
+    inbound("f" + std::to_string(i), "+1415555" + std::to_string(4100 + i));
+  ASSERT_EQ(dead.wait_for(kFailing).size(), static_cast<std::size_t>(kFailing));
+
+  // Bob's number and webhook, and his callers.
+  const std::string bob_agent(
+      call_json(bob_, "POST", "/v1/agents", R"({"name":"other"})").at("id").as_string());
+  const std::string bob_phone(
+      call_json(bob_, "POST", "/v1/numbers", "{\"agentId\":\"" + bob_agent + "\"}")
+          .at("phoneNumber")
+          .as_string());
+  call_json(bob_, "POST", "/v1/webhooks", "{\"url\":\"" + alive.url() + "\"}");
+  for (int i = 0; i < kOther; ++i) {
+    HttpClient client(server_->port());
+    HttpResult r =
+        client.request("POST", "/sim/sms",
+                       json::serialize(json::object{{"from", "+1415555" + std::to_string(4200 + i)},
+                                                    {"to", bob_phone},
+                                                    {"body", "b" + std::to_string(i)}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  // Long before the first retry (60 s away) could free any room.
+  EXPECT_EQ(alive.wait_for(kOther).size(), static_cast<std::size_t>(kOther));
+  EXPECT_EQ(dead.received().size(), static_cast<std::size_t>(kFailing));  // No early retry.
+  // The last answer may still be on its way back to the engine.
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    HttpClient client(server_->port());
+    metrics = client.request("GET", "/metrics").body;
+    if (gauge(metrics, "agentphone_webhook_deliveries_held") == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(gauge(metrics, "agentphone_webhook_deliveries_held"), 0) << metrics;
+  json::object alice_page = call_json(alice_, "GET", "/v1/webhooks/deliveries").as_object();
+  for (const json::value& d : alice_page.at("items").as_array()) {
+    EXPECT_EQ(d.at("status"), "pending");
+    EXPECT_EQ(d.at("attemptCount"), 1);
+    EXPECT_TRUE(d.at("nextRetryAt").is_string());
+  }
+}
+
 }  // namespace
 }  // namespace ap::test
