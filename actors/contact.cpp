@@ -13,23 +13,6 @@ std::string too_long_message(std::size_t max_chars) {
   return "String should have at most " + std::to_string(max_chars) + " characters";
 }
 
-// A plausible address: one '@' with text before it, a dot in the domain
-// after it, and no spaces or control characters. Deliverability is the
-// mail server's question, not ours.
-bool plausible_email(std::string_view text) {
-  const std::size_t at = text.find('@');
-  if (at == std::string_view::npos || at == 0 || text.find('@', at + 1) != std::string_view::npos) {
-    return false;
-  }
-  const std::string_view domain = text.substr(at + 1);
-  const std::size_t dot = domain.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot + 1 == domain.size()) return false;
-  for (const char c : text) {
-    if (static_cast<unsigned char>(c) <= ' ') return false;
-  }
-  return true;
-}
-
 // The fields of `body` that a create or update sets, validated. `creating`
 // makes phoneNumber and name required; in an update their null means "not
 // sent". email and notes: null or "" clear them.

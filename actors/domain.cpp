@@ -80,6 +80,40 @@ json::value field_or(const json::object& o, std::string_view key, json::value fa
   return value != nullptr ? *value : fallback;
 }
 
+bool plausible_email(std::string_view email) {
+  const std::size_t at = email.find('@');
+  if (email.size() > 254 || at == std::string_view::npos || at == 0 || at > 64 ||
+      email.find('@', at + 1) != std::string_view::npos) {
+    return false;
+  }
+  constexpr std::string_view kLocal = "!#$%&'*+/=?^_`{|}~-.";
+  for (std::size_t i = 0; i < at; ++i) {
+    const unsigned char c = static_cast<unsigned char>(email[i]);
+    if (!std::isalnum(c) && kLocal.find(static_cast<char>(c)) == std::string_view::npos)
+      return false;
+  }
+  const std::string_view domain = email.substr(at + 1);
+  const std::size_t last_dot = domain.rfind('.');
+  if (last_dot == std::string_view::npos || last_dot == 0 || domain.size() - last_dot - 1 < 2) {
+    return false;
+  }
+  std::size_t label = 0;
+  for (std::size_t i = 0; i <= domain.size(); ++i) {
+    if (i == domain.size() || domain[i] == '.') {
+      if (label == 0 || domain[i - 1] == '-' || domain[i - label] == '-') return false;
+      label = 0;
+      continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(domain[i]);
+    if (!std::isalnum(c) && c != '-') return false;
+    ++label;
+  }
+  for (std::size_t i = last_dot + 1; i < domain.size(); ++i) {
+    if (!std::isalpha(static_cast<unsigned char>(domain[i]))) return false;
+  }
+  return true;
+}
+
 std::string text_of(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();

@@ -155,6 +155,11 @@ std::string to_json(const json::value& value);
 // Parses ISO-8601 (Z or +hh:mm offset, optional fraction) into ms; false on error.
 bool parse_iso8601(std::string_view text, std::int64_t* ms);
 
+// Whether `email` has the usual shape of an address: local@domain.tld, no
+// spaces, at most 254 bytes, a local part of at most 64, domain labels of
+// letters, digits and hyphens, and a top-level domain of two letters or more.
+bool plausible_email(std::string_view email);
+
 // Returns the E.164 form of a US/CA number written as +1XXXXXXXXXX, 1XXXXXXXXXX
 // or XXXXXXXXXX (spaces, dashes, dots and parentheses allowed), or "" when it
 // is not a valid NANP number.

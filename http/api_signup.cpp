@@ -14,45 +14,8 @@ namespace ap::http {
 
 namespace {
 
-constexpr std::size_t kMaxEmailBytes = 254;
 constexpr std::size_t kMaxAgentNameChars = 100;
 constexpr std::size_t kMaxSourceChars = 100;
-
-// The usual shape of an address: local@domain.tld, no spaces, at most 254
-// bytes, a local part of at most 64, domain labels of letters, digits and
-// hyphens, and a top-level domain of two letters or more.
-bool plausible_email(const std::string& email) {
-  const std::size_t at = email.find('@');
-  if (email.size() > kMaxEmailBytes || at == std::string::npos || at == 0 || at > 64 ||
-      email.find('@', at + 1) != std::string::npos) {
-    return false;
-  }
-  static const std::string kLocal = "!#$%&'*+/=?^_`{|}~-.";
-  for (std::size_t i = 0; i < at; ++i) {
-    const unsigned char c = static_cast<unsigned char>(email[i]);
-    if (!std::isalnum(c) && kLocal.find(static_cast<char>(c)) == std::string::npos) return false;
-  }
-  const std::string domain = email.substr(at + 1);
-  const std::size_t last_dot = domain.rfind('.');
-  if (last_dot == std::string::npos || last_dot == 0 || domain.size() - last_dot - 1 < 2) {
-    return false;
-  }
-  std::size_t label = 0;
-  for (std::size_t i = 0; i <= domain.size(); ++i) {
-    if (i == domain.size() || domain[i] == '.') {
-      if (label == 0 || domain[i - 1] == '-' || domain[i - label] == '-') return false;
-      label = 0;
-      continue;
-    }
-    const unsigned char c = static_cast<unsigned char>(domain[i]);
-    if (!std::isalnum(c) && c != '-') return false;
-    ++label;
-  }
-  for (std::size_t i = last_dot + 1; i < domain.size(); ++i) {
-    if (!std::isalpha(static_cast<unsigned char>(domain[i]))) return false;
-  }
-  return true;
-}
 
 Response rate_limited(std::int64_t retry_ms, const std::string& what) {
   const std::int64_t seconds = std::max<std::int64_t>(1, (retry_ms + 999) / 1000);
@@ -105,7 +68,7 @@ void Api::Impl::sign_up(const Request& request, const Reply& reply) {
     errors.push_back({"human_email", "Input should be a valid string", "string_type"});
   } else {
     email = domain::normalize_email(email_field->as_string());
-    if (!plausible_email(email)) {
+    if (!domain::plausible_email(email)) {
       errors.push_back({"human_email", "value is not a valid email address", "value_error"});
     }
   }
