@@ -84,6 +84,12 @@ void BillingDispatch::on_shortfall(const std::string& account) {
 }
 
 void BillingDispatch::recharge(const std::string& account, bool short_of_funds) {
+  // A recharge under way answers every shortfall until it lands; a flood of
+  // refused sends must not read the billing row once each.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (recharging_.count(account) != 0) return;
+  }
   const json::object billing = view_.billing(account);
   const json::object& config = domain::field(billing, "autoRecharge").as_object();
   const bool enabled = domain::field(config, "enabled").as_bool();

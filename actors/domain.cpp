@@ -52,27 +52,27 @@ std::string phone_stream(std::string_view e164) {
 
 namespace {
 
-[[noreturn]] void missing(const std::string& expected, const std::source_location& where) {
-  invariant_failed(expected.c_str(), where.file_name(), static_cast<int>(where.line()));
+[[noreturn]] void missing(const std::string& expected, const char* file, int line) {
+  invariant_failed(expected.c_str(), file, line);
 }
 
 }  // namespace
 
-const json::value& field(const json::object& o, std::string_view key, std::source_location where) {
+const json::value& field(const json::object& o, std::string_view key, const char* file, int line) {
   const json::value* value = o.if_contains(key);
-  if (value == nullptr) missing("the object has its \"" + std::string(key) + "\" field", where);
+  if (value == nullptr) missing("the object has its \"" + std::string(key) + "\" field", file, line);
   return *value;
 }
 
-json::value& field(json::object& o, std::string_view key, std::source_location where) {
-  return const_cast<json::value&>(field(static_cast<const json::object&>(o), key, where));
+json::value& field(json::object& o, std::string_view key, const char* file, int line) {
+  return const_cast<json::value&>(field(static_cast<const json::object&>(o), key, file, line));
 }
 
-const json::value& field(const json::value& v, std::string_view key, std::source_location where) {
+const json::value& field(const json::value& v, std::string_view key, const char* file, int line) {
   if (!v.is_object()) {
-    missing("an object that has its \"" + std::string(key) + "\" field", where);
+    missing("an object that has its \"" + std::string(key) + "\" field", file, line);
   }
-  return field(v.get_object(), key, where);
+  return field(v.get_object(), key, file, line);
 }
 
 json::value field_or(const json::object& o, std::string_view key, json::value fallback) {
@@ -129,9 +129,9 @@ bool bool_of(const json::object& o, std::string_view key, bool fallback) {
   return v != nullptr && v->is_bool() ? v->get_bool() : fallback;
 }
 
-const json::value& element(const json::value& v, std::size_t index, std::source_location where) {
+const json::value& element(const json::value& v, std::size_t index, const char* file, int line) {
   if (!v.is_array() || index >= v.get_array().size()) {
-    missing("an array with an element " + std::to_string(index), where);
+    missing("an array with an element " + std::to_string(index), file, line);
   }
   return v.get_array()[index];
 }

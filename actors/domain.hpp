@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -127,13 +126,16 @@ std::string iso8601(std::int64_t ms);
 // wrote, or a command body already validated. Its absence is a broken
 // invariant (InvariantViolation, actors/invariant.hpp) that names the field
 // and the caller's line, where json::object::at() would only say "out of range".
+// The caller's file and line come from __builtin_FILE/__builtin_LINE rather
+// than std::source_location, which clang 14 (the fuzz build) lacks with
+// libstdc++ 12.
 const json::value& field(const json::object& o, std::string_view key,
-                         std::source_location where = std::source_location::current());
+                         const char* file = __builtin_FILE(), int line = __builtin_LINE());
 json::value& field(json::object& o, std::string_view key,
-                   std::source_location where = std::source_location::current());
+                   const char* file = __builtin_FILE(), int line = __builtin_LINE());
 // As above for a value that the code relies on being an object.
 const json::value& field(const json::value& v, std::string_view key,
-                         std::source_location where = std::source_location::current());
+                         const char* file = __builtin_FILE(), int line = __builtin_LINE());
 // The field `key` of `o`, or `fallback` when `o` has none: for fields that
 // are optional by definition (added to an event type later, or left out).
 json::value field_or(const json::object& o, std::string_view key, json::value fallback);
@@ -146,7 +148,7 @@ bool bool_of(const json::object& o, std::string_view key, bool fallback);
 // The element `index` of the array `v`, which the code relies on being there
 // (a row in a fixed layout the code itself wrote).
 const json::value& element(const json::value& v, std::size_t index,
-                           std::source_location where = std::source_location::current());
+                           const char* file = __builtin_FILE(), int line = __builtin_LINE());
 
 // Compact JSON text of `value`. Unlike boost::json::serialize, doubles are
 // written in plain decimal as Python clients do (1.0, 0.8, 66.67), never
