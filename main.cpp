@@ -74,6 +74,14 @@ int main(int argc, char** argv) {
                    "webhook deliveries held in memory at once; the rest wait in the read model")
       ->check(CLI::Range(1, 1'000'000));
   serve_cmd
+      ->add_option("--webhook-max-held-per-account", serve.webhook_max_held_per_account,
+                   "one account's share of --webhook-max-held; past it deliveries are deferred")
+      ->check(CLI::Range(1, 1'000'000));
+  serve_cmd
+      ->add_option("--webhook-max-waiting", serve.webhook_max_waiting,
+                   "deliveries waiting for a free slot of one endpoint; past it they are deferred")
+      ->check(CLI::Range(1, 1'000'000));
+  serve_cmd
       ->add_option("--entity-max-queued", serve.entity_max_queued,
                    "commands one entity may hold waiting; more are refused with 503 ENTITY_BUSY")
       ->check(CLI::Range(1, 1'000'000));

@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "actors/invariant.hpp"
 #include "actors/secrets.hpp"
 
 namespace ap::domain {
@@ -285,17 +286,32 @@ Event delivery_event(const std::string& delivery_id, const std::string& account,
   return Event{"webhook.delivery_created", std::move(data), delivery_stream(delivery_id), true};
 }
 
+namespace {
+
+// `delay_ms` ±20 % jitter drawn from `seed`: delays of many deliveries spread
+// out, and a replay of the log computes the same times.
+std::int64_t jittered(std::int64_t delay_ms, const std::string& seed) {
+  const std::string h = sha256_hex(seed);
+  const int permille = static_cast<int>(std::stoul(h.substr(0, 4), nullptr, 16) % 400) - 200;
+  return delay_ms + delay_ms * permille / 1000;
+}
+
+}  // namespace
+
 std::int64_t retry_delay_ms(const std::string& delivery_id, int attempt, std::int64_t base_ms,
                             std::int64_t retry_after_ms) {
   std::int64_t delay = base_ms;
   for (int i = 1; i < attempt && delay < kMaxRetryDelayMs; ++i) delay *= 4;
-  // Jitter in [-20 %, +20 %), from the id and attempt: retries of many
-  // deliveries spread out, and a replay of the log computes the same times.
-  const std::string h = sha256_hex(delivery_id + "#" + std::to_string(attempt));
-  const int permille = static_cast<int>(std::stoul(h.substr(0, 4), nullptr, 16) % 400) - 200;
-  delay += delay * permille / 1000;
-  delay = std::max(delay, retry_after_ms);
+  delay = std::max(jittered(delay, delivery_id + "#" + std::to_string(attempt)), retry_after_ms);
   return std::clamp<std::int64_t>(delay, 0, kMaxRetryDelayMs);
+}
+
+std::int64_t defer_delay_ms(const std::string& delivery_id, int deferrals, std::int64_t base_ms) {
+  AP_ASSERT(deferrals >= 1, "a delivery is deferred at least once");
+  std::int64_t delay = base_ms;
+  for (int i = 1; i < deferrals && delay < kMaxDeferDelayMs; ++i) delay *= 2;
+  delay = jittered(delay, delivery_id + "#deferred#" + std::to_string(deferrals));
+  return std::clamp<std::int64_t>(delay, 0, kMaxDeferDelayMs);
 }
 
 namespace {
@@ -359,7 +375,8 @@ Decision decide_delivery(const DeliveryState& state, const Command& command,
   const json::object& a = command.args;
   if (command.type == "delivery.record_test") return record_sent_delivery(state, command, true);
   if (command.type == "delivery.record_sent") return record_sent_delivery(state, command, false);
-  if (command.type != "delivery.attempt" && command.type != "delivery.abandon") {
+  if (command.type != "delivery.attempt" && command.type != "delivery.abandon" &&
+      command.type != "delivery.defer") {
     return unknown_command(command.type);
   }
   if (!state.exists || state.account_id != command.account_id) {
@@ -380,6 +397,16 @@ Decision decide_delivery(const DeliveryState& state, const Command& command,
   }
   const int attempt = static_cast<int>(field(a, "attempt").as_int64());
   if (attempt != state.attempts + 1) return std::vector<Event>{};  // Stale or repeated.
+  if (command.type == "delivery.defer") {
+    const int deferrals = state.deferrals + 1;
+    data["attempt"] = attempt;
+    data["reason"] = field(a, "reason");
+    data["deferrals"] = deferrals;
+    data["atMs"] = context.now_ms;
+    data["untilMs"] =
+        context.now_ms + defer_delay_ms(state.id, deferrals, field(a, "deferBaseMs").as_int64());
+    return std::vector<Event>{Event{"webhook.delivery_deferred", std::move(data)}};
+  }
   const json::value& http_status = field(a, "httpStatus");
   const bool ok = delivered(http_status, field(a, "error"));
   json::value next = nullptr;
@@ -409,6 +436,8 @@ void evolve_delivery(DeliveryState& state, const std::string& type, const json::
   } else if (type == "webhook.delivery_attempted") {
     state.attempts = static_cast<int>(field(data, "attempt").as_int64());
     state.status = std::string(field(data, "status").as_string());
+  } else if (type == "webhook.delivery_deferred") {
+    state.deferrals = static_cast<int>(field(data, "deferrals").as_int64());
   }
 }
 
@@ -416,7 +445,8 @@ json::object delivery_snapshot(const DeliveryState& state) {
   return {{"exists", state.exists},
           {"accountId", state.account_id},
           {"status", state.status},
-          {"attempts", state.attempts}};
+          {"attempts", state.attempts},
+          {"deferrals", state.deferrals}};
 }
 
 void restore_delivery(DeliveryState& state, const json::object& o) {
@@ -424,6 +454,8 @@ void restore_delivery(DeliveryState& state, const json::object& o) {
   state.account_id = std::string(field(o, "accountId").as_string());
   state.status = std::string(field(o, "status").as_string());
   state.attempts = static_cast<int>(field(o, "attempts").as_int64());
+  // Snapshots written before deferrals existed have none.
+  state.deferrals = static_cast<int>(int_of(o, "deferrals", 0));
 }
 
 // ---- Payload and signature ---------------------------------------------------

@@ -80,6 +80,7 @@ struct DeliveryState {
   std::string account_id;
   std::string status;  // "pending", "delivered", "failed" or "skipped".
   int attempts = 0;
+  int deferrals = 0;  // Times its next attempt was put off for want of room.
 };
 
 // The delay before attempt `attempt + 1` after attempt `attempt` failed:
@@ -88,6 +89,13 @@ struct DeliveryState {
 // kMaxRetryDelayMs.
 std::int64_t retry_delay_ms(const std::string& delivery_id, int attempt, std::int64_t base_ms,
                             std::int64_t retry_after_ms);
+
+// The delay before a delivery's next attempt, put off for the `deferrals`-th
+// time because its endpoint or account had no room in the webhook engine:
+// base × 2^(deferrals − 1), ±20 % jitter drawn from the delivery id, at most
+// kMaxDeferDelayMs.
+constexpr std::int64_t kMaxDeferDelayMs = 60'000;
+std::int64_t defer_delay_ms(const std::string& delivery_id, int deferrals, std::int64_t base_ms);
 
 // The stream of delivery `delivery_id`.
 std::string delivery_stream(std::string_view delivery_id);
@@ -107,6 +115,10 @@ Event delivery_event(const std::string& delivery_id, const std::string& account,
 //                            durationMs, retryAfterMs|null, retryBaseMs}
 //                      -> webhook.delivery_attempted {status, nextRetryAtMs|null}
 //   "delivery.abandon" args {reason} -> webhook.delivery_attempted (failed, no request made)
+//   "delivery.defer" args {attempt, reason, deferBaseMs}
+//                      -> webhook.delivery_deferred {attempt, reason, deferrals, untilMs}:
+//                         attempt `attempt` was not made for want of room and waits
+//                         until untilMs (defer_delay_ms); still pending, no attempt spent
 //   "delivery.record_test" args {entity, webhookId, agentId|null, messageId, body,
 //                                createdAtMs, httpStatus|null, error|null,
 //                                responseBody|null, durationMs}

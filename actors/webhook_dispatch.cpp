@@ -37,6 +37,11 @@ struct Job {
   int attempt = 1;
 };
 
+// Why a delivery was deferred (webhook.delivery_deferred's reason).
+constexpr char kAccountShareFull[] =
+    "The account already holds its share of the webhook engine's room";
+constexpr char kEndpointQueueFull[] = "The endpoint's queue of waiting deliveries is full";
+
 }  // namespace
 
 json::object attempt_report(const WebhookResult& result) {
@@ -93,6 +98,8 @@ struct WebhookDispatch::Impl {
   // dr/ rows, so deliveries to a dead endpoint take no room from others.
   // Written on the client's thread only; atomic for /metrics.
   std::atomic<std::int64_t> held{0};
+  // Of them, each account's (no entry: none), for its share of the room.
+  std::map<std::string, std::size_t> held_by_account;
 
   // First attempts are accepted in log order; `cursor` is the log position
   // of the newest accepted, and every one before it was accepted. From the
@@ -117,7 +124,7 @@ struct WebhookDispatch::Impl {
   // Readable from any thread (for /metrics).
   std::atomic<std::uint64_t> attempts{0}, attempts_ok{0};
   std::atomic<std::int64_t> in_flight_total{0}, waiting_total{0};
-  std::atomic<std::uint64_t> spilled_total{0};
+  std::atomic<std::uint64_t> spilled_total{0}, deferred_total{0};
 
   Impl(Runtime& r, projections::CoreView& v, domain::WebhookTransport& c, const domain::Clock& k,
        domain::Entropy& e, WebhookDispatchOptions o)
@@ -141,11 +148,15 @@ struct WebhookDispatch::Impl {
   }
 
   // Accepts `job` and starts it, behind an earlier first attempt of its
-  // conversation if there is one.
+  // conversation if there is one; or defers it when its account already
+  // holds its share of the room.
   void hold(Job job) {
+    const bool account_full = held_by_account[job.account] >= options.max_held_per_account;
     ++held;
+    ++held_by_account[job.account];
+    if (account_full) return defer(job, kAccountShareFull);
     if (job.attempt == 1 && ++first_attempts_seen == options.bug_drop_nth_first_attempt) {
-      return release();
+      return release(job.account);
     }
     if (job.attempt == 1 && !job.conversation.empty()) {
       std::deque<Job>& queue = first_attempts[job.conversation];
@@ -156,11 +167,15 @@ struct WebhookDispatch::Impl {
     start(job);
   }
 
-  // One held job is done with. Once half the room is free again, what waits
-  // in the read model is taken up, deferred so that a finishing job never
-  // recurses into starting others.
-  void release() {
+  // A held job of `account` is done with. Once half the room is free again,
+  // what waits in the read model is taken up, deferred so that a finishing
+  // job never recurses into starting others.
+  void release(const std::string& account) {
     AP_ASSERT(held.load() > 0, "release() pairs with hold()");
+    auto share = held_by_account.find(account);
+    AP_ASSERT(share != held_by_account.end() && share->second > 0,
+              "the account of a released job holds room");
+    if (--share->second == 0) held_by_account.erase(share);
     --held;
     if ((backlog || retries_behind) && !take_up_queued &&
         static_cast<std::size_t>(held.load()) <= options.max_held / 2) {
@@ -227,8 +242,31 @@ struct WebhookDispatch::Impl {
     });
   }
 
+  // Puts off attempt `job.attempt`: the delivery aggregate records that it
+  // waits (webhook.delivery_deferred, which moves its row to the retry rows)
+  // and the job keeps its room until that record is written, so that a burst
+  // of deferrals is bounded like any other held job. `reason` says which
+  // limit it met.
+  void defer(const Job& job, const char* reason) {
+    ++deferred_total;
+    runtime.send(
+        EntityKind::kDelivery, job.delivery_id,
+        {"delivery.defer",
+         job.account,
+         {{"attempt", job.attempt}, {"reason", reason}, {"deferBaseMs", options.defer_base_ms}}},
+        // The runtime stops before this engine goes (Node::~Node).
+        [this, id = job.delivery_id, account = job.account](CommandResult r) {
+          if (!r.ok) {
+            std::fprintf(stderr, "agentphone: deferral of %s not recorded: %s\n", id.c_str(),
+                         r.error.message.c_str());
+          }
+          client.defer([this, account] { release(account); });
+        });
+  }
+
   // An attempt of delivery `id` is recorded: it is final, or waits in the
-  // read model for its retry at `retry_at_ms` (nullopt when final).
+  // read model for its retry at `retry_at_ms` (nullopt when final). A
+  // deferral is recorded the same way, with the time it waits until.
   void on_attempted(const std::string& id, std::optional<std::int64_t> retry_at_ms) {
     retrying.erase(id);
     if (retry_at_ms) arm_wake(*retry_at_ms);
@@ -248,10 +286,17 @@ struct WebhookDispatch::Impl {
       runtime.send(EntityKind::kDelivery, job.delivery_id,
                    {"delivery.abandon", job.account, {{"reason", refusal}}}, [](CommandResult) {});
       finished(job);
-      return release();
+      return release(job.account);
     }
     const std::string key = url.scheme + "://" + url.host + ":" + url.port;
     Endpoint& endpoint = endpoints[key];
+    if (endpoint.in_flight >= options.max_in_flight_per_endpoint &&
+        endpoint.waiting.size() >= options.max_waiting_per_endpoint) {
+      // Deferral counts like a failed attempt for its conversation's order:
+      // the next first attempt may go (and most likely waits here too).
+      finished(job);
+      return defer(job, kEndpointQueueFull);
+    }
     if (endpoint.in_flight >= options.max_in_flight_per_endpoint) {
       // Wait for a free slot; the webhook is read and the request signed
       // again then, so a change of URL or secret meanwhile is honoured and
@@ -286,7 +331,7 @@ struct WebhookDispatch::Impl {
         --waiting_total;
         start(next);
       }
-      release();
+      release(job.account);
     });
   }
 
@@ -360,10 +405,12 @@ void WebhookDispatch::on_event(const std::string& type, const std::string& paylo
     });
     return;
   }
-  if (type == "webhook.delivery_attempted") {
+  if (type == "webhook.delivery_attempted" || type == "webhook.delivery_deferred") {
     const json::object data = json::parse(payload).as_object();
     std::optional<std::int64_t> retry_at_ms;
-    if (text(data, "status") == "pending") {
+    if (type == "webhook.delivery_deferred") {
+      retry_at_ms = domain::field(data, "untilMs").as_int64();
+    } else if (text(data, "status") == "pending") {
       retry_at_ms = domain::field(data, "nextRetryAtMs").as_int64();
     }
     impl_->client.defer([impl = impl_.get(), id = text(data, "deliveryId"), retry_at_ms] {
@@ -375,7 +422,8 @@ void WebhookDispatch::on_event(const std::string& type, const std::string& paylo
 WebhookDispatch::Stats WebhookDispatch::stats() const {
   return Stats{
       impl_->attempts.load(),      impl_->attempts_ok.load(), impl_->in_flight_total.load(),
-      impl_->waiting_total.load(), impl_->held.load(),        impl_->spilled_total.load()};
+      impl_->waiting_total.load(), impl_->held.load(),        impl_->spilled_total.load(),
+      impl_->deferred_total.load()};
 }
 
 std::size_t WebhookDispatch::resume() {

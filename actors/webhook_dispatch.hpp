@@ -12,7 +12,9 @@
 // and only ones that can go now; the rest wait in the read model: first
 // attempts in log order, taken up as the held ones finish, and retries by
 // the time they fall due, taken up then, so a dead endpoint's retries take
-// no room from anyone else's deliveries.
+// no room from anyone else's deliveries. One account holds at most its share
+// of that room and one endpoint has a bounded queue; a delivery past either
+// is deferred (webhook.delivery_deferred) and waits in the read model too.
 //
 // First attempts of one conversation go out in event order, one at a time;
 // each endpoint has its own limit of requests in flight, so a slow or dead
@@ -61,6 +63,15 @@ struct WebhookDispatchOptions {
   // so a flood of inbound messages cannot grow the engine's memory without
   // bound. A delivery waiting for its retry time is never held.
   std::size_t max_held = 10'000;
+  // One account's share of max_held, and how many deliveries may wait for a
+  // free slot of one endpoint. A delivery past either is deferred: the
+  // delivery aggregate records that its attempt waits (defer_delay_ms from
+  // defer_base_ms, doubling each time), and it leaves memory for the read
+  // model's retry rows until then. So one account's flood, or one slow
+  // endpoint, cannot take the room every other account's deliveries need.
+  std::size_t max_held_per_account = 2'500;
+  std::size_t max_waiting_per_endpoint = 1'000;
+  std::int64_t defer_base_ms = 1000;
   // A planted bug, for the simulator's own test only (`sim run --plant-bug
   // drop-delivery`): the Nth first attempt is silently never made. 0 = off.
   int bug_drop_nth_first_attempt = 0;
@@ -98,6 +109,7 @@ class WebhookDispatch {
     std::int64_t waiting = 0;       // Waiting for a free slot of their endpoint.
     std::int64_t held = 0;          // Held in memory (at most max_held).
     std::uint64_t spilled = 0;      // Left in the read model for want of room, then taken up.
+    std::uint64_t deferred = 0;     // Put off past their account's share or endpoint's queue.
   };
   Stats stats() const;
 

@@ -114,7 +114,8 @@ void Api::handle(Request request, Reply reply) {
         {"agentphone_webhook_requests_in_flight", static_cast<double>(webhooks.in_flight)},
         {"agentphone_webhook_requests_waiting", static_cast<double>(webhooks.waiting)},
         {"agentphone_webhook_deliveries_held", static_cast<double>(webhooks.held)},
-        {"agentphone_webhook_deliveries_spilled_total", static_cast<double>(webhooks.spilled)}};
+        {"agentphone_webhook_deliveries_spilled_total", static_cast<double>(webhooks.spilled)},
+        {"agentphone_webhook_deliveries_deferred_total", static_cast<double>(webhooks.deferred)}};
     if (impl_->simulator != nullptr) {
       gauges["agentphone_sim_carrier_messages_accepted_total"] =
           static_cast<double>(impl_->simulator->accepted());

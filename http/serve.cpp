@@ -122,6 +122,10 @@ int run_serve(const ServeConfig& config) {
   node_options.webhooks.retry_base_ms = config.webhook_retry_base_ms;
   node_options.webhooks.max_in_flight_per_endpoint = config.webhook_max_in_flight;
   node_options.webhooks.max_held = static_cast<std::size_t>(config.webhook_max_held);
+  node_options.webhooks.max_held_per_account =
+      static_cast<std::size_t>(config.webhook_max_held_per_account);
+  node_options.webhooks.max_waiting_per_endpoint =
+      static_cast<std::size_t>(config.webhook_max_waiting);
   // A node that cannot read where its read model stands refuses to start,
   // with the reason, rather than serve wrong answers.
   std::unique_ptr<actors::Node> node;

@@ -21,6 +21,8 @@ struct ServeConfig {
   std::int64_t webhook_retry_base_ms = 1000;  // First webhook retry after ~this; x4 each time.
   int webhook_max_in_flight = 8;              // Requests in flight per webhook endpoint.
   int webhook_max_held = 10'000;              // Deliveries held in memory (WebhookDispatchOptions).
+  int webhook_max_held_per_account = 2'500;   // One account's share of them.
+  int webhook_max_waiting = 1'000;            // Deliveries waiting for one endpoint.
   int entity_max_queued = 10'000;             // Commands waiting per entity (HostEnv::max_queued).
   // "host=address" pairs used instead of DNS for webhook hosts (like curl --resolve).
   std::vector<std::string> webhook_resolve;

@@ -392,7 +392,7 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
                                {"position", position}}));
     return;
   }
-  // webhook.delivery_attempted
+  // webhook.delivery_attempted or webhook.delivery_deferred
   std::optional<std::string> where = raw_row(batch, "dx/" + id);
   if (!where) return;
   const std::size_t a = where->find(' '), b = where->find(' ', a + 1), c = where->find(' ', b + 1);
@@ -401,6 +401,23 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   const std::string pending_key = where->substr(c + 1);
   std::optional<json::object> delivery = row(batch, key);
   if (!delivery) return;
+  if (type == "webhook.delivery_deferred") {
+    // Still pending, no attempt spent: its row moves to the time it waits for.
+    const json::value& until = domain::field(data, "untilMs");
+    (*delivery)["nextRetryAt"] = domain::iso8601(until.as_int64());
+    batch.put(key, domain::to_json(*delivery));
+    std::optional<json::object> pending;
+    if (pending_key != "-") pending = row(batch, pending_key);
+    if (!pending) return;
+    batch.erase(pending_key);
+    (*pending)["nextAttemptAtMs"] = until;
+    const std::string now_pending =
+        "dr/" + hex16(static_cast<std::uint64_t>(until.as_int64())) + "/" +
+        hex16(domain::field(*pending, "position").to_number<std::uint64_t>());
+    batch.put(now_pending, domain::to_json(*pending));
+    batch.put("dx/" + id, where->substr(0, c + 1) + now_pending);
+    return;
+  }
   const std::string status = text(data, "status");
   (*delivery)["status"] = status;
   (*delivery)["httpStatus"] = domain::field(data, "httpStatus");

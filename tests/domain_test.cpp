@@ -608,6 +608,61 @@ TEST(DeliveryDecider, RetriesOnScheduleThenFails) {
   EXPECT_EQ(retry_delay_ms("whd_x", 1, 1000, 10'000'000), kMaxRetryDelayMs);
 }
 
+// A delivery put off for want of room waits longer each time, spends no
+// attempt, and stays pending; a deferral of an attempt already made, or of a
+// final delivery, changes nothing.
+TEST(DeliveryDecider, ADeferralWaitsLongerEachTimeAndSpendsNoAttempt) {
+  DeliveryState delivery;
+  delivery.id = delivery_id_for("agent.message", "msg_2");
+  const Event created = delivery_event(
+      delivery.id, "acct_1", json::object{{"entity", "project-acct_1"}, {"webhookId", "wh_1"}},
+      nullptr, "agent.message", "sms", "msg_2", "conv_1", "{}", 0);
+  evolve_delivery(delivery, created.type, created.data);
+  auto defer = [&](int attempt, std::int64_t now) {
+    return decide_delivery(delivery,
+                           {"delivery.defer",
+                            "acct_1",
+                            {{"attempt", attempt}, {"reason", "full"}, {"deferBaseMs", 1000}}},
+                           context_at(now));
+  };
+  EXPECT_TRUE(events_of(defer(2, 0)).empty());  // Not the next attempt.
+  std::int64_t previous_delay = 0;
+  for (int n = 1; n <= 8; ++n) {
+    Decision d = defer(1, 5'000);
+    ASSERT_EQ(events_of(d).size(), 1u) << n;
+    const Event& deferred = events_of(d)[0];
+    EXPECT_EQ(deferred.type, "webhook.delivery_deferred");
+    EXPECT_EQ(deferred.data.at("attempt"), 1);
+    EXPECT_EQ(deferred.data.at("deferrals"), n);
+    const std::int64_t delay = deferred.data.at("untilMs").as_int64() - 5'000;
+    EXPECT_EQ(delay, defer_delay_ms(delivery.id, n, 1000));
+    EXPECT_LE(delay, kMaxDeferDelayMs);
+    if (n <= 5) EXPECT_GT(delay, previous_delay) << n;  // ×2 beats ±20 % jitter.
+    previous_delay = delay;
+    evolve_delivery(delivery, deferred.type, deferred.data);
+    EXPECT_EQ(delivery.status, "pending");
+    EXPECT_EQ(delivery.attempts, 0);
+  }
+  // The count survives a snapshot.
+  DeliveryState restored;
+  restore_delivery(restored, delivery_snapshot(delivery));
+  EXPECT_EQ(restored.deferrals, 8);
+  // Once delivered, a late deferral is ignored.
+  Decision ok = decide_delivery(delivery,
+                                {"delivery.attempt",
+                                 "acct_1",
+                                 {{"attempt", 1},
+                                  {"httpStatus", 200},
+                                  {"error", nullptr},
+                                  {"responseBody", ""},
+                                  {"durationMs", 3},
+                                  {"retryAfterMs", nullptr},
+                                  {"retryBaseMs", 1000}}},
+                                context_at(6'000));
+  evolve_delivery(delivery, events_of(ok)[0].type, events_of(ok)[0].data);
+  EXPECT_TRUE(events_of(defer(2, 7'000)).empty());
+}
+
 // A test send becomes one finished delivery, created and attempted in one
 // append, and recording it again adds nothing.
 TEST(DeliveryDecider, ATestSendIsRecordedOnceAndFinal) {

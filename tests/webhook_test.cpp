@@ -498,5 +498,106 @@ TEST_F(RetryRoomTest, ADeadEndpointsRetriesTakeNoRoomFromAnotherAccount) {
   }
 }
 
+// One account's endpoint is slow (2 s an answer). The account holds at most
+// its share (3) of the engine's room; its other deliveries are deferred, wait
+// in the read model, and still arrive once each, while another account's
+// deliveries go out at once.
+class AccountShareTest : public WebhookTest {
+ protected:
+  std::vector<std::string> server_flags() const override {
+    return {"--webhook-retry-base-ms",        "50", "--webhook-max-held", "16",
+            "--webhook-max-held-per-account", "3"};
+  }
+};
+
+TEST_F(AccountShareTest, ASlowEndpointsDeliveriesAreDeferredPastTheirAccountsShare) {
+  WebhookReceiver slow([](int) {
+    ReceiverAnswer answer;
+    answer.delay_ms = 2000;
+    return answer;
+  });
+  WebhookReceiver fast;
+  set_webhook("/v1/webhooks", slow.url());
+  constexpr int kSlow = 6, kOther = 8;
+  for (int i = 0; i < kSlow; ++i)
+    inbound("s" + std::to_string(i), "+1415555" + std::to_string(5100 + i));
+  ASSERT_EQ(slow.wait_for(3).size(), 3u);
+
+  const std::string bob_agent(
+      call_json(bob_, "POST", "/v1/agents", R"({"name":"other"})").at("id").as_string());
+  const std::string bob_phone(
+      call_json(bob_, "POST", "/v1/numbers", "{\"agentId\":\"" + bob_agent + "\"}")
+          .at("phoneNumber")
+          .as_string());
+  call_json(bob_, "POST", "/v1/webhooks", "{\"url\":\"" + fast.url() + "\"}");
+  for (int i = 0; i < kOther; ++i) {
+    HttpClient client(server_->port());
+    HttpResult r =
+        client.request("POST", "/sim/sms",
+                       json::serialize(json::object{{"from", "+1415555" + std::to_string(5200 + i)},
+                                                    {"to", bob_phone},
+                                                    {"body", "b" + std::to_string(i)}}));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  EXPECT_EQ(fast.wait_for(kOther).size(), static_cast<std::size_t>(kOther));
+  // Before the slow endpoint's first answer, it has seen only the share.
+  EXPECT_EQ(slow.received().size(), 3u);
+  bool deferred_listed = false;
+  for (int i = 0; i < 50 && !deferred_listed; ++i) {
+    json::object page = call_json(alice_, "GET", "/v1/webhooks/deliveries").as_object();
+    for (const json::value& d : page.at("items").as_array()) {
+      deferred_listed |= d.at("status") == "pending" && d.at("attemptCount") == 0 &&
+                         d.at("nextRetryAt").is_string();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(deferred_listed) << "a deferred delivery shows when it will be tried";
+
+  std::vector<ReceivedRequest> got = slow.wait_for(kSlow, 30'000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  got = slow.received();
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kSlow));
+  std::set<std::string> ids;
+  for (const ReceivedRequest& r : got) ids.insert(r.headers.at("x-webhook-id"));
+  EXPECT_EQ(ids.size(), got.size()) << "a delivery arrived twice";
+  HttpClient client(server_->port());
+  const std::string metrics = client.request("GET", "/metrics").body;
+  EXPECT_GE(gauge(metrics, "agentphone_webhook_deliveries_deferred_total"), kSlow - 3) << metrics;
+}
+
+// An endpoint that takes one request at a time and queues one more: the
+// deliveries past that are deferred, not queued in memory, and every one
+// still arrives once.
+class EndpointQueueTest : public WebhookTest {
+ protected:
+  std::vector<std::string> server_flags() const override {
+    return {"--webhook-retry-base-ms", "50", "--webhook-max-in-flight", "1",
+            "--webhook-max-waiting",   "1"};
+  }
+};
+
+TEST_F(EndpointQueueTest, DeliveriesPastAFullEndpointQueueAreDeferredAndStillArriveOnce) {
+  WebhookReceiver slow([](int) {
+    ReceiverAnswer answer;
+    answer.delay_ms = 300;
+    return answer;
+  });
+  set_webhook("/v1/webhooks", slow.url());
+  constexpr int kMessages = 5;
+  for (int i = 0; i < kMessages; ++i)
+    inbound("q" + std::to_string(i), "+1415555" + std::to_string(5300 + i));
+  std::vector<ReceivedRequest> got = slow.wait_for(kMessages, 30'000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  got = slow.received();
+  ASSERT_EQ(got.size(), static_cast<std::size_t>(kMessages));
+  std::set<std::string> ids;
+  for (const ReceivedRequest& r : got) ids.insert(r.headers.at("x-webhook-id"));
+  EXPECT_EQ(ids.size(), got.size()) << "a delivery arrived twice";
+  HttpClient client(server_->port());
+  const std::string metrics = client.request("GET", "/metrics").body;
+  EXPECT_GE(gauge(metrics, "agentphone_webhook_deliveries_deferred_total"), 1) << metrics;
+  EXPECT_EQ(gauge(metrics, "agentphone_webhook_deliveries_held"), 0) << metrics;
+}
+
 }  // namespace
 }  // namespace ap::test
