@@ -273,6 +273,8 @@ struct WebhookDispatch::Impl {
   }
 
   // Makes attempt `job.attempt` against the webhook as configured now.
+  // `job` may be the front of its conversation's queue, which finished()
+  // pops: nothing reads it after that.
   void start(const Job& job) {
     std::optional<std::string> config = view.webhook(job.account, job.entity);
     domain::WebhookUrl url;
@@ -285,8 +287,9 @@ struct WebhookDispatch::Impl {
     if (!refusal.empty()) {
       runtime.send(EntityKind::kDelivery, job.delivery_id,
                    {"delivery.abandon", job.account, {{"reason", refusal}}}, [](CommandResult) {});
-      finished(job);
-      return release(job.account);
+      const std::string account = job.account;
+      finished(job);  // May pop `job` itself off its conversation's queue.
+      return release(account);
     }
     const std::string key = url.scheme + "://" + url.host + ":" + url.port;
     Endpoint& endpoint = endpoints[key];
@@ -294,8 +297,8 @@ struct WebhookDispatch::Impl {
         endpoint.waiting.size() >= options.max_waiting_per_endpoint) {
       // Deferral counts like a failed attempt for its conversation's order:
       // the next first attempt may go (and most likely waits here too).
-      finished(job);
-      return defer(job, kEndpointQueueFull);
+      defer(job, kEndpointQueueFull);
+      return finished(job);  // May pop `job` itself off its conversation's queue.
     }
     if (endpoint.in_flight >= options.max_in_flight_per_endpoint) {
       // Wait for a free slot; the webhook is read and the request signed
