@@ -3,6 +3,7 @@
 // callers may show to users as it is.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -42,5 +43,28 @@ class Status {
 
 // Returns a short stable name for `code`, such as "wrong_expected_version".
 const char* code_name(Code code);
+
+// Thrown by reads of the read model that have no Status return of their own
+// (a lookup made while handling a request) when the store fails for a reason
+// other than "not found": an I/O error, corruption, a closed store. Such a
+// failure is never taken for "absent"; the HTTP server answers it 503.
+class StorageError : public std::runtime_error {
+ public:
+  explicit StorageError(const Status& status)
+      : std::runtime_error("the read model could not be read: " + status.to_string()),
+        status_(status) {}
+  const Status& status() const { return status_; }
+
+ private:
+  Status status_;
+};
+
+// Whether `status` found what was read: true when ok, false when kNotFound;
+// any other failure throws StorageError.
+inline bool found(const Status& status) {
+  if (status.ok()) return true;
+  if (status.code() == Code::kNotFound) return false;
+  throw StorageError(status);
+}
 
 }  // namespace ap::es

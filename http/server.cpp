@@ -11,11 +11,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
-#include <atomic>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <deque>
-#include <mutex>
 
 #include <algorithm>
 #include <atomic>
@@ -28,6 +25,8 @@
 #include <optional>
 #include <thread>
 #include <unordered_map>
+
+#include "eventstore/status.hpp"
 
 namespace ap::http {
 
@@ -172,6 +171,12 @@ class Session : public std::enable_shared_from_this<Session> {
     };
     try {
       server_->handler(std::move(request), reply);
+    } catch (const es::StorageError& e) {
+      // The store failed a read (not "not found"): nothing was decided on it.
+      std::fprintf(stderr, "agentphone: a request failed: %s\n", e.what());
+      Response unavailable = error_response(503, e.what(), "STORAGE_UNAVAILABLE", "api_error");
+      unavailable.headers.emplace_back("Retry-After", "1");
+      reply(std::move(unavailable));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "agentphone: a request failed: %s\n", e.what());
       reply(error_response(500, std::string("Internal error: ") + e.what(), "INTERNAL_ERROR",

@@ -386,21 +386,29 @@ std::vector<std::string> diff_with_projection(const es::EventStore& store,
                                               std::uint64_t through) {
   std::vector<std::string> out;
   std::uint64_t checkpoint = 0;
-  store.load_checkpoint(CoreView::kName, &checkpoint);
+  // A ledger that cannot be read is a finding, never an empty ledger.
+  if (es::Status s = store.load_checkpoint(CoreView::kName, &checkpoint); !s.ok()) {
+    out.push_back("the read model's checkpoint could not be read: " + s.to_string());
+    return out;
+  }
   checkpoint = std::min(checkpoint, through);
   std::vector<boost::json::object> rows;
   // Rows are in cause order: those after the bound end the scan.
-  store.scan_view(CoreView::kName, "Le/" + account + "/", "",
-                  [&](std::string_view, std::string_view value) {
-                    boost::json::object row = boost::json::parse(value).as_object();
-                    const boost::json::value* cause = row.if_contains("causePosition");
-                    if (cause != nullptr && cause->is_int64() &&
-                        static_cast<std::uint64_t>(cause->as_int64()) > checkpoint) {
-                      return false;
-                    }
-                    rows.push_back(std::move(row));
-                    return true;
-                  });
+  const es::Status scanned = store.scan_view(
+      CoreView::kName, "Le/" + account + "/", "", [&](std::string_view, std::string_view value) {
+        boost::json::object row = boost::json::parse(value).as_object();
+        const boost::json::value* cause = row.if_contains("causePosition");
+        if (cause != nullptr && cause->is_int64() &&
+            static_cast<std::uint64_t>(cause->as_int64()) > checkpoint) {
+          return false;
+        }
+        rows.push_back(std::move(row));
+        return true;
+      });
+  if (!scanned.ok()) {
+    out.push_back("the ledger could not be read: " + scanned.to_string());
+    return out;
+  }
   std::size_t row = 0;
   for (const AuditEntry& e : entries) {
     if (e.account != account || e.position > checkpoint) continue;

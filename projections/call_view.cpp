@@ -165,7 +165,7 @@ std::optional<std::string> CoreView::call_status(const std::string& call_id) con
 
 std::vector<json::object> CoreView::call_turns(const std::string& call_id) const {
   std::vector<json::object> turns;
-  store_.scan_view(name_, "Ct/" + call_id + "/", "", [&](std::string_view, std::string_view value) {
+  scan("Ct/" + call_id + "/", "", [&](std::string_view, std::string_view value) {
     turns.push_back(json::parse(value).as_object());
     return true;
   });
@@ -200,7 +200,7 @@ Page CoreView::calls(const std::string& account, const std::string& scope,
   }
   // Filters walk the whole scope: the total counts every match.
   Page page;
-  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
+  scan(prefix, "", [&](std::string_view key, std::string_view value) {
     std::optional<std::string> wire = summary_of(key, value);
     if (!wire) return true;
     const json::object summary = json::parse(*wire).as_object();
@@ -225,7 +225,7 @@ Page CoreView::calls(const std::string& account, const std::string& scope,
 
 std::vector<std::pair<std::string, std::string>> CoreView::live_calls() const {
   std::vector<std::pair<std::string, std::string>> live;
-  store_.scan_view(name_, "Cv/", "", [&](std::string_view key, std::string_view value) {
+  scan("Cv/", "", [&](std::string_view key, std::string_view value) {
     live.emplace_back(std::string(key.substr(3)), std::string(value));
     return true;
   });

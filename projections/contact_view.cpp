@@ -132,7 +132,7 @@ Page CoreView::contacts(const std::string& account, const std::string& search, s
   // (at most domain::kMaxContacts rows).
   const std::string needle = lowercase(search);
   Page page;
-  store_.scan_view(name_, prefix, "", [&](std::string_view, std::string_view value) {
+  scan(prefix, "", [&](std::string_view, std::string_view value) {
     if (!matches(json::parse(value).as_object(), needle)) return true;
     if (page.total++ < offset) return true;
     if (page.items.size() < limit) {

@@ -47,7 +47,7 @@ void CoreView::erase_rows() {
   constexpr std::size_t kBatchRows = 10'000;
   for (;;) {
     es::ViewBatch batch;
-    store_.scan_view(name_, "", "", [&](std::string_view key, std::string_view) {
+    scan("", "", [&](std::string_view key, std::string_view) {
       batch.erase(std::string(key));
       return batch.size() < kBatchRows;
     });
@@ -65,7 +65,7 @@ void CoreView::erase_rows() {
 
 void CoreView::each_row(
     const std::function<void(std::string_view, std::string_view)>& visit) const {
-  store_.scan_view(name_, "", "", [&](std::string_view key, std::string_view value) {
+  scan("", "", [&](std::string_view key, std::string_view value) {
     visit(key, value);
     return true;
   });
@@ -110,7 +110,14 @@ void CoreView::apply(const std::vector<es::RecordedEvent>& events) {
   // All the events delivered together are applied in one view batch and one
   // commit; reads while applying see the batch's own writes first.
   es::ViewBatch batch;
-  for (const es::RecordedEvent& event : events) apply_one(event, batch);
+  try {
+    for (const es::RecordedEvent& event : events) apply_one(event, batch);
+  } catch (const es::StorageError& e) {
+    // Rows built on a failed read would be wrong for good. Stop, as when a
+    // commit fails: the next start replays from the last checkpoint.
+    std::fprintf(stderr, "agentphone: %s\n", e.what());
+    std::abort();
+  }
   if (events.empty()) return;
   // The layout version rides with the first commit of a fresh read model.
   if (!version_written_) batch.put(kVersionKey, std::to_string(kRowsVersion));
@@ -148,8 +155,15 @@ std::string CoreView::agent_key(const std::string& account, const std::string& a
 
 std::optional<std::string> CoreView::raw_row(const std::string& key) const {
   std::string value;
-  if (!store_.get_view(name_, key, &value).ok()) return std::nullopt;
+  if (!es::found(store_.get_view(name_, key, &value))) return std::nullopt;
   return value;
+}
+
+void CoreView::scan(const std::string& prefix, const std::string& start,
+                    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  if (es::Status status = store_.scan_view(name_, prefix, start, visit); !status.ok()) {
+    throw es::StorageError(status);
+  }
 }
 
 std::optional<std::string> CoreView::raw_row(const es::ViewBatch& batch,
@@ -171,15 +185,14 @@ std::int64_t CoreView::counter(const es::ViewBatch& batch, const std::string& ke
 }
 
 std::optional<json::object> CoreView::row(const std::string& key) const {
-  std::string value;
-  if (!store_.get_view(name_, key, &value).ok()) return std::nullopt;
-  return json::parse(value).as_object();
+  std::optional<std::string> value = raw_row(key);
+  if (!value) return std::nullopt;
+  return json::parse(*value).as_object();
 }
 
 std::int64_t CoreView::counter(const std::string& key) const {
-  std::string value;
-  if (!store_.get_view(name_, key, &value).ok()) return 0;
-  return std::stoll(value);
+  std::optional<std::string> value = raw_row(key);
+  return value ? std::stoll(*value) : 0;
 }
 
 void CoreView::start_conversation(const std::string& account, const json::object& data,
@@ -626,7 +639,7 @@ std::optional<std::string> CoreView::account_for_email(const std::string& normal
 
 std::optional<std::string> CoreView::account_for_key(const std::string& sha256_hex) const {
   std::string row;
-  if (!store_.get_view(name_, "k/" + sha256_hex, &row).ok()) return std::nullopt;
+  if (!es::found(store_.get_view(name_, "k/" + sha256_hex, &row))) return std::nullopt;
   const std::size_t space = row.find(' ');
   if (space == std::string::npos) return std::nullopt;
   // The row is found by the hash; the stored hash is still compared in
@@ -652,7 +665,7 @@ Page CoreView::offset_page(
   Page page;
   page.total = static_cast<std::uint64_t>(std::max<std::int64_t>(0, counter(total_key)));
   std::uint64_t index = 0;
-  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
+  scan(prefix, "", [&](std::string_view key, std::string_view value) {
     std::optional<std::string> wire = item(key, value);
     if (!wire) return true;
     if (index++ < offset) return true;
@@ -699,7 +712,7 @@ std::optional<std::pair<std::string, std::string>> CoreView::number_by_phone(
 
 std::vector<std::pair<std::string, std::string>> CoreView::active_numbers() const {
   std::vector<std::pair<std::string, std::string>> out;
-  store_.scan_view(name_, "p/", "", [&](std::string_view, std::string_view value) {
+  scan("p/", "", [&](std::string_view, std::string_view value) {
     const std::size_t space = value.find(' ');
     out.emplace_back(std::string(value.substr(space + 1)), std::string(value.substr(0, space)));
     return true;
@@ -729,7 +742,7 @@ Page CoreView::messages(const std::string& prefix, std::int64_t before_ms, std::
   // than it, `after` stops it at the first key not newer than it.
   const std::string start = before_ms > 0 ? prefix + newest_first_key(before_ms - 1, -1) : "";
   const std::string stop = after_ms > 0 ? prefix + newest_first_key(after_ms, -1) : "";
-  store_.scan_view(name_, prefix, start, [&](std::string_view key, std::string_view value) {
+  scan(prefix, start, [&](std::string_view key, std::string_view value) {
     if (!stop.empty() && key >= stop) return false;
     if (page.items.size() == limit) {
       page.has_more = true;
@@ -743,7 +756,7 @@ Page CoreView::messages(const std::string& prefix, std::int64_t before_ms, std::
 
 std::vector<json::object> CoreView::pending_outbound() const {
   std::vector<json::object> pending;
-  store_.scan_view(name_, "op/", "", [&](std::string_view, std::string_view value) {
+  scan("op/", "", [&](std::string_view, std::string_view value) {
     pending.push_back(json::parse(value).as_object());
     return true;
   });
@@ -752,7 +765,7 @@ std::vector<json::object> CoreView::pending_outbound() const {
 
 Page CoreView::outbound(std::uint64_t limit) const {
   Page page;
-  store_.scan_view(name_, "ob/", "", [&](std::string_view key, std::string_view) {
+  scan("ob/", "", [&](std::string_view key, std::string_view) {
     if (page.items.size() == limit) {
       page.has_more = true;
       return false;
@@ -793,11 +806,10 @@ std::vector<json::object> CoreView::first_attempts_after(std::uint64_t after,
                                                          std::size_t limit) const {
   std::vector<json::object> rows;
   if (limit == 0 || after == UINT64_MAX) return rows;
-  store_.scan_view(name_, "dp/", "dp/" + hex16(after + 1),
-                   [&](std::string_view, std::string_view value) {
-                     rows.push_back(json::parse(value).as_object());
-                     return rows.size() < limit;
-                   });
+  scan("dp/", "dp/" + hex16(after + 1), [&](std::string_view, std::string_view value) {
+    rows.push_back(json::parse(value).as_object());
+    return rows.size() < limit;
+  });
   return rows;
 }
 
@@ -806,7 +818,7 @@ std::vector<json::object> CoreView::retries_due(std::int64_t until_ms, std::size
   if (limit == 0) return rows;
   // Keys sort by due time: stop at the first one due after until_ms.
   const std::string until = hex16(static_cast<std::uint64_t>(until_ms));
-  store_.scan_view(name_, "dr/", "", [&](std::string_view key, std::string_view value) {
+  scan("dr/", "", [&](std::string_view key, std::string_view value) {
     if (key.substr(3, 16) > until) return false;
     rows.push_back(json::parse(value).as_object());
     return rows.size() < limit;
@@ -817,7 +829,7 @@ std::vector<json::object> CoreView::retries_due(std::int64_t until_ms, std::size
 std::optional<std::int64_t> CoreView::next_retry_due_after(std::int64_t after_ms) const {
   std::optional<std::int64_t> due;
   const std::string start = "dr/" + hex16(static_cast<std::uint64_t>(after_ms) + 1);
-  store_.scan_view(name_, "dr/", start, [&](std::string_view, std::string_view value) {
+  scan("dr/", start, [&](std::string_view, std::string_view value) {
     due = domain::field(json::parse(value).as_object(), "nextAttemptAtMs").as_int64();
     return false;
   });
@@ -835,7 +847,7 @@ Page CoreView::deliveries(const std::string& account, const std::string& agent_i
   std::uint64_t index = 0;
   const bool counted = since_ms == 0 && !by_agent;
   if (counted) page.total = static_cast<std::uint64_t>(counter("dc/" + account));
-  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
+  scan(prefix, "", [&](std::string_view key, std::string_view value) {
     if (!stop.empty() && key > stop) return false;
     if (counted && page.items.size() == limit) return false;
     const std::uint64_t at = index++;
@@ -860,7 +872,7 @@ void CoreView::each_delivery(const std::string& account, std::int64_t since_ms,
                              const std::function<void(const json::object&)>& visit) const {
   const std::string prefix = "d/" + account + "/";
   const std::string stop = since_ms > 0 ? prefix + newest_first_key(since_ms - 1, -1) : "";
-  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
+  scan(prefix, "", [&](std::string_view key, std::string_view value) {
     if (!stop.empty() && key > stop) return false;
     visit(json::parse(value).as_object());
     return true;

@@ -287,7 +287,8 @@ class CoreView final : public domain::Wallet {
   void apply(const std::vector<es::RecordedEvent>& events);
   void apply_one(const es::RecordedEvent& event, es::ViewBatch& batch);
   static std::string agent_key(const std::string& account, const std::string& agent_id);
-  // The stored row at `key`, as it is or parsed; nullopt when absent.
+  // The stored row at `key`, as it is or parsed; nullopt when absent. A
+  // failed read throws es::StorageError, as does a failed scan().
   std::optional<std::string> raw_row(const std::string& key) const;
   std::optional<json::object> row(const std::string& key) const;
   std::int64_t counter(const std::string& key) const;
@@ -295,6 +296,10 @@ class CoreView final : public domain::Wallet {
   std::optional<std::string> raw_row(const es::ViewBatch& batch, const std::string& key) const;
   std::optional<json::object> row(const es::ViewBatch& batch, const std::string& key) const;
   std::int64_t counter(const es::ViewBatch& batch, const std::string& key) const;
+  // Calls visit(key, value) for the rows under `prefix` from `start` (or
+  // the prefix when empty), in key order, until it returns false.
+  void scan(const std::string& prefix, const std::string& start,
+            const std::function<bool(std::string_view, std::string_view)>& visit) const;
   // Walks the index rows under `prefix`, skipping `offset` items and taking
   // `limit`; `item` maps a row to its wire JSON, or nullopt to leave it out.
   Page offset_page(

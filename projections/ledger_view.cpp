@@ -220,18 +220,17 @@ std::vector<std::string> CoreView::ledger(const std::string& account, std::uint6
                                           std::uint64_t limit) const {
   std::vector<std::string> out;
   const std::string prefix = "Le/" + account + "/";
-  store_.scan_view(name_, prefix, prefix + hex12(after_seq + 1),
-                   [&](std::string_view, std::string_view value) {
-                     if (out.size() >= limit) return false;
-                     out.emplace_back(value);
-                     return true;
-                   });
+  scan(prefix, prefix + hex12(after_seq + 1), [&](std::string_view, std::string_view value) {
+    if (out.size() >= limit) return false;
+    out.emplace_back(value);
+    return true;
+  });
   return out;
 }
 
 std::vector<std::string> CoreView::ledger_accounts() const {
   std::vector<std::string> out;
-  store_.scan_view(name_, "Lb/", "", [&](std::string_view key, std::string_view) {
+  scan("Lb/", "", [&](std::string_view key, std::string_view) {
     out.emplace_back(key.substr(3));
     return true;
   });

@@ -115,27 +115,27 @@ void CoreView::apply_usage(const es::RecordedEvent& event, const json::object& d
 json::object CoreView::usage(const std::string& account, std::int64_t now_ms) const {
   std::int64_t messages_24h = 0, calls_24h = 0;
   const std::string hours = "Uh/" + account + "/";
-  store_.scan_view(name_, hours, hours + hour_key(now_ms - 23 * kHourMs),
-                   [&](std::string_view, std::string_view value) {
-                     const json::object o = json::parse(value).as_object();
-                     messages_24h += integer(o, "m", 0);
-                     calls_24h += integer(o, "c", 0);
-                     return true;
-                   });
+  scan(hours, hours + hour_key(now_ms - 23 * kHourMs),
+       [&](std::string_view, std::string_view value) {
+         const json::object o = json::parse(value).as_object();
+         messages_24h += integer(o, "m", 0);
+         calls_24h += integer(o, "c", 0);
+         return true;
+       });
   std::int64_t messages_7d = 0, calls_7d = 0, messages_30d = 0, calls_30d = 0;
   const std::string days = "Ud/" + account + "/";
   const std::string week_start = day_of(now_ms - 6 * kDayMs);
-  store_.scan_view(name_, days, days + day_of(now_ms - 29 * kDayMs),
-                   [&](std::string_view key, std::string_view value) {
-                     const json::object o = json::parse(value).as_object();
-                     messages_30d += integer(o, "m", 0);
-                     calls_30d += integer(o, "c", 0);
-                     if (key.substr(days.size()) >= week_start) {
-                       messages_7d += integer(o, "m", 0);
-                       calls_7d += integer(o, "c", 0);
-                     }
-                     return true;
-                   });
+  scan(days, days + day_of(now_ms - 29 * kDayMs),
+       [&](std::string_view key, std::string_view value) {
+         const json::object o = json::parse(value).as_object();
+         messages_30d += integer(o, "m", 0);
+         calls_30d += integer(o, "c", 0);
+         if (key.substr(days.size()) >= week_start) {
+           messages_7d += integer(o, "m", 0);
+           calls_7d += integer(o, "c", 0);
+         }
+         return true;
+       });
   const json::object totals = row("Ut/" + account).value_or(json::object{});
   const std::array<std::int64_t, 3> deliveries = delivery_counts(account);
   const std::int64_t used = counter("nc/" + account);
@@ -192,7 +192,7 @@ json::array CoreView::usage_monthly(const std::string& account, std::int64_t now
   std::snprintf(from, sizeof from, "%04d-%02u-01", static_cast<int>(first.year()),
                 static_cast<unsigned>(first.month()));
   const std::string prefix = "Ud/" + account + "/";
-  store_.scan_view(name_, prefix, prefix + from, [&](std::string_view key, std::string_view value) {
+  scan(prefix, prefix + from, [&](std::string_view key, std::string_view value) {
     const json::object o = json::parse(value).as_object();
     std::array<std::int64_t, 4>& sum = sums[std::string(key.substr(prefix.size(), 7))];
     sum[0] += integer(o, "m", 0);
@@ -220,7 +220,7 @@ json::array CoreView::usage_monthly(const std::string& account, std::int64_t now
 json::array CoreView::usage_by_number(const std::string& account) const {
   json::array items;
   const std::string prefix = "n/" + account + "/";
-  store_.scan_view(name_, prefix, "", [&](std::string_view, std::string_view value) {
+  scan(prefix, "", [&](std::string_view, std::string_view value) {
     const json::object number = json::parse(value).as_object();
     const std::string id = text(number, "id");
     const json::object counts = row("Un/" + account + "/" + id).value_or(json::object{});
@@ -246,13 +246,13 @@ json::array CoreView::usage_by_agent(const std::string& account, std::int64_t fr
   // agent appears when it had traffic in the period (isOrphan).
   std::map<std::string, std::array<std::int64_t, 3>> sums;
   const std::string agents = "g/" + account + "/";
-  store_.scan_view(name_, agents, "", [&](std::string_view key, std::string_view) {
+  scan(agents, "", [&](std::string_view key, std::string_view) {
     sums[std::string(key.substr(agents.size()))];
     return true;
   });
   const std::string prefix = "Ua/" + account + "/";
   const std::string first_hour = hour_key(from_ms), end_hour = hour_key(to_ms);
-  store_.scan_view(name_, prefix, "", [&](std::string_view key, std::string_view value) {
+  scan(prefix, "", [&](std::string_view key, std::string_view value) {
     const std::string_view rest = key.substr(prefix.size());
     const std::size_t slash = rest.rfind('/');
     const std::string_view hour = rest.substr(slash + 1);

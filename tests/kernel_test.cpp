@@ -10,6 +10,7 @@
 #include "actors/secrets.hpp"
 #include "eventstore/event_store.hpp"
 #include "eventstore/memory_backend.hpp"
+#include "projections/core_view.hpp"
 #include "sim/carrier.hpp"
 #include "sim/virtual_ports.hpp"
 
@@ -196,6 +197,18 @@ TEST(SynchronousLog, AFailedHeadReadRefusesTheAppendAndWritesNothing) {
   std::uint64_t checkpoint = 0;
   s.backend->fail_next_reads(1);
   EXPECT_EQ(s.store->load_checkpoint("core", &checkpoint).code(), Code::kIoError);
+}
+
+// A read of the read model that fails is an error, never "absent": a
+// lookup that would answer 404 (or let a decision see nothing) throws.
+TEST(SynchronousLog, AFailedReadModelReadIsAStorageErrorNotAnAbsentRow) {
+  SyncStore s;
+  s.open();
+  projections::CoreView view(*s.store);
+  EXPECT_FALSE(view.webhook("acct_1", "project-acct_1").has_value());
+  s.backend->fail_next_reads(1);
+  EXPECT_THROW(view.webhook("acct_1", "project-acct_1"), es::StorageError);
+  EXPECT_FALSE(view.webhook("acct_1", "project-acct_1").has_value());
 }
 
 TEST(SynchronousLog, AnAppendIsAcknowledgedOnlyByTheSecondPump) {
