@@ -32,12 +32,29 @@ class WebhookTest : public ApiTest {
                         .as_string());
   }
 
-  void inbound(const std::string& body, const std::string& from = "+14155552671") {
+  void inbound(const std::string& body, const std::string& from = "+14155552671",
+               const std::string& to = "") {
     HttpClient client(server_->port());
-    HttpResult r = client.request(
-        "POST", "/sim/sms",
-        json::serialize(json::object{{"from", from}, {"to", phone_}, {"body", body}}));
+    HttpResult r =
+        client.request("POST", "/sim/sms",
+                       json::serialize(json::object{
+                           {"from", from}, {"to", to.empty() ? phone_ : to}, {"body", body}}));
     ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  // Gives Bob a number and a project webhook at `url`, then sends his number
+  // `count` messages ("b0", "b1", …), each from its own sender.
+  void bob_receives(const std::string& url, int count) {
+    const std::string bob_agent(
+        call_json(bob_, "POST", "/v1/agents", R"({"name":"other"})").at("id").as_string());
+    const std::string bob_phone(
+        call_json(bob_, "POST", "/v1/numbers", "{\"agentId\":\"" + bob_agent + "\"}")
+            .at("phoneNumber")
+            .as_string());
+    call_json(bob_, "POST", "/v1/webhooks", "{\"url\":\"" + url + "\"}");
+    for (int i = 0; i < count; ++i) {
+      inbound("b" + std::to_string(i), "+1415555" + std::to_string(4200 + i), bob_phone);
+    }
   }
 
   // Restarts the server on the same data with other flags.
@@ -411,12 +428,32 @@ std::string metrics_once_none_held(int port) {
   return metrics;
 }
 
+// A receiver policy that answers 200 after `delay_ms`.
+std::function<ReceiverAnswer(int)> answer_after_ms(int delay_ms) {
+  return [delay_ms](int) {
+    ReceiverAnswer answer;
+    answer.delay_ms = delay_ms;
+    return answer;
+  };
+}
+
+// Waits (up to `timeout_ms`) for `count` requests at `receiver`, then a
+// little longer for any extra one, and checks that it got exactly `count`,
+// each delivery once.
+std::vector<ReceivedRequest> expect_each_once(WebhookReceiver& receiver, std::size_t count,
+                                              int timeout_ms = 10'000) {
+  receiver.wait_for(count, timeout_ms);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::vector<ReceivedRequest> got = receiver.received();
+  EXPECT_EQ(got.size(), count);
+  std::set<std::string> ids;
+  for (const ReceivedRequest& r : got) ids.insert(r.headers.at("x-webhook-id"));
+  EXPECT_EQ(ids.size(), got.size()) << "a delivery arrived twice";
+  return got;
+}
+
 TEST_F(BoundedWebhookTest, AFloodWaitsInTheReadModelAndEveryDeliveryArrivesOnce) {
-  WebhookReceiver receiver([](int) {
-    ReceiverAnswer slow;
-    slow.delay_ms = 5;
-    return slow;
-  });
+  WebhookReceiver receiver(answer_after_ms(5));
   set_webhook("/v1/webhooks", receiver.url());
   constexpr int kSenders = 10, kEach = 4;
   for (int i = 0; i < kEach; ++i) {
@@ -432,19 +469,13 @@ TEST_F(BoundedWebhookTest, AFloodWaitsInTheReadModelAndEveryDeliveryArrivesOnce)
     most_held = std::max(most_held, gauge(metrics, "agentphone_webhook_deliveries_held"));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  std::vector<ReceivedRequest> got = receiver.wait_for(kSenders * kEach);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  got = receiver.received();
-  ASSERT_EQ(got.size(), static_cast<std::size_t>(kSenders * kEach));
-  std::set<std::string> ids;
+  const std::vector<ReceivedRequest> got = expect_each_once(receiver, kSenders * kEach);
   std::map<std::string, std::vector<std::string>> by_sender;
   for (const ReceivedRequest& r : got) {
-    ids.insert(r.headers.at("x-webhook-id"));
     const json::object body = body_of(r);
     by_sender[std::string(body.at("data").at("from").as_string())].emplace_back(
         body.at("data").at("message").as_string());
   }
-  EXPECT_EQ(ids.size(), got.size()) << "a delivery arrived twice";
   for (const auto& [sender, messages] : by_sender) {
     EXPECT_EQ(messages, (std::vector<std::string>{"m0", "m1", "m2", "m3"})) << sender;
   }
@@ -473,23 +504,7 @@ TEST_F(RetryRoomTest, ADeadEndpointsRetriesTakeNoRoomFromAnotherAccount) {
     inbound("f" + std::to_string(i), "+1415555" + std::to_string(4100 + i));
   ASSERT_EQ(dead.wait_for(kFailing).size(), static_cast<std::size_t>(kFailing));
 
-  // Bob's number and webhook, and his callers.
-  const std::string bob_agent(
-      call_json(bob_, "POST", "/v1/agents", R"({"name":"other"})").at("id").as_string());
-  const std::string bob_phone(
-      call_json(bob_, "POST", "/v1/numbers", "{\"agentId\":\"" + bob_agent + "\"}")
-          .at("phoneNumber")
-          .as_string());
-  call_json(bob_, "POST", "/v1/webhooks", "{\"url\":\"" + alive.url() + "\"}");
-  for (int i = 0; i < kOther; ++i) {
-    HttpClient client(server_->port());
-    HttpResult r =
-        client.request("POST", "/sim/sms",
-                       json::serialize(json::object{{"from", "+1415555" + std::to_string(4200 + i)},
-                                                    {"to", bob_phone},
-                                                    {"body", "b" + std::to_string(i)}}));
-    ASSERT_EQ(r.status, 200) << r.body;
-  }
+  bob_receives(alive.url(), kOther);
   // Long before the first retry (60 s away) could free any room.
   EXPECT_EQ(alive.wait_for(kOther).size(), static_cast<std::size_t>(kOther));
   EXPECT_EQ(dead.received().size(), static_cast<std::size_t>(kFailing));  // No early retry.
@@ -516,11 +531,7 @@ class AccountShareTest : public WebhookTest {
 };
 
 TEST_F(AccountShareTest, ASlowEndpointsDeliveriesAreDeferredPastTheirAccountsShare) {
-  WebhookReceiver slow([](int) {
-    ReceiverAnswer answer;
-    answer.delay_ms = 2000;
-    return answer;
-  });
+  WebhookReceiver slow(answer_after_ms(2000));
   WebhookReceiver fast;
   set_webhook("/v1/webhooks", slow.url());
   constexpr int kSlow = 6, kOther = 8;
@@ -528,22 +539,7 @@ TEST_F(AccountShareTest, ASlowEndpointsDeliveriesAreDeferredPastTheirAccountsSha
     inbound("s" + std::to_string(i), "+1415555" + std::to_string(5100 + i));
   ASSERT_EQ(slow.wait_for(3).size(), 3u);
 
-  const std::string bob_agent(
-      call_json(bob_, "POST", "/v1/agents", R"({"name":"other"})").at("id").as_string());
-  const std::string bob_phone(
-      call_json(bob_, "POST", "/v1/numbers", "{\"agentId\":\"" + bob_agent + "\"}")
-          .at("phoneNumber")
-          .as_string());
-  call_json(bob_, "POST", "/v1/webhooks", "{\"url\":\"" + fast.url() + "\"}");
-  for (int i = 0; i < kOther; ++i) {
-    HttpClient client(server_->port());
-    HttpResult r =
-        client.request("POST", "/sim/sms",
-                       json::serialize(json::object{{"from", "+1415555" + std::to_string(5200 + i)},
-                                                    {"to", bob_phone},
-                                                    {"body", "b" + std::to_string(i)}}));
-    ASSERT_EQ(r.status, 200) << r.body;
-  }
+  bob_receives(fast.url(), kOther);
   EXPECT_EQ(fast.wait_for(kOther).size(), static_cast<std::size_t>(kOther));
   // Before the slow endpoint's first answer, it has seen only the share.
   EXPECT_EQ(slow.received().size(), 3u);
@@ -558,13 +554,7 @@ TEST_F(AccountShareTest, ASlowEndpointsDeliveriesAreDeferredPastTheirAccountsSha
   }
   EXPECT_TRUE(deferred_listed) << "a deferred delivery shows when it will be tried";
 
-  std::vector<ReceivedRequest> got = slow.wait_for(kSlow, 30'000);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  got = slow.received();
-  ASSERT_EQ(got.size(), static_cast<std::size_t>(kSlow));
-  std::set<std::string> ids;
-  for (const ReceivedRequest& r : got) ids.insert(r.headers.at("x-webhook-id"));
-  EXPECT_EQ(ids.size(), got.size()) << "a delivery arrived twice";
+  expect_each_once(slow, kSlow, 30'000);
   const std::string metrics = metrics_once_none_held(server_->port());
   EXPECT_GE(gauge(metrics, "agentphone_webhook_deliveries_deferred_total"), kSlow - 3) << metrics;
   EXPECT_EQ(gauge(metrics, "agentphone_webhook_deliveries_held"), 0) << metrics;
@@ -582,22 +572,12 @@ class EndpointQueueTest : public WebhookTest {
 };
 
 TEST_F(EndpointQueueTest, DeliveriesPastAFullEndpointQueueAreDeferredAndStillArriveOnce) {
-  WebhookReceiver slow([](int) {
-    ReceiverAnswer answer;
-    answer.delay_ms = 300;
-    return answer;
-  });
+  WebhookReceiver slow(answer_after_ms(300));
   set_webhook("/v1/webhooks", slow.url());
   constexpr int kMessages = 5;
   for (int i = 0; i < kMessages; ++i)
     inbound("q" + std::to_string(i), "+1415555" + std::to_string(5300 + i));
-  std::vector<ReceivedRequest> got = slow.wait_for(kMessages, 30'000);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  got = slow.received();
-  ASSERT_EQ(got.size(), static_cast<std::size_t>(kMessages));
-  std::set<std::string> ids;
-  for (const ReceivedRequest& r : got) ids.insert(r.headers.at("x-webhook-id"));
-  EXPECT_EQ(ids.size(), got.size()) << "a delivery arrived twice";
+  expect_each_once(slow, kMessages, 30'000);
   const std::string metrics = metrics_once_none_held(server_->port());
   EXPECT_GE(gauge(metrics, "agentphone_webhook_deliveries_deferred_total"), 1) << metrics;
   EXPECT_EQ(gauge(metrics, "agentphone_webhook_deliveries_held"), 0) << metrics;
