@@ -8,7 +8,6 @@
 #include "actors/invariant.hpp"
 #include "actors/sms.hpp"
 #include "projections/core_view.hpp"
-#include "projections/fields.hpp"
 
 namespace ap::projections {
 
@@ -44,15 +43,15 @@ void CoreView::put_call_summary(const std::string& call_id, const json::object& 
 
 void CoreView::apply_call(const std::string& type, const json::object& data, std::uint64_t position,
                           es::ViewBatch& batch) const {
-  const std::string call_id = text(data, "callId");
-  const std::string account = text(data, "accountId");
+  const std::string call_id = domain::text_of(data, "callId");
+  const std::string account = domain::text_of(data, "accountId");
   if (type == "call.started") {
     const std::int64_t started_ms = domain::field(data, "startedAtMs").as_int64();
     const std::string order = newest_first_key(started_ms, static_cast<std::int64_t>(position));
-    const bool inbound = text(data, "direction") == "inbound";
-    const std::string ours = text(data, "phoneNumber");
-    const std::string other = text(data, "participant");
-    const std::string number = text(data, "numberId");
+    const bool inbound = domain::text_of(data, "direction") == "inbound";
+    const std::string ours = domain::text_of(data, "phoneNumber");
+    const std::string other = domain::text_of(data, "participant");
+    const std::string number = domain::text_of(data, "numberId");
     json::object summary{{"id", call_id},
                          {"agentId", domain::field(data, "agentId")},
                          {"phoneNumberId", number},
@@ -76,7 +75,7 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
     batch.put("Cn/" + number + "/" + order + "/" + call_id, account);
     batch.put("Cnc/" + number, std::to_string(counter(batch, "Cnc/" + number) + 1));
     if (domain::field(data, "agentId").is_string()) {
-      const std::string agent = text(data, "agentId");
+      const std::string agent = domain::text_of(data, "agentId");
       batch.put("Ca/" + agent + "/" + order + "/" + call_id, account);
       batch.put("Cac/" + agent, std::to_string(counter(batch, "Cac/" + agent) + 1));
     }
@@ -88,7 +87,7 @@ void CoreView::apply_call(const std::string& type, const json::object& data, std
   if (type == "call.answered") {
     (*summary)["status"] = "in-progress";
   } else if (type == "call.caller_spoke") {
-    const std::string said = text(data, "text");
+    const std::string said = domain::text_of(data, "text");
     batch.put(turn_key(call_id, domain::field(data, "turn").as_int64()),
               domain::to_json(json::object{
                   {"id", call_id + "_t" + std::to_string(domain::field(data, "turn").as_int64())},
@@ -160,7 +159,7 @@ std::optional<std::string> CoreView::call_status(const std::string& call_id) con
   if (!account) return std::nullopt;
   std::optional<json::object> summary = row("Ck/" + *account + "/" + call_id);
   if (!summary) return std::nullopt;
-  return text(*summary, "status");
+  return domain::text_of(*summary, "status");
 }
 
 std::vector<json::object> CoreView::call_turns(const std::string& call_id) const {
@@ -204,11 +203,12 @@ Page CoreView::calls(const std::string& account, const std::string& scope,
     std::optional<std::string> wire = summary_of(key, value);
     if (!wire) return true;
     const json::object summary = json::parse(*wire).as_object();
-    if (!filter.status.empty() && text(summary, "status") != filter.status) return true;
-    if (!filter.direction.empty() && text(summary, "direction") != filter.direction) return true;
+    if (!filter.status.empty() && domain::text_of(summary, "status") != filter.status) return true;
+    if (!filter.direction.empty() && domain::text_of(summary, "direction") != filter.direction)
+      return true;
     if (!filter.search.empty() &&
-        text(summary, "fromNumber").find(filter.search) == std::string::npos &&
-        text(summary, "toNumber").find(filter.search) == std::string::npos) {
+        domain::text_of(summary, "fromNumber").find(filter.search) == std::string::npos &&
+        domain::text_of(summary, "toNumber").find(filter.search) == std::string::npos) {
       return true;
     }
     const std::uint64_t index_of = page.total++;

@@ -8,7 +8,6 @@
 #include "actors/domain.hpp"
 #include "actors/invariant.hpp"
 #include "projections/core_view.hpp"
-#include "projections/fields.hpp"
 
 namespace ap::projections {
 
@@ -69,14 +68,14 @@ bool matches(const json::object& contact, const std::string& needle) {
 
 void CoreView::apply_contact(const std::string& type, const json::object& data,
                              es::ViewBatch& batch) const {
-  const std::string account = text(data, "accountId");
-  const std::string contact_id = text(data, "contactId");
+  const std::string account = domain::text_of(data, "accountId");
+  const std::string contact_id = domain::text_of(data, "contactId");
   const std::string key = contact_key(account, contact_id);
   const std::string count_key = "Kc/" + account;
   if (type == "contact.created") {
     domain::Contact contact;
-    contact.phone_number = text(data, "phoneNumber");
-    contact.name = text(data, "name");
+    contact.phone_number = domain::text_of(data, "phoneNumber");
+    contact.name = domain::text_of(data, "name");
     contact.email = domain::field(data, "email");
     contact.notes = domain::field(data, "notes");
     contact.created_at_ms = domain::field(data, "atMs").as_int64();

@@ -1,5 +1,4 @@
 #include "projections/core_view.hpp"
-#include "projections/fields.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -197,7 +196,7 @@ std::int64_t CoreView::counter(const std::string& key) const {
 
 void CoreView::start_conversation(const std::string& account, const json::object& data,
                                   std::int64_t created_ms, es::ViewBatch& batch) const {
-  const std::string id = text(data, "conversationId");
+  const std::string id = domain::text_of(data, "conversationId");
   const std::string created = domain::iso8601(created_ms);
   json::object summary{{"id", id},
                        {"agentId", domain::field(data, "agentId")},
@@ -217,7 +216,7 @@ void CoreView::start_conversation(const std::string& account, const json::object
   batch.put("c/" + account + "/" + id, domain::to_json(summary));
   batch.put("cc/" + account, std::to_string(counter(batch, "cc/" + account) + 1));
   if (domain::field(data, "agentId").is_string()) {
-    const std::string agent = text(data, "agentId");
+    const std::string agent = domain::text_of(data, "agentId");
     batch.put("cac/" + agent, std::to_string(counter(batch, "cac/" + agent) + 1));
   }
 }
@@ -232,31 +231,32 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     return;
   }
   const json::object data = json::parse(event.payload).as_object();
-  const std::string account = text(data, "accountId");
+  const std::string account = domain::text_of(data, "accountId");
   apply_ledger(event, data, batch);
   apply_usage(event, data, batch);
 
   if (type == "account.api_key_created") {
-    batch.put("k/" + text(data, "sha256"), account + " " + text(data, "sha256"));
+    batch.put("k/" + domain::text_of(data, "sha256"),
+              account + " " + domain::text_of(data, "sha256"));
   } else if (type == "account.api_key_revoked") {
-    batch.erase("k/" + text(data, "sha256"));
+    batch.erase("k/" + domain::text_of(data, "sha256"));
   } else if (type == "agent.created") {
     json::object agent;
-    agent["id"] = text(data, "agentId");
+    agent["id"] = domain::text_of(data, "agentId");
     for (const auto& [key, value] : domain::field(data, "config").as_object()) agent[key] = value;
     agent["createdAt"] = domain::iso8601(domain::field(data, "createdAtMs").as_int64());
     agent["numbers"] = json::array();
-    batch.put(agent_key(account, text(data, "agentId")), domain::to_json(agent));
+    batch.put(agent_key(account, domain::text_of(data, "agentId")), domain::to_json(agent));
     batch.put("gc/" + account, std::to_string(counter(batch, "gc/" + account) + 1));
   } else if (type == "agent.updated") {
-    const std::string key = agent_key(account, text(data, "agentId"));
+    const std::string key = agent_key(account, domain::text_of(data, "agentId"));
     std::optional<json::object> agent = row(batch, key);
     if (!agent) return;
     for (const auto& [field, value] : domain::field(data, "changes").as_object())
       (*agent)[field] = value;
     batch.put(key, domain::to_json(*agent));
   } else if (type == "agent.deleted") {
-    const std::string key = agent_key(account, text(data, "agentId"));
+    const std::string key = agent_key(account, domain::text_of(data, "agentId"));
     std::optional<json::object> agent = row(batch, key);
     if (!agent) return;
     // Numbers stay with the account, no longer attached to anyone.
@@ -271,26 +271,26 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     batch.erase(key);
     batch.put("gc/" + account, std::to_string(counter(batch, "gc/" + account) - 1));
     // The agent's webhook goes with it; its events fall back to the project's.
-    batch.erase("wh/" + account + "/agent-" + text(data, "agentId"));
+    batch.erase("wh/" + account + "/agent-" + domain::text_of(data, "agentId"));
   } else if (type == "number.provisioned") {
-    const std::string number_id = text(data, "numberId");
+    const std::string number_id = domain::text_of(data, "numberId");
     json::object number{
         {"id", number_id},
-        {"phoneNumber", text(data, "phoneNumber")},
-        {"country", text(data, "country")},
+        {"phoneNumber", domain::text_of(data, "phoneNumber")},
+        {"country", domain::text_of(data, "country")},
         {"status", "active"},
         {"type", "sms"},
         {"agentId", domain::field(data, "agentId")},
         {"createdAt", domain::iso8601(domain::field(data, "createdAtMs").as_int64())}};
     batch.put("n/" + account + "/" + number_id, domain::to_json(number));
     batch.put("nc/" + account, std::to_string(counter(batch, "nc/" + account) + 1));
-    batch.put("p/" + text(data, "phoneNumber"), account + " " + number_id);
+    batch.put("p/" + domain::text_of(data, "phoneNumber"), account + " " + number_id);
     if (domain::field(data, "agentId").is_string()) {
-      attach_to_agent(account, text(data, "agentId"), number, batch);
+      attach_to_agent(account, domain::text_of(data, "agentId"), number, batch);
     }
   } else if (type == "number.agent_attached" || type == "number.agent_detached" ||
              type == "number.released") {
-    const std::string number_id = text(data, "numberId");
+    const std::string number_id = domain::text_of(data, "numberId");
     const std::string key = "n/" + account + "/" + number_id;
     std::optional<json::object> number = row(batch, key);
     if (!number) return;
@@ -300,8 +300,8 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     }
     (*number)["agentId"] = nullptr;
     if (type == "number.agent_attached") {
-      (*number)["agentId"] = text(data, "agentId");
-      attach_to_agent(account, text(data, "agentId"), *number, batch);
+      (*number)["agentId"] = domain::text_of(data, "agentId");
+      attach_to_agent(account, domain::text_of(data, "agentId"), *number, batch);
     }
     if (type == "number.released") {
       (*number)["status"] = "released";
@@ -312,7 +312,7 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   } else if (type == "conversation.started") {
     start_conversation(account, data, domain::field(data, "createdAtMs").as_int64(), batch);
   } else if (type == "conversation.metadata_updated") {
-    const std::string conversation = text(data, "conversationId");
+    const std::string conversation = domain::text_of(data, "conversationId");
     std::optional<json::object> summary = row(batch, "c/" + account + "/" + conversation);
     if (!summary) return;
     (*summary)["metadata"] = domain::field(data, "metadata");
@@ -322,15 +322,15 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
     apply_message(account, data, event.position, batch);
   } else if (type == "message.voice") {
     // A call's first line starts its conversation when the parties never texted.
-    if (!raw_row(batch, "c/" + account + "/" + text(data, "conversationId"))) {
+    if (!raw_row(batch, "c/" + account + "/" + domain::text_of(data, "conversationId"))) {
       start_conversation(account, data, domain::field(data, "atMs").as_int64(), batch);
     }
     apply_message(account, data, event.position, batch);
   } else if (type == "webhook.configured") {
-    batch.put("wh/" + account + "/" + text(data, "entity"),
+    batch.put("wh/" + account + "/" + domain::text_of(data, "entity"),
               domain::to_json(domain::field(data, "config")));
   } else if (type == "webhook.deleted") {
-    batch.erase("wh/" + account + "/" + text(data, "entity"));
+    batch.erase("wh/" + account + "/" + domain::text_of(data, "entity"));
   } else if (type.rfind("webhook.delivery_", 0) == 0) {
     apply_delivery(type, data, event.position, batch);
   } else if (type == "message.status_updated") {
@@ -340,13 +340,13 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
   } else if (type.rfind("contact.", 0) == 0) {
     apply_contact(type, data, batch);
   } else if (type == "email.claimed") {
-    batch.put("e/" + domain::sha256_hex(text(data, "email")), account);
+    batch.put("e/" + domain::sha256_hex(domain::text_of(data, "email")), account);
   } else if (type == "idempotency.claimed") {
-    batch.put("i/" + text(data, "keyHash"),
+    batch.put("i/" + domain::text_of(data, "keyHash"),
               domain::to_json(json::object{{"fingerprint", domain::field(data, "fingerprint")},
                                            {"atMs", domain::field(data, "atMs")}}));
   } else if (type == "idempotency.completed") {
-    const std::string key = "i/" + text(data, "keyHash");
+    const std::string key = "i/" + domain::text_of(data, "keyHash");
     std::optional<json::object> claim = row(batch, key);
     if (!claim) return;
     (*claim)["status"] = domain::field(data, "status");
@@ -357,13 +357,13 @@ void CoreView::apply_one(const es::RecordedEvent& event, es::ViewBatch& batch) {
 
 void CoreView::apply_delivery(const std::string& type, const json::object& data,
                               std::uint64_t position, es::ViewBatch& batch) const {
-  const std::string account = text(data, "accountId");
-  const std::string id = text(data, "deliveryId");
+  const std::string account = domain::text_of(data, "accountId");
+  const std::string id = domain::text_of(data, "deliveryId");
   if (type == "webhook.delivery_skipped") return;
   if (type == "webhook.delivery_created") {
     const std::int64_t created_ms = domain::field(data, "createdAtMs").as_int64();
     const std::string order = newest_first_key(created_ms, static_cast<std::int64_t>(position));
-    const std::string entity = text(data, "entity");
+    const std::string entity = domain::text_of(data, "entity");
     const std::string agent = entity.rfind("agent-", 0) == 0 ? entity.substr(6) : "-";
     const bool test = domain::is_test_delivery(data);
     json::object delivery{{"id", id},
@@ -431,7 +431,7 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
     batch.put("dx/" + id, where->substr(0, c + 1) + now_pending);
     return;
   }
-  const std::string status = text(data, "status");
+  const std::string status = domain::text_of(data, "status");
   (*delivery)["status"] = status;
   (*delivery)["httpStatus"] = domain::field(data, "httpStatus");
   (*delivery)["errorMessage"] = domain::field(data, "error");
@@ -483,7 +483,7 @@ void CoreView::put_summary(const std::string& account, const std::string& conver
 }
 
 void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) const {
-  const std::string message_id = text(data, "messageId");
+  const std::string message_id = domain::text_of(data, "messageId");
   std::optional<std::string> where = raw_row(batch, "mi/" + message_id);
   if (!where) return;
   // "<account> <conv id> <order> <number id>"
@@ -505,7 +505,7 @@ void CoreView::apply_status(const json::object& data, es::ViewBatch& batch) cons
 
 void CoreView::apply_message(const std::string& account, const json::object& data,
                              std::uint64_t position, es::ViewBatch& batch) const {
-  const std::string conversation = text(data, "conversationId");
+  const std::string conversation = domain::text_of(data, "conversationId");
   const std::string key = "c/" + account + "/" + conversation;
   std::optional<json::object> summary = row(batch, key);
   if (!summary) return;
@@ -515,14 +515,14 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   // makes its own times strictly increase; this extends that to the number,
   // whose conversations may share a millisecond. A number busier than one
   // message per millisecond lists its messages slightly ahead of the clock.
-  const std::string number_id = text(data, "numberId");
+  const std::string number_id = domain::text_of(data, "numberId");
   const std::string number_clock = "nt/" + number_id;
   const std::int64_t at_ms =
       std::max(domain::field(data, "atMs").as_int64(), counter(batch, number_clock) + 1);
   batch.put(number_clock, std::to_string(at_ms));
   const std::int64_t seq = domain::field(*summary, "messageCount").as_int64() + 1;
   const std::string at = domain::iso8601(at_ms);
-  const std::string body = text(data, "body");
+  const std::string body = domain::text_of(data, "body");
   const json::array& media = domain::field(data, "mediaUrls").as_array();
 
   // Newest-first order indexes: the conversation moves to the front of its
@@ -546,7 +546,7 @@ void CoreView::apply_message(const std::string& account, const json::object& dat
   (*summary)["messageCount"] = seq;
   put_summary(account, conversation, order, *summary, batch);
 
-  const std::string message_id = text(data, "messageId");
+  const std::string message_id = domain::text_of(data, "messageId");
   json::object message{{"id", message_id},
                        {"body", body},
                        {"fromNumber", domain::field(data, "from")},

@@ -16,7 +16,6 @@
 #include "actors/domain.hpp"
 #include "actors/invariant.hpp"
 #include "projections/core_view.hpp"
-#include "projections/fields.hpp"
 
 namespace ap::projections {
 
@@ -41,7 +40,7 @@ std::string hash_hex(const es::Hash& hash) {
 
 // The card a cause names, else the one in force when it happened.
 const domain::RateCard& card_for(const json::object& data, std::int64_t at_ms) {
-  const domain::RateCard* named = domain::rate_card(text(data, "rateVersion"));
+  const domain::RateCard* named = domain::rate_card(domain::text_of(data, "rateVersion"));
   return named != nullptr ? *named : domain::rate_card_at(at_ms);
 }
 
@@ -91,9 +90,9 @@ void CoreView::post_entry(const std::string& account, const std::string& cause_k
 void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& data,
                             es::ViewBatch& batch) {
   const std::string& type = event.type;
-  const std::string account = text(data, "accountId");
+  const std::string account = domain::text_of(data, "accountId");
   if (type == "account.created") {
-    post_entry(account, "signup:" + account, integer(data, "creditMicros", 0),
+    post_entry(account, "signup:" + account, domain::int_of(data, "creditMicros", 0),
                {{"rule", "signup_credit"},
                 {"counterAccount", "promotions"},
                 {"rateVersion", domain::rate_card_at(event.time_ms).version},
@@ -103,9 +102,10 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
                event, batch);
   } else if (type == "account.number_charged" || type == "number.renewed") {
     const bool first = type == "account.number_charged";
-    const std::int64_t period_start = integer(data, "periodStartMs", event.time_ms);
+    const std::int64_t period_start = domain::int_of(data, "periodStartMs", event.time_ms);
     const domain::RateCard& card = card_for(data, period_start);
-    post_entry(account, "number:" + text(data, "numberId") + ":" + std::to_string(period_start),
+    post_entry(account,
+               "number:" + domain::text_of(data, "numberId") + ":" + std::to_string(period_start),
                -card.number_period_micros,
                {{"rule", first ? "number_first_month" : "number_renewal"},
                 {"counterAccount", "revenue:numbers"},
@@ -115,12 +115,13 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
                 {"numberId", domain::field(data, "numberId")},
                 {"periodStartMs", period_start},
                 {"description", std::string(first ? "Number " : "Renewal of ") +
-                                    text(data, "phoneNumber") + " for 30 days"}},
+                                    domain::text_of(data, "phoneNumber") + " for 30 days"}},
                event, batch);
   } else if (type == "message.queued") {
     // Every outbound message costs the same, whatever its segments or media.
-    const domain::RateCard& card = domain::rate_card_at(integer(data, "atMs", event.time_ms));
-    post_entry(account, "sms:" + text(data, "messageId"), -card.sms_outbound_micros,
+    const domain::RateCard& card =
+        domain::rate_card_at(domain::int_of(data, "atMs", event.time_ms));
+    post_entry(account, "sms:" + domain::text_of(data, "messageId"), -card.sms_outbound_micros,
                {{"rule", "sms_outbound"},
                 {"counterAccount", "revenue:sms"},
                 {"rateVersion", card.version},
@@ -129,22 +130,22 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
                 {"messageId", domain::field(data, "messageId")},
                 {"numberId", domain::field(data, "numberId")},
                 {"segments", domain::field_or(data, "segments", 1)},
-                {"description", "SMS to " + text(data, "to")}},
+                {"description", "SMS to " + domain::text_of(data, "to")}},
                event, batch);
   } else if (type == "call.ended") {
-    const std::string call = text(data, "callId");
+    const std::string call = domain::text_of(data, "callId");
     ending_holds_.push_back(domain::call_hold_id(call));
     std::optional<json::object> summary = row(batch, "Ck/" + account + "/" + call);
     if (!summary) return;
-    std::string mode = text(data, "mode");
-    if (mode.empty()) mode = text(*summary, "voiceMode");
+    std::string mode = domain::text_of(data, "mode");
+    if (mode.empty()) mode = domain::text_of(*summary, "voiceMode");
     if (mode != "hosted") mode = "webhook";
-    const std::int64_t duration_ms = integer(data, "durationMs", 0);
-    const std::int64_t budget_ms = integer(data, "budgetMs", -1);
+    const std::int64_t duration_ms = domain::int_of(data, "durationMs", 0);
+    const std::int64_t budget_ms = domain::int_of(data, "budgetMs", -1);
     const std::int64_t billed_ms =
         budget_ms >= 0 && budget_ms < duration_ms ? budget_ms : duration_ms;
     std::int64_t started_ms = event.time_ms;
-    domain::parse_iso8601(text(*summary, "startedAt"), &started_ms);
+    domain::parse_iso8601(domain::text_of(*summary, "startedAt"), &started_ms);
     const domain::RateCard& card = domain::rate_card_at(started_ms);
     const std::int64_t amount = domain::voice_charge_micros(card, mode, billed_ms);
     if (amount == 0) return;  // Never connected, or 0 ms: free.
@@ -159,21 +160,23 @@ void CoreView::apply_ledger(const es::RecordedEvent& event, const json::object& 
                 {"mode", mode},
                 {"durationMs", duration_ms},
                 {"billedMs", billed_ms},
-                {"description",
-                 "Call " + text(*summary, "fromNumber") + " -> " + text(*summary, "toNumber")}},
+                {"description", "Call " + domain::text_of(*summary, "fromNumber") + " -> " +
+                                    domain::text_of(*summary, "toNumber")}},
                event, batch);
   } else if (type == "account.credited") {
-    const std::string reason = text(data, "reason");
-    post_entry(account, "credit:" + text(data, "paymentId"), integer(data, "amountMicros", 0),
+    const std::string reason = domain::text_of(data, "reason");
+    post_entry(account, "credit:" + domain::text_of(data, "paymentId"),
+               domain::int_of(data, "amountMicros", 0),
                {{"rule", reason},
                 {"counterAccount", reason == "adjustment" ? "adjustments" : "payments"},
                 {"rateVersion", nullptr},
                 {"quantity", 1},
                 {"unit", "payment"},
                 {"paymentId", domain::field(data, "paymentId")},
-                {"description", reason == "top_up"          ? "Top-up"
-                                : reason == "auto_recharge" ? "Auto-recharge"
-                                                            : "Adjustment: " + text(data, "note")}},
+                {"description", reason == "top_up" ? "Top-up"
+                                : reason == "auto_recharge"
+                                    ? "Auto-recharge"
+                                    : "Adjustment: " + domain::text_of(data, "note")}},
                event, batch);
   } else if (type == "account.auto_recharge_configured" || type == "account.payment_declined") {
     json::object billing = row(batch, "Lb/" + account).value_or(empty_billing());

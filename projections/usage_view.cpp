@@ -16,7 +16,6 @@
 #include "actors/domain.hpp"
 #include "actors/webhook.hpp"
 #include "projections/core_view.hpp"
-#include "projections/fields.hpp"
 
 namespace ap::projections {
 
@@ -43,7 +42,7 @@ std::string day_of(std::int64_t at_ms) {
 
 // Adds `delta` to `field` of the counter row at `key`.
 void bump(json::object& row, const char* field, std::int64_t delta) {
-  row[field] = integer(row, field, 0) + delta;
+  row[field] = domain::int_of(row, field, 0) + delta;
 }
 
 // Voice minutes as the daily and monthly points show them: billed seconds,
@@ -64,7 +63,7 @@ void CoreView::bump_row(const std::string& key, const char* field, std::int64_t 
 void CoreView::apply_usage(const es::RecordedEvent& event, const json::object& data,
                            es::ViewBatch& batch) const {
   const std::string& type = event.type;
-  const std::string account = text(data, "accountId");
+  const std::string account = domain::text_of(data, "accountId");
   // Bumps `field` of the account's hour and day holding `at_ms`.
   auto in_time = [&](std::int64_t at_ms, const char* field, std::int64_t delta) {
     bump_row("Uh/" + account + "/" + hour_key(at_ms), field, delta, batch);
@@ -74,23 +73,24 @@ void CoreView::apply_usage(const es::RecordedEvent& event, const json::object& d
     return agent.is_string() ? std::string(agent.as_string()) : std::string("-");
   };
   if (type == "message.queued" || type == "message.received") {
-    const std::int64_t at_ms = integer(data, "atMs", event.time_ms);
+    const std::int64_t at_ms = domain::int_of(data, "atMs", event.time_ms);
     in_time(at_ms, "m", 1);
     bump_row(
         "Ua/" + account + "/" + agent_of(domain::field(data, "agentId")) + "/" + hour_key(at_ms),
         "m", 1, batch);
-    bump_row("Un/" + account + "/" + text(data, "numberId"), "m", 1, batch);
+    bump_row("Un/" + account + "/" + domain::text_of(data, "numberId"), "m", 1, batch);
     bump_row("Ut/" + account, "m", 1, batch);
   } else if (type == "call.started") {
-    in_time(integer(data, "startedAtMs", event.time_ms), "c", 1);
-    bump_row("Un/" + account + "/" + text(data, "numberId"), "c", 1, batch);
+    in_time(domain::int_of(data, "startedAtMs", event.time_ms), "c", 1);
+    bump_row("Un/" + account + "/" + domain::text_of(data, "numberId"), "c", 1, batch);
     bump_row("Ut/" + account, "c", 1, batch);
   } else if (type == "call.ended") {
-    const std::int64_t seconds = integer(data, "durationSeconds", 0);
-    const std::int64_t at_ms = integer(data, "endedAtMs", event.time_ms);
+    const std::int64_t seconds = domain::int_of(data, "durationSeconds", 0);
+    const std::int64_t at_ms = domain::int_of(data, "endedAtMs", event.time_ms);
     if (seconds > 0) in_time(at_ms, "s", seconds);
-    if (text(data, "status") != "completed") return;
-    std::optional<json::object> summary = row(batch, "Ck/" + account + "/" + text(data, "callId"));
+    if (domain::text_of(data, "status") != "completed") return;
+    std::optional<json::object> summary =
+        row(batch, "Ck/" + account + "/" + domain::text_of(data, "callId"));
     if (!summary) return;
     const std::string key = "Ua/" + account + "/" + agent_of(domain::field(*summary, "agentId")) +
                             "/" + hour_key(at_ms);
@@ -98,14 +98,15 @@ void CoreView::apply_usage(const es::RecordedEvent& event, const json::object& d
     bump_row(key, "s", seconds, batch);
   } else if (type == "webhook.delivery_created") {
     if (domain::is_test_delivery(data)) return;
-    in_time(integer(data, "createdAtMs", event.time_ms), "w", 1);
+    in_time(domain::int_of(data, "createdAtMs", event.time_ms), "w", 1);
   } else if (type == "agent.created") {
-    batch.put("An/" + account + "/" + text(data, "agentId"),
-              text(domain::field(data, "config").as_object(), "name"));
+    batch.put("An/" + account + "/" + domain::text_of(data, "agentId"),
+              domain::text_of(domain::field(data, "config").as_object(), "name"));
   } else if (type == "agent.updated") {
     const json::object& changes = domain::field(data, "changes").as_object();
     if (changes.contains("name")) {
-      batch.put("An/" + account + "/" + text(data, "agentId"), text(changes, "name"));
+      batch.put("An/" + account + "/" + domain::text_of(data, "agentId"),
+                domain::text_of(changes, "name"));
     }
   }
 }
@@ -118,8 +119,8 @@ json::object CoreView::usage(const std::string& account, std::int64_t now_ms) co
   scan(hours, hours + hour_key(now_ms - 23 * kHourMs),
        [&](std::string_view, std::string_view value) {
          const json::object o = json::parse(value).as_object();
-         messages_24h += integer(o, "m", 0);
-         calls_24h += integer(o, "c", 0);
+         messages_24h += domain::int_of(o, "m", 0);
+         calls_24h += domain::int_of(o, "c", 0);
          return true;
        });
   std::int64_t messages_7d = 0, calls_7d = 0, messages_30d = 0, calls_30d = 0;
@@ -128,11 +129,11 @@ json::object CoreView::usage(const std::string& account, std::int64_t now_ms) co
   scan(days, days + day_of(now_ms - 29 * kDayMs),
        [&](std::string_view key, std::string_view value) {
          const json::object o = json::parse(value).as_object();
-         messages_30d += integer(o, "m", 0);
-         calls_30d += integer(o, "c", 0);
+         messages_30d += domain::int_of(o, "m", 0);
+         calls_30d += domain::int_of(o, "c", 0);
          if (key.substr(days.size()) >= week_start) {
-           messages_7d += integer(o, "m", 0);
-           calls_7d += integer(o, "c", 0);
+           messages_7d += domain::int_of(o, "m", 0);
+           calls_7d += domain::int_of(o, "c", 0);
          }
          return true;
        });
@@ -151,11 +152,11 @@ json::object CoreView::usage(const std::string& account, std::int64_t now_ms) co
           {"numbers", json::object{{"used", used},
                                    {"limit", kNumberLimit},
                                    {"remaining", used < kNumberLimit ? kNumberLimit - used : 0}}},
-          {"stats", json::object{{"totalMessages", integer(totals, "m", 0)},
+          {"stats", json::object{{"totalMessages", domain::int_of(totals, "m", 0)},
                                  {"messagesLast24h", messages_24h},
                                  {"messagesLast7d", messages_7d},
                                  {"messagesLast30d", messages_30d},
-                                 {"totalCalls", integer(totals, "c", 0)},
+                                 {"totalCalls", domain::int_of(totals, "c", 0)},
                                  {"callsLast24h", calls_24h},
                                  {"callsLast7d", calls_7d},
                                  {"callsLast30d", calls_30d},
@@ -173,10 +174,10 @@ json::array CoreView::usage_daily(const std::string& account, std::int64_t now_m
     const std::string day = day_of(now_ms - back * kDayMs);
     const json::object o = row(prefix + day).value_or(json::object{});
     points.push_back(json::object{{"date", day},
-                                  {"messages", integer(o, "m", 0)},
-                                  {"calls", integer(o, "c", 0)},
-                                  {"webhooks", integer(o, "w", 0)},
-                                  {"voiceMinutes", minutes_of(integer(o, "s", 0))}});
+                                  {"messages", domain::int_of(o, "m", 0)},
+                                  {"calls", domain::int_of(o, "c", 0)},
+                                  {"webhooks", domain::int_of(o, "w", 0)},
+                                  {"voiceMinutes", minutes_of(domain::int_of(o, "s", 0))}});
   }
   return points;
 }
@@ -195,10 +196,10 @@ json::array CoreView::usage_monthly(const std::string& account, std::int64_t now
   scan(prefix, prefix + from, [&](std::string_view key, std::string_view value) {
     const json::object o = json::parse(value).as_object();
     std::array<std::int64_t, 4>& sum = sums[std::string(key.substr(prefix.size(), 7))];
-    sum[0] += integer(o, "m", 0);
-    sum[1] += integer(o, "c", 0);
-    sum[2] += integer(o, "w", 0);
-    sum[3] += integer(o, "s", 0);
+    sum[0] += domain::int_of(o, "m", 0);
+    sum[1] += domain::int_of(o, "c", 0);
+    sum[2] += domain::int_of(o, "w", 0);
+    sum[3] += domain::int_of(o, "s", 0);
     return true;
   });
   json::array points;
@@ -222,7 +223,7 @@ json::array CoreView::usage_by_number(const std::string& account) const {
   const std::string prefix = "n/" + account + "/";
   scan(prefix, "", [&](std::string_view, std::string_view value) {
     const json::object number = json::parse(value).as_object();
-    const std::string id = text(number, "id");
+    const std::string id = domain::text_of(number, "id");
     const json::object counts = row("Un/" + account + "/" + id).value_or(json::object{});
     const json::value& agent = domain::field(number, "agentId");
     std::optional<std::string> name;
@@ -233,8 +234,8 @@ json::array CoreView::usage_by_number(const std::string& account) const {
                                  {"status", domain::field(number, "status")},
                                  {"agentId", agent},
                                  {"agentName", name ? json::value(*name) : json::value(nullptr)},
-                                 {"messages", integer(counts, "m", 0)},
-                                 {"calls", integer(counts, "c", 0)}});
+                                 {"messages", domain::int_of(counts, "m", 0)},
+                                 {"calls", domain::int_of(counts, "c", 0)}});
     return true;
   });
   return items;
@@ -259,9 +260,9 @@ json::array CoreView::usage_by_agent(const std::string& account, std::int64_t fr
     if (hour < first_hour || hour >= end_hour) return true;
     const json::object o = json::parse(value).as_object();
     std::array<std::int64_t, 3>& sum = sums[std::string(rest.substr(0, slash))];
-    sum[0] += integer(o, "m", 0);
-    sum[1] += integer(o, "c", 0);
-    sum[2] += integer(o, "s", 0);
+    sum[0] += domain::int_of(o, "m", 0);
+    sum[1] += domain::int_of(o, "c", 0);
+    sum[2] += domain::int_of(o, "s", 0);
     return true;
   });
   json::array items;
