@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${AP_FUZZ_SECONDS:-30}"
-targets=(fuzz_e164 fuzz_sms fuzz_record fuzz_bodies fuzz_request fuzz_mcp)
+targets=(fuzz_e164 fuzz_sms fuzz_record fuzz_bodies fuzz_request fuzz_mcp fuzz_voice)
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=None "-DCMAKE_CXX_FLAGS=-O1 -g1" \
   -DCMAKE_CXX_COMPILER=clang++-14 -DAP_FUZZ=ON -DAP_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_all
