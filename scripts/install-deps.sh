@@ -8,7 +8,7 @@ packages=(
   libcaf-dev librocksdb-dev libboost1.81-dev libboost-json1.81-dev
   libsimdjson-dev libssl-dev libcli11-dev libgtest-dev
   clang-14 libclang-rt-14-dev
-  libhowardhinnant-date-dev tzdata
+  libhowardhinnant-date-dev tzdata libmimalloc-dev
   nodejs npm wrk ca-certificates
 )
 
