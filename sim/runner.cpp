@@ -197,6 +197,13 @@ void Simulation::open_node() {
   node_options.runtime.idle_timeout_ms = knob("idle_timeout_ms");
   node_options.webhooks.production = true;
   node_options.webhooks.retry_base_ms = knob("retry_base_ms");
+  node_options.webhooks.max_in_flight_per_endpoint =
+      static_cast<int>(knob("webhook_max_in_flight"));
+  node_options.webhooks.max_held = static_cast<std::size_t>(knob("webhook_max_held"));
+  node_options.webhooks.max_held_per_account =
+      static_cast<std::size_t>(knob("webhook_max_held_per_account"));
+  node_options.webhooks.max_waiting_per_endpoint =
+      static_cast<std::size_t>(knob("webhook_max_waiting"));
   if (options_.plant_bug == "drop-delivery") node_options.webhooks.bug_drop_nth_first_attempt = 3;
   node_ = std::make_unique<actors::Node>(
       std::move(store), actors::NodePorts{clock_, node_entropy_, timers_, endpoints_},

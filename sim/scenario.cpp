@@ -29,6 +29,12 @@ const std::vector<Knob>& knobs() {
       {"endpoint_outage_s_max", 120, 1, 86'400, "longest outage"},
       {"webhook_timeout_s", 10, 5, 120, "the webhooks' configured timeout"},
       {"retry_base_ms", 1'000, 10, 600'000, "first webhook retry after about this"},
+      {"webhook_max_in_flight", 8, 1, 256, "webhook requests in flight per endpoint"},
+      {"webhook_max_held", 10'000, 1, 1'000'000, "webhook deliveries held in memory at once"},
+      {"webhook_max_held_per_account", 2'500, 1, 1'000'000,
+       "one account's share of them; past it deliveries are deferred"},
+      {"webhook_max_waiting", 1'000, 1, 1'000'000,
+       "deliveries waiting for one endpoint; past it they are deferred"},
       {"carrier_send_delay_ms", 20, 0, 600'000, "carrier: queued to sent"},
       {"carrier_deliver_delay_ms", 100, 0, 600'000, "carrier: sent to delivered"},
       {"unreachable_pct", 2, 0, 100, "share of participants the carrier cannot reach"},
@@ -131,6 +137,12 @@ Resolved resolve(const Scenario& scenario, domain::Entropy& entropy) {
   Resolved out;
   for (const Knob& knob : knobs()) {
     const Range& range = knob_range(scenario, knob.name);
+    // Only a range draws from the seed, so that a knob added later with a
+    // fixed default leaves every earlier seed's run as it was.
+    if (range.lo == range.hi) {
+      out[knob.name] = range.lo;
+      continue;
+    }
     const std::uint64_t span = static_cast<std::uint64_t>(range.hi - range.lo) + 1;
     out[knob.name] = range.lo + static_cast<std::int64_t>(entropy.uniform(span));
   }

@@ -156,10 +156,10 @@ TEST(SimCalls, CallFloodsWithCrashesReplayAndEveryCallEndsOnce) {
 }
 
 TEST(SimBilling, MoneyRunsOutNumbersGoThroughGraceAndTheLedgerReplays) {
-  // Seed 5 draws no top-ups: the sign-up credit runs out, renewals fail,
+  // Seed 6 draws no top-ups: the sign-up credit runs out, renewals fail,
   // and unpaid numbers are released when their grace ends; auto-recharge
   // keeps some accounts paying. check_ledger and check_renewals hold.
-  const RunReport a = run_simulation(scenario("billing.json", 5, "memory"));
+  const RunReport a = run_simulation(scenario("billing.json", 6, "memory"));
   EXPECT_TRUE(a.violations.empty()) << describe(a);
   EXPECT_GT(a.restarts, 0u);
   EXPECT_GT(a.faults.at("numbers renewed"), 10u);
@@ -170,7 +170,7 @@ TEST(SimBilling, MoneyRunsOutNumbersGoThroughGraceAndTheLedgerReplays) {
   EXPECT_GT(a.events.at("account.credited"), 0u);  // Auto-recharges.
   // Live calls whose reservation could not be extended end, billed no further.
   EXPECT_GT(a.faults.at("calls ended: insufficient_balance"), 0u);
-  const RunReport b = run_simulation(scenario("billing.json", 5, "memory"));
+  const RunReport b = run_simulation(scenario("billing.json", 6, "memory"));
   EXPECT_EQ(a.head_hash, b.head_hash);
   // Seed 2 tops up, some payments declined.
   const RunReport c = run_simulation(scenario("billing.json", 2, "memory"));
@@ -198,6 +198,10 @@ INSTANTIATE_TEST_SUITE_P(Smoke, SeedMatrix,
                                             ::testing::Values("memory", "rocksdb")));
 INSTANTIATE_TEST_SUITE_P(Calls, SeedMatrix,
                          ::testing::Combine(::testing::Values("calls.json"),
+                                            ::testing::Values(1, 2, 3),
+                                            ::testing::Values("memory", "rocksdb")));
+INSTANTIATE_TEST_SUITE_P(Backpressure, SeedMatrix,
+                         ::testing::Combine(::testing::Values("backpressure.json"),
                                             ::testing::Values(1, 2, 3),
                                             ::testing::Values("memory", "rocksdb")));
 INSTANTIATE_TEST_SUITE_P(Billing, SeedMatrix,
