@@ -42,6 +42,11 @@ constexpr char kAccountShareFull[] =
     "The account already holds its share of the webhook engine's room";
 constexpr char kEndpointQueueFull[] = "The endpoint's queue of waiting deliveries is full";
 
+// How often, and how far apart, a delivery's record refused for now is sent
+// again (WebhookDispatch::Impl::submit).
+constexpr int kRecordTries = 10;
+constexpr std::int64_t kRecordRetryMs = 1000;
+
 }  // namespace
 
 json::object attempt_report(const WebhookResult& result) {
@@ -249,19 +254,11 @@ struct WebhookDispatch::Impl {
   // limit it met.
   void defer(const Job& job, const char* reason) {
     ++deferred_total;
-    runtime.send(
-        EntityKind::kDelivery, job.delivery_id,
-        {"delivery.defer",
-         job.account,
-         {{"attempt", job.attempt}, {"reason", reason}, {"deferBaseMs", options.defer_base_ms}}},
-        // The runtime stops before this engine goes (Node::~Node).
-        [this, id = job.delivery_id, account = job.account](CommandResult r) {
-          if (!r.ok) {
-            std::fprintf(stderr, "agentphone: deferral of %s not recorded: %s\n", id.c_str(),
-                         r.error.message.c_str());
-          }
-          client.defer([this, account] { release(account); });
-        });
+    submit(job.delivery_id,
+           {"delivery.defer",
+            job.account,
+            {{"attempt", job.attempt}, {"reason", reason}, {"deferBaseMs", options.defer_base_ms}}},
+           kRecordTries, [this, account = job.account] { release(account); });
   }
 
   // An attempt of delivery `id` is recorded: it is final, or waits in the
@@ -285,8 +282,8 @@ struct WebhookDispatch::Impl {
       refusal = domain::parse_webhook_url(text(webhook, "url"), options.production, &url);
     }
     if (!refusal.empty()) {
-      runtime.send(EntityKind::kDelivery, job.delivery_id,
-                   {"delivery.abandon", job.account, {{"reason", refusal}}}, [](CommandResult) {});
+      submit(job.delivery_id, {"delivery.abandon", job.account, {{"reason", refusal}}},
+             kRecordTries, nullptr);
       const std::string account = job.account;
       finished(job);  // May pop `job` itself off its conversation's queue.
       return release(account);
@@ -344,13 +341,39 @@ struct WebhookDispatch::Impl {
     args["retryAfterMs"] =
         result.retry_after_ms < 0 ? json::value(nullptr) : json::value(result.retry_after_ms);
     args["retryBaseMs"] = options.retry_base_ms;
-    runtime.send(EntityKind::kDelivery, job.delivery_id,
-                 {"delivery.attempt", job.account, std::move(args)},
-                 [id = job.delivery_id](CommandResult r) {
-                   if (!r.ok) {
-                     std::fprintf(stderr, "agentphone: attempt of %s not recorded: %s\n",
-                                  id.c_str(), r.error.message.c_str());
-                   }
+    submit(job.delivery_id, {"delivery.attempt", job.account, std::move(args)}, kRecordTries,
+           nullptr);
+  }
+
+  // Sends `command` to the aggregate of delivery `id`. A refusal to retry
+  // later (kUnavailable: the log failed, or the entity's queue was full) is
+  // sent again after kRecordRetryMs, `tries` times in all, so that a passing
+  // failure does not leave the delivery pending until the next start; the
+  // aggregate ignores a report it has already recorded. `done` (may be
+  // null) runs on the client's thread once the command is answered for good.
+  void submit(const std::string& id, domain::Command command, int tries,
+              std::function<void()> done) {
+    AP_ASSERT(tries >= 1, "a command is sent at least once");
+    runtime.send(EntityKind::kDelivery, id, command,
+                 // Answered on an actor thread; the engine's state lives on the
+                 // client's. The runtime stops before this engine goes (Node::~Node).
+                 [this, id, command, tries, done = std::move(done)](CommandResult r) mutable {
+                   client.defer([this, id = std::move(id), command = std::move(command), tries,
+                                 done = std::move(done), r = std::move(r)]() mutable {
+                     if (!r.ok && r.error.kind == domain::ErrorKind::kUnavailable && tries > 1) {
+                       client.defer_after(
+                           kRecordRetryMs, [this, id = std::move(id), command = std::move(command),
+                                            tries, done = std::move(done)]() mutable {
+                             submit(id, std::move(command), tries - 1, std::move(done));
+                           });
+                       return;
+                     }
+                     if (!r.ok) {
+                       std::fprintf(stderr, "agentphone: %s of %s not recorded: %s\n",
+                                    command.type.c_str(), id.c_str(), r.error.message.c_str());
+                     }
+                     if (done) done();
+                   });
                  });
   }
 
