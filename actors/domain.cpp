@@ -60,7 +60,8 @@ namespace {
 
 const json::value& field(const json::object& o, std::string_view key, const char* file, int line) {
   const json::value* value = o.if_contains(key);
-  if (value == nullptr) missing("the object has its \"" + std::string(key) + "\" field", file, line);
+  if (value == nullptr)
+    missing("the object has its \"" + std::string(key) + "\" field", file, line);
   return *value;
 }
 

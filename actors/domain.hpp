@@ -131,8 +131,8 @@ std::string iso8601(std::int64_t ms);
 // libstdc++ 12.
 const json::value& field(const json::object& o, std::string_view key,
                          const char* file = __builtin_FILE(), int line = __builtin_LINE());
-json::value& field(json::object& o, std::string_view key,
-                   const char* file = __builtin_FILE(), int line = __builtin_LINE());
+json::value& field(json::object& o, std::string_view key, const char* file = __builtin_FILE(),
+                   int line = __builtin_LINE());
 // As above for a value that the code relies on being an object.
 const json::value& field(const json::value& v, std::string_view key,
                          const char* file = __builtin_FILE(), int line = __builtin_LINE());
