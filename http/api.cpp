@@ -172,8 +172,7 @@ void Api::handle(Request request, Reply reply) {
   if (!request.authenticated_account.empty()) {
     key_hash = request.key_sha256;
     account = request.authenticated_account;
-  } else if (authorization.size() > 7 && strncasecmp(authorization.c_str(), "Bearer ", 7) == 0) {
-    key_hash = domain::sha256_hex(std::string_view(authorization).substr(7));
+  } else if (key_hash = bearer_key_sha256(request); !key_hash.empty()) {
     account = impl_->view.account_for_key(key_hash);
   }
   if (!account) {

@@ -2,8 +2,6 @@
 
 #include <boost/json.hpp>
 
-#include <strings.h>
-
 #include <deque>
 #include <map>
 #include <mutex>
@@ -11,6 +9,7 @@
 
 #include "actors/secrets.hpp"
 #include "http/mcp_tools.hpp"
+#include "http/request_parsing.hpp"
 
 namespace ap::http {
 
@@ -458,13 +457,9 @@ void McpServer::handle(Request request, Reply reply) {
     r.headers.emplace_back("Allow", "GET, POST, DELETE");
     return reply(std::move(r));
   }
-  const std::string& authorization = request.header("authorization");
+  std::string key_hash = bearer_key_sha256(request);
   std::optional<std::string> account;
-  std::string key_hash;
-  if (authorization.size() > 7 && strncasecmp(authorization.c_str(), "Bearer ", 7) == 0) {
-    key_hash = domain::sha256_hex(std::string_view(authorization).substr(7));
-    account = impl_->authenticate(key_hash);
-  }
+  if (!key_hash.empty()) account = impl_->authenticate(key_hash);
   if (!account) {
     Response denied = rpc_response(
         401, rpc_error(nullptr, -32000,

@@ -5,12 +5,23 @@
 
 #include <simdjson.h>
 
+#include <strings.h>
+
 #include <cctype>
 #include <regex>
 
+#include "actors/secrets.hpp"
 #include "http/errors.hpp"
 
 namespace ap::http {
+
+std::string bearer_key_sha256(const Request& request) {
+  const std::string& authorization = request.header("authorization");
+  if (authorization.size() <= 7 || strncasecmp(authorization.c_str(), "Bearer ", 7) != 0) {
+    return "";
+  }
+  return domain::sha256_hex(std::string_view(authorization).substr(7));
+}
 
 namespace json = boost::json;
 using domain::FieldError;

@@ -14,6 +14,12 @@
 
 namespace ap::http {
 
+// The SHA-256 (lowercase hex) of the API key in the request's
+// "Authorization: Bearer <key>" header (scheme case-insensitive), or "" when
+// the header is absent or names another scheme. Keys are looked up by this
+// hash only; the key itself is never kept.
+std::string bearer_key_sha256(const Request& request);
+
 // Parses a request body that must be a JSON object. On failure returns false
 // and sets `error` to the 422 a FastAPI server would give.
 bool parse_object(const std::string& body, boost::json::object* out, Response* error);
