@@ -383,15 +383,18 @@ std::vector<AuditEntry> replay_ledger(const es::EventStore& store, const std::st
 std::vector<std::string> diff_with_projection(const es::EventStore& store,
                                               const std::string& account,
                                               const std::vector<AuditEntry>& entries,
-                                              std::uint64_t through) {
+                                              std::uint64_t through,
+                                              std::uint64_t* compared_through) {
   std::vector<std::string> out;
   std::uint64_t checkpoint = 0;
+  if (compared_through != nullptr) *compared_through = 0;
   // A ledger that cannot be read is a finding, never an empty ledger.
   if (es::Status s = store.load_checkpoint(CoreView::kName, &checkpoint); !s.ok()) {
     out.push_back("the read model's checkpoint could not be read: " + s.to_string());
     return out;
   }
   checkpoint = std::min(checkpoint, through);
+  if (compared_through != nullptr) *compared_through = checkpoint;
   std::vector<boost::json::object> rows;
   // Rows are in cause order: those after the bound end the scan.
   const es::Status scanned = store.scan_view(
@@ -474,9 +477,7 @@ AccountAudit audit_account(const es::EventStore& store, const std::string& accou
   std::erase_if(entries, [head](const AuditEntry& e) { return e.position > head; });
   out.entries = entries.size();
   for (const AuditEntry& e : entries) out.sum_micros += e.amount_micros;
-  out.differences = diff_with_projection(store, account, entries, head);
-  store.load_checkpoint(CoreView::kName, &out.compared_through);
-  out.compared_through = std::min(out.compared_through, head);
+  out.differences = diff_with_projection(store, account, entries, head, &out.compared_through);
   return out;
 }
 

@@ -71,11 +71,14 @@ std::vector<AuditEntry> replay_ledger(const es::EventStore& store, const std::st
 // rows of `account`, as printable lines ("" when they agree). `entries`
 // cover the log through position `through`; entries and rows caused after
 // it or after the projection's checkpoint are not compared, so that a
-// running server's later writes are not taken for differences.
+// running server's later writes are not taken for differences. Sets
+// *compared_through, when given, to the position compared through: the
+// lesser of `through` and the checkpoint (0 when it cannot be read).
 std::vector<std::string> diff_with_projection(const es::EventStore& store,
                                               const std::string& account,
                                               const std::vector<AuditEntry>& entries,
-                                              std::uint64_t through = UINT64_MAX);
+                                              std::uint64_t through = UINT64_MAX,
+                                              std::uint64_t* compared_through = nullptr);
 
 // One account's replay beside its ledger projection.
 struct AccountAudit {
