@@ -156,9 +156,10 @@ struct WebhookDispatch::Impl {
   // conversation if there is one; or defers it when its account already
   // holds its share of the room.
   void hold(Job job) {
-    const bool account_full = held_by_account[job.account] >= options.max_held_per_account;
+    std::size_t& share = held_by_account[job.account];
+    const bool account_full = share >= options.max_held_per_account;
+    ++share;
     ++held;
-    ++held_by_account[job.account];
     if (account_full) return defer(job, kAccountShareFull);
     if (job.attempt == 1 && ++first_attempts_seen == options.bug_drop_nth_first_attempt) {
       return release(job.account);

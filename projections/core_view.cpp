@@ -414,52 +414,44 @@ void CoreView::apply_delivery(const std::string& type, const json::object& data,
   const std::string pending_key = where->substr(c + 1);
   std::optional<json::object> delivery = row(batch, key);
   if (!delivery) return;
-  if (type == "webhook.delivery_deferred") {
-    // Still pending, no attempt spent: its row moves to the time it waits for.
-    const json::value& until = domain::field(data, "untilMs");
-    (*delivery)["nextRetryAt"] = domain::iso8601(until.as_int64());
-    batch.put(key, domain::to_json(*delivery));
-    std::optional<json::object> pending;
-    if (pending_key != "-") pending = row(batch, pending_key);
-    if (!pending) return;
-    batch.erase(pending_key);
-    (*pending)["nextAttemptAtMs"] = until;
-    const std::string now_pending =
-        "dr/" + hex16(static_cast<std::uint64_t>(until.as_int64())) + "/" +
-        hex16(domain::field(*pending, "position").to_number<std::uint64_t>());
-    batch.put(now_pending, domain::to_json(*pending));
-    batch.put("dx/" + id, where->substr(0, c + 1) + now_pending);
-    return;
+  // When the next attempt is due; none once the delivery is final.
+  std::optional<std::int64_t> due_ms;
+  const bool deferred = type == "webhook.delivery_deferred";
+  const std::string status = deferred ? "pending" : domain::text_of(data, "status");
+  if (deferred) {
+    // Still pending, no attempt spent.
+    due_ms = domain::field(data, "untilMs").as_int64();
+  } else {
+    (*delivery)["status"] = status;
+    (*delivery)["httpStatus"] = domain::field(data, "httpStatus");
+    (*delivery)["errorMessage"] = domain::field(data, "error");
+    (*delivery)["responseBody"] = domain::field(data, "responseBody");
+    (*delivery)["attemptCount"] = domain::field(data, "attempt");
+    (*delivery)["lastAttemptAt"] = domain::iso8601(domain::field(data, "atMs").as_int64());
+    (*delivery)["statusCode"] = domain::field(data, "httpStatus");
+    (*delivery)["success"] = status == "delivered";
+    (*delivery)["deliveredAt"] =
+        status == "delivered" ? domain::field(*delivery, "lastAttemptAt") : json::value(nullptr);
+    (*delivery)["responseMs"] = domain::field(data, "httpStatus").is_null()
+                                    ? json::value(nullptr)
+                                    : domain::field(data, "durationMs");
+    const json::value& next = domain::field(data, "nextRetryAtMs");
+    if (next.is_int64()) due_ms = next.as_int64();
   }
-  const std::string status = domain::text_of(data, "status");
-  (*delivery)["status"] = status;
-  (*delivery)["httpStatus"] = domain::field(data, "httpStatus");
-  (*delivery)["errorMessage"] = domain::field(data, "error");
-  (*delivery)["responseBody"] = domain::field(data, "responseBody");
-  (*delivery)["attemptCount"] = domain::field(data, "attempt");
-  (*delivery)["lastAttemptAt"] = domain::iso8601(domain::field(data, "atMs").as_int64());
-  (*delivery)["statusCode"] = domain::field(data, "httpStatus");
-  (*delivery)["success"] = status == "delivered";
-  (*delivery)["deliveredAt"] =
-      status == "delivered" ? domain::field(*delivery, "lastAttemptAt") : json::value(nullptr);
-  (*delivery)["responseMs"] = domain::field(data, "httpStatus").is_null()
-                                  ? json::value(nullptr)
-                                  : domain::field(data, "durationMs");
-  const json::value& next = domain::field(data, "nextRetryAtMs");
   (*delivery)["nextRetryAt"] =
-      next.is_int64() ? json::value(domain::iso8601(next.as_int64())) : json::value(nullptr);
+      due_ms ? json::value(domain::iso8601(*due_ms)) : json::value(nullptr);
   batch.put(key, domain::to_json(*delivery));
-  // The pending row moves to the retry it waits for, or goes once final.
+  // The pending row moves to the time its next attempt is due, or goes once final.
   std::optional<json::object> pending;
   if (pending_key != "-") {
     pending = row(batch, pending_key);
     batch.erase(pending_key);
   }
   std::string now_pending = "-";
-  if (status == "pending" && pending) {
-    (*pending)["attempts"] = domain::field(data, "attempt");
-    (*pending)["nextAttemptAtMs"] = next;
-    now_pending = "dr/" + hex16(static_cast<std::uint64_t>(next.as_int64())) + "/" +
+  if (due_ms && pending) {
+    if (!deferred) (*pending)["attempts"] = domain::field(data, "attempt");
+    (*pending)["nextAttemptAtMs"] = *due_ms;
+    now_pending = "dr/" + hex16(static_cast<std::uint64_t>(*due_ms)) + "/" +
                   hex16(domain::field(*pending, "position").to_number<std::uint64_t>());
     batch.put(now_pending, domain::to_json(*pending));
   }
